@@ -1,0 +1,399 @@
+"""The workbook contract (DESIGN §2), defined once.
+
+The template builder, the file store, the live-Excel store and the Post cycle all read sheet and
+column names from here. Sheet and column *names* are public: users type into them and migrations
+target them. Add columns at the end of a sheet; never rename or drop one.
+
+This module is pure data (no openpyxl, no xlwings) so that the core may import it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+# Column types. They drive number formats, widths and input parsing.
+TEXT = "text"
+ID = "id"
+DATE = "date"
+DATETIME = "datetime"
+INT = "int"
+QTY = "qty"  # a credit quantity: hours, lessons or months (Decimal, 2 places shown)
+MONEY = "money"
+YESNO = "yesno"
+CHOICE = "choice"  # one of a list (see LISTS)
+JSON = "json"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = TEXT
+    required: bool = False
+    default: object = None
+    choices: str | None = None  # key into LISTS, or a defined name fed by another sheet
+    width: float = 14
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    columns: tuple[Column, ...]
+    engine_owned: bool = False
+    table: str | None = None  # Excel table name for input sheets
+    help: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def letter(self, name: str) -> str:
+        return col_letter(self.headers.index(name) + 1)
+
+
+def col_letter(index: int) -> str:
+    """1 → A, 27 → AA."""
+    letters = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# Fixed choice lists. Each becomes a defined name `list_<key>` on the hidden Lists sheet.
+LISTS: dict[str, tuple[str, ...]] = {
+    "yesno": ("yes", "no"),
+    "unit": ("hours", "lessons", "months"),
+    "validity_starts": ("purchase", "first_use"),
+    "period": ("none", "week", "month"),
+    "policy": ("deduct", "free"),
+    "apply_at": ("booking", "service"),
+    "status": (
+        "pending",
+        "waitlisted",
+        "scheduled",
+        "attended",
+        "late_cancel",
+        "no_show",
+        "cancelled",
+        "studio_cancelled",
+    ),
+    "booked_by": ("client", "staff"),
+    "action": (
+        "sell",
+        "top_up",
+        "refund",
+        "chargeback",
+        "transfer",
+        "freeze",
+        "unfreeze",
+        "extend",
+        "adjust",
+        "comp",
+        "deactivate",
+        "reactivate",
+    ),
+    "role": ("owner", "admin", "staff"),
+    "breakage_method": ("remote", "proportional"),
+    "action_status": ("", "applied", "rejected"),
+}
+
+# Dropdowns fed by other sheets' id columns: defined name -> (sheet, column).
+DYNAMIC_LISTS: dict[str, tuple[str, str]] = {
+    "student_ids": ("Students", "student_id"),
+    "product_ids": ("Products", "product_id"),
+    "reason_codes": ("Reasons", "reason_code"),
+}
+
+# Settings: key -> (default, type, meaning). Order is the order shown in the template.
+SETTINGS: dict[str, tuple[object, str, str]] = {
+    "studio_name": ("My Studio", TEXT, "Shown on reports"),
+    "currency": ("USD", TEXT, "ISO currency code for prices and refunds"),
+    "timezone": ("UTC", TEXT, "IANA time zone of the studio, e.g. Europe/Rome"),
+    "late_cancel_hours": (12, INT, "A cancellation this many hours or fewer before the start is late"),
+    "low_balance_threshold": (2, QTY, "Alert when a package has this much or less left"),
+    "expiry_warning_days": (7, INT, "Alert this many days before a package expires"),
+    "refund_admin_fee": (0, MONEY, "Deducted from refunds after the first lesson"),
+    "reserve_staff_bookings": ("yes", YESNO, "Staff bookings hold credit before the lesson"),
+    "breakage_method": ("remote", CHOICE, "remote or proportional breakage recognition"),
+    "makeup_validity_days": (0, INT, "Days a make-up credit lasts (0 = no make-ups)"),
+    "makeup_max_per_quarter": (2, INT, "Most make-up credits per student per quarter"),
+}
+
+SETTINGS_SHEET = Sheet(
+    "Settings",
+    (
+        Column("key", ID, required=True, width=26),
+        Column("value", TEXT, width=22),
+        Column("meaning", TEXT, width=64),
+    ),
+    table="tblSettings",
+    help="One setting per row. Blank values take the default.",
+)
+
+PRODUCTS = Sheet(
+    "Products",
+    (
+        Column("product_id", ID, required=True, width=12),
+        Column("name", TEXT, required=True, width=26),
+        Column("unit", CHOICE, required=True, choices="unit", width=10),
+        Column("quantity", QTY, required=True, width=10),
+        Column("price", MONEY, required=True, width=12),
+        Column("validity", TEXT, width=12, help="e.g. 3 months, 6 weeks, 90 days; blank = never"),
+        Column("validity_starts", CHOICE, default="purchase", choices="validity_starts", width=14),
+        Column("service", TEXT, width=14, help="blank = any service"),
+        Column("period", CHOICE, default="none", choices="period", width=9),
+        Column("per_period", QTY, width=11),
+        Column("shared", YESNO, default="no", choices="yesno", width=9),
+        Column("late_cancel", CHOICE, default="deduct", choices="policy", width=12),
+        Column("no_show", CHOICE, default="deduct", choices="policy", width=10),
+        Column("negative_limit", QTY, default=0, width=14),
+        Column("auto_renew", YESNO, default="no", choices="yesno", width=11),
+        Column("apply_at", CHOICE, default="booking", choices="apply_at", width=10),
+        Column("priority", INT, default=100, width=9),
+        Column("intro_only", YESNO, default="no", choices="yesno", width=11),
+        Column("rollover_days", INT, default=0, width=13),
+        Column("rollover_cap", QTY, width=12),
+        Column("active", YESNO, default="yes", choices="yesno", width=8),
+    ),
+    table="tblProducts",
+    help="The package catalogue.",
+)
+
+STUDENTS = Sheet(
+    "Students",
+    (
+        Column("student_id", ID, required=True, width=12),
+        Column("name", TEXT, required=True, width=24),
+        Column("family_id", ID, width=12),
+        Column("email", TEXT, width=28),
+        Column("active", YESNO, default="yes", choices="yesno", width=8),
+    ),
+    table="tblStudents",
+)
+
+SESSIONS = Sheet(
+    "Sessions",
+    (
+        Column("session_id", ID, required=True, width=12),
+        Column("date", DATE, required=True, width=12),
+        Column("start", TEXT, width=8, help="time of day, e.g. 16:30"),
+        Column("minutes", INT, width=9),
+        Column("student_id", ID, required=True, choices="student_ids", width=12),
+        Column("service", TEXT, width=14),
+        Column("status", CHOICE, required=True, choices="status", width=15),
+        Column("booked_by", CHOICE, default="staff", choices="booked_by", width=10),
+        Column("credits", QTY, default=1, width=9),
+        Column("paid_separately", YESNO, default="no", choices="yesno", width=14),
+        Column("cancelled_at", DATETIME, width=17),
+        Column("note", TEXT, width=30),
+    ),
+    table="tblSessions",
+    help="The schedule and the attendance register. Never delete a row to cancel: set status.",
+)
+
+ACTIONS = Sheet(
+    "Actions",
+    (
+        Column("action", CHOICE, required=True, choices="action", width=12),
+        Column("date", DATE, width=12),
+        Column("student_id", ID, choices="student_ids", width=12),
+        Column("package_id", ID, width=12),
+        Column("product_id", ID, choices="product_ids", width=12),
+        Column("quantity", QTY, width=10),
+        Column("amount", MONEY, width=12),
+        Column("reason_code", ID, choices="reason_codes", width=16),
+        Column("to_student_id", ID, choices="student_ids", width=13),
+        Column("days", INT, width=7),
+        Column("note", TEXT, width=28),
+        Column("status", CHOICE, choices="action_status", width=10, help="engine"),
+        Column("message", TEXT, width=48, help="engine"),
+        Column("log_seq", INT, width=9, help="engine"),
+    ),
+    table="tblActions",
+    help="Everything else: sales, refunds, transfers, freezes, corrections. Post applies new rows.",
+)
+
+STAFF = Sheet(
+    "Staff",
+    (
+        Column("user", ID, required=True, width=18),
+        Column("role", CHOICE, required=True, choices="role", width=10),
+    ),
+    table="tblStaff",
+    help="Who may post. No rows = single-owner mode.",
+)
+
+REASONS = Sheet(
+    "Reasons",
+    (
+        Column("reason_code", ID, required=True, width=20),
+        Column("meaning", TEXT, width=50),
+    ),
+    table="tblReasons",
+)
+
+# Reason codes shipped in the template. `migration` and `auto_renew` are used by the engine itself.
+DEFAULT_REASONS: tuple[tuple[str, str], ...] = (
+    ("goodwill", "Goodwill gesture approved by the owner"),
+    ("medical", "Medical reason with a note"),
+    ("billing_error", "Correcting a billing or data-entry error"),
+    ("moved_away", "Client moved away"),
+    ("family_transfer", "Credit moved between family members"),
+    ("owner_override", "Owner overrides a policy (e.g. transfer outside the family)"),
+    ("auto_renew", "Automatic renewal by the engine"),
+    ("migration", "Imported from a legacy spreadsheet"),
+    ("chargeback", "Card payment disputed with the bank"),
+)
+
+LOG = Sheet(
+    "Log",
+    (
+        Column("seq", INT, width=8),
+        Column("recorded_at", TEXT, width=21),
+        Column("operator", ID, width=12),
+        Column("kind", ID, width=16),
+        Column("effective_date", DATE, width=12),
+        Column("student_id", ID, width=11),
+        Column("package_id", ID, width=11),
+        Column("session_id", ID, width=11),
+        Column("quantity", TEXT, width=9),
+        Column("unit", ID, width=8),
+        Column("amount", TEXT, width=10),
+        Column("reason_code", ID, width=14),
+        Column("note", TEXT, width=24),
+        Column("source", TEXT, width=18),
+        Column("prev_hash", TEXT, width=18),
+        Column("hash", TEXT, width=18),
+        Column("data", JSON, width=40),
+    ),
+    engine_owned=True,
+    help="The immutable journal. Never edit: post a correction instead.",
+)
+
+PACKAGES = Sheet(
+    "Packages",
+    (
+        Column("package_id", ID, width=12),
+        Column("owner", ID, width=11),
+        Column("product_id", ID, width=12),
+        Column("unit", ID, width=9),
+        Column("total", QTY, width=9),
+        Column("used", QTY, width=9),
+        Column("reserved", QTY, width=10),
+        Column("remaining", QTY, width=11),
+        Column("value_remaining", MONEY, width=16),
+        Column("expires_on", DATE, width=12),
+        Column("status", ID, width=11),
+        Column("purchased_on", DATE, width=13),
+        Column("price", MONEY, width=11),
+        Column("refunded", MONEY, width=11),
+        Column("expired", QTY, width=9),
+        Column("frozen_until", DATE, width=13),
+    ),
+    engine_owned=True,
+)
+
+BALANCES = Sheet(
+    "Balances",
+    (
+        Column("student_id", ID, width=12),
+        Column("name", TEXT, width=24),
+        Column("family_id", ID, width=11),
+        Column("unit", ID, width=9),
+        Column("remaining", QTY, width=11),
+        Column("owed_sessions", INT, width=14),
+        Column("next_expiry", DATE, width=12),
+    ),
+    engine_owned=True,
+)
+
+ALLOCATIONS = Sheet(
+    "Allocations",
+    (
+        Column("session_id", ID, width=12),
+        Column("date", DATE, width=12),
+        Column("student_id", ID, width=12),
+        Column("status", ID, width=14),
+        Column("package_id", ID, width=12),
+        Column("lot", ID, width=14),
+        Column("quantity", QTY, width=10),
+        Column("unit", ID, width=9),
+        Column("state", ID, width=10, help="used, reserved or owed"),
+    ),
+    engine_owned=True,
+)
+
+ALERTS = Sheet(
+    "Alerts",
+    (
+        Column("kind", ID, width=14),
+        Column("student_id", ID, width=12),
+        Column("package_id", ID, width=12),
+        Column("where", TEXT, width=26),
+        Column("message", TEXT, width=70),
+        Column("found", TEXT, width=14),
+        Column("expected", TEXT, width=14),
+    ),
+    engine_owned=True,
+)
+
+REPORT = Sheet(
+    "Report",
+    (
+        Column("month", TEXT, width=10),
+        Column("sales", MONEY, width=12),
+        Column("delivered", MONEY, width=12),
+        Column("refunds", MONEY, width=12),
+        Column("breakage", MONEY, width=12),
+        Column("comps", QTY, width=10),
+        Column("liability_end", MONEY, width=14),
+    ),
+    engine_owned=True,
+)
+
+MIGRATION = Sheet(
+    "Migration",
+    (
+        Column("student", TEXT, width=22),
+        Column("package", TEXT, width=16),
+        Column("legacy_remaining", QTY, width=16),
+        Column("recomputed_remaining", QTY, width=20),
+        Column("difference", QTY, width=11),
+        Column("cells", TEXT, width=30),
+        Column("finding", TEXT, width=60),
+    ),
+    engine_owned=True,
+)
+
+INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS)
+ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG)
+ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
+BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
+
+# Sheets that are not tables of rows.
+START_SHEET = "Start"
+LISTS_SHEET = "Lists"
+XLWINGS_CONF_SHEET = "xlwings.conf"
+
+# The Start sheet: the flow in five lines.
+START_LINES: tuple[str, ...] = (
+    "1. Describe your studio in Settings, your packages in Products, your people in Students (and Staff).",
+    "2. Record lessons in Sessions: one row per lesson, then change its status; never delete a row.",
+    "3. Sales, refunds, transfers, freezes and corrections go in Actions (the Ledger ribbon pre-fills them).",
+    "4. Press Ledger > Post: every new row is checked, written to the Log, and marked applied or rejected.",
+    "5. Read Packages, Balances and Alerts; they are recomputed from the Log, so never type in them.",
+)
+
+# The Log's columns are owned by the hash chain (the core); the sheet must match them exactly.
+from xl_ledger.core.chain import LOG_COLUMNS as _LOG_COLUMNS  # noqa: E402
+
+assert LOG.headers == _LOG_COLUMNS, "schema.LOG and core.chain.LOG_COLUMNS disagree"
