@@ -103,6 +103,7 @@ LISTS: dict[str, tuple[str, ...]] = {
     ),
     "role": ("owner", "admin", "staff"),
     "breakage_method": ("remote", "proportional"),
+    "week_start": ("monday", "sunday"),
     "action_status": ("", "applied", "rejected"),
 }
 
@@ -126,6 +127,7 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "breakage_method": ("remote", CHOICE, "remote or proportional breakage recognition"),
     "makeup_validity_days": (0, INT, "Days a make-up credit lasts (0 = no make-ups)"),
     "makeup_max_per_quarter": (2, INT, "Most make-up credits per student per quarter"),
+    "week_start": ("monday", CHOICE, "First day of a week for weekly credits (monday or sunday)"),
 }
 
 SETTINGS_SHEET = Sheet(
