@@ -1,0 +1,420 @@
+"""FileStore: the ledger in an .xlsx/.xlsm file on disk — fast reads, surgical atomic writes.
+
+Reads: the Log with fastexcel (Arrow), other sheets with python-calamine (cached formula values).
+Writes (`commit`): under a lock file, a new archive is written to a temp file in the same folder,
+fsynced and renamed over the original, so a crash at any point leaves the old file or the new one.
+In the new archive every part the Change does not touch is copied as its original compressed bytes
+(VBA project, ribbon, styles, charts, users' sheets); engine sheets get a new `<sheetData>`; input
+sheets get only the edited cells; the Log is extended in its appendable layout (xlsx_log.py), so a
+commit costs a byte copy of the file plus the new rows, not a re-encode of the whole log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+import stat
+import zlib
+from pathlib import Path
+from posixpath import dirname
+from posixpath import join as pjoin
+from posixpath import normpath
+from typing import BinaryIO
+from typing import Iterator
+
+import defusedxml.ElementTree as SafeET
+
+from xl_ledger.book import schema
+from xl_ledger.book import xlsx_log
+from xl_ledger.book.store import ENGINE_SHEET_NAMES
+from xl_ledger.book.store import BrokenFileError
+from xl_ledger.book.store import Change
+from xl_ledger.book.store import LockedError
+from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import StoreError
+from xl_ledger.book.store import check_change
+from xl_ledger.book.xlsx_cells import StyleBook
+from xl_ledger.book.xlsx_sheet import SheetFormatError
+from xl_ledger.book.xlsx_sheet import edit_cells
+from xl_ledger.book.xlsx_sheet import replace_body
+from xl_ledger.book.xlsx_zip import Archive
+from xl_ledger.book.xlsx_zip import ZipFormatError
+from xl_ledger.book.xlsx_zip import ZipWriter
+from xl_ledger.book.xlsx_zip import iter_member
+from xl_ledger.book.xlsx_zip import read_directory
+from xl_ledger.book.xlsx_zip import read_member
+from xl_ledger.core.chain import GENESIS
+from xl_ledger.core.chain import HASH
+from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.chain import SEQ
+
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_STYLES_TYPE = "/styles"
+
+
+class _Book:
+    """One opened archive: its directory and where each sheet's part is."""
+
+    def __init__(self, f: BinaryIO, label: str):
+        self.f = f
+        try:
+            self.archive: Archive = read_directory(f)
+            root_rels = SafeET.fromstring(self.read("_rels/.rels"))
+            wb_path = next(r.get("Target") for r in root_rels.iter(_REL)
+                           if r.get("Type", "").endswith("/officeDocument")).lstrip("/")
+            wb = SafeET.fromstring(self.read(wb_path))
+            rels_path = pjoin(dirname(wb_path), "_rels", wb_path.rsplit("/", 1)[-1] + ".rels")
+            targets = {}
+            self.styles_path = None
+            for r in SafeET.fromstring(self.read(rels_path)).iter(_REL):
+                target = r.get("Target", "")
+                path = target.lstrip("/") if target.startswith("/") else normpath(pjoin(dirname(wb_path), target))
+                targets[r.get("Id")] = path
+                if r.get("Type", "").endswith(_STYLES_TYPE):
+                    self.styles_path = path
+            self.sheets = {s.get("name"): targets.get(s.get(_R_ID)) for s in wb.iter(f"{_MAIN}sheet")}
+        except (ZipFormatError, StopIteration, KeyError, SafeET.ParseError, UnicodeDecodeError) as e:
+            raise BrokenFileError(f"{label} is not a readable Excel workbook ({e or type(e).__name__}): "
+                                  f"open it in Excel to check it, or restore a backup") from None
+
+    def read(self, path: str) -> bytes:
+        m = self.archive.get(path)
+        if m is None:
+            raise KeyError(path)
+        return read_member(self.f, m)
+
+
+class FileStore:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.name = self.path.name
+
+    # --------------------------------------------------------------------------------- reading
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[_Book]:
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            raise BrokenFileError(f"{self.path} does not exist: check the path, or create a workbook "
+                                  f"from the template") from None
+        except OSError as e:
+            raise StoreError(f"cannot open {self.path}: {e.strerror}") from None
+        with f:
+            yield _Book(f, self.name)
+
+    def _missing(self, sheet: str) -> BrokenFileError:
+        return BrokenFileError(f"{self.name} has no sheet {sheet!r}: restore it from the template "
+                               f"(sheet names must not be changed)")
+
+    def read_log(self) -> list[tuple]:
+        import fastexcel
+        import pyarrow.compute as pc
+
+        with self._open() as book:
+            if "Log" not in book.sheets:
+                raise self._missing("Log")
+        try:
+            reader = fastexcel.read_excel(str(self.path))
+            dtypes = {c: ("int" if c == "seq" else "string") for c in LOG_COLUMNS}
+            sheet = reader.load_sheet("Log", header_row=0, dtypes=dtypes)
+            names = [c.name for c in sheet.available_columns()]
+            if tuple(names[:len(LOG_COLUMNS)]) != LOG_COLUMNS:
+                raise BrokenFileError(f"{self.name}!Log row 1 must hold the headers {', '.join(LOG_COLUMNS)}; "
+                                      f"found {', '.join(map(str, names[:len(LOG_COLUMNS)]))}. Restore the header row.")
+            table = sheet.to_arrow()
+        except fastexcel.FastExcelError as e:
+            raise BrokenFileError(f"{self.name}!Log cannot be read ({e}): restore the Log from a backup") from None
+        columns = []
+        for name in LOG_COLUMNS:
+            col = table.column(name)
+            if name == "seq":
+                columns.append(col.to_pylist())
+            else:
+                columns.append(pc.fill_null(col.cast("string"), "").to_pylist())
+        return list(zip(*columns))
+
+    def read_sheet(self, sheet: str) -> SheetData:
+        import python_calamine
+
+        with self._open() as book:
+            if sheet not in book.sheets:
+                raise self._missing(sheet)
+        try:
+            wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except Exception as e:  # calamine raises its own error types per failure
+            raise BrokenFileError(f"{self.name}!{sheet} cannot be read ({e}): open the workbook in Excel to "
+                                  f"check it") from None
+        headers = tuple("" if v is None else str(v).strip() for v in (rows[0] if rows else ()))
+        while headers and not headers[-1]:
+            headers = headers[:-1]
+        body = []
+        for i, values in enumerate(rows[1:], start=2):
+            clean = [_read_value(v) for v in values]
+            while clean and clean[-1] is None:
+                clean.pop()
+            if clean:
+                body.append((i, tuple(clean)))
+        return SheetData(self.name, sheet, headers, tuple(body))
+
+    def head(self) -> tuple[int, str]:
+        with self._open() as book:
+            loaded = self._log_state(book)
+            if loaded:
+                return loaded[0].seq, loaded[0].hash
+        return self._head_from_log()
+
+    def _head_from_log(self) -> tuple[int, str]:
+        rows = self.read_log()
+        if not rows:
+            return 0, GENESIS
+        return rows[-1][SEQ], rows[-1][HASH]
+
+    def _log_state(self, book: _Book):
+        path = book.sheets.get("Log")
+        member = book.archive.get(path) if path else None
+        try:
+            return xlsx_log.load_state(book.archive.comment, book.f, member)
+        except ZipFormatError:
+            return None
+
+    # --------------------------------------------------------------------------------- writing
+    def commit(self, change: Change) -> None:
+        with WriteLock(self.path):
+            with self._open() as book:
+                self._commit(book, change)
+
+    def _commit(self, book: _Book, change: Change) -> None:
+        loaded = self._log_state(book)
+        head = (loaded[0].seq, loaded[0].hash) if loaded else self._head_from_log()
+
+        def headers(sheet: str):
+            if sheet not in book.sheets:
+                return None
+            if sheet in ENGINE_SHEET_NAMES:
+                return schema.BY_NAME[sheet].headers
+            return self.read_sheet(sheet).headers
+
+        rows = list(check_change(change, head, self.name, headers))
+        styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
+        replaced: dict[str, bytes] = {}
+        try:
+            for sheet, body in change.sheets.items():
+                path = book.sheets[sheet]
+                replaced[path] = replace_body(book.read(path), body, styles, len(schema.BY_NAME[sheet].headers))
+            for sheet, updates in change.cells.items():
+                path = book.sheets[sheet]
+                names = headers(sheet)
+                by_col = {(r, names.index(c) + 1): v for (r, c), v in updates.items()}
+                replaced[path] = edit_cells(book.read(path), by_col, styles)
+        except (SheetFormatError, KeyError, ZipFormatError) as e:
+            raise BrokenFileError(f"{self.name}: a sheet's XML could not be edited ({e}); nothing was written. "
+                                  f"Open and save the workbook in Excel, then post again.") from None
+        if styles.changed:
+            replaced[book.styles_path] = styles.to_bytes()
+        log_path = book.sheets["Log"]
+        comment = book.archive.comment if not book.archive.comment.startswith(xlsx_log.MAGIC) else b""
+        with _AtomicFile(self.path) as out:
+            w = ZipWriter(out)
+            for m in book.archive.members:
+                if m.name == log_path and (rows or loaded):
+                    if loaded:
+                        state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows)
+                    else:
+                        state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head)
+                    comment = state.comment()
+                elif m.name in replaced:
+                    data = replaced[m.name]
+                    packed = _deflate(data)
+                    w.start(m, zlib.crc32(data), len(packed), len(data))
+                    w.write_data(packed)
+                else:
+                    w.copy(book.f, m)
+            w.close(comment)
+
+
+def _read_value(v: object) -> object:
+    """calamine's values as the store contract gives them: '' → None, whole floats → int."""
+    if v == "" or v is None:
+        return None
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    return v
+
+
+def _deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+class _AtomicFile:
+    """A temp file beside the target; on success fsync + rename over it + fsync the folder.
+    On any exception the temp file is removed and the target is untouched."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        self.tmp = target.with_name(f".~xl-ledger.{target.name}.{os.getpid()}.tmp")
+
+    def __enter__(self) -> BinaryIO:
+        try:
+            self.f = open(self.tmp, "w+b")
+        except OSError as e:
+            raise StoreError(f"cannot write beside {self.target} ({e.strerror}): check the folder is writable "
+                             f"and not full") from None
+        return self.f
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.f.flush()
+                os.fsync(self.f.fileno())
+                self.f.close()
+                with contextlib.suppress(OSError):
+                    os.chmod(self.tmp, stat.S_IMODE(os.stat(self.target).st_mode))
+                os.replace(self.tmp, self.target)
+                _fsync_dir(self.target.parent)
+                return
+        except OSError as e:
+            exc_type = type(e)
+            raise StoreError(f"could not save {self.target.name} ({e.strerror}); the file was left as it was. "
+                             f"Check the disk has space and the file is not open elsewhere.") from None
+        finally:
+            if exc_type is not None:
+                self.f.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(self.tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------ lock
+def _os_lock(fd: int) -> bool:
+    """Take the OS's advisory lock on the lock file; the OS drops it when the holder dies."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class WriteLock:
+    """One writer at a time: `.~lock.xl-ledger.<name>#` beside the workbook, created with O_EXCL.
+
+    It holds who/where/when for the refusal message, and the holder keeps an OS lock on it, so a lock
+    left by a crashed writer on this machine is recognised (its OS lock is gone) and taken over.
+    Excel's `~$<name>` owner file and LibreOffice's `.~lock.<name>#` also refuse: a save there would
+    overwrite ours, or ours theirs.
+    """
+
+    def __init__(self, workbook: Path):
+        self.workbook = workbook
+        self.path = workbook.with_name(f".~lock.xl-ledger.{workbook.name}#")
+        self.fd: int | None = None
+
+    def __enter__(self) -> "WriteLock":
+        self._refuse_if_open_elsewhere()
+        for _attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            except OSError as e:
+                raise StoreError(f"cannot create the lock file {self.path} ({e.strerror}): check the folder "
+                                 f"is writable") from None
+            _os_lock(fd)
+            info = {"pid": os.getpid(), "user": _user(), "host": socket.gethostname(),
+                    "since": dt.datetime.now().isoformat(timespec="seconds")}
+            os.write(fd, json.dumps(info).encode())
+            os.fsync(fd)
+            self.fd = fd
+            return self
+        raise LockedError(f"{self.workbook.name} is locked by another writer that keeps restarting; try again")
+
+    def _take_over_if_stale(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return  # released meanwhile: try again
+        try:
+            info = _read_info(fd)
+            same_host = info.get("host") == socket.gethostname()
+            if same_host and _os_lock(fd):
+                # The holder is gone. Remove the file only if it is still the one we judged stale.
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                        os.unlink(self.path)
+                return
+            who = f"{info.get('user', 'someone')} (process {info.get('pid', '?')} on {info.get('host', '?')})"
+            hint = "" if same_host else f"; if nobody is posting there, delete {self.path}"
+            raise LockedError(f"{self.workbook.name} is being written by {who} since {info.get('since', '?')}; "
+                              f"wait for it to finish or close the other program{hint}")
+        finally:
+            os.close(fd)
+
+    def _refuse_if_open_elsewhere(self) -> None:
+        name = self.workbook.name
+        for owner in {self.workbook.with_name("~$" + name), self.workbook.with_name("~$" + name[2:])}:
+            if owner.exists():
+                user = _excel_owner(owner)
+                raise LockedError(f"{name} is open in Excel{f' by {user}' if user else ''}: save and close it "
+                                  f"there (or press Post inside Excel), then try again. If Excel is not running, "
+                                  f"delete {owner.name}.")
+        lo = self.workbook.with_name(f".~lock.{name}#")
+        if lo.exists():
+            user = lo.read_text(errors="replace").split(",")[1:2]
+            raise LockedError(f"{name} is open in LibreOffice{f' by {user[0]}' if user and user[0] else ''}: "
+                              f"close it there, then try again. If LibreOffice is not running, delete {lo.name}.")
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                if os.stat(self.path).st_ino == os.fstat(self.fd).st_ino:
+                    os.unlink(self.path)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_info(fd: int) -> dict:
+    try:
+        return json.loads(os.read(fd, 4096) or b"{}")
+    except ValueError:
+        return {}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers/services
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"
+
+
+def _excel_owner(path: Path) -> str:
+    """Excel's owner file starts with the user's name (a length byte, then the name)."""
+    try:
+        raw = path.read_bytes()[:60]
+        return raw[1:1 + raw[0]].decode("latin-1").strip() if raw else ""
+    except (OSError, IndexError):
+        return ""
+

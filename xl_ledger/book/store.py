@@ -1,0 +1,266 @@
+"""Where the ledger lives: the Store protocol, the Change it commits, its errors, and MemoryStore.
+
+A store holds one workbook's Log (the append-only, hash-chained journal), its engine-owned sheets
+(rewritten whole from the log) and its input sheets (read, and only a few engine cells written back,
+e.g. Actions status/message/log_seq). Every store implementation — MemoryStore here (the reference),
+FileStore (an .xlsm on disk), the live-Excel store — passes the same contract tests
+(tests/test_store_contract.py), so the Post cycle can run against any of them.
+
+Errors carry user-facing messages (the file, what happened, what to do) and no traceback is meant to
+be shown for them: the CLI prints `str(error)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Iterator
+from typing import Mapping
+from typing import Protocol
+from typing import Sequence
+from typing import runtime_checkable
+
+from xl_ledger.book import schema
+from xl_ledger.core.chain import GENESIS
+from xl_ledger.core.chain import HASH
+from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.chain import SEQ
+
+ENGINE_SHEET_NAMES = frozenset(s.name for s in schema.ENGINE_SHEETS)
+INPUT_SHEET_NAMES = frozenset(s.name for s in schema.INPUT_SHEETS)
+
+
+# ----------------------------------------------------------------------------------------- errors
+class StoreError(Exception):
+    """A problem the user can act on. `str(error)` names the file and says what to do."""
+
+
+class LockedError(StoreError):
+    """Another writer (this engine in another process, or Excel) holds the workbook."""
+
+
+class StaleLogError(StoreError):
+    """The log changed since it was read: the caller must re-read and recompute."""
+
+
+class BrokenFileError(StoreError):
+    """Not a workbook, damaged, or missing a sheet/column the ledger needs."""
+
+
+class ChangeError(StoreError):
+    """The Change itself is malformed (a programming error in the caller, reported plainly)."""
+
+
+# ------------------------------------------------------------------------------------ data types
+@dataclass(frozen=True)
+class Change:
+    """Everything one Post writes, applied all-or-nothing.
+
+    expected_seq/expected_hash: the head() the caller computed from; commit refuses with StaleLogError
+    when the log moved on. log_rows: already sealed rows to append, in order. sheets: engine-owned
+    sheet -> full body rows (no header). cells: input sheet -> {(excel_row, column_name): value}.
+    """
+
+    expected_seq: int
+    expected_hash: str
+    log_rows: tuple[tuple, ...] = ()
+    sheets: Mapping[str, Sequence[Sequence[object]]] = field(default_factory=lambda: MappingProxyType({}))
+    cells: Mapping[str, Mapping[tuple[int, str], object]] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class SheetData:
+    """One sheet as read: header names (row 1) and data rows with their 1-based Excel row numbers.
+
+    Values are raw cell values: date/datetime, int/float, str, None for empty (formulas → cached value).
+    Fully empty rows are left out, so row numbers can skip.
+    """
+
+    book: str
+    sheet: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[int, tuple], ...]
+
+    def where(self, excel_row: int, column: str | None = None) -> str:
+        """'studio.xlsm!Sessions!D14' (or '…!Sessions!14' for a whole row): for rejection messages."""
+        if column is None:
+            return f"{self.book}!{self.sheet}!{excel_row}"
+        return f"{self.book}!{self.sheet}!{schema.col_letter(self.headers.index(column) + 1)}{excel_row}"
+
+    def records(self) -> Iterator[tuple[int, dict[str, object]]]:
+        """(excel_row, {header: value}) for every data row; missing trailing cells are None."""
+        for number, values in self.rows:
+            padded = tuple(values) + (None,) * (len(self.headers) - len(values))
+            yield number, dict(zip(self.headers, padded))
+
+
+@runtime_checkable
+class Store(Protocol):
+    name: str
+
+    def read_log(self) -> list[tuple]: ...
+
+    def read_sheet(self, sheet: str) -> SheetData: ...
+
+    def head(self) -> tuple[int, str]: ...
+
+    def commit(self, change: Change) -> None: ...
+
+
+# ------------------------------------------------------------------- value rules shared by stores
+def cell_value(value: object) -> object:
+    """What a cell written with `value` reads back as, in every store (the readers' view).
+
+    Numbers come back as int when whole, else float (Decimal is written as a number); a datetime at
+    midnight comes back as a date (calamine does that) and times keep whole milliseconds at most;
+    '' is an empty cell (None); bool is written as the text yes/no (the workbook contract's yes/no).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float, Decimal)):
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+        return value.date() if value.time() == dt.time(0) else value
+    if isinstance(value, (dt.date, str)):
+        return value
+    raise ChangeError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
+
+
+def check_log_row(row: Sequence[object], where: str) -> tuple:
+    """A Log row as stored: seq an int, every other value text ('' for empty)."""
+    if len(row) != len(LOG_COLUMNS):
+        raise ChangeError(f"{where}: a Log row needs {len(LOG_COLUMNS)} values, got {len(row)}")
+    out = []
+    for i, value in enumerate(row):
+        if i == SEQ:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ChangeError(f"{where}: Log seq must be an int, got {value!r}")
+        elif value is None:
+            value = ""
+        elif not isinstance(value, str):
+            raise ChangeError(f"{where}: Log column {LOG_COLUMNS[i]} must be text, got {value!r}")
+        out.append(value)
+    return tuple(out)
+
+
+def check_change(change: Change, head: tuple[int, str], book: str, has_sheet) -> tuple[tuple, ...]:
+    """Refuse a stale or malformed Change before anything is written. Returns the checked log rows.
+
+    `has_sheet(name) -> headers or None` lets each store say which sheets and columns it has.
+    """
+    if (change.expected_seq, change.expected_hash) != tuple(head):
+        raise StaleLogError(
+            f"{book} changed since it was read (the log now ends at seq {head[0]}, expected "
+            f"{change.expected_seq}): someone else posted. Nothing was written; post again.")
+    rows = tuple(check_log_row(r, f"{book}!Log new row {i + 1}") for i, r in enumerate(change.log_rows))
+    seq, last = head
+    for row in rows:
+        seq += 1
+        if row[SEQ] != seq:
+            raise ChangeError(f"{book}: new Log rows must continue at seq {seq}, got {row[SEQ]}")
+    for name, body in change.sheets.items():
+        if name not in ENGINE_SHEET_NAMES or name == "Log":
+            raise ChangeError(f"{book}: {name!r} is not an engine-owned sheet the engine may rewrite")
+        headers = has_sheet(name)
+        if headers is None:
+            raise BrokenFileError(f"{book} has no sheet {name!r}: restore it from the template, then post again")
+        for row in body:
+            for value in row:
+                cell_value(value)  # type check up front: all-or-nothing
+    for name, updates in change.cells.items():
+        if name in ENGINE_SHEET_NAMES:
+            raise ChangeError(f"{book}: cell updates go to input sheets; {name!r} is engine-owned")
+        headers = has_sheet(name)
+        if headers is None:
+            raise BrokenFileError(f"{book} has no sheet {name!r}: restore it from the template, then post again")
+        for (excel_row, column), value in updates.items():
+            if column not in headers:
+                raise BrokenFileError(f"{book}!{name} has no column {column!r} in row 1: restore the header")
+            if not isinstance(excel_row, int) or excel_row < 2:
+                raise ChangeError(f"{book}!{name}: cannot update row {excel_row!r} (data starts at row 2)")
+            cell_value(value)
+    return rows
+
+
+# ------------------------------------------------------------------------------------ MemoryStore
+class MemoryStore:
+    """The reference store: a workbook held in memory, with the same rules as the file store.
+
+    `sheets` maps a sheet name to (headers, {excel_row: values}); build one from plain rows with
+    MemoryStore.from_rows(...). It is what the contract tests pin the other stores against.
+    """
+
+    def __init__(self, name: str = "memory.xlsm", sheets: Mapping[str, tuple[Sequence[str], Mapping[int, Sequence]]]
+                 | None = None, log: Sequence[tuple] = ()):
+        self.name = name
+        self._sheets: dict[str, tuple[tuple[str, ...], dict[int, tuple]]] = {}
+        for s in schema.ALL_SHEETS:
+            self._sheets[s.name] = (s.headers, {})
+        for sheet, (headers, rows) in (sheets or {}).items():
+            self._sheets[sheet] = (tuple(headers), {int(r): tuple(cell_value(v) for v in vals)
+                                                     for r, vals in rows.items()})
+        self._log: list[tuple] = [check_log_row(r, f"{name}!Log") for r in log]
+
+    @classmethod
+    def from_rows(cls, name: str = "memory.xlsm", sheets: Mapping[str, Sequence[Sequence]] | None = None,
+                  log: Sequence[tuple] = ()) -> "MemoryStore":
+        """Sheets given as header-less data rows starting at Excel row 2, headers from the schema."""
+        built = {}
+        for sheet, rows in (sheets or {}).items():
+            built[sheet] = (schema.BY_NAME[sheet].headers, {i + 2: tuple(r) for i, r in enumerate(rows)})
+        return cls(name, built, log)
+
+    def read_log(self) -> list[tuple]:
+        return list(self._log)
+
+    def head(self) -> tuple[int, str]:
+        if not self._log:
+            return 0, GENESIS
+        return self._log[-1][SEQ], self._log[-1][HASH]
+
+    def read_sheet(self, sheet: str) -> SheetData:
+        if sheet not in self._sheets:
+            raise BrokenFileError(f"{self.name} has no sheet {sheet!r}: restore it from the template")
+        headers, rows = self._sheets[sheet]
+        if sheet == "Log":
+            rows = {i + 2: tuple(cell_value(v) for v in r) for i, r in enumerate(self._log)}
+        body = []
+        for number in sorted(rows):
+            values = list(rows[number])
+            while values and values[-1] is None:  # readers do not report trailing empty cells
+                values.pop()
+            if values:
+                body.append((number, tuple(values)))
+        return SheetData(self.name, sheet, headers, tuple(body))
+
+    def _headers(self, sheet: str):
+        return self._sheets[sheet][0] if sheet in self._sheets else None
+
+    def commit(self, change: Change) -> None:
+        rows = check_change(change, self.head(), self.name, self._headers)
+        # Build everything first, then swap: a failure above leaves the store as it was.
+        new_sheets = dict(self._sheets)
+        for name, body in change.sheets.items():
+            headers = new_sheets[name][0]
+            new_sheets[name] = (headers, {i + 2: tuple(cell_value(v) for v in r) for i, r in enumerate(body)})
+        for name, updates in change.cells.items():
+            headers, old = new_sheets[name]
+            new = dict(old)
+            for (excel_row, column), value in updates.items():
+                values = list(new.get(excel_row, ()))
+                index = headers.index(column)
+                values.extend([None] * (index + 1 - len(values)))
+                values[index] = cell_value(value)
+                new[excel_row] = tuple(values)
+            new_sheets[name] = (headers, new)
+        self._sheets = new_sheets
+        self._log = self._log + list(rows)

@@ -1,0 +1,140 @@
+"""Writing cells as SpreadsheetML text, and finding/adding the styles dates need.
+
+Only the few shapes the file store writes: numbers (`<v>`), inline strings (`t="inlineStr"`, so the
+shared-string table is never touched) and dates as Excel serial numbers with a date style.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import Decimal
+
+from xl_ledger.book.schema import col_letter
+from xl_ledger.book.store import ChangeError
+
+_EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 in the 1900 date system (past its 1900 leap bug)
+# XML 1.0 forbids most control characters even as &#..; Excel writes them as _xHHHH_ escapes, and a
+# literal "_xHHHH_" typed by a user is itself escaped by writing its underscore as _x005F_.
+_NEEDS_OOXML_ESCAPE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_BUILTIN_DATE_FORMATS = set(range(14, 23)) | {45, 46, 47}
+DATE_FORMAT_ID = 14  # built-in short date
+DATETIME_FORMAT_ID = 22  # built-in date + time
+
+
+def escape_text(text: str) -> str:
+    if _NEEDS_OOXML_ESCAPE.search(text):
+        text = _NEEDS_OOXML_ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "\r" in text:  # a raw CR would be normalised to LF by every XML parser
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+def inline_string(ref: str, text: str, style: int | None = None) -> str:
+    s = f' s="{style}"' if style else ""
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape_text(text)}</t></is></c>'
+
+
+def number_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ChangeError(f"cannot write {value} into a cell")
+        return format(value, "f")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ChangeError(f"cannot write {value} into a cell")
+        return repr(value)
+    return str(int(value))
+
+
+def excel_serial(value: dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        delta = value.replace(microsecond=value.microsecond // 1000 * 1000) - _EPOCH
+        return repr(delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400)
+    return str((value - _EPOCH.date()).days)
+
+
+def cell_xml(col: int, row: int, value: object, style: int | None, styles: "StyleBook") -> str:
+    """One `<c>` element, or '' for an empty value. Dates get a date style when `style` is not one."""
+    ref = f"{col_letter(col)}{row}"
+    if value is None or value == "":
+        return f'<c r="{ref}" s="{style}"/>' if style else ""
+    if isinstance(value, bool):
+        return inline_string(ref, "yes" if value else "no", style)
+    if isinstance(value, str):
+        return inline_string(ref, value, style)
+    if isinstance(value, (int, float, Decimal)):
+        s = f' s="{style}"' if style else ""
+        return f'<c r="{ref}"{s}><v>{number_text(value)}</v></c>'
+    if isinstance(value, dt.date):
+        is_datetime = isinstance(value, dt.datetime) and value.time() != dt.time(0)
+        style = styles.date_style(style or 0, DATETIME_FORMAT_ID if is_datetime else DATE_FORMAT_ID)
+        return f'<c r="{ref}" s="{style}"><v>{excel_serial(value)}</v></c>'
+    raise ChangeError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
+
+
+_XF = re.compile(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
+_ATTR = r'\b{}="([^"]*)"'
+
+
+class StyleBook:
+    """The workbook's cellXfs, enough to tell date styles and to add one when a column lacks it."""
+
+    def __init__(self, xml: bytes | None):
+        self.xml = xml.decode("utf-8") if xml else None
+        self.changed = False
+        self._added: dict[tuple[int, int], int] = {}
+        self._formats: dict[int, str] = {}
+        self._xfs: list[str] = []
+        if self.xml is None:
+            return
+        for m in re.finditer(r'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml):
+            self._formats[int(m.group(1))] = m.group(2)
+        cell_xfs = re.search(r"<cellXfs\b[^>]*>(.*?)</cellXfs>", self.xml, re.S)
+        if cell_xfs:
+            self._xfs = _XF.findall(cell_xfs.group(1))
+
+    def format_id(self, style: int) -> int:
+        if 0 <= style < len(self._xfs):
+            m = re.search(_ATTR.format("numFmtId"), self._xfs[style])
+            return int(m.group(1)) if m else 0
+        return 0
+
+    def is_date(self, style: int) -> bool:
+        fmt = self.format_id(style)
+        if fmt in _BUILTIN_DATE_FORMATS:
+            return True
+        code = self._formats.get(fmt)
+        if not code:
+            return False
+        code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", code)  # quoted text, [colors]/[h], escapes
+        return bool(re.search(r"[dmyhs]", code, re.I))
+
+    def date_style(self, style: int, format_id: int) -> int:
+        """`style` itself when it already shows a date, else a copy of it with a date format."""
+        if self.is_date(style):
+            return style
+        key = (style, format_id)
+        if key in self._added:
+            return self._added[key]
+        if self.xml is None or not self._xfs:
+            raise ChangeError("the workbook has no styles part; cannot write a date")
+        base = self._xfs[style] if style < len(self._xfs) else self._xfs[0]
+        xf = re.sub(r'\s(numFmtId|applyNumberFormat)="[^"]*"', "", base)
+        xf = xf.replace("<xf", f'<xf numFmtId="{format_id}" applyNumberFormat="1"', 1)
+        self._xfs.append(xf)
+        index = len(self._xfs) - 1
+        self._added[key] = index
+        self.xml = re.sub(r"(<cellXfs\b[^>]*?)\s*count=\"\d+\"", rf'\1 count="{len(self._xfs)}"', self.xml, count=1)
+        self.xml = self.xml.replace("</cellXfs>", xf + "</cellXfs>", 1)
+        self.changed = True
+        return index
+
+    def to_bytes(self) -> bytes:
+        assert self.xml is not None
+        return self.xml.encode("utf-8")

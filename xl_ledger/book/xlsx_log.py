@@ -1,0 +1,266 @@
+"""The Log sheet's appendable layout: append rows without recompressing the log.
+
+The Log part is one deflate stream in three segments, each started by a fresh compressor and ended
+by a sync flush (byte-aligned, no back-references across segments):
+
+    [H1: xml up to <dimension>] [stored block: <dimension ref="A1:Q{n}"/> padded with spaces]
+    [H2+BODY: rest of the head, <sheetData>, every row] [TAIL: </sheetData> ... </worksheet>, final]
+
+To append, a commit copies the compressed bytes up to the end of BODY unchanged (patching only the
+dimension's stored bytes, which sit at a known offset), compresses just the new rows as one more
+segment, then a fresh TAIL. The new CRC comes from the parts' CRCs (crc32_combine), so the old rows
+are never decompressed. The state needed for this (offsets, partial CRCs, last row, head of the
+chain) travels in the zip archive comment. Any other program that saves the workbook (Excel,
+LibreOffice, openpyxl) writes a new archive without that comment, or with a Log part whose CRC/size
+no longer match it; then `load_state` returns None and the store rebuilds the layout once by
+streaming the old Log part through (its bytes kept verbatim, shared strings and all).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import BinaryIO
+from typing import Iterable
+from typing import Iterator
+
+from xl_ledger.book.schema import col_letter
+from xl_ledger.book.xlsx_cells import escape_text
+from xl_ledger.book.xlsx_sheet import insert_dimension
+from xl_ledger.book.xlsx_zip import Member
+from xl_ledger.book.xlsx_zip import ZipWriter
+from xl_ledger.book.xlsx_zip import copy_range
+from xl_ledger.book.xlsx_zip import crc32_combine
+from xl_ledger.book.xlsx_zip import data_offset
+from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.chain import HASH
+from xl_ledger.core.chain import SEQ
+
+MAGIC = b"xl-ledger-log/1 "
+DIM_WIDTH = 40  # `<dimension ref="A1:Q1048576"/>` is 30 bytes; spaces pad the rest (XML whitespace)
+LEVEL = 6
+LAST_COL = col_letter(len(LOG_COLUMNS))
+_LETTERS = [col_letter(i + 1) for i in range(len(LOG_COLUMNS))]
+
+
+@dataclass(frozen=True)
+class LogState:
+    member: str
+    crc: int
+    csize: int
+    usize: int
+    dim_at: int  # offset of the dimension bytes inside the member's compressed data
+    h1_crc: int
+    h1_len: int
+    body_crc: int  # CRC of the uncompressed bytes after the dimension up to the end of the last row
+    body_len: int
+    body_end: int  # compressed offset where the TAIL segment starts
+    last_row: int
+    seq: int
+    hash: str
+
+    def comment(self) -> bytes:
+        return MAGIC + json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+def dimension_bytes(last_row: int) -> bytes:
+    dim = f'<dimension ref="A1:{LAST_COL}{last_row}"/>'.encode()
+    return dim + b" " * (DIM_WIDTH - len(dim))
+
+
+def load_state(comment: bytes, f: BinaryIO, member: Member | None) -> tuple[LogState, bytes] | None:
+    """The append state and the Log's TAIL, when the file still has exactly the layout we wrote."""
+    if not comment.startswith(MAGIC) or member is None:
+        return None
+    try:
+        state = LogState(**json.loads(comment[len(MAGIC):]))
+    except (ValueError, TypeError):
+        return None
+    if (state.member, state.crc, state.csize, state.usize) != (member.name, member.crc, member.csize, member.usize):
+        return None
+    if member.method != 8 or not 0 < state.dim_at < state.body_end <= state.csize:
+        return None
+    start = data_offset(f, member)
+    f.seek(start + state.dim_at)
+    if f.read(DIM_WIDTH) != dimension_bytes(state.last_row):
+        return None
+    f.seek(start + state.body_end)
+    try:
+        tail = zlib.decompressobj(-15).decompress(f.read(state.csize - state.body_end))
+    except zlib.error:
+        return None
+    crc = crc32_combine(zlib.crc32(dimension_bytes(state.last_row), state.h1_crc), state.body_crc, state.body_len)
+    if (zlib.crc32(tail, crc) != state.crc or not tail.startswith(b"</sheetData>")
+            or state.h1_len + DIM_WIDTH + state.body_len + len(tail) != state.usize):
+        return None
+    return state, tail
+
+
+def rows_xml(rows: Iterable[tuple], first_row: int) -> bytes:
+    """New Log rows: seq as a number, every other non-empty value as an inline string."""
+    out = []
+    letters = _LETTERS
+    r = first_row
+    for row in rows:
+        cells = [f'<row r="{r}"><c r="A{r}"><v>{row[SEQ]}</v></c>']
+        for i in range(1, len(LOG_COLUMNS)):
+            v = row[i]
+            if v:
+                space = ' xml:space="preserve"' if v[0].isspace() or v[-1].isspace() else ""
+                cells.append(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t{space}>{escape_text(v)}</t></is></c>')
+        cells.append("</row>")
+        out.append("".join(cells))
+        r += 1
+    return "".join(out).encode("utf-8")
+
+
+def _segment(*chunks: bytes, final: bool = False) -> bytes:
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    data = b"".join(c.compress(x) for x in chunks)
+    return data + c.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+
+def _stored(data: bytes) -> bytes:
+    """A non-final stored deflate block: its payload sits verbatim in the compressed stream."""
+    return b"\x00" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+
+
+def append(w: ZipWriter, src: BinaryIO, member: Member, state: LogState, tail: bytes, rows: list[tuple]) -> LogState:
+    """Write the Log member extended by `rows` (fast path: old rows copied compressed)."""
+    new_rows = rows_xml(rows, state.last_row + 1)
+    last_row = state.last_row + len(rows)
+    dim = dimension_bytes(last_row)
+    seg = _segment(new_rows)
+    tail_seg = _segment(tail, final=True)
+    csize = state.body_end + len(seg) + len(tail_seg)
+    body_crc = zlib.crc32(new_rows, state.body_crc)
+    body_len = state.body_len + len(new_rows)
+    crc = zlib.crc32(tail, crc32_combine(zlib.crc32(dim, state.h1_crc), body_crc, body_len))
+    usize = state.h1_len + DIM_WIDTH + body_len + len(tail)
+    w.start(member, crc, csize, usize)
+    start = data_offset(src, member)
+    copy_range(src, w.f, start, state.dim_at)
+    w.write_data(dim)
+    copy_range(src, w.f, start + state.dim_at + DIM_WIDTH, state.body_end - state.dim_at - DIM_WIDTH)
+    w.write_data(seg)
+    w.write_data(tail_seg)
+    last = rows[-1] if rows else None
+    return replace(state, crc=crc, csize=csize, usize=usize, body_crc=body_crc, body_len=body_len,
+                   body_end=state.body_end + len(seg), last_row=last_row,
+                   seq=last[SEQ] if last else state.seq, hash=last[HASH] if last else state.hash)
+
+
+class _Splitter:
+    """Splits a streamed worksheet into head (through `<sheetData>`), row bytes and tail."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self.chunks = chunks
+        self.head = b""
+        self.tail = b""
+        self.last_row = 1
+
+    def rows(self) -> Iterator[bytes]:
+        buf = b""
+        for chunk in self.chunks:
+            buf += chunk
+            m = re.search(rb"<sheetData\b[^>]*?(/?)>", buf)
+            if m:
+                if m.group(1):
+                    self.head = buf[:m.start()] + b"<sheetData>"
+                    self.tail = b"</sheetData>" + buf[m.end():] + b"".join(self.chunks)
+                    return
+                self.head, buf = buf[:m.end()], buf[m.end():]
+                break
+            if len(buf) > 1 << 24:
+                raise ValueError("no <sheetData> in the first 16 MB")
+        else:
+            raise ValueError("no <sheetData>")
+        hold = 4096  # longer than any row start tag, so a tag is never split between two searches
+        for chunk in self.chunks:
+            buf += chunk
+            end = buf.find(b"</sheetData>")
+            if end >= 0:
+                self._note_rows(buf[:end])
+                yield buf[:end]
+                self.tail = buf[end:] + b"".join(self.chunks)
+                return
+            self._note_rows(buf)
+            if len(buf) > hold:
+                yield buf[:-hold]
+                buf = buf[-hold:]
+        end = buf.find(b"</sheetData>")
+        if end < 0:
+            raise ValueError("no </sheetData>")
+        self._note_rows(buf[:end])
+        yield buf[:end]
+        self.tail = buf[end:]
+
+    def _note_rows(self, data: bytes) -> None:
+        at = data.rfind(b"<row ")
+        if at >= 0:
+            m = re.match(rb'<row\b[^>]*?\br="(\d+)"', data[at:at + 4096])
+            if m:
+                self.last_row = max(self.last_row, int(m.group(1)))
+
+
+def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple], head_seq: int,
+            head_hash: str) -> LogState:
+    """Write the Log member in the appendable layout from its current bytes (streamed, kept verbatim)
+    plus `rows`. Used the first time, and whenever another program has re-saved the workbook."""
+    split = _Splitter(old)
+    m = w.start(member, 0, 0, 0)
+    data_start = w.tell()
+    inner = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    body_crc = body_len = 0
+    pieces = split.rows()
+    first = next(pieces, b"")  # reading the first piece fills split.head
+    head = split.head
+    dim = re.search(rb"<dimension\b[^>]*/>", head)
+    if dim:
+        h1, h2 = head[:dim.start()], head[dim.end():]
+    else:
+        marked = insert_dimension(head, b"\x00DIM\x00")
+        h1, h2 = marked.split(b"\x00DIM\x00")
+    seg1 = _segment(h1)
+    w.write_data(seg1)
+    dim_at = len(seg1) + 5
+    w.write_data(_stored(b" " * DIM_WIDTH))  # patched below, once the last row is known
+    csize = dim_at + DIM_WIDTH
+    for piece in (h2, first, *pieces):
+        if piece:
+            body_crc = zlib.crc32(piece, body_crc)
+            body_len += len(piece)
+            data = inner.compress(piece)
+            w.write_data(data)
+            csize += len(data)
+    last_row = split.last_row
+    new_rows = rows_xml(rows, last_row + 1)
+    last_row += len(rows)
+    body_crc = zlib.crc32(new_rows, body_crc)
+    body_len += len(new_rows)
+    data = inner.compress(new_rows) + inner.flush(zlib.Z_SYNC_FLUSH)
+    w.write_data(data)
+    csize += len(data)
+    body_end = csize
+    tail_seg = _segment(split.tail, final=True)
+    w.write_data(tail_seg)
+    csize += len(tail_seg)
+    dim_bytes = dimension_bytes(last_row)
+    h1_crc = zlib.crc32(h1)
+    crc = zlib.crc32(split.tail, crc32_combine(zlib.crc32(dim_bytes, h1_crc), body_crc, body_len))
+    usize = len(h1) + DIM_WIDTH + body_len + len(split.tail)
+    end = w.tell()
+    w.f.seek(data_start + dim_at)
+    w.f.write(dim_bytes)
+    w.f.seek(m.offset + 14)
+    w.f.write(struct.pack("<III", crc, csize, usize))
+    w.f.seek(end)
+    w.records[-1] = replace(m, crc=crc, csize=csize, usize=usize)
+    last = rows[-1] if rows else None
+    return LogState(member.name, crc, csize, usize, dim_at, h1_crc, len(h1), body_crc, body_len, body_end,
+                    last_row, last[SEQ] if last else head_seq, last[HASH] if last else head_hash)

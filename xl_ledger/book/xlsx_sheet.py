@@ -1,0 +1,190 @@
+"""Surgical edits to one worksheet part: replace the body of an engine sheet, or set a few cells.
+
+Only `<sheetData>` and `<dimension>` change; everything else in the part (sheetPr, sheetViews and
+frozen panes, cols and their default styles, sheetProtection, conditional formatting, validations,
+tableParts, extLst) is kept byte for byte. Text edits on the XML rather than a parse/serialise round
+trip, so nothing the parser does not model is lost and large sheets stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+from typing import Sequence
+
+from xl_ledger.book.schema import col_letter
+from xl_ledger.book.xlsx_cells import StyleBook
+from xl_ledger.book.xlsx_cells import cell_xml
+
+_SHEETDATA_OPEN = re.compile(rb"<sheetData\b[^>]*?(/?)>")
+_DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
+_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?(/?)>')
+_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+_COL = re.compile(rb"<col\b[^>]*/>")
+
+
+class SheetFormatError(Exception):
+    """The part is not a worksheet this module can edit."""
+
+
+def split_sheet(xml: bytes) -> tuple[bytes, bytes, bytes]:
+    """(head up to and including `<sheetData>`, the rows, tail from `</sheetData>`)."""
+    m = _SHEETDATA_OPEN.search(xml)
+    if not m:
+        raise SheetFormatError("no <sheetData>")
+    if m.group(1):  # <sheetData/>: no rows
+        return xml[:m.start()] + b"<sheetData>", b"", b"</sheetData>" + xml[m.end():]
+    end = xml.find(b"</sheetData>", m.end())
+    if end < 0:
+        raise SheetFormatError("no </sheetData>")
+    return xml[:m.end()], xml[m.end():end], xml[end:]
+
+
+def set_dimension(head: bytes, ref: str) -> bytes:
+    """Replace `<dimension>`, or add one where the schema puts it (after sheetPr)."""
+    dim = f'<dimension ref="{ref}"/>'.encode()
+    if _DIMENSION.search(head):
+        return _DIMENSION.sub(lambda _m: dim, head, count=1)
+    return insert_dimension(head, dim)
+
+
+def insert_dimension(head: bytes, dim: bytes) -> bytes:
+    m = re.search(rb"<sheetPr\b[^>]*/>|</sheetPr>", head)
+    if not m:
+        m = re.search(rb"<worksheet\b[^>]*>", head)
+        if not m:
+            raise SheetFormatError("no <worksheet>")
+    return head[:m.end()] + dim + head[m.end():]
+
+
+def column_styles(head: bytes) -> dict[int, int]:
+    """1-based column -> default style index from `<cols>`: what the template formats columns with."""
+    styles = {}
+    for m in _COL.finditer(head):
+        tag = m.group()
+        lo = re.search(rb'\bmin="(\d+)"', tag)
+        hi = re.search(rb'\bmax="(\d+)"', tag)
+        st = re.search(rb'\bstyle="(\d+)"', tag)
+        if lo and hi and st:
+            for c in range(int(lo.group(1)), min(int(hi.group(1)), 16384) + 1):
+                styles[c] = int(st.group(1))
+    return styles
+
+
+def header_row(rows: bytes) -> bytes:
+    """The `<row r="1">` element, verbatim (the template's header, with its styles)."""
+    m = _ROW.search(rows)
+    if not m or m.group(1) != b"1":
+        return b""
+    if m.group(2):
+        return m.group()
+    end = rows.find(b"</row>", m.end())
+    return rows[m.start():end + 6]
+
+
+def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
+    """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
+    head, rows, tail = split_sheet(xml)
+    col_style = column_styles(head)
+    parts = [header_row(rows)]
+    last_col = width
+    for i, values in enumerate(body):
+        r = i + 2
+        cells = "".join(cell_xml(c, r, v, col_style.get(c), styles) for c, v in enumerate(values, 1))
+        if cells:
+            parts.append(f'<row r="{r}">{cells}</row>'.encode())
+            last_col = max(last_col, len(values))
+    last_row = len(body) + 1
+    head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{last_row}")
+    return head + b"".join(parts) + tail
+
+
+def _cell_col(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def edit_cells(xml: bytes, updates: Mapping[tuple[int, int], object], styles: StyleBook) -> bytes:
+    """Set cells {(excel_row, 1-based column): value}; every other cell, row and element is kept."""
+    head, rows, tail = split_sheet(xml)
+    col_style = column_styles(head)
+    by_row: dict[int, dict[int, object]] = {}
+    for (r, c), v in updates.items():
+        by_row.setdefault(r, {})[c] = v
+    # Locate every row element once; then rebuild the rows text with the edited rows spliced in.
+    spans: dict[int, tuple[int, int, bytes, bytes]] = {}  # r -> (start, end, open tag, inner)
+    order = []
+    for m in _ROW.finditer(rows):
+        r = int(m.group(1))
+        if m.group(2):
+            spans[r] = (m.start(), m.end(), m.group()[:-2] + b">", b"")
+        else:
+            end = rows.find(b"</row>", m.end())
+            spans[r] = (m.start(), end + 6, m.group(), rows[m.end():end])
+        order.append(r)
+    out = []
+    pos = 0
+    pending = sorted(by_row)
+    new_rows = [r for r in pending if r not in spans]
+    for r in order:
+        start, end, tag, inner = spans[r]
+        while new_rows and new_rows[0] < r:  # a row the sheet has no element for yet, in order
+            nr = new_rows.pop(0)
+            out.append(rows[pos:start])
+            pos = start
+            out.append(_edit_row(f'<row r="{nr}">'.encode(), b"", nr, by_row[nr], col_style, styles))
+        if r in by_row:
+            out.append(rows[pos:start])
+            out.append(_edit_row(tag, inner, r, by_row[r], col_style, styles))
+            pos = end
+    out.append(rows[pos:])
+    for nr in new_rows:
+        out.append(_edit_row(f'<row r="{nr}">'.encode(), b"", nr, by_row[nr], col_style, styles))
+    head = _grow_dimension(head, max(by_row), max(c for cols in by_row.values() for c in cols))
+    return head + b"".join(out) + tail
+
+
+def _edit_row(tag: bytes, inner: bytes, r: int, values: dict[int, object], col_style: dict[int, int],
+              styles: StyleBook) -> bytes:
+    # `spans` is only a loading hint; drop it rather than leave it wrong after adding a cell.
+    tag = re.sub(rb'\sspans="[^"]*"', b"", tag)
+    row_style = None
+    if re.search(rb'\bcustomFormat="(1|true)"', tag):
+        m = re.search(rb'\bs="(\d+)"', tag)
+        row_style = int(m.group(1)) if m else None
+    cells: list[tuple[int, bytes]] = []
+    for m in _CELL.finditer(inner):
+        if int(m.group(2)) != r:
+            raise SheetFormatError(f"cell {m.group(1).decode()}{m.group(2).decode()} inside row {r}")
+        cells.append((_cell_col(m.group(1)), m.group()))
+    if inner.strip() and not cells:
+        raise SheetFormatError(f"row {r} has cells without references")
+    existing = dict(cells)
+    for c, value in values.items():
+        style = None
+        if c in existing:
+            m = re.search(rb'\bs="(\d+)"', existing[c].split(b">", 1)[0])
+            style = int(m.group(1)) if m else None
+        if style is None:
+            style = row_style if row_style is not None else col_style.get(c)
+        existing[c] = cell_xml(c, r, value, style, styles).encode()
+    body = b"".join(existing[c] for c in sorted(existing))
+    return tag + body + b"</row>"
+
+
+def _grow_dimension(head: bytes, row: int, col: int) -> bytes:
+    m = _DIMENSION.search(head)
+    if not m:
+        return head
+    ref = re.search(rb'ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"', m.group())
+    if not ref:
+        return head
+    first = ref.group(1).decode() + ref.group(2).decode()
+    last_col = _cell_col(ref.group(3) or ref.group(1))
+    last_row = int(ref.group(4) or ref.group(2))
+    if row <= last_row and col <= last_col:
+        return head
+    new = f"{first}:{col_letter(max(col, last_col))}{max(row, last_row)}"
+    return head[:m.start()] + f'<dimension ref="{new}"/>'.encode() + head[m.end():]
