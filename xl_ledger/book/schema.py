@@ -381,6 +381,35 @@ ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REP
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 
+# Number formats by column type, used as each column's default style in the template so that any
+# writer reusing a column's `<col style=...>` gets the right format. MONEY depends on the currency.
+NUMBER_FORMATS: dict[str, str] = {
+    DATE: "yyyy-mm-dd",
+    DATETIME: "yyyy-mm-dd hh:mm",
+    INT: "0",
+    QTY: "0.00",
+    ID: "@",  # ids stay text: "007" and "7" are different students
+}
+
+# Currency code -> Excel money format. Unknown codes show the ISO code after the amount.
+_CURRENCY_FORMATS: dict[str, str] = {
+    "USD": '"$"#,##0.00',
+    "CAD": '"$"#,##0.00',
+    "AUD": '"$"#,##0.00',
+    "NZD": '"$"#,##0.00',
+    "EUR": '#,##0.00 "€"',
+    "GBP": '"£"#,##0.00',
+    "CHF": '"CHF "#,##0.00',
+    "JPY": '"¥"#,##0',
+}
+
+
+def money_format(currency: str) -> str:
+    """The number format for money columns in `currency` (an ISO 4217 code)."""
+    code = (currency or "USD").strip().upper()
+    return _CURRENCY_FORMATS.get(code, f'#,##0.00 "{code}"')
+
+
 # Sheets that are not tables of rows.
 START_SHEET = "Start"
 LISTS_SHEET = "Lists"

@@ -1,0 +1,55 @@
+Attribute VB_Name = "LedgerRibbon"
+' Generated from xl_ledger/excel/ribbon.py: do not edit by hand.
+' One callback per Ledger ribbon button. Each runs one Python function through xlwings' RunPython;
+' the Python side finds this workbook with xw.Book.caller().
+Option Explicit
+
+' Post: Post new rows
+Public Sub OnPost(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.post()"
+End Sub
+
+' Sell/Top-up: Sell or top up a package
+Public Sub OnSell(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.sell()"
+End Sub
+
+' Refund: Refund a package
+Public Sub OnRefund(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.refund()"
+End Sub
+
+' Transfer: Transfer credit
+Public Sub OnTransfer(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.transfer()"
+End Sub
+
+' Freeze: Freeze a package
+Public Sub OnFreeze(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.freeze()"
+End Sub
+
+' Adjust: Correct a balance
+Public Sub OnAdjust(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.adjust()"
+End Sub
+
+' Verify: Verify the Log
+Public Sub OnVerify(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.verify()"
+End Sub
+
+' Alerts: Refresh alerts
+Public Sub OnAlerts(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.alerts()"
+End Sub
+
+' Import legacy: Import an old spreadsheet
+Public Sub OnImportLegacy(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.import_legacy()"
+End Sub
+
+' Help: How this workbook works
+Public Sub OnHelp(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.show_help()"
+End Sub
