@@ -213,10 +213,13 @@ class MemoryStore:
     @classmethod
     def from_rows(cls, name: str = "memory.xlsm", sheets: Mapping[str, Sequence[Sequence]] | None = None,
                   log: Sequence[tuple] = ()) -> "MemoryStore":
-        """Sheets given as header-less data rows starting at Excel row 2, headers from the schema."""
+        """Sheets given as data rows starting at Excel row 2; headers from the schema, or the first row
+        given for a sheet the schema does not know (a user's own sheet)."""
         built = {}
         for sheet, rows in (sheets or {}).items():
-            built[sheet] = (schema.BY_NAME[sheet].headers, {i + 2: tuple(r) for i, r in enumerate(rows)})
+            rows = list(rows)
+            headers = schema.BY_NAME[sheet].headers if sheet in schema.BY_NAME else tuple(rows.pop(0) if rows else ())
+            built[sheet] = (headers, {i + 2: tuple(r) for i, r in enumerate(rows)})
         return cls(name, built, log)
 
     def read_log(self) -> list[tuple]:
