@@ -1,0 +1,545 @@
+"""Apply a Mapping to a LegacySource: read every sheet's rows into neutral records and findings.
+
+Rules shared by all layouts:
+* blank rows are separators and are skipped silently;
+* a row whose first text says Total / Sum / Subtotal is skipped with a `skipped_total` finding;
+* a row that repeats the header, or carries text but none of the row's required values, is skipped
+  with a `skipped_row` finding (section titles like "Spring term");
+* a cell that cannot be read becomes an `unreadable_cell` finding naming the cell and the value; the
+  rest of the row is still read when it makes sense without it;
+* a value merged down over several rows (a student's name spanning their purchases) counts for
+  every row it covers.
+Checks that need only the sheet itself (remaining = bought − used, a running balance that does not
+add up, the same row twice) are findings too; comparing with the engine is phase 2's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from xl_ledger.core.parse import ParseError
+from xl_ledger.migrate.mapping import Mapping
+from xl_ledger.migrate.mapping import SheetMapping
+from xl_ledger.migrate.names import NameBook
+from xl_ledger.migrate.records import Finding
+from xl_ledger.migrate.records import LegacyBalanceLine
+from xl_ledger.migrate.records import LegacyLesson
+from xl_ledger.migrate.records import LegacyPurchase
+from xl_ledger.migrate.records import LegacyStatedBalance
+from xl_ledger.migrate.records import ReadResult
+from xl_ledger.migrate.sources import LegacyFileError
+from xl_ledger.migrate.sources import LegacySource
+from xl_ledger.migrate.sources import SheetGrid
+from xl_ledger.migrate.sources import col_index
+from xl_ledger.migrate.sources import col_letter
+from xl_ledger.migrate.values import blank
+from xl_ledger.migrate.values import norm_header
+from xl_ledger.migrate.values import read_date
+from xl_ledger.migrate.values import read_mark
+from xl_ledger.migrate.values import read_minutes
+from xl_ledger.migrate.values import read_money
+from xl_ledger.migrate.values import read_paid
+from xl_ledger.migrate.values import read_qty
+
+_TOTAL_RE = re.compile(r"^\s*(grand\s+|sub\s*)?(totals?|sum|summe|totaal)\b", re.I)
+ZERO = Decimal(0)
+
+
+class _Ctx:
+    """Per-read state: where findings go and the names seen."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.findings: list[Finding] = []
+        self.names = NameBook(mapping.aliases)
+        self.purchases: list[LegacyPurchase] = []
+        self.lessons: list[LegacyLesson] = []
+        self.lines: list[LegacyBalanceLine] = []
+        self.stated: list[LegacyStatedBalance] = []
+
+    def unreadable(self, ref: str, value: object, err: Exception, what_next: str) -> None:
+        shown = str(value)[:60]
+        self.findings.append(Finding("unreadable_cell", f'{ref} holds "{shown}": {_reason(err)}. {what_next}', (ref,)))
+
+
+def _reason(err: Exception) -> str:
+    return str(err).rstrip(".")
+
+
+def read_with_mapping(source: LegacySource, mapping: Mapping) -> ReadResult:
+    ctx = _Ctx(mapping)
+    for grid in source.sheets:
+        sm = mapping.for_sheet(grid.name)
+        if sm is None:
+            ctx.findings.append(Finding("ignored_sheet", f'Sheet "{grid.name}" is not in the mapping, so it was not read. '
+                                                         "Delete the mapping file to detect again, or add the sheet to it.",
+                                        (f"{grid.file_label}!{grid.name}!A1",)))
+            continue
+        if sm.layout == "ignore":
+            if any(not blank(v) for row in grid.rows[:50] for v in row):
+                ctx.findings.append(Finding("ignored_sheet", f'Sheet "{grid.name}" was not read: {sm.note or "marked ignore in the mapping"}.',
+                                            (f"{grid.file_label}!{grid.name}!A1",)))
+            continue
+        _check_headers(source, grid, sm)
+        day_first = mapping.day_first if sm.day_first is None else sm.day_first
+        _fill_merged_down(grid)
+        reader = {"purchases": _read_purchases, "running_balance": _read_balance,
+                  "attendance_grid": _read_grid, "lesson_log": _read_log}[sm.layout]
+        reader(ctx, grid, sm, day_first)
+    missing = {s.sheet for s in mapping.sheets} - {g.name for g in source.sheets}
+    for name in sorted(missing):
+        ctx.findings.append(Finding("mapping_stale", f'The mapping names sheet "{name}", which the file no longer has.'))
+    ctx.findings.extend(ctx.names.variant_findings())
+    return ReadResult(mapping, tuple(ctx.purchases), tuple(ctx.lessons), tuple(ctx.lines), tuple(ctx.stated),
+                      tuple(ctx.findings), ctx.names.students())
+
+
+def _check_headers(source: LegacySource, grid: SheetGrid, sm: SheetMapping) -> None:
+    """A saved mapping is only reused while the header cells still say what they said."""
+    r = sm.header_row - 1
+    for fld, expected in sm.headers.items():
+        letter = sm.columns.get(fld)
+        if letter is None:
+            continue
+        now = grid.value(r, col_index(letter))
+        if norm_header(str(now)) != norm_header(expected):
+            raise LegacyFileError(
+                source.path,
+                f'sheet "{grid.name}" changed since its mapping was saved: {letter}{sm.header_row} said "{expected}" '
+                f'and now says "{now}". Delete the mapping file to detect the layout again, or correct the column '
+                f'for "{fld}" in it (and its "headers" entry).',
+            )
+
+
+def _fill_merged_down(grid: SheetGrid) -> None:
+    # Only vertical merges are filled, and only in their first column: a name merged down over three
+    # rows names all three; a banner merged across columns must not copy into number columns.
+    for (r0, c0), (r1, _c1) in grid.merged:
+        if r1 <= r0:
+            continue
+        top = grid.value(r0, c0)
+        for r in range(r0 + 1, min(r1, grid.height - 1) + 1):
+            row = grid.rows[r]
+            if c0 < len(row) and blank(row[c0]):
+                row[c0] = top
+
+
+def _cols(sm: SheetMapping) -> dict[str, int]:
+    return {f: col_index(letter) for f, letter in sm.columns.items()}
+
+
+def _get(row: list, c: int | None) -> object:
+    if c is None or c >= len(row):
+        return ""
+    return row[c]
+
+
+def _skip_row(ctx: _Ctx, grid: SheetGrid, r: int, header_texts: list[str]) -> bool:
+    """Blank, totals, repeated header or title-only rows: True if the row is not data."""
+    row = grid.rows[r]
+    texts = [v for v in row if isinstance(v, str) and v.strip()]
+    if not texts and all(blank(v) for v in row):
+        return True
+    first_text = texts[0] if texts else ""
+    if _TOTAL_RE.match(first_text):
+        ctx.findings.append(Finding("skipped_total", f'{grid.ref(r, row.index(first_text))}: row {r + 1} is a totals row '
+                                                     f'("{first_text.strip()}") and was skipped; totals are recomputed.',
+                                    (grid.ref(r, row.index(first_text)),)))
+        return True
+    normed = [norm_header(v) if isinstance(v, str) else "" for v in row]
+    if sum(1 for a, b in zip(normed, header_texts) if a and a == b) >= 2:
+        ctx.findings.append(Finding("skipped_row", f"Row {r + 1} of {grid.name} repeats the header and was skipped.",
+                                    (grid.ref(r, 0),)))
+        return True
+    return False
+
+
+def _skipped(ctx: _Ctx, grid: SheetGrid, r: int, why: str) -> None:
+    row = grid.rows[r]
+    c = next((i for i, v in enumerate(row) if not blank(v)), 0)
+    shown = " | ".join(str(v) for v in row if not blank(v))[:80]
+    ctx.findings.append(Finding("skipped_row", f"Row {r + 1} of {grid.name} ({shown}) was skipped: {why}.", (grid.ref(r, c),)))
+
+
+# ----------------------------------------------------------------------------------------------
+# purchases
+
+
+def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    cols = _cols(sm)
+    hours = sm.unit == "hours"
+    header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
+    seen: dict[tuple, int] = {}
+    rows_read: list[tuple[int, dict]] = []
+    for r in range(sm.header_row, grid.height):
+        row = grid.rows[r]
+        if _skip_row(ctx, grid, r, header_texts):
+            continue
+        raw_student = _get(row, cols["student"])
+        if blank(raw_student) or not isinstance(raw_student, str):
+            _skipped(ctx, grid, r, "it has no student name")
+            continue
+        vals: dict[str, object] = {}
+        cells = {f: grid.ref(r, c) for f, c in cols.items() if not blank(_get(row, c))}
+        readers = {
+            "purchased_on": lambda v: read_date(v, day_first),
+            "expires_on": lambda v: read_date(v, day_first),
+            "quantity": lambda v: read_qty(v, hours),
+            "used": lambda v: read_qty(v, hours),
+            "remaining": lambda v: read_qty(v, hours),
+            "price": read_money,
+        }
+        for fld, read in readers.items():
+            v = _get(row, cols.get(fld))
+            if blank(v):
+                continue
+            try:
+                vals[fld] = read(v)
+            except ParseError as err:
+                ctx.unreadable(cells[fld], v, err, f"The purchase was read without its {fld.replace('_', ' ')}; "
+                                                   "fix the cell and run the import again.")
+                cells.pop(fld)
+        v = _get(row, cols.get("paid"))
+        if not blank(v):
+            try:
+                vals["paid"] = read_paid(v, vals.get("price"))
+            except ParseError as err:
+                ctx.unreadable(cells["paid"], v, err, "The purchase was read without the amount paid.")
+                cells.pop("paid")
+        if "quantity" not in vals and "purchased_on" not in vals:
+            _skipped(ctx, grid, r, "it has neither a quantity nor a purchase date")
+            continue
+        student = ctx.names.add(raw_student, grid.ref(r, cols["student"]))
+        label = _get(row, cols.get("package"))
+        label = str(label).strip() if not blank(label) else None
+        unit = sm.unit or _unit_from_label(label)
+        p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), unit, vals.get("price"),
+                           vals.get("paid"), vals.get("expires_on"), vals.get("used"), vals.get("remaining"),
+                           cells, grid.ref(r, cols["student"]))
+        ctx.purchases.append(p)
+        rows_read.append((r, vals))
+        key = (student, p.package_label, p.purchased_on, p.quantity, p.price, p.paid)
+        if key in seen:
+            ctx.findings.append(Finding("duplicate_row", f'Rows {seen[key] + 1} and {r + 1} of {grid.name} are the same purchase '
+                                                         f'({student}, {p.quantity} on {p.purchased_on}). Both were read; '
+                                                         "delete one in the legacy file if it was entered twice.",
+                                        (grid.ref(seen[key], cols["student"]), p.row_cell)))
+        else:
+            seen[key] = r
+    _check_remaining(ctx, grid, sm, rows_read, cols)
+
+
+def _unit_from_label(label: str | None) -> str | None:
+    if not label:
+        return None
+    t = norm_header(label)
+    if re.search(r"\b(hours?|hrs?)\b|\d\s*h\b", t):
+        return "hours"
+    if re.search(r"\b(lessons?|classes?|sessions?|pack|credits?)\b", t):
+        return "lessons"
+    return None
+
+
+def _check_remaining(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, rows: list[tuple[int, dict]], cols: dict[str, int]) -> None:
+    """Remaining should be bought − used on the same row. A formula pointing at the wrong row is the
+    classic slip (filled down past an inserted row); if the value fits a neighbour row, say so."""
+    diffs = {r: v["quantity"] - v["used"] for r, v in rows if "quantity" in v and "used" in v}
+    for r, v in rows:
+        if r not in diffs or "remaining" not in v or v["remaining"] == diffs[r]:
+            continue
+        ref = grid.ref(r, cols["remaining"])
+        hint = ""
+        for other in (r - 1, r + 1, r - 2, r + 2):
+            if other in diffs and diffs[other] == v["remaining"]:
+                hint = f" It equals bought − used of row {other + 1}: the formula probably points at the wrong row."
+                break
+        q, u = v["quantity"], v["used"]
+        ctx.findings.append(Finding(
+            "remaining_mismatch",
+            f"{ref} says {v['remaining']} remaining, but row {r + 1} bought {q} and used {u}, which leaves {q - u}.{hint}",
+            (ref, grid.ref(r, cols["quantity"]), grid.ref(r, cols["used"])),
+        ))
+
+
+# ----------------------------------------------------------------------------------------------
+# running balance
+
+
+_ADJUST_RE = re.compile(r"adjust|correct|fix|transfer|refund|carried|brought forward|opening|b/f|c/f|write.?off|expired", re.I)
+_PURCHASE_RE = re.compile(r"bought|purchase|package|pack\b|top.?up|paid|renew", re.I)
+
+
+def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    cols = _cols(sm)
+    hours = sm.unit == "hours"
+    header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
+    prev: Decimal | None = None
+    last: tuple[str, Decimal, str] | None = None
+    seen: dict[tuple, int] = {}
+    owner_fixed = sm.student
+    for r in range(sm.header_row, grid.height):
+        row = grid.rows[r]
+        if _skip_row(ctx, grid, r, header_texts):
+            continue
+        cells = {f: grid.ref(r, c) for f, c in cols.items() if not blank(_get(row, c))}
+        note_v = _get(row, cols.get("note"))
+        note = str(note_v).strip() if not blank(note_v) else None
+        qty: dict[str, Decimal] = {}
+        for fld in ("in", "out", "change", "balance"):
+            v = _get(row, cols.get(fld))
+            if blank(v):
+                continue
+            try:
+                qty[fld] = read_qty(v, hours)
+            except ParseError as err:
+                ctx.unreadable(cells[fld], v, err, "That row was skipped; fix the cell and run the import again.")
+                qty = {}
+                break
+        if not qty:
+            if not any(cells.get(f) for f in ("in", "out", "change", "balance")):
+                _skipped(ctx, grid, r, "it has no amounts")
+            continue
+        date_v = _get(row, cols.get("date"))
+        date = None
+        if not blank(date_v):
+            try:
+                date = read_date(date_v, day_first)
+            except ParseError as err:
+                ctx.unreadable(cells["date"], date_v, err, "The line was read without a date.")
+        owner_raw = owner_fixed if owner_fixed else _get(row, cols.get("student"))
+        if blank(owner_raw):
+            _skipped(ctx, grid, r, "it names no student")
+            continue
+        anchor = cells.get("student") or cells.get("date") or grid.ref(r, 0)
+        student = ctx.names.add(str(owner_raw), anchor)
+        if "change" in qty:
+            delta = qty["change"]
+        elif "in" in qty or "out" in qty:
+            delta = qty.get("in", ZERO) - abs(qty.get("out", ZERO))
+        else:
+            # Only a balance: the opening line ("Brought forward 5"), or a line whose +/- is missing.
+            delta = qty["balance"] - (prev or ZERO)
+        stated = qty.get("balance")
+        if note and _ADJUST_RE.search(note) or delta == 0:
+            kind = "adjustment"
+        elif delta > 0 and (note is None or _PURCHASE_RE.search(note) or "in" in qty):
+            kind = "purchase"
+        elif delta > 0:
+            kind = "adjustment"
+        else:
+            kind = "lesson"
+        ctx.lines.append(LegacyBalanceLine(student, date, delta, stated, kind, note, cells, sm.unit))
+        if stated is not None:
+            expected = (prev or ZERO) + delta
+            if prev is not None and stated != expected:
+                ctx.findings.append(Finding(
+                    "balance_mismatch",
+                    f"{cells['balance']} says the balance is {stated}, but the line before left {prev} and this line "
+                    f"changes it by {delta}, which gives {expected}. The stated balance is kept for the comparison.",
+                    (cells["balance"],)))
+            prev = stated
+        else:
+            prev = (prev or ZERO) + delta
+        key = (student, date, delta, norm_header(note or ""))
+        if delta < 0 and key in seen:
+            first = seen[key]
+            ctx.findings.append(Finding(
+                "duplicate_row",
+                f"Rows {first + 1} and {r + 1} of {grid.name} both take {abs(delta)} from {student} on {date}"
+                f"{' for ' + repr(note) if note else ''}: was it counted twice? Both were read.",
+                (grid.ref(first, cols.get("date", 0)), grid.ref(r, cols.get("date", 0)))))
+        seen.setdefault(key, r)
+        if stated is not None:
+            last = (student, stated, cells["balance"])
+    if last is not None:
+        ctx.stated.append(LegacyStatedBalance(last[0], sm.unit, last[1], last[2]))
+
+
+# ----------------------------------------------------------------------------------------------
+# attendance grid
+
+
+def _read_grid(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    cols = _cols(sm)
+    hr = sm.header_row - 1
+    first, last = (col_index(x) for x in sm.date_columns.split(":"))
+    dates = _grid_dates(ctx, grid, hr, first, last, day_first)
+    header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[hr]]
+    hours = sm.unit == "hours"
+    for r in range(hr + 1, grid.height):
+        row = grid.rows[r]
+        if _skip_row(ctx, grid, r, header_texts):
+            continue
+        raw = _get(row, cols["student"])
+        if blank(raw) or not isinstance(raw, str):
+            if any(not blank(v) for v in row[first:last + 1]):
+                _skipped(ctx, grid, r, "it has marks but no student name")
+            continue
+        student = ctx.names.add(raw, grid.ref(r, cols["student"]))
+        for c in range(first, min(last, len(row) - 1) + 1):
+            v = row[c]
+            if blank(v) or c not in dates:
+                continue
+            ref = grid.ref(r, c)
+            lesson = _mark_lesson(student, dates[c], v, hours, ref)
+            if lesson is None:
+                ctx.findings.append(Finding("unreadable_cell", f'{ref} holds "{str(v)[:40]}", which is not an attendance mark '
+                                                               "(X, ✓, a number, NS, LC or C). It was not counted; fix it and run again.",
+                                            (ref,)))
+                continue
+            ctx.lessons.append(lesson)
+        _grid_totals(ctx, grid, sm, cols, r, student, hours)
+
+
+def _grid_dates(ctx: _Ctx, grid: SheetGrid, hr: int, first: int, last: int, day_first: bool) -> dict[int, dt.date]:
+    dates: dict[int, dt.date] = {}
+    header = grid.rows[hr]
+    prev: dt.date | None = None
+    year_hint = next((int(m.group()) for rr in range(hr) for v in grid.rows[rr] if isinstance(v, str)
+                      for m in [re.search(r"\b(19|20)\d\d\b", v)] if m), None)
+    for c in range(first, min(last, len(header) - 1) + 1):
+        v = header[c]
+        if blank(v):
+            continue
+        try:
+            d = read_date(v, day_first)
+        except ParseError as err:
+            ctx.unreadable(grid.ref(hr, c), v, err, "Marks in that column were not read; type a full date there.")
+            continue
+        if isinstance(v, str) and not re.search(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b", v):
+            # A header like '5 Jan' has no year; dateutil would say 2000. Use the title's year (or the
+            # previous column's) and roll over into the next year when the dates wrap.
+            year = prev.year if prev else year_hint
+            if year is None:
+                ctx.unreadable(grid.ref(hr, c), v, ParseError("the date has no year"),
+                               "Marks in that column were not read; type the year, e.g. 5 Jan 2025.")
+                continue
+            d = d.replace(year=year)
+            if prev and d < prev:
+                d = d.replace(year=year + 1)
+        dates[c] = d
+        prev = d
+    return dates
+
+
+def _mark_lesson(student: str, date: dt.date, v: object, hours: bool, ref: str) -> LegacyLesson | None:
+    unit = "hours" if hours else "lessons"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        amount = read_qty(v)
+        if amount <= 0:
+            return None
+        return LegacyLesson(student, date, amount * 60 if hours else None, None if hours else amount, unit, "attended", ref)
+    if isinstance(v, str):
+        mark = read_mark(v)
+        if mark is None:
+            try:
+                amount = read_qty(v, hours)
+            except ParseError:
+                return None
+            return LegacyLesson(student, date, amount * 60 if hours else None, None if hours else amount, unit, "attended", ref)
+        one = None if hours else Decimal(1)
+        return LegacyLesson(student, date, None, one, unit, mark, ref, note=v.strip())
+    return None
+
+
+def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, int], r: int, student: str, hours: bool) -> None:
+    """A grid's own 'Bought' / 'Left' columns: a purchase without a date, and a stated balance."""
+    row = grid.rows[r]
+    vals = {}
+    for fld in ("quantity", "used", "remaining"):
+        v = _get(row, cols.get(fld))
+        if blank(v):
+            continue
+        try:
+            vals[fld] = read_qty(v, hours)
+        except ParseError as err:
+            ctx.unreadable(grid.ref(r, cols[fld]), v, err, "It was not used.")
+    if "quantity" in vals:
+        label = _get(row, cols.get("package"))
+        ctx.purchases.append(LegacyPurchase(student, str(label).strip() if not blank(label) else None, None, vals["quantity"],
+                                            sm.unit, None, None, None, vals.get("used"), vals.get("remaining"),
+                                            {f: grid.ref(r, cols[f]) for f in vals}, grid.ref(r, cols["student"])))
+    if "remaining" in vals:
+        ctx.stated.append(LegacyStatedBalance(student, sm.unit, vals["remaining"], grid.ref(r, cols["remaining"])))
+
+
+# ----------------------------------------------------------------------------------------------
+# lesson log (the hot path: tens of thousands of rows; keep per-row work small)
+
+
+def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    cols = _cols(sm)
+    c_date, c_student = cols["date"], cols["student"]
+    c_dur, c_status, c_credits, c_note = cols.get("duration"), cols.get("status"), cols.get("credits"), cols.get("note")
+    bare = sm.duration_bare
+    unit = sm.unit
+    prefix = f"{grid.file_label}!{grid.name}!"
+    L_date, L_student = col_letter(c_date), col_letter(c_student)
+    L_dur = col_letter(c_dur) if c_dur is not None else None
+    header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
+    names = ctx.names
+    lessons = ctx.lessons
+    one = Decimal(1)
+    seen: dict[tuple, int] = {}
+    for r in range(sm.header_row, grid.height):
+        row = grid.rows[r]
+        n = len(row)
+        dv = row[c_date] if c_date < n else ""
+        sv = row[c_student] if c_student < n else ""
+        if not (isinstance(dv, dt.date) and isinstance(sv, str) and sv):
+            # Slow path: text dates, blanks, totals, titles.
+            if _skip_row(ctx, grid, r, header_texts):
+                continue
+            if blank(sv) or not isinstance(sv, str):
+                _skipped(ctx, grid, r, "it has no student name")
+                continue
+            if blank(dv):
+                _skipped(ctx, grid, r, "it has no date")
+                continue
+            try:
+                dv = read_date(dv, day_first)
+            except ParseError as err:
+                ctx.unreadable(prefix + L_date + str(r + 1), dv, err, "The lesson was not read; fix the date and run again.")
+                continue
+        elif isinstance(dv, dt.datetime):
+            dv = dv.date()
+        rn = str(r + 1)
+        ref = prefix + L_date + rn
+        student = names.add(sv, prefix + L_student + rn)
+        mark = "attended"
+        note = None
+        if c_status is not None and c_status < n and not blank(row[c_status]):
+            st = row[c_status]
+            mark = read_mark(str(st)) if not isinstance(st, (int, float)) else ("attended" if st else None)
+            if mark is None:
+                ctx.unreadable(prefix + col_letter(c_status) + rn, st, ParseError("is not a status I know"),
+                               "The lesson was read as attended; fix the cell if it was not.")
+                mark = "attended"
+            note = str(st).strip()
+        if c_note is not None and c_note < n and not blank(row[c_note]):
+            note = str(row[c_note]).strip() if note is None else f"{note}; {str(row[c_note]).strip()}"
+        minutes = credits = None
+        if c_dur is not None:
+            v = row[c_dur] if c_dur < n else ""
+            if not blank(v):
+                try:
+                    minutes = read_minutes(v, bare)
+                except ParseError as err:
+                    ctx.unreadable(prefix + L_dur + rn, v, err, "The lesson was read without its length.")
+        else:
+            credits = one
+            if c_credits is not None and c_credits < n and not blank(row[c_credits]):
+                try:
+                    credits = read_qty(row[c_credits])
+                except ParseError as err:
+                    ctx.unreadable(prefix + col_letter(c_credits) + rn, row[c_credits], err, "One credit was assumed.")
+        lessons.append(LegacyLesson(student, dv, minutes, credits, unit, mark, ref, note))
+        key = (student, dv, minutes, credits, mark, note)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = r
+        else:
+            ctx.findings.append(Finding("duplicate_row", f"Rows {first + 1} and {r + 1} of {grid.name} record the same lesson "
+                                                         f"({student} on {dv}). Both were read; delete one if it was entered twice.",
+                                        (prefix + L_date + str(first + 1), ref)))

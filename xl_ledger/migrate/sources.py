@@ -1,0 +1,463 @@
+"""Open a legacy file safely and return its sheets as grids of cached values.
+
+Every guard against hostile or broken files lives here, and runs *before* a parser sees the bytes:
+
+* size: the file itself must be at most `Limits.max_file_bytes`;
+* type: decided by the first bytes (zip / OLE / text), not by the extension people rename;
+* password-protected: an OLE container holding `EncryptionInfo`/`EncryptedPackage` (an encrypted
+  .xlsx), or an .xls whose globals carry a FILEPASS record, is refused by name;
+* zip bomb: member count, each member's declared size, the sum of declared sizes and the
+  compression ratio are checked from the central directory; then every XML part is streamed with a
+  cap, so a member that inflates past its declared size (a lying header) is refused too;
+* XML entity bomb: any `<!DOCTYPE` or `<!ENTITY` in any XML part refuses the file (OOXML never needs
+  a DTD), and the parts we parse ourselves go through defusedxml;
+* huge sheets: a sheet's `<dimension>`, its streamed row count and the columns its cell references
+  reach are compared with `max_rows`, `max_cols` and `max_cells` before calamine loads it, because
+  calamine builds a dense grid in memory.
+
+Formulas are read by their cached values (what Excel last showed), never recomputed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from posixpath import join as posix_join
+from posixpath import normpath
+
+import olefile
+import python_calamine
+from defusedxml import ElementTree as SafeET
+
+from xl_ledger.migrate.records import Cell
+
+
+class LegacyFileError(Exception):
+    """The legacy file cannot be read. `message` says what is wrong and what to do, in plain words."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        self.message = message
+        super().__init__(f"{Path(path).name}: {message}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Documented ceilings. Real studio files are far below them; hostile files are far above.
+
+    A tracking sheet with 200,000 rows is ~80 years of daily lessons for a busy studio, so a larger
+    sheet is refused rather than risked. Raise a limit by passing your own `Limits`.
+    """
+
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_rows: int = 200_000  # per sheet
+    max_cols: int = 2_000  # per sheet (an attendance grid of 5 years of daily columns)
+    max_cells: int = 4_000_000  # per sheet: rows x columns of the grid calamine allocates
+    max_sheets: int = 200
+    max_zip_members: int = 2_000
+    max_member_bytes: int = 256 * 1024 * 1024  # uncompressed, one part
+    max_total_bytes: int = 512 * 1024 * 1024  # uncompressed, whole package
+    max_ratio: int = 150  # uncompressed / compressed, checked for parts above ratio_floor_bytes
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class SheetGrid:
+    """One sheet: `rows[r][c]` is the cached value of the cell at 0-based row r, column c ('' = empty).
+
+    `merged` holds ((first_row, first_col), (last_row, last_col)) 0-based inclusive ranges.
+    """
+
+    file_label: str
+    name: str
+    rows: list[list]
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    visible: bool = True
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    def value(self, r: int, c: int) -> object:
+        if r < len(self.rows):
+            row = self.rows[r]
+            if c < len(row):
+                return row[c]
+        return ""
+
+    def ref(self, r: int, c: int) -> Cell:
+        return f"{self.file_label}!{self.name}!{col_letter(c)}{r + 1}"
+
+
+@dataclass
+class LegacySource:
+    path: Path
+    kind: str  # 'xlsx', 'xls', 'csv'
+    sheets: list[SheetGrid]
+
+    def sheet(self, name: str) -> SheetGrid:
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def col_letter(c: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    c += 1
+    while c:
+        c, rem = divmod(c - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def col_index(letters: str) -> int:
+    """A -> 0, AA -> 26. Inverse of col_letter."""
+    n = 0
+    for ch in letters.strip().upper():
+        if not "A" <= ch <= "Z":
+            raise ValueError(f"{letters!r} is not a column letter")
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+
+
+def open_legacy(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> LegacySource:
+    """Open a legacy .xlsx/.xlsm/.xls/.csv and return every worksheet as a grid, or raise LegacyFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LegacyFileError(path, "the file does not exist (check the name and folder).")
+    size = path.stat().st_size
+    if size == 0:
+        raise LegacyFileError(path, "the file is empty (0 bytes). Export or save it again from Excel.")
+    if size > limits.max_file_bytes:
+        raise LegacyFileError(
+            path,
+            f"the file is {size // (1024 * 1024)} MB, above the {limits.max_file_bytes // (1024 * 1024)} MB "
+            "limit for a tracking sheet. Remove old sheets or pictures, or split it, and try again.",
+        )
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PK\x03\x04"):
+        return _open_zip(path, limits)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _open_ole(path, limits)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        return _open_csv(path, limits)
+    raise LegacyFileError(
+        path,
+        "this is not an Excel workbook or a CSV file that I can read (it may be damaged, or another "
+        "format renamed). Open it in Excel and use Save As → Excel Workbook (.xlsx).",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# xlsx / xlsm
+
+
+_CORRUPT = "the workbook is damaged and cannot be read. Open it in Excel (it may offer to repair it), save it again, and retry."
+_DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+_ROW_RE = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL_RE = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_CELLREF_RE = re.compile(rb'\sr="([A-Z]{1,3})([0-9]+)"')
+_ROWREF_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="([0-9]+)"')
+_DIM_RE = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})?([0-9]+)?(?::([A-Z]{1,3})([0-9]+))?"')
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_CHUNK = 1 << 20
+
+
+def _open_zip(path: Path, limits: Limits) -> LegacySource:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise LegacyFileError(path, _CORRUPT) from None
+    with zf:
+        infos = zf.infolist()
+        _check_zip_directory(path, infos, limits)
+        names = {i.filename for i in infos}
+        if "xl/workbook.bin" in names:
+            raise LegacyFileError(path, "this is a binary workbook (.xlsb). Open it in Excel and Save As → Excel Workbook (.xlsx).")
+        if "xl/workbook.xml" not in names:
+            if "content.xml" in names:
+                raise LegacyFileError(path, "this is an OpenDocument spreadsheet. Save it as .xlsx and try again.")
+            raise LegacyFileError(path, "this zip file is not an Excel workbook. Open it in Excel and Save As → Excel Workbook (.xlsx).")
+        # Every XML part is streamed once: it must not inflate past its declared size, and must carry no DTD.
+        sheet_stats: dict[str, _PartStats] = {}
+        for info in infos:
+            if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith("xl/worksheets/"):
+                sheet_stats[info.filename] = _scan_part(path, zf, info, limits)
+        sheets_meta = _workbook_sheets(path, zf)
+        if len(sheets_meta) > limits.max_sheets:
+            raise LegacyFileError(path, f"the workbook has {len(sheets_meta)} sheets, above the limit of {limits.max_sheets}.")
+        for name, part in sheets_meta:
+            stats = sheet_stats.get(part)
+            if stats is not None:
+                _check_sheet_size(path, name, stats, limits)
+    return _load_with_calamine(path, "xlsx", limits)
+
+
+def _check_zip_directory(path: Path, infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    if len(infos) > limits.max_zip_members:
+        raise LegacyFileError(path, f"the workbook holds {len(infos)} parts, far more than a spreadsheet has; it looks malformed or hostile and was not opened.")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.flag_bits & 0x1:
+            raise LegacyFileError(path, "the workbook's parts are encrypted. Remove the password in Excel (File → Info → Protect Workbook) and save again.")
+        if info.file_size > limits.max_member_bytes or total > limits.max_total_bytes:
+            raise LegacyFileError(path, _bomb_message(info))
+        if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise LegacyFileError(path, _bomb_message(info))
+
+
+def _bomb_message(info: zipfile.ZipInfo) -> str:
+    return (f"part {info.filename} would unpack to {info.file_size // (1024 * 1024)} MB from "
+            f"{max(info.compress_size, 1) // 1024} KB; this looks like a 'zip bomb' and was not opened. "
+            "If the file is genuine, open it in Excel and save it again.")
+
+
+@dataclass
+class _PartStats:
+    rows: int = 0
+    cells: int = 0
+    max_row: int = 0
+    max_col: int = 0  # 1-based
+    dim_rows: int = 0
+    dim_cols: int = 0
+
+
+def _scan_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> _PartStats:
+    """Stream one part with a hard cap; count rows/cells of sheet parts; refuse DTDs and lying sizes."""
+    stats = _PartStats()
+    is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+    seen = 0
+    tail = b""
+    first = True
+    try:
+        with zf.open(info) as fh:
+            while True:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                seen += len(chunk)
+                if seen > info.file_size or seen > limits.max_member_bytes:
+                    raise LegacyFileError(path, _bomb_message(info) + " (the part is larger than it declares)")
+                window = tail + chunk
+                if _DTD_RE.search(window):
+                    raise LegacyFileError(
+                        path,
+                        f"part {info.filename} declares a DTD or XML entities, which Excel never writes; "
+                        "the file may be crafted to exhaust memory (an 'entity bomb') and was not opened.",
+                    )
+                if is_sheet:
+                    if first:
+                        m = _DIM_RE.search(chunk[:4096])
+                        if m and m.group(2):
+                            last_col = m.group(3) or m.group(1) or b"A"
+                            last_row = m.group(4) or m.group(2)
+                            stats.dim_rows = int(last_row)
+                            stats.dim_cols = col_index(last_col.decode()) + 1
+                            _check_sheet_size(path, info.filename, stats, limits)
+                    _count_sheet(window, len(tail), stats)
+                    _check_sheet_size(path, info.filename, stats, limits)
+                first = False
+                tail = window[-64:]
+    except LegacyFileError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        raise LegacyFileError(path, _CORRUPT) from None
+    return stats
+
+
+def _count_sheet(window: bytes, overlap: int, stats: _PartStats) -> None:
+    # `window` = last 64 bytes of the previous chunk + this chunk. A match lying wholly inside the
+    # overlap was counted last time; one that straddles the boundary is counted now.
+    body_start = max(overlap - 16, 0)
+    stats.rows += sum(1 for m in _ROW_RE.finditer(window, body_start) if m.end() > overlap)
+    stats.cells += sum(1 for m in _CELL_RE.finditer(window, body_start) if m.end() > overlap)
+    refs = _CELLREF_RE.findall(window, body_start)
+    if refs:
+        widest = max({col for col, _ in refs}, key=lambda b: (len(b), b))
+        stats.max_col = max(stats.max_col, col_index(widest.decode()) + 1)
+        stats.max_row = max(stats.max_row, max(int(r) for _, r in refs[-1:]))
+    rows = _ROWREF_RE.findall(window, body_start)
+    if rows:
+        stats.max_row = max(stats.max_row, int(rows[-1]))
+
+
+def _check_sheet_size(path: Path, sheet: str, s: _PartStats, limits: Limits) -> None:
+    rows = max(s.rows, s.max_row, s.dim_rows)
+    cols = max(s.max_col, s.dim_cols)
+    if rows > limits.max_rows:
+        raise LegacyFileError(path, f"sheet {sheet} has more than {limits.max_rows:,} rows (it claims or holds {rows:,}). "
+                                    "That is far beyond a tracking sheet; delete unused rows or split the sheet, and try again.")
+    if cols > limits.max_cols:
+        raise LegacyFileError(path, f"sheet {sheet} uses {cols:,} columns, above the limit of {limits.max_cols:,}. "
+                                    "Delete the unused columns on the right and try again.")
+    if rows * max(cols, 1) > limits.max_cells or s.cells > limits.max_cells:
+        raise LegacyFileError(path, f"sheet {sheet} spans more than {limits.max_cells:,} cells. "
+                                    "Delete unused rows and columns (or split the sheet) and try again.")
+
+
+def _workbook_sheets(path: Path, zf: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, part name) from workbook.xml and its rels, parsed with defusedxml."""
+    try:
+        wb = SafeET.fromstring(zf.read("xl/workbook.xml"), forbid_dtd=True)
+        rels_xml = zf.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in zf.namelist() else b"<Relationships/>"
+        rels = SafeET.fromstring(rels_xml, forbid_dtd=True)
+    except Exception:  # defusedxml's DTD errors, ParseError, KeyError: all mean "not readable"
+        raise LegacyFileError(path, _CORRUPT) from None
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        part = target.lstrip("/") if target.startswith("/") else normpath(posix_join("xl", target))
+        targets[rel.get("Id")] = part
+    out = []
+    for el in wb.iter():
+        if el.tag.endswith("}sheet") or el.tag == "sheet":
+            out.append((el.get("name", ""), targets.get(el.get(_NS_REL), "")))
+    return out
+
+
+def _load_with_calamine(path: Path, kind: str, limits: Limits) -> LegacySource:
+    label = path.name
+    try:
+        wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        raise LegacyFileError(path, _PASSWORD) from None
+    except Exception:
+        raise LegacyFileError(path, _CORRUPT) from None
+    sheets = []
+    try:
+        for meta in wb.sheets_metadata:
+            if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
+                continue  # chart sheets hold no data
+            sheet = wb.get_sheet_by_name(meta.name)
+            # xls is not pre-scanned (BIFF caps at 65,536 rows); check what calamine found anyway.
+            # The grid we ask for is padded from A1, so its size is end + 1 (height/width count from start).
+            empty = sheet.height == 0 or sheet.width == 0
+            height, width = (0, 0) if empty else (sheet.start[0] + sheet.height, sheet.start[1] + sheet.width)
+            _check_sheet_size(path, meta.name, _PartStats(rows=height, dim_cols=width), limits)
+            rows = [] if empty else sheet.to_python(skip_empty_area=False)
+            sheets.append(SheetGrid(label, meta.name, rows, list(sheet.merged_cell_ranges or []),
+                                    visible=meta.visible == python_calamine.SheetVisibleEnum.Visible))
+    except LegacyFileError:
+        raise
+    except python_calamine.PasswordError:
+        raise LegacyFileError(path, _PASSWORD) from None
+    except Exception:
+        raise LegacyFileError(path, _CORRUPT) from None
+    finally:
+        wb.close()
+    return LegacySource(path, kind, sheets)
+
+
+# ----------------------------------------------------------------------------------------------
+# xls and other OLE containers
+
+
+_PASSWORD = ("the workbook is protected by a password, so its contents are encrypted. Open it in Excel, "
+             "remove the password (File → Info → Protect Workbook → Encrypt with Password, clear it), "
+             "save, and try again.")
+
+
+def _open_ole(path: Path, limits: Limits) -> LegacySource:
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(s) for s in ole.listdir(streams=True, storages=False)}
+            if "EncryptionInfo" in streams or "EncryptedPackage" in streams:
+                raise LegacyFileError(path, _PASSWORD)
+            stream = "Workbook" if "Workbook" in streams else "Book" if "Book" in streams else None
+            if stream is None:
+                raise LegacyFileError(path, "this is an Office file but not an Excel workbook (perhaps a Word document). "
+                                            "Choose the tracking spreadsheet itself.")
+            if _xls_has_filepass(ole.openstream(stream)):
+                raise LegacyFileError(path, _PASSWORD)
+    except LegacyFileError:
+        raise
+    except Exception:
+        raise LegacyFileError(path, _CORRUPT) from None
+    return _load_with_calamine(path, "xls", limits)
+
+
+def _xls_has_filepass(stream: io.BufferedIOBase) -> bool:
+    """Walk the globals substream's records up to its EOF looking for FILEPASS (0x002F)."""
+    for _ in range(10_000):  # globals hold a few hundred records; bound the walk regardless
+        header = stream.read(4)
+        if len(header) < 4:
+            return False
+        rtype = int.from_bytes(header[:2], "little")
+        length = int.from_bytes(header[2:], "little")
+        if rtype == 0x002F:
+            return True
+        if rtype == 0x000A:  # EOF of the globals substream
+            return False
+        stream.seek(length, io.SEEK_CUR)
+    return False
+
+
+# ----------------------------------------------------------------------------------------------
+# csv
+
+
+def _open_csv(path: Path, limits: Limits) -> LegacySource:
+    data = path.read_bytes()  # bounded by max_file_bytes
+    text = _decode(path, data)
+    delimiter = _sniff_delimiter(text[:65536])
+    rows: list[list] = []
+    width = 0
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            rows.append(row)
+            width = max(width, len(row))
+            if len(rows) > limits.max_rows:
+                _check_sheet_size(path, path.stem, _PartStats(rows=len(rows)), limits)
+    except csv.Error:
+        raise LegacyFileError(path, "the CSV file is malformed (an unclosed quote?). Open it in Excel and save it again as CSV.") from None
+    _check_sheet_size(path, path.stem, _PartStats(rows=len(rows), dim_cols=width), limits)
+    return LegacySource(path, "csv", [SheetGrid(path.name, path.stem, rows)])
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The separator used on the most lines (then the most often) among , ; tab |.
+
+    csv.Sniffer is thrown off by the title lines legacy exports start with; counting per line is not.
+    Semicolons are what Excel writes where the decimal mark is a comma.
+    """
+    lines = [ln for ln in sample.splitlines()[:200] if ln.strip()]
+    best, best_score = ",", (0, 0)
+    for d in (",", ";", "\t", "|"):
+        score = (sum(1 for ln in lines if d in ln), sum(ln.count(d) for ln in lines))
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _decode(path: Path, data: bytes) -> str:
+    # Excel writes UTF-8 with a BOM ("CSV UTF-8"), UTF-16 ("Unicode text") or the Windows code page.
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if b"\x00" in data[:4096]:
+        raise LegacyFileError(path, "this file is binary, not CSV text. Choose the .xlsx workbook or export it as CSV.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+__all__ = ["Limits", "DEFAULT_LIMITS", "LegacyFileError", "LegacySource", "SheetGrid", "open_legacy", "col_letter", "col_index"]

@@ -1,0 +1,154 @@
+"""Tolerant cell readers for legacy sheets, built on xl_ledger.core.parse.
+
+Legacy cells are messier than the workbook's own input sheets: '10 lessons', '1h30', 'TOTAL', a
+date typed as text beside one typed as a date. These wrappers accept those forms, cache results for
+repeated text (a 50,000-row log repeats the same dates and names), and raise core's ParseError
+with a message that names the value when they cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal
+from functools import lru_cache
+
+from xl_ledger.core.numbers import D
+from xl_ledger.core.parse import ParseError
+from xl_ledger.core.parse import parse_date
+from xl_ledger.core.parse import parse_minutes
+from xl_ledger.core.parse import parse_money
+from xl_ledger.core.parse import parse_number
+from xl_ledger.core.parse import parse_yesno
+
+SIXTY = Decimal(60)
+
+
+def blank(v: object) -> bool:
+    return v is None or v == "" or (isinstance(v, str) and not v.strip())
+
+
+@lru_cache(maxsize=4096)
+def norm_header(text: str) -> str:
+    """'Lessons  Left (#)' -> 'lessons left #': lower case, no accents, punctuation to spaces."""
+    t = unicodedata.normalize("NFKD", text)
+    t = "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
+    t = re.sub(r"[^a-z0-9+\-/#?]+", " ", t)
+    return " ".join(t.split())
+
+
+@lru_cache(maxsize=16384)
+def _date_text(text: str, day_first: bool) -> dt.date:
+    return parse_date(text, day_first=day_first)
+
+
+def read_date(v: object, day_first: bool) -> dt.date:
+    if isinstance(v, dt.date):
+        return v if not isinstance(v, dt.datetime) else v.date()
+    if isinstance(v, str):
+        text = v.strip()
+        if not re.search(r"\d", text):  # 'Total', 'Ana': dateutil would guess a weekday or fail slowly
+            raise ParseError(f'"{text[:40]}" is not a date')
+        return _date_text(text, day_first)
+    if isinstance(v, float) and v < 20000:
+        # A plain number in a date column (e.g. 12 or 2025) is not a believable date after 1954.
+        raise ParseError(f'"{v:g}" is not a date')
+    return parse_date(v, day_first=day_first)
+
+
+_UNIT_WORDS = re.compile(r"\s*(lessons?|classes?|sessions?|credits?|x|pcs|units?)\s*$", re.I)
+
+
+@lru_cache(maxsize=4096)
+def _qty_text(text: str, hours: bool) -> Decimal:
+    t = _UNIT_WORDS.sub("", text.strip())
+    try:
+        return parse_number(t, "a quantity")
+    except ParseError:
+        pass
+    # '1h30', '90 min', '1:30', '10 hours' are durations: express them in hours for an hours unit.
+    try:
+        minutes = parse_minutes(t, bare="hours" if hours else "minutes")
+    except ParseError:
+        raise ParseError(f'"{text[:40]}" is not a quantity') from None
+    if hours or re.search(r"[a-z:]", t.lower()):
+        return minutes / SIXTY
+    raise ParseError(f'"{text[:40]}" is not a quantity')
+
+
+def num(v: float) -> Decimal:
+    """A reader's float as Decimal: 10.0 -> 10 (readers return every number as float), 1.5 -> 1.5."""
+    return Decimal(int(v)) if v.is_integer() else D(v)
+
+
+def read_qty(v: object, hours: bool = False) -> Decimal:
+    """A quantity of credits: 10, '10 lessons', '1.5', '1h30' (-> 1.5 when the unit is hours)."""
+    if isinstance(v, float):
+        return num(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return Decimal(v)
+    if isinstance(v, str):
+        return _qty_text(v, hours)
+    if isinstance(v, dt.time):  # a duration typed as 1:30 in a time-formatted cell
+        return Decimal(v.hour * 60 + v.minute) / SIXTY
+    raise ParseError(f'"{v}" is not a quantity')
+
+
+@lru_cache(maxsize=4096)
+def _minutes_text(text: str, bare: str) -> Decimal:
+    return parse_minutes(text, bare=bare)
+
+
+def read_minutes(v: object, bare: str) -> Decimal:
+    if isinstance(v, float):
+        m = num(v) * SIXTY if bare == "hours" else num(v)
+        if m < 0 or m > 24 * 60:
+            raise ParseError(f'"{v:g}" is not a lesson length')
+        return m
+    if isinstance(v, str):
+        return _minutes_text(v.strip(), bare)
+    return parse_minutes(v, bare=bare)
+
+
+def read_money(v: object) -> Decimal:
+    if isinstance(v, float):
+        return num(v)
+    return parse_money(v)
+
+
+def read_paid(v: object, price: Decimal | None) -> Decimal:
+    """A 'Paid' column holds an amount (€200) or a yes/no; yes means the full price was paid."""
+    try:
+        return read_money(v)
+    except ParseError:
+        pass
+    try:
+        yes = parse_yesno(v)
+    except ParseError:
+        raise ParseError(f'"{str(v)[:40]}" is neither an amount paid nor yes/no') from None
+    if yes and price is None:
+        raise ParseError(f'"{v}" says paid, but the row has no price to tell how much')
+    return price if yes else Decimal(0)
+
+
+# Attendance marks, folded with norm_header. Numbers are handled by the caller (a quantity).
+MARKS = {
+    "attended": ("x", "✓", "✔", "v", "p", "present", "attended", "yes", "y", "done", "ok", "taught", "came"),
+    "no_show": ("ns", "n/s", "no show", "no-show", "noshow", "absent", "missed", "dns"),
+    "late_cancel": ("lc", "l/c", "late cancel", "late cancellation", "late canc", "late", "lcx", "lcn"),
+    "cancelled": ("c", "cx", "canc", "cancel", "cancelled", "canceled", "cancellation", "sc", "studio cancel"),
+}
+_MARK_OF = {}
+for _mark, _words in MARKS.items():
+    for _w in _words:
+        _MARK_OF[_w] = _mark
+        _MARK_OF[norm_header(_w)] = _mark
+_MARK_OF["✓"] = _MARK_OF["✔"] = "attended"  # norm_header drops these symbols
+
+
+@lru_cache(maxsize=1024)
+def read_mark(text: str) -> str | None:
+    """'X' -> attended, 'NS' -> no_show, 'LC' -> late_cancel, 'C' -> cancelled; None if unknown."""
+    t = text.strip()
+    return _MARK_OF.get(t.lower()) or _MARK_OF.get(norm_header(t))
