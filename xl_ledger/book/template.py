@@ -43,6 +43,18 @@ SHEET_ORDER: tuple[str, ...] = (
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
 
 INPUT_TAB, ENGINE_TAB = "#70AD47", "#7F7F7F"
+
+# One line per sheet for the Start sheet, where the schema has no help text.
+BLURBS: dict[str, str] = {
+    "Students": "Your clients. Siblings share a family_id.",
+    "Reasons": "Reason codes for refunds, transfers and corrections.",
+    "Balances": "What each student has left, per unit.",
+    "Packages": "Every package sold and what is left on it.",
+    "Alerts": "Low balances, packages about to expire, owed sessions, rejected rows.",
+    "Allocations": "Which session drew on which package.",
+    "Report": "Month-end sales, delivered value, refunds, breakage and liability.",
+    "Migration": "What the legacy import found, row by row.",
+}
 SETTING_NAMES = ("low_balance_threshold", "expiry_warning_days")
 
 
@@ -91,7 +103,16 @@ class _Formats:
         return self.by_type.get(col.type)
 
 
+def _print_setup(ws) -> None:
+    """Landscape, one page wide, header row repeated: what a printed Balances list should look like."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4; Letter users get the same scaling
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+
+
 def _set_columns(ws, sheet: S.Sheet, fmt: _Formats) -> None:
+    _print_setup(ws)
     for i, col in enumerate(sheet.columns):
         ws.set_column(i, i, col.width, fmt.column(sheet, col))
 
@@ -193,9 +214,11 @@ def _defined_names(wb) -> None:
 def _add_start(wb, fmt: _Formats) -> object:
     ws = wb.add_worksheet(S.START_SHEET)
     ws.set_column(0, 0, 4)
-    ws.set_column(1, 1, 120)
+    ws.set_column(1, 1, 110)
     ws.set_column(2, 2, 40)
     ws.hide_gridlines(2)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
     ws.write_string(0, 1, "Prepaid lesson packages: how this workbook works", fmt.title)
     ws.write_string(1, 1, "Type in the green tabs. The grey tabs are recomputed from the Log and protected.",
                     fmt.subtitle)  # fmt: skip
@@ -206,8 +229,10 @@ def _add_start(wb, fmt: _Formats) -> object:
     ws.write_string(row, 1, "Go to", fmt.bold)
     for i, name in enumerate(SHEET_ORDER):
         sheet = S.BY_NAME[name]
-        what = sheet.help or ("recomputed by Post; never type here" if sheet.engine_owned else "")
-        ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", fmt.link, string=f"{name}: {what}".rstrip(": "))
+        what = sheet.help or BLURBS.get(name, "")
+        if sheet.engine_owned and name != "Log":
+            what += " Recomputed by Post; never type here."
+        ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", fmt.link, string=f"{name}: {what}")
     return ws
 
 
