@@ -1,0 +1,450 @@
+"""Commands: an input checked against the current state yields events, or one rejection — never both.
+
+`decide(action, ctx)` handles an Actions row; `diff_sessions`, `diff_products`, `diff_students` and
+`diff_settings` turn input sheets into events by comparing them with what the Log already says;
+`auto_renew` sells the same product again when an auto-renew package runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from typing import Callable
+from typing import Iterable
+from typing import Optional
+
+from xl_ledger.core import events as E
+from xl_ledger.core import queries
+from xl_ledger.core.errors import Problem
+from xl_ledger.core.errors import Source
+from xl_ledger.core.inputs import Action
+from xl_ledger.core.inputs import Product
+from xl_ledger.core.inputs import Session
+from xl_ledger.core.inputs import Settings
+from xl_ledger.core.inputs import Student
+from xl_ledger.core.numbers import ZERO
+from xl_ledger.core.numbers import money
+from xl_ledger.core.numbers import text as num_text
+from xl_ledger.core.state import State
+
+ADMIN_ONLY = ("refund", "chargeback", "transfer", "extend", "adjust", "deactivate", "reactivate")
+NEEDS_REASON = ("refund", "chargeback", "transfer", "extend", "adjust", "comp")
+
+
+@dataclass
+class Context:
+    """What a command may know: the folded state, who is acting, the Reasons list, and the date."""
+
+    state: State
+    today: dt.date
+    operator: str = "owner"
+    role: str = "owner"  # owner, admin or staff; single-owner mode when the Staff sheet is empty
+    reasons: set = field(default_factory=set)
+    package_ids: set = field(default_factory=set)  # every package id ever used (for new ids)
+
+    def new_package_id(self, prefix: str = "PK") -> str:
+        n = 1 + max((int(m.group(1)) for pid in self.package_ids
+                     if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", pid))), default=0)
+        pid = f"{prefix}-{n:04d}"
+        self.package_ids.add(pid)
+        return pid
+
+
+class Rejected(Exception):
+    def __init__(self, column: Optional[str], message: str, remedy: str = "", value: object = None):
+        super().__init__(message)
+        self.column, self.message, self.remedy, self.value = column, message, remedy, value
+
+
+def decide(action: Action, ctx: Context) -> tuple[list[E.Event], Optional[Problem]]:
+    """Check one Actions row; return its events, or a Problem naming the cell and what to do."""
+    try:
+        events = _HANDLERS[action.action](action, ctx, action.date or ctx.today)
+    except Rejected as r:
+        return [], Problem(Source("Actions", action.row, r.column), r.message, r.remedy, r.value)
+    return events, None
+
+
+# --- shared checks --------------------------------------------------------------------------------
+
+def _controls(a: Action, ctx: Context) -> None:
+    if a.action in ADMIN_ONLY and ctx.role not in ("owner", "admin"):
+        raise Rejected("action", f"{a.action} needs an admin or the owner; {ctx.operator} is {ctx.role}.",
+                       "Ask an admin or the owner to post this row.", a.action)
+    if a.action in NEEDS_REASON:
+        if not a.reason_code:
+            raise Rejected("reason_code", f"{a.action} needs a reason code.",
+                           "Choose one from the Reasons sheet (add a new one there if none fits).")
+        if a.reason_code not in ctx.reasons:
+            raise Rejected("reason_code", f'"{a.reason_code}" is not in the Reasons list.',
+                           "Choose one from the Reasons sheet, or add it there first.", a.reason_code)
+
+
+def _student(ctx: Context, student_id: Optional[str], column: str = "student_id") -> Student:
+    if not student_id:
+        raise Rejected(column, "is empty.", "Type a student_id from the Students sheet.")
+    s = ctx.state.students.get(student_id)
+    if s is None:
+        raise Rejected(column, f'"{student_id}" is not a student.', "Type a student_id from the Students sheet.",
+                       student_id)
+    return s
+
+
+def _package(ctx: Context, a: Action, d: dt.date):
+    if not a.package_id:
+        raise Rejected("package_id", "is empty.", "Type a package_id from the Packages sheet.")
+    pkg = ctx.state.packages.get(a.package_id)
+    if pkg is None:
+        raise Rejected("package_id", f'"{a.package_id}" is not a package (as of {d.isoformat()}).',
+                       "Type a package_id from the Packages sheet, and check the date.", a.package_id)
+    if a.student_id and a.student_id != pkg.owner and a.action not in ("transfer",):
+        raise Rejected("student_id", f"{a.package_id} belongs to {pkg.owner}, not {a.student_id}.",
+                       "Fix the student_id or the package_id.", a.student_id)
+    return pkg
+
+
+def _closed(ctx: Context, d: dt.date, column: str = "date") -> None:
+    closed = ctx.state.closed_through
+    if closed and d <= closed:
+        raise Rejected(column, f"{d.isoformat()} is in a closed period (closed through {closed.isoformat()}).",
+                       "Date the correction after the close; closed months never change.", d.isoformat())
+
+
+def _positive(value: Optional[Decimal], column: str, what: str) -> Decimal:
+    if value is None:
+        raise Rejected(column, f"is empty; {what} is needed.", f"Type the {what}.")
+    if value <= 0:
+        raise Rejected(column, f"{value.normalize():f} is not more than zero.", f"Type the {what} as a positive number.",
+                       value)
+    return value
+
+
+def _base(a: Action, d: dt.date, **kw) -> dict:
+    return dict(effective_date=d, reason_code=a.reason_code, note=a.note, **kw)
+
+
+# --- one handler per action -----------------------------------------------------------------------
+
+def _sell(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _closed(ctx, d)
+    student = _student(ctx, a.student_id)
+    if not a.product_id:
+        raise Rejected("product_id", "is empty.", "Type a product_id from the Products sheet.")
+    product = ctx.state.products.get(a.product_id)
+    if product is None:
+        raise Rejected("product_id", f'"{a.product_id}" is not a product.', "Type a product_id from the Products sheet.",
+                       a.product_id)
+    if not product.active:
+        raise Rejected("product_id", f"{product.product_id} ({product.name}) is not active.",
+                       "Sell an active product, or set active=yes on the Products sheet first.", a.product_id)
+    if product.intro_only and student.student_id in ctx.state.buyers:
+        raise Rejected("product_id", f"{product.product_id} is for first-time clients only and "
+                       f"{student.student_id} has bought before.", "Sell a regular package instead.", a.product_id)
+    if a.action == "sell" and not student.active:
+        raise Rejected("student_id", f"{student.student_id} is not active.", "Reactivate the student first.",
+                       a.student_id)
+    quantity = a.quantity if a.quantity is not None else product.quantity
+    _positive(quantity, "quantity", "quantity")
+    amount = a.amount if a.amount is not None else product.price
+    return [E.Sale(**_base(a, d, student_id=student.student_id, package_id=ctx.new_package_id(),
+                           quantity=quantity, unit=product.unit, amount=amount), product_id=product.product_id)]
+
+
+def _top_up(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    if not a.package_id:
+        return _sell(a, ctx, d)  # "top up" a student who has no package yet: a new sale
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    if pkg.status in ("inactive", "refunded", "expired"):
+        raise Rejected("package_id", f"{pkg.package_id} is {pkg.status}; it cannot be topped up.",
+                       "Sell a new package instead.", a.package_id)
+    quantity = _positive(a.quantity, "quantity", "quantity to add")
+    amount = a.amount if a.amount is not None else money(quantity * pkg.unit_value)
+    return [E.TopUp(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=quantity,
+                            unit=pkg.unit, amount=amount))]
+
+
+def _refund(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    unused = queries.unused(pkg)
+    if pkg.status in ("inactive", "refunded") or unused <= 0:
+        raise Rejected("package_id", f"{pkg.package_id} has nothing left to refund ({pkg.status}).",
+                       "Check the package on the Packages sheet.", a.package_id)
+    quantity = a.quantity if a.quantity is not None else unused
+    _positive(quantity, "quantity", "quantity to refund")
+    if quantity > unused:
+        raise Rejected("quantity", f"{quantity.normalize():f} {pkg.unit} is more than the "
+                       f"{unused.normalize():f} left in {pkg.package_id}.", "Refund at most what is left.", quantity)
+    quote = queries.refund_quote(ctx.state, pkg.package_id, quantity)
+    amount = a.amount if a.amount is not None else quote
+    if amount > quote:
+        raise Rejected("amount", f"{money(amount)} is above the refundable {quote} for {quantity.normalize():f} "
+                       f"{pkg.unit} of {pkg.package_id}.", f"Refund at most {quote}, or record the rest as a comp.",
+                       amount)
+    return [E.Refund(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=quantity,
+                             unit=pkg.unit, amount=amount))]
+
+
+def _chargeback(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    paid = pkg.price - pkg.refunded_money
+    amount = a.amount if a.amount is not None else paid
+    if amount > paid:
+        raise Rejected("amount", f"{money(amount)} is more than the {money(paid)} paid for {pkg.package_id}.",
+                       "Type the disputed amount from the bank's notice.", amount)
+    return [E.Chargeback(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id,
+                                 quantity=queries.unused(pkg), unit=pkg.unit, amount=amount))]
+
+
+def _transfer(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    target = _student(ctx, a.to_student_id, "to_student_id")
+    owner_family = ctx.state.family_of(pkg.owner)
+    if target.student_id == pkg.owner:
+        raise Rejected("to_student_id", f"{target.student_id} already owns {pkg.package_id}.",
+                       "Transfer to another student.", a.to_student_id)
+    if not owner_family or owner_family != target.family_id:
+        if ctx.role != "owner":
+            raise Rejected("to_student_id", f"{target.student_id} is not in {pkg.owner}'s family "
+                           f"({owner_family or 'none'}); transfers stay within a family unless the owner overrides "
+                           f"with a reason. {ctx.operator} is {ctx.role}.",
+                           "Ask the owner to post it with a reason code.", a.to_student_id)
+    _controls(a, ctx)
+    quantity = _positive(a.quantity, "quantity", "quantity to transfer")
+    if pkg.status in ("inactive", "refunded", "expired") or quantity > pkg.remaining:
+        raise Rejected("quantity", f"{quantity.normalize():f} {pkg.unit} is more than the "
+                       f"{max(pkg.remaining, ZERO).normalize():f} free in {pkg.package_id} ({pkg.status}).",
+                       "Transfer at most what is left.", quantity)
+    return [E.Transfer(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=quantity,
+                               unit=pkg.unit), to_student_id=target.student_id,
+                       to_package_id=ctx.new_package_id())]
+
+
+def _freeze(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    if pkg.status == "expired" or (pkg.expires_on and pkg.expires_on < d):
+        raise Rejected("package_id", f"{pkg.package_id} expired on {pkg.expires_on.isoformat()}; "
+                       "an expired package cannot be frozen.", "Extend it first (admin), or sell a new one.",
+                       a.package_id)
+    if pkg.status in ("inactive", "refunded"):
+        raise Rejected("package_id", f"{pkg.package_id} is {pkg.status}.", "Freeze an active package.", a.package_id)
+    if pkg.frozen_on(d):
+        raise Rejected("package_id", f"{pkg.package_id} is already frozen on {d.isoformat()}.",
+                       "Unfreeze it first, or freeze from a later date.", a.package_id)
+    if not a.days:
+        raise Rejected("days", "is empty; how many days should the package be frozen?", "Type the days, e.g. 14.")
+    return [E.Freeze(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id), days=a.days)]
+
+
+def _unfreeze(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    pkg = _package(ctx, a, d)
+    if not pkg.frozen_on(d):
+        raise Rejected("package_id", f"{pkg.package_id} is not frozen on {d.isoformat()}.",
+                       "Check the date and the package.", a.package_id)
+    return [E.Unfreeze(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id))]
+
+
+def _extend(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    pkg = _package(ctx, a, d)
+    if not a.days:
+        raise Rejected("days", "is empty; how many days longer?", "Type the days, e.g. 30.")
+    return [E.Extend(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id), days=a.days)]
+
+
+def _adjust(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    if a.quantity is None or a.quantity == 0:
+        raise Rejected("quantity", "is empty or zero.", "Type the correction, e.g. 1 to add or -1 to remove.")
+    if a.quantity < 0 and -a.quantity > max(pkg.remaining, ZERO):
+        raise Rejected("quantity", f"removing {(-a.quantity).normalize():f} is more than the "
+                       f"{max(pkg.remaining, ZERO).normalize():f} left in {pkg.package_id}.",
+                       "Remove at most what is left.", a.quantity)
+    return [E.Adjust(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=a.quantity,
+                             unit=pkg.unit))]
+
+
+def _comp(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    _closed(ctx, d)
+    student = _student(ctx, a.student_id)
+    quantity = _positive(a.quantity, "quantity", "number of free credits")
+    product = ctx.state.products.get(a.product_id) if a.product_id else None
+    if a.product_id and product is None:
+        raise Rejected("product_id", f'"{a.product_id}" is not a product.', "Type a product_id or leave it blank.",
+                       a.product_id)
+    return [E.Comp(**_base(a, d, student_id=student.student_id, package_id=ctx.new_package_id("CP"),
+                           quantity=quantity, unit=product.unit if product else "lessons", amount=ZERO),
+                   product_id=a.product_id)]
+
+
+def _toggle(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
+    _controls(a, ctx)
+    _closed(ctx, d)
+    pkg = _package(ctx, a, d)
+    if a.action == "deactivate" and not pkg.active:
+        raise Rejected("package_id", f"{pkg.package_id} is already inactive.", "Nothing to do.", a.package_id)
+    if a.action == "reactivate" and pkg.active:
+        raise Rejected("package_id", f"{pkg.package_id} is already active.", "Nothing to do.", a.package_id)
+    cls = E.Deactivate if a.action == "deactivate" else E.Reactivate
+    return [cls(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id))]
+
+
+_HANDLERS: dict[str, Callable] = {
+    "sell": _sell, "top_up": _top_up, "refund": _refund, "chargeback": _chargeback, "transfer": _transfer,
+    "freeze": _freeze, "unfreeze": _unfreeze, "extend": _extend, "adjust": _adjust, "comp": _comp,
+    "deactivate": _toggle, "reactivate": _toggle,
+}
+
+
+# --- input sheets → events ------------------------------------------------------------------------
+
+def _values(model) -> dict:
+    """A model's fields as canonical text, the form kept in the Log's data column."""
+    out = {}
+    for name, value in model.model_dump().items():
+        if name == "row" or value is None:
+            continue
+        if isinstance(value, bool):
+            out[name] = "yes" if value else "no"
+        elif isinstance(value, Decimal):
+            out[name] = num_text(value)
+        else:
+            out[name] = str(value)
+    return out
+
+
+def diff_settings(settings: Settings, logged: Settings, today: dt.date) -> list[E.Event]:
+    new, old = _values(settings), _values(logged)
+    changed = {k: v for k, v in new.items() if old.get(k) != v}
+    return [E.SettingsSet(effective_date=today, values=changed)] if changed else []
+
+
+def diff_products(rows: Iterable[tuple[int, Product]], logged: dict[str, Product], today: dt.date
+                  ) -> tuple[list[E.Event], list[Problem]]:
+    events, problems, seen = [], [], {}
+    for row_no, p in rows:
+        if p.product_id in seen:
+            problems.append(Problem(Source("Products", row_no, "product_id"),
+                                    f"{p.product_id} is already on row {seen[p.product_id]}.",
+                                    "Give each product its own id.", p.product_id))
+            continue
+        seen[p.product_id] = row_no
+        old = logged.get(p.product_id)
+        if old is None or _values(old) != _values(p):
+            events.append(E.ProductSet(effective_date=today, values=_values(p), note=f"Products!{row_no}"))
+    return events, problems
+
+
+def diff_students(rows: Iterable[tuple[int, Student]], logged: dict[str, Student], today: dt.date
+                  ) -> tuple[list[E.Event], list[Problem]]:
+    events, problems, seen = [], [], {}
+    for row_no, s in rows:
+        if s.student_id in seen:
+            problems.append(Problem(Source("Students", row_no, "student_id"),
+                                    f"{s.student_id} is already on row {seen[s.student_id]}.",
+                                    "Give each student their own id.", s.student_id))
+            continue
+        seen[s.student_id] = row_no
+        old = logged.get(s.student_id)
+        if old is None or _values(old) != _values(s):
+            events.append(E.StudentSet(effective_date=today, student_id=s.student_id, values=_values(s),
+                                       note=f"Students!{row_no}"))
+    return events, problems
+
+
+_SESSION_FIELDS = ("date", "start", "minutes", "student_id", "service", "status", "booked_by", "credits",
+                   "paid_separately", "cancelled_at", "note")
+
+
+def session_event(s: Session, previous: Optional[E.SessionRecorded]) -> Optional[E.Event]:
+    """The event for a Sessions row, or None when the Log already says exactly this."""
+    kw = dict(effective_date=s.date, student_id=s.student_id, session_id=s.session_id, quantity=s.credits,
+              note=s.note, status=s.status, start=s.start.strftime("%H:%M") if s.start else None, minutes=s.minutes,
+              service=s.service, booked_by=s.booked_by, paid_separately=s.paid_separately,
+              cancelled_at=s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None)
+    if previous is None:
+        return E.SessionRecorded(**kw)
+    old = {f: getattr(previous, f) for f in ("effective_date", "student_id", "quantity", "note", "status", "start",
+                                             "minutes", "service", "booked_by", "paid_separately", "cancelled_at")}
+    changed = tuple(sorted(k for k, v in kw.items() if k in old and old[k] != v))
+    if not changed:
+        return None
+    return E.SessionChanged(**kw, changed=tuple("date" if c == "effective_date" else c for c in changed))
+
+
+def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date
+                  ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
+    """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons)."""
+    events, problems, notices, seen = [], [], [], {}
+    closed = state.closed_through
+    for row_no, s in rows:
+        src = Source("Sessions", row_no, "session_id")
+        if s.session_id in seen:
+            problems.append(Problem(src, f"{s.session_id} is already used on row {seen[s.session_id]}.",
+                                    "Give each session its own id; to change a lesson, edit its row.", s.session_id))
+            continue
+        seen[s.session_id] = row_no
+        if s.student_id not in state.students:
+            problems.append(Problem(Source("Sessions", row_no, "student_id"), f'"{s.student_id}" is not a student.',
+                                    "Type a student_id from the Students sheet.", s.student_id))
+            continue
+        previous = state.sessions.get(s.session_id)
+        ev = session_event(s, previous)
+        if ev is None:
+            continue
+        if closed and (s.date <= closed or (previous and previous.effective_date <= closed)):
+            problems.append(Problem(Source("Sessions", row_no, "date"),
+                                    f"{s.session_id} is in a closed period (through {closed.isoformat()}); "
+                                    "it cannot be added or changed.",
+                                    "Put the row back as it was and post a correction (Actions: adjust).",
+                                    s.date.isoformat()))
+            continue
+        if previous is not None and previous.status in ("attended", "no_show", "late_cancel") \
+                and previous.effective_date < today:
+            notices.append(Problem(Source("Sessions", row_no, "session_id"),
+                                   f"{s.session_id} on {previous.effective_date.isoformat()} was already "
+                                   f"{previous.status}; changed {', '.join(ev.changed)}. Balances were recomputed.",
+                                   "If this was a mistake, put the old values back and post again.", s.session_id))
+        events.append((row_no, ev))
+    for sid, ev in state.sessions.items():
+        if sid not in seen:
+            notices.append(Problem(Source("Sessions", None, None),
+                                   f"the row for session {sid} ({ev.student_id}, {ev.effective_date.isoformat()}, "
+                                   f"{ev.status}) was deleted; the Log still counts it.",
+                                   "Restore the row and set its status to cancelled instead of deleting it."))
+    return events, problems, notices
+
+
+def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
+    """Sell the same product again for each student whose auto-renew package left sessions owed."""
+    sales = []
+    done = set()
+    for a in sorted(queries.owed(state), key=lambda a: (a.date, a.session_id)):
+        if a.student_id in done:
+            continue
+        own = [p for p in state.packages.values() if p.owner == a.student_id and p.product.auto_renew
+               and not p.comp and p.active and (a.unit is None or p.unit == a.unit)]
+        if not own:
+            continue
+        last = max(own, key=lambda p: (p.purchased_on, p.package_id))
+        product = state.products.get(last.product.product_id, last.product)
+        if not product.active:
+            continue
+        done.add(a.student_id)
+        sales.append(E.Sale(effective_date=a.date, student_id=a.student_id, package_id=ctx.new_package_id(),
+                            quantity=product.quantity, unit=product.unit, amount=product.price,
+                            reason_code="auto_renew", note=f"renewed for {a.session_id}",
+                            product_id=product.product_id))
+    return sales

@@ -1,0 +1,249 @@
+"""The Log's events: one frozen record per kind, told apart by `kind`.
+
+Every event has the common Log columns (effective_date, student_id, package_id, session_id, quantity,
+unit, amount, reason_code, note); what a kind needs beyond them goes into the JSON `data` column.
+`to_cells` / `from_cells` are the canonical serialisation: Decimals as plain text, dates as ISO
+text, JSON with sorted keys and no spaces; the hash chain (chain.py) covers exactly these strings.
+
+Events are frozen dataclasses with slots rather than pydantic models: a 1M-row log is folded on every
+post, and validation already happened on the way in (inputs.py, commands.py). See DECISIONS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from decimal import Decimal
+from typing import ClassVar
+from typing import Optional
+
+from xl_ledger.core.numbers import text as num_text
+
+_COMMON = ("effective_date", "student_id", "package_id", "session_id", "quantity", "unit", "amount",
+           "reason_code", "note")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = ""
+    effective_date: dt.date
+    student_id: Optional[str] = None
+    package_id: Optional[str] = None
+    session_id: Optional[str] = None
+    quantity: Optional[Decimal] = None
+    unit: Optional[str] = None
+    amount: Optional[Decimal] = None
+    reason_code: Optional[str] = None
+    note: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingsSet(Event):
+    kind: ClassVar[str] = "settings_set"
+    values: dict = field(default_factory=dict)  # setting -> canonical text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductSet(Event):
+    """A product defined or changed. `values` holds every Products column as canonical text."""
+    kind: ClassVar[str] = "product_set"
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudentSet(Event):
+    kind: ClassVar[str] = "student_set"
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sale(Event):
+    """A package sold: package_id, student_id = owner, quantity, amount = price paid."""
+    kind: ClassVar[str] = "sale"
+    product_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopUp(Event):
+    """More credit added to an existing package (quantity), for `amount`."""
+    kind: ClassVar[str] = "top_up"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecorded(Event):
+    """A Sessions row seen for the first time. Its state lives in the fields below."""
+    kind: ClassVar[str] = "session_recorded"
+    status: str = "scheduled"
+    start: Optional[str] = None  # HH:MM
+    minutes: Optional[Decimal] = None
+    service: Optional[str] = None
+    booked_by: str = "staff"
+    paid_separately: bool = False
+    cancelled_at: Optional[str] = None  # ISO date-time, studio-local
+    # quantity = credits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionChanged(SessionRecorded):
+    """A later state of a Sessions row; `changed` names the columns that differ."""
+    kind: ClassVar[str] = "session_changed"
+    changed: tuple = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refund(Event):
+    """quantity credits removed from package_id and `amount` money paid back."""
+    kind: ClassVar[str] = "refund"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chargeback(Event):
+    kind: ClassVar[str] = "chargeback"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(Event):
+    """quantity credits move from package_id to a new package `to_package_id` owned by `to_student_id`."""
+    kind: ClassVar[str] = "transfer"
+    to_student_id: str = ""
+    to_package_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Freeze(Event):
+    """No use of package_id for `days` days from effective_date; expiry moves `days` later."""
+    kind: ClassVar[str] = "freeze"
+    days: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unfreeze(Event):
+    """Ends the running freeze of package_id on effective_date (usable again that day)."""
+    kind: ClassVar[str] = "unfreeze"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extend(Event):
+    kind: ClassVar[str] = "extend"
+    days: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjust(Event):
+    """A signed correction of package_id's credit (quantity may be negative)."""
+    kind: ClassVar[str] = "adjust"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comp(Event):
+    """Free credit: a zero-value package `package_id` for student_id (product_id optional)."""
+    kind: ClassVar[str] = "comp"
+    product_id: Optional[str] = None
+    validity: Optional[str] = None
+    service: Optional[str] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deactivate(Event):
+    kind: ClassVar[str] = "deactivate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reactivate(Event):
+    kind: ClassVar[str] = "reactivate"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeriodClose(Event):
+    """Nothing dated on or before effective_date may change after this row."""
+    kind: ClassVar[str] = "period_close"
+
+
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
+    SettingsSet, ProductSet, StudentSet, Sale, TopUp, SessionRecorded, SessionChanged, Refund, Chargeback,
+    Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose)}
+
+_EXTRA: dict[type, tuple] = {cls: tuple(f for f in fields(cls) if f.name not in _COMMON) for cls in KINDS.values()}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A Log row: the envelope (who, when, where from) around one event."""
+
+    seq: int
+    recorded_at: str  # UTC, whole seconds, ISO with Z
+    operator: str
+    source: str
+    event: Event
+    prev_hash: str = ""
+    hash: str = ""
+
+    @property
+    def recorded_on(self) -> dt.date:
+        return dt.date.fromisoformat(self.recorded_at[:10])
+
+
+# --- canonical text ------------------------------------------------------------------------------
+
+def _to_json_value(v: object) -> object:
+    if isinstance(v, Decimal):
+        return num_text(v)
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, tuple):
+        return [_to_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _to_json_value(x) for k, x in v.items()}
+    return v
+
+
+def to_cells(event: Event) -> dict[str, str]:
+    """The event as Log column texts (without seq/recorded_at/operator/source/hashes)."""
+    cells = {
+        "kind": event.kind,
+        "effective_date": event.effective_date.isoformat(),
+        "student_id": event.student_id or "",
+        "package_id": event.package_id or "",
+        "session_id": event.session_id or "",
+        "quantity": "" if event.quantity is None else num_text(event.quantity),
+        "unit": event.unit or "",
+        "amount": "" if event.amount is None else num_text(event.amount),
+        "reason_code": event.reason_code or "",
+        "note": event.note or "",
+    }
+    extra = {}
+    for f in _EXTRA[type(event)]:
+        value = getattr(event, f.name)
+        if value is None or value == () or value == {} or value is False:
+            continue  # defaults are left out so that the bytes stay short and stable
+        extra[f.name] = _to_json_value(value)
+    cells["data"] = json.dumps(extra, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if extra else ""
+    return cells
+
+
+def from_cells(cells: dict) -> Event:
+    """Rebuild an event from Log texts (as written by to_cells). Raises KeyError/ValueError if unreadable."""
+    cls = KINDS[cells["kind"]]
+    kwargs: dict = {
+        "effective_date": dt.date.fromisoformat(str(cells["effective_date"])[:10]),
+        "student_id": cells.get("student_id") or None,
+        "package_id": cells.get("package_id") or None,
+        "session_id": cells.get("session_id") or None,
+        "quantity": Decimal(cells["quantity"]) if cells.get("quantity") not in (None, "") else None,
+        "unit": cells.get("unit") or None,
+        "amount": Decimal(cells["amount"]) if cells.get("amount") not in (None, "") else None,
+        "reason_code": cells.get("reason_code") or None,
+        "note": cells.get("note") or None,
+    }
+    data = cells.get("data")
+    if data:
+        for name, value in json.loads(data).items():
+            if name in ("minutes",):
+                value = Decimal(value)
+            elif name == "changed":
+                value = tuple(value)
+            kwargs[name] = value
+    return cls(**kwargs)

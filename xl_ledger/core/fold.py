@@ -1,0 +1,301 @@
+"""fold(entries, as_of) → State: the whole ledger recomputed from the Log.
+
+The steps, in order (docs/engine.md explains why this order):
+1. Master data (settings, products, students) in Log order; the latest row wins.
+2. Packages and their lots from sales, top-ups, comps, positive adjustments (effective ≤ as_of);
+   freezes, extensions, (de)activations applied to them; weekly lots of consecutive monthly
+   packages merged into one credit for the shared boundary week.
+3. Each session's latest state, turned into a demand: consume, reserve, or nothing.
+4. One sweep in date order over sessions and "pinned" draws (refunds, chargebacks, transfers,
+   negative adjustments, rollovers): each session takes credit from its eligible lots in draw order
+   (matching.py), then overdraws up to negative_limit, else is owed.
+5. Leftover credit in lots past their last valid day becomes expired (breakage); months lots that
+   have started are recognised as used.
+6. Figures per package, then alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Iterable
+from typing import Optional
+
+from xl_ledger.core import events as E
+from xl_ledger.core import periods
+from xl_ledger.core.inputs import Product
+from xl_ledger.core.inputs import Settings
+from xl_ledger.core.inputs import Student
+from xl_ledger.core.matching import Sweep
+from xl_ledger.core.numbers import ZERO
+from xl_ledger.core.numbers import money
+from xl_ledger.core.parse import parse_validity
+from xl_ledger.core.state import Alert
+from xl_ledger.core.state import Lot
+from xl_ledger.core.state import Package
+from xl_ledger.core.state import State
+
+
+def product_from_values(values: dict) -> Product:
+    return Product.model_validate(values)
+
+
+def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
+    settings = Settings()
+    products: dict[str, Product] = {}
+    students: dict[str, Student] = {}
+    packages: dict[str, Package] = {}
+    sessions: dict[str, E.SessionRecorded] = {}
+    pinned: list[tuple] = []  # (date, seq, kind, package_id, quantity, event)
+    buyers: set[str] = set()
+    closed: Optional[dt.date] = None
+    last_seq = 0
+    session_kinds = (E.SessionRecorded, E.SessionChanged)
+
+    for entry in entries:
+        ev = entry.event
+        last_seq = entry.seq
+        cls = type(ev)
+        if cls in session_kinds:
+            # A booking counts from when it was made, a lesson from its date (see DECISIONS.md).
+            if ev.effective_date <= as_of or entry.recorded_at[:10] <= as_of.isoformat():
+                sessions[ev.session_id] = ev
+            continue
+        if cls is E.SettingsSet:
+            settings = Settings.model_validate({**settings.model_dump(), **ev.values})
+            continue
+        if cls is E.ProductSet:
+            products[ev.values["product_id"]] = product_from_values(ev.values)
+            continue
+        if cls is E.StudentSet:
+            students[ev.values["student_id"]] = Student.model_validate(ev.values)
+            continue
+        if cls is E.Sale:
+            buyers.add(ev.student_id)
+        if ev.effective_date > as_of:
+            continue
+        if cls is E.PeriodClose:
+            closed = ev.effective_date if closed is None else max(closed, ev.effective_date)
+        elif cls is E.Sale:
+            product = products[ev.product_id]
+            packages[ev.package_id] = open_package(ev.package_id, ev.student_id, product, ev.effective_date,
+                                                   ev.amount or ZERO, ev.quantity, settings)
+        elif cls is E.Comp:
+            product = comp_product(ev, products)
+            pkg = open_package(ev.package_id, ev.student_id, product, ev.effective_date, ZERO, ev.quantity, settings)
+            pkg.comp = True
+            packages[ev.package_id] = pkg
+        elif cls is E.TopUp:
+            pkg = packages[ev.package_id]
+            pkg.lots.append(Lot(f"{pkg.package_id}/t{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "top_up",
+                                left=ev.quantity))
+            pkg.price += ev.amount or ZERO
+            pkg.paid_quantity += ev.quantity
+        elif cls is E.Adjust:
+            pkg = packages[ev.package_id]
+            if ev.quantity > 0:
+                pkg.lots.append(Lot(f"{pkg.package_id}/a{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "adjust",
+                                    left=ev.quantity))
+            else:
+                pinned.append((ev.effective_date, entry.seq, "adjust", ev.package_id, -ev.quantity, ev))
+        elif cls in (E.Refund, E.Chargeback, E.Transfer):
+            pinned.append((ev.effective_date, entry.seq, ev.kind, ev.package_id, ev.quantity or ZERO, ev))
+        elif cls is E.Freeze:
+            pkg = packages[ev.package_id]
+            pkg.freezes.append([ev.effective_date, ev.effective_date + dt.timedelta(days=ev.days - 1)])
+        elif cls is E.Unfreeze:
+            pkg = packages[ev.package_id]
+            for span in pkg.freezes:
+                if span[0] <= ev.effective_date <= span[1]:
+                    span[1] = ev.effective_date - dt.timedelta(days=1)
+            pkg.freezes = [s for s in pkg.freezes if s[1] >= s[0]]
+        elif cls is E.Extend:
+            packages[ev.package_id].extra_days += ev.days
+        elif cls is E.Deactivate:
+            packages[ev.package_id].active = False
+        elif cls is E.Reactivate:
+            packages[ev.package_id].active = True
+
+    for pkg in packages.values():
+        pkg.expires_on = pkg.expiry()
+    merge_boundary_weeks(packages)
+    pinned.extend(rollovers(packages))
+
+    sweep = Sweep(settings, students, packages, as_of)
+    sweep.run(sessions.values(), pinned)
+
+    for pkg in packages.values():
+        settle(pkg, as_of)
+    state = State(as_of=as_of, settings=settings, products=products, students=students, packages=packages,
+                  allocations=sweep.allocations, alerts=[], sessions=sessions, notices=sweep.notices,
+                  last_seq=last_seq, closed_through=closed, buyers=buyers)
+    state.alerts = alerts(state)
+    return state
+
+
+def comp_product(ev: E.Comp, products: dict[str, Product]) -> Product:
+    base = products.get(ev.product_id) if ev.product_id else None
+    return Product(product_id=ev.product_id or "COMP", name=(base.name if base else "Complimentary credit"),
+                   unit=ev.unit or (base.unit if base else "lessons"), quantity=ev.quantity, price=ZERO,
+                   validity=ev.validity if ev.validity else (base.validity if base else None),
+                   service=ev.service if ev.service else (base.service if base else None),
+                   shared=base.shared if base else False, priority=base.priority if base else 100)
+
+
+def open_package(package_id: str, owner: str, product: Product, start: dt.date, price: Decimal,
+                 quantity: Optional[Decimal], settings: Settings) -> Package:
+    """A package and its lots as the product grants them, starting `start`."""
+    quantity = quantity if quantity is not None else product.quantity
+    pkg = Package(package_id=package_id, owner=owner, product=product, purchased_on=start, price=price)
+    validity = parse_validity(product.validity)
+    lots = pkg.lots
+
+    def add(n: int, qty: Decimal, first: Optional[dt.date], last: Optional[dt.date], week=None) -> None:
+        lots.append(Lot(f"{package_id}/{n}", package_id, qty, "period", start=first, end=last, own_end=True,
+                        left=qty, week=week))
+
+    if product.unit == "months":
+        for i, (first, last) in enumerate(periods.months_in(start, int(quantity))):
+            add(i + 1, Decimal(1), first, last)
+    elif product.period == "month":
+        count = int(-(-quantity // product.per_period))
+        if validity and validity.unit in ("months", "years"):
+            count = validity.count * (12 if validity.unit == "years" else 1)
+        for i, (first, last) in enumerate(periods.months_in(start, count)):
+            add(i + 1, product.per_period, first, last)
+    elif product.period == "week":
+        if validity and validity.unit in ("months", "years"):
+            months = periods.months_in(start, validity.count * (12 if validity.unit == "years" else 1))
+            first, last = months[0][0], months[-1][1]
+        elif validity:
+            first, last = start, periods.last_valid_day(start, validity)
+        else:
+            first = start
+            last = start + dt.timedelta(days=7 * int(-(-quantity // product.per_period)) - 1)
+        first_weekday = 0 if settings.week_start == "monday" else 6
+        for i, (week, a, b) in enumerate(periods.weeks_in(first, last, first_weekday)):
+            add(i + 1, product.per_period, a, b, week)
+    else:
+        lots.append(Lot(f"{package_id}/1", package_id, quantity, "main", left=quantity))
+        if validity and product.validity_starts == "purchase":
+            pkg.base_end = periods.last_valid_day(start, validity)
+    pkg.paid_quantity = sum((lot.quantity for lot in lots), ZERO)
+    return pkg
+
+
+def merge_boundary_weeks(packages: dict[str, Package]) -> None:
+    """Two monthly packages of weekly credits share their boundary week as ONE credit.
+
+    The earlier package keeps a credit valid for the whole week; the later package's clipped piece of
+    that week is dropped (and its unit value spread over the credits it still grants).
+    """
+    by_week: dict[tuple, list[tuple[Package, Lot]]] = {}
+    for pkg in packages.values():
+        for lot in pkg.lots:
+            if lot.week is not None:
+                by_week.setdefault((pkg.owner, pkg.product.product_id, lot.week), []).append((pkg, lot))
+    for pieces in by_week.values():
+        if len(pieces) < 2:
+            continue
+        pieces.sort(key=lambda pl: (pl[1].start, pl[0].purchased_on, pl[0].package_id))
+        keep_pkg, keep = pieces[0]
+        for pkg, lot in pieces[1:]:
+            if pkg is keep_pkg:
+                continue
+            keep.start = min(keep.start, lot.start)
+            keep.end = max(keep.end, lot.end)
+            pkg.lots.remove(lot)
+            pkg.paid_quantity -= lot.quantity
+
+
+def rollovers(packages: dict[str, Package]) -> list[tuple]:
+    """Pinned draws that carry leftover credit into a repurchase of the same product inside the window."""
+    out = []
+    by_owner_product: dict[tuple, list[Package]] = {}
+    for pkg in packages.values():
+        if not pkg.comp:
+            by_owner_product.setdefault((pkg.owner, pkg.product.product_id), []).append(pkg)
+    for group in by_owner_product.values():
+        group.sort(key=lambda p: (p.purchased_on, p.package_id))
+        for old in group:
+            days = old.product.rollover_days
+            end = old.expires_on
+            if not days or end is None:
+                continue
+            for new in group:
+                if end < new.purchased_on <= end + dt.timedelta(days=days):
+                    cap = old.product.rollover_cap
+                    out.append((end, 0, "rollover", old.package_id, cap, new.package_id))
+                    break
+    return out
+
+
+def settle(pkg: Package, as_of: dt.date) -> None:
+    """Expire what is past its last day, recognise started months, and fill the package's figures."""
+    granted = ZERO
+    remaining = ZERO
+    for lot in pkg.lots:
+        if lot.kind in ("transfer_in", "rollover_in"):
+            pkg.transferred_in += lot.quantity
+        else:
+            granted += lot.quantity
+        if pkg.unit == "months" and lot.start is not None and lot.start <= as_of:
+            pkg.used += lot.left
+            lot.left = ZERO
+            pkg.redeemed = True
+            continue
+        end = lot.end if lot.own_end else pkg.expires_on
+        if end is not None and end < as_of and lot.left > 0:
+            pkg.expired += lot.left
+            lot.left = ZERO
+        remaining += lot.left
+    pkg.granted = granted - pkg.adjusted_out
+    pkg.remaining = remaining - pkg.overdrawn
+    pkg.value_remaining = money(max(pkg.remaining, ZERO) * pkg.unit_value) if pkg.active else ZERO
+    pkg.status = status_of(pkg, as_of)
+
+
+def status_of(pkg: Package, as_of: dt.date) -> str:
+    if not pkg.active:
+        return "inactive"
+    if pkg.refunded and pkg.remaining <= 0:
+        return "refunded"
+    end = last_day(pkg)
+    if end is not None and end < as_of:
+        return "expired"
+    if pkg.frozen_on(as_of):
+        return "frozen"
+    if pkg.remaining <= 0 and pkg.reserved <= 0:
+        return "used_up"
+    return "active"
+
+
+def last_day(pkg: Package) -> Optional[dt.date]:
+    ends = [lot.end if lot.own_end else pkg.expires_on for lot in pkg.lots]
+    if not ends or any(e is None for e in ends):
+        return None
+    return max(ends)
+
+
+def alerts(state: State) -> list[Alert]:
+    s = state.settings
+    out: list[Alert] = []
+    horizon = state.as_of + dt.timedelta(days=s.expiry_warning_days)
+    for a in state.allocations:
+        if a.state == "owed":
+            out.append(Alert("owed", a.student_id, None, f"Sessions {a.session_id}",
+                             f"{a.session_id} on {a.date.isoformat()} ({a.status}) has no credit: "
+                             f"{a.quantity.normalize():f} {a.unit} owed"))
+    for pkg in sorted(state.packages.values(), key=lambda p: p.package_id):
+        if pkg.status not in ("active", "frozen") or pkg.unit == "months":
+            continue
+        if pkg.remaining <= s.low_balance_threshold:
+            out.append(Alert("low_balance", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
+                             f"{pkg.package_id} ({pkg.product.name}) has {pkg.remaining.normalize():f} {pkg.unit} left"))
+        end = pkg.expires_on
+        if end is not None and state.as_of <= end <= horizon and pkg.remaining > 0:
+            out.append(Alert("expiring", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
+                             f"{pkg.package_id}: {pkg.remaining.normalize():f} {pkg.unit} expire on {end.isoformat()}"))
+    out.extend(state.notices)
+    return out
+

@@ -1,0 +1,374 @@
+"""Input rows → validated, frozen models (DESIGN §2), with owner-readable errors.
+
+Each reader takes rows as `(excel_row, {column: raw value})` and returns `(models, problems)`. A bad
+cell makes its row a Problem naming sheet, row and column, e.g.
+`Sessions row 14, minutes: "ninety" is not a number of minutes`; the other rows still load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Callable
+from typing import Iterable
+from typing import Literal
+from typing import Optional
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+
+from xl_ledger.core import parse as P
+from xl_ledger.core.errors import Problem
+from xl_ledger.core.errors import Source
+
+Unit = Literal["hours", "lessons", "months"]
+Status = Literal["pending", "waitlisted", "scheduled", "attended", "late_cancel", "no_show", "cancelled",
+                 "studio_cancelled"]
+ActionKind = Literal["sell", "top_up", "refund", "chargeback", "transfer", "freeze", "unfreeze", "extend", "adjust",
+                     "comp", "deactivate", "reactivate"]
+UNITS = ("hours", "lessons", "months")
+STATUSES = ("pending", "waitlisted", "scheduled", "attended", "late_cancel", "no_show", "cancelled",
+            "studio_cancelled")
+ACTIONS = ("sell", "top_up", "refund", "chargeback", "transfer", "freeze", "unfreeze", "extend", "adjust", "comp",
+           "deactivate", "reactivate")
+ROLES = ("owner", "admin", "staff")
+
+Row = tuple[int, dict]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Settings(Frozen):
+    studio_name: str = "My Studio"
+    currency: str = "USD"
+    timezone: str = "UTC"
+    late_cancel_hours: int = 12
+    low_balance_threshold: Decimal = Decimal(2)
+    expiry_warning_days: int = 7
+    refund_admin_fee: Decimal = Decimal(0)
+    reserve_staff_bookings: bool = True
+    breakage_method: Literal["remote", "proportional"] = "remote"
+    makeup_validity_days: int = 0
+    makeup_max_per_quarter: int = 2
+    week_start: Literal["monday", "sunday"] = "monday"
+
+
+class Product(Frozen):
+    product_id: str
+    name: str
+    unit: Unit
+    quantity: Decimal
+    price: Decimal
+    validity: Optional[str] = None  # canonical text, e.g. "3 months"
+    validity_starts: Literal["purchase", "first_use"] = "purchase"
+    service: Optional[str] = None
+    period: Literal["none", "week", "month"] = "none"
+    per_period: Optional[Decimal] = None
+    shared: bool = False
+    late_cancel: Literal["deduct", "free"] = "deduct"
+    no_show: Literal["deduct", "free"] = "deduct"
+    negative_limit: Decimal = Decimal(0)
+    auto_renew: bool = False
+    apply_at: Literal["booking", "service"] = "booking"
+    priority: int = 100
+    intro_only: bool = False
+    rollover_days: int = 0
+    rollover_cap: Optional[Decimal] = None
+    active: bool = True
+
+
+class Student(Frozen):
+    student_id: str
+    name: str
+    family_id: Optional[str] = None
+    email: Optional[str] = None
+    active: bool = True
+
+
+class Session(Frozen):
+    session_id: str
+    date: dt.date
+    start: Optional[dt.time] = None
+    minutes: Optional[Decimal] = None
+    student_id: str
+    service: Optional[str] = None
+    status: Status
+    booked_by: Literal["client", "staff"] = "staff"
+    credits: Decimal = Decimal(1)
+    paid_separately: bool = False
+    cancelled_at: Optional[dt.datetime] = None
+    note: Optional[str] = None
+
+
+class Action(Frozen):
+    row: int
+    action: ActionKind
+    date: Optional[dt.date] = None
+    student_id: Optional[str] = None
+    package_id: Optional[str] = None
+    product_id: Optional[str] = None
+    quantity: Optional[Decimal] = None
+    amount: Optional[Decimal] = None
+    reason_code: Optional[str] = None
+    to_student_id: Optional[str] = None
+    days: Optional[int] = None
+    note: Optional[str] = None
+    status: Optional[str] = None
+
+
+class StaffMember(Frozen):
+    user: str
+    role: Literal["owner", "admin", "staff"]
+
+
+# --- field parsers: raw cell -> value; they raise ParseError with the value in the message --------
+
+def _text(v: object) -> Optional[str]:
+    if P.is_blank(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def _opt(fn: Callable) -> Callable:
+    return lambda v: None if P.is_blank(v) else fn(v)
+
+
+def _choice(choices: tuple[str, ...], default: Optional[str] = None) -> Callable:
+    return lambda v: P.parse_choice(v, choices, default)
+
+
+def _qty(what: str) -> Callable:
+    def parse(v: object) -> Decimal:
+        n = P.parse_number(v, what)
+        if n < 0:
+            raise P.ParseError(f'"{v}" is below zero; {what} cannot be negative')
+        return n
+    return parse
+
+
+def _positive(what: str) -> Callable:
+    def parse(v: object) -> Decimal:
+        n = P.parse_number(v, what)
+        if n <= 0:
+            raise P.ParseError(f'"{v}" must be more than zero')
+        return n
+    return parse
+
+
+def _money_nonneg(v: object) -> Decimal:
+    n = P.parse_money(v)
+    if n < 0:
+        raise P.ParseError(f'"{v}" is a negative amount; amounts are typed as positive numbers')
+    return n
+
+
+def _int_nonneg(what: str) -> Callable:
+    def parse(v: object) -> int:
+        n = P.parse_int(v, what)
+        if n < 0:
+            raise P.ParseError(f'"{v}" cannot be negative')
+        return n
+    return parse
+
+
+def _validity(v: object) -> Optional[str]:
+    parsed = P.parse_validity(v)
+    return None if parsed is None else str(parsed)
+
+
+def _yesno_default(default: bool) -> Callable:
+    return lambda v: default if P.is_blank(v) else P.parse_yesno(v)
+
+
+def _minutes(v: object) -> Decimal:
+    return P.parse_minutes(v, bare="minutes")
+
+
+# Per column: (parser, remedy shown when it fails). Blank optional cells are skipped (defaults apply).
+SETTINGS_FIELDS: dict[str, tuple[Callable, str]] = {
+    "studio_name": (_text, ""),
+    "currency": (lambda v: str(v).strip().upper(), "Use a 3-letter ISO code such as USD, EUR or GBP."),
+    "timezone": (lambda v: str(v).strip(), "Use an IANA name such as Europe/Rome."),
+    "late_cancel_hours": (_int_nonneg("a number of hours"), "Type whole hours, e.g. 12."),
+    "low_balance_threshold": (_qty("a quantity"), "Type a number, e.g. 2."),
+    "expiry_warning_days": (_int_nonneg("a number of days"), "Type whole days, e.g. 7."),
+    "refund_admin_fee": (_money_nonneg, "Type an amount, e.g. 15."),
+    "reserve_staff_bookings": (P.parse_yesno, "Type yes or no."),
+    "breakage_method": (_choice(("remote", "proportional")), "Type remote or proportional."),
+    "makeup_validity_days": (_int_nonneg("a number of days"), "Type whole days; 0 turns make-ups off."),
+    "makeup_max_per_quarter": (_int_nonneg("a number"), "Type a whole number, e.g. 2."),
+    "week_start": (_choice(("monday", "sunday")), "Type monday or sunday."),
+}
+
+PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {
+    "product_id": (P.parse_id, "Give every product a short id, e.g. P10."),
+    "name": (_text, "Give the product a name."),
+    "unit": (_choice(UNITS), "Choose hours, lessons or months."),
+    "quantity": (_positive("a quantity"), "Type how many hours, lessons or months the package holds."),
+    "price": (_money_nonneg, "Type the package price, e.g. 200."),
+    "validity": (_validity, "Type e.g. 3 months, 6 weeks or 90 days; leave blank for no expiry."),
+    "validity_starts": (_choice(("purchase", "first_use"), "purchase"), "Choose purchase or first_use."),
+    "service": (_text, ""),
+    "period": (_choice(("none", "week", "month"), "none"), "Choose none, week or month."),
+    "per_period": (_opt(_positive("a quantity")), "Type credits granted per period, e.g. 1."),
+    "shared": (_yesno_default(False), "Type yes or no."),
+    "late_cancel": (_choice(("deduct", "free"), "deduct"), "Choose deduct or free."),
+    "no_show": (_choice(("deduct", "free"), "deduct"), "Choose deduct or free."),
+    "negative_limit": (_qty("a quantity"), "Type how far below zero the balance may go, e.g. 0."),
+    "auto_renew": (_yesno_default(False), "Type yes or no."),
+    "apply_at": (_choice(("booking", "service"), "booking"), "Choose booking or service."),
+    "priority": (lambda v: P.parse_int(v, "a whole number"), "Type a whole number; lower draws first."),
+    "intro_only": (_yesno_default(False), "Type yes or no."),
+    "rollover_days": (_int_nonneg("a number of days"), "Type whole days; 0 means no rollover."),
+    "rollover_cap": (_opt(_qty("a quantity")), "Type the most credits carried over."),
+    "active": (_yesno_default(True), "Type yes or no."),
+}
+
+STUDENT_FIELDS: dict[str, tuple[Callable, str]] = {
+    "student_id": (P.parse_id, "Give every student a short id, e.g. S-001."),
+    "name": (_text, "Type the student's name."),
+    "family_id": (_opt(P.parse_id), "Use the same family id for siblings, e.g. F-01."),
+    "email": (_text, ""),
+    "active": (_yesno_default(True), "Type yes or no."),
+}
+
+SESSION_FIELDS: dict[str, tuple[Callable, str]] = {
+    "session_id": (P.parse_id, "Give every session a unique id, e.g. L-0001."),
+    "date": (P.parse_date, "Type the date like 2026-03-14."),
+    "start": (P.parse_time, "Type the start time like 16:30."),
+    "minutes": (_minutes, "Type the lesson length in minutes, e.g. 90."),
+    "student_id": (P.parse_id, "Type a student_id from the Students sheet."),
+    "service": (_text, ""),
+    "status": (_choice(STATUSES), "Choose a status from the list."),
+    "booked_by": (_choice(("client", "staff"), "staff"), "Choose client or staff."),
+    "credits": (_qty("a number of credits"), "Type the lesson credits this session costs, e.g. 1 or 0.5."),
+    "paid_separately": (_yesno_default(False), "Type yes or no."),
+    "cancelled_at": (P.parse_datetime, "Type when the client cancelled, like 2026-03-14 09:15."),
+    "note": (_text, ""),
+}
+
+ACTION_FIELDS: dict[str, tuple[Callable, str]] = {
+    "action": (_choice(ACTIONS), "Choose an action from the list."),
+    "date": (P.parse_date, "Type the date like 2026-03-14, or leave it blank for today."),
+    "student_id": (P.parse_id, "Type a student_id from the Students sheet."),
+    "package_id": (P.parse_id, "Type a package_id from the Packages sheet."),
+    "product_id": (P.parse_id, "Type a product_id from the Products sheet."),
+    "quantity": (lambda v: P.parse_number(v, "a quantity"), "Type a number of hours, lessons or months."),
+    "amount": (_money_nonneg, "Type an amount of money, e.g. 125."),
+    "reason_code": (P.parse_id, "Choose a reason code from the Reasons sheet."),
+    "to_student_id": (P.parse_id, "Type the receiving student's id."),
+    "days": (_int_nonneg("a number of days"), "Type whole days, e.g. 14."),
+    "note": (_text, ""),
+    "status": (_text, ""),
+}
+
+STAFF_FIELDS: dict[str, tuple[Callable, str]] = {
+    "user": (P.parse_id, "Type the user name people post as."),
+    "role": (_choice(ROLES), "Choose owner, admin or staff."),
+}
+
+
+def parse_row(sheet: str, row_no: int, raw: dict, fields: dict[str, tuple[Callable, str]],
+              required: Iterable[str]) -> tuple[dict, list[Problem]]:
+    """Parse one row's cells; return the clean values and a Problem per bad cell."""
+    values: dict = {}
+    problems: list[Problem] = []
+    required = set(required)
+    for name, (parser, remedy) in fields.items():
+        value = raw.get(name)
+        if isinstance(value, str) and value.startswith("="):
+            problems.append(Problem(Source(sheet, row_no, name), f'"{value[:40]}" is a formula typed as text',
+                                    "Type the value itself.", value))
+            continue
+        if P.is_blank(value):
+            if name in required:
+                problems.append(Problem(Source(sheet, row_no, name), "is empty but required", remedy, None))
+            continue
+        try:
+            parsed = parser(value)
+        except (P.ParseError, TypeError, ValueError, OverflowError) as exc:
+            problems.append(Problem(Source(sheet, row_no, name), _clean(str(exc)), remedy, value))
+            continue
+        if parsed is not None:
+            values[name] = parsed
+    return values, problems
+
+
+def _clean(message: str) -> str:
+    return message if message.endswith(".") else message + "."
+
+
+def _build(sheet: str, rows: Iterable[Row], fields: dict, required: tuple[str, ...], model: type,
+           extra: Callable[[int, dict], dict] | None = None) -> tuple[list, list[Problem]]:
+    built, problems = [], []
+    for row_no, raw in rows:
+        if all(P.is_blank(v) for v in raw.values()):
+            continue  # blank rows in a table are normal
+        values, errs = parse_row(sheet, row_no, raw, fields, required)
+        if errs:
+            problems.extend(errs)
+            continue
+        if extra:
+            values.update(extra(row_no, values))
+        built.append((row_no, model(**values)))
+    return built, problems
+
+
+def read_settings(rows: Iterable[Row]) -> tuple[Settings, list[Problem]]:
+    values: dict = {}
+    problems: list[Problem] = []
+    for row_no, raw in rows:
+        key = _text(raw.get("key"))
+        if key is None:
+            continue
+        key = key.lower()
+        if key not in SETTINGS_FIELDS:
+            continue  # unknown keys are the owner's own notes; they do no harm
+        value = raw.get("value")
+        if P.is_blank(value):
+            continue
+        parser, remedy = SETTINGS_FIELDS[key]
+        try:
+            values[key] = parser(value)
+        except (P.ParseError, TypeError, ValueError) as exc:
+            problems.append(Problem(Source("Settings", row_no, key), _clean(str(exc)), remedy, value))
+    return Settings(**values), problems
+
+
+def read_products(rows: Iterable[Row]) -> tuple[list[tuple[int, Product]], list[Problem]]:
+    built, problems = _build("Products", rows, PRODUCT_FIELDS, ("product_id", "name", "unit", "quantity", "price"),
+                             Product)
+    good = []
+    for row_no, p in built:
+        if p.period != "none" and p.per_period is None:
+            problems.append(Problem(Source("Products", row_no, "per_period"),
+                                    f"is empty but {p.product_id} grants credits per {p.period}",
+                                    "Type how many credits each period grants, e.g. 1."))
+            continue
+        good.append((row_no, p))
+    return good, problems
+
+
+def read_students(rows: Iterable[Row]) -> tuple[list[tuple[int, Student]], list[Problem]]:
+    return _build("Students", rows, STUDENT_FIELDS, ("student_id", "name"), Student)
+
+
+def read_sessions(rows: Iterable[Row]) -> tuple[list[tuple[int, Session]], list[Problem]]:
+    return _build("Sessions", rows, SESSION_FIELDS, ("session_id", "date", "student_id", "status"), Session)
+
+
+def read_actions(rows: Iterable[Row]) -> tuple[list[tuple[int, Action]], list[Problem]]:
+    return _build("Actions", rows, ACTION_FIELDS, ("action",), Action, extra=lambda row_no, _v: {"row": row_no})
+
+
+def read_staff(rows: Iterable[Row]) -> tuple[dict[str, str], list[Problem]]:
+    built, problems = _build("Staff", rows, STAFF_FIELDS, ("user", "role"), StaffMember)
+    return {m.user.lower(): m.role for _r, m in built}, problems
+
+
+def read_reasons(rows: Iterable[Row]) -> set[str]:
+    return {str(raw.get("reason_code")).strip() for _r, raw in rows if not P.is_blank(raw.get("reason_code"))}

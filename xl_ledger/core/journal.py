@@ -1,0 +1,85 @@
+"""The Log in memory: entries ⇄ sealed Log rows, appends that check the expected head.
+
+A Journal is what the stores read and write; `append` turns events into Entries with the next seq,
+the operator, the time it was recorded (passed in: the core never reads the clock) and the hash chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+from typing import Optional
+from typing import Sequence
+
+from xl_ledger.core import chain
+from xl_ledger.core import events as E
+from xl_ledger.core.fold import fold
+from xl_ledger.core.state import State
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """Whole-second UTC ISO text: every reader gives it back unchanged (see performance-floor notes)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def entry_to_row(entry: E.Entry) -> tuple:
+    cells = E.to_cells(entry.event)
+    cells.update(seq=entry.seq, recorded_at=entry.recorded_at, operator=entry.operator, source=entry.source,
+                 prev_hash=entry.prev_hash, hash=entry.hash)
+    return tuple(cells[c] for c in chain.LOG_COLUMNS)
+
+
+def row_to_entry(row: Sequence[object]) -> E.Entry:
+    cells = {c: chain.norm(v) for c, v in zip(chain.LOG_COLUMNS, row)}
+    return E.Entry(seq=int(cells["seq"]), recorded_at=cells["recorded_at"], operator=cells["operator"],
+                   source=cells["source"], event=E.from_cells(cells), prev_hash=cells["prev_hash"], hash=cells["hash"])
+
+
+class StaleHead(Exception):
+    """Someone appended since we read: the expected last seq or hash does not match."""
+
+
+class Journal:
+    def __init__(self, entries: Iterable[E.Entry] = ()):
+        self.entries: list[E.Entry] = list(entries)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[object]]) -> "Journal":
+        return cls(row_to_entry(r) for r in rows)
+
+    def head(self) -> tuple[int, str]:
+        if not self.entries:
+            return 0, chain.GENESIS
+        last = self.entries[-1]
+        return last.seq, last.hash
+
+    def append(self, events: Iterable[E.Event], *, operator: str, recorded_at: dt.datetime,
+               sources: Optional[Sequence[str]] = None, key: Optional[bytes] = None,
+               expected: Optional[tuple[int, str]] = None) -> list[tuple]:
+        """Seal events onto the end of the log; return the new Log rows."""
+        if expected is not None and expected != self.head():
+            raise StaleHead(f"expected the log to end at seq {expected[0]}, it ends at {self.head()[0]}")
+        seq, prev = self.head()
+        when = utc_text(recorded_at)
+        rows = []
+        for i, event in enumerate(events):
+            seq += 1
+            entry = E.Entry(seq=seq, recorded_at=when, operator=operator,
+                            source=(sources[i] if sources else "") or "", event=event)
+            row = list(entry_to_row(entry))
+            row[chain.PREV] = prev
+            row[chain.HASH] = ""
+            row[chain.HASH] = chain.row_hash(row, key)
+            prev = row[chain.HASH]
+            rows.append(tuple(row))
+            self.entries.append(E.Entry(seq=seq, recorded_at=when, operator=operator, source=entry.source,
+                                        event=event, prev_hash=row[chain.PREV], hash=row[chain.HASH]))
+        return rows
+
+    def rows(self) -> list[tuple]:
+        return [entry_to_row(e) for e in self.entries]
+
+    def fold(self, as_of: dt.date) -> State:
+        return fold(self.entries, as_of)

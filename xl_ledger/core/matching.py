@@ -1,0 +1,324 @@
+"""Matching: one sweep in date order that draws each session's demand from eligible lots.
+
+Eligible lot (DESIGN §3): owned by the student, or by the family when the product is `shared`; the
+service matches (a lot without a service serves any); the session date lies in the lot's window; the
+package is active and not frozen that day; for a booking that only *reserves*, the product applies
+credit at booking. Draw order = DrawOrder.key: priority, earliest expiry, carried-over credit first,
+service-specific before any-service, oldest purchase, package id.
+
+Refunds, chargebacks, transfers, negative adjustments and rollovers are "pinned" draws: they take
+from one named package on their date, after that day's sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from decimal import Decimal
+from typing import Iterable
+
+from xl_ledger.core import events as E
+from xl_ledger.core import periods
+from xl_ledger.core.inputs import Product
+from xl_ledger.core.inputs import Settings
+from xl_ledger.core.numbers import QTY_EPS
+from xl_ledger.core.numbers import ZERO
+from xl_ledger.core.parse import parse_validity
+from xl_ledger.core.state import Alert
+from xl_ledger.core.state import Allocation
+from xl_ledger.core.state import Lot
+from xl_ledger.core.state import Package
+
+FAR = dt.date.max
+NEAR = dt.date.min
+SIXTY = Decimal(60)
+CONSUMING = ("attended", "late_cancel", "no_show")
+
+
+def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
+    """The draw order (lower first). Policy lives here so that it can be read in one place."""
+    return (
+        pkg.product.priority,
+        end or FAR,  # the credit that expires first is used first
+        0 if lot.kind in ("rollover_in", "makeup") else 1,  # carried-over and make-up credit first
+        0 if pkg.product.service else 1,  # the most restrictive lot first
+        pkg.purchased_on,
+        pkg.package_id,
+        lot.start or NEAR,
+    )
+
+
+def is_late(ev: E.SessionRecorded, late_hours: int) -> bool:
+    """A `cancelled` session whose cancellation came less than late_cancel_hours before the start."""
+    if not ev.cancelled_at:
+        return False
+    start = dt.datetime.combine(ev.effective_date, dt.time.fromisoformat(ev.start) if ev.start else dt.time(0))
+    cancelled = dt.datetime.fromisoformat(ev.cancelled_at)
+    return (start - cancelled).total_seconds() < late_hours * 3600
+
+
+class Sweep:
+    def __init__(self, settings: Settings, students: dict, packages: dict[str, Package], as_of: dt.date):
+        self.settings = settings
+        self.students = students
+        self.packages = packages
+        self.as_of = as_of
+        self.allocations: list[Allocation] = []
+        self.notices: list[Alert] = []
+        self.own: dict[str, list] = {}
+        self.shared: dict[str, list] = {}
+        self.negative: dict[str, list] = {}  # student -> packages that may overdraw
+        self.cache: dict[str, list] = {}
+        self.makeups: dict[tuple, int] = {}
+        for pkg in packages.values():
+            if pkg.active:
+                for lot in pkg.lots:
+                    self._index(pkg, lot)
+
+    # --- indexes ----------------------------------------------------------------------------------
+    def _family(self, student_id: str):
+        s = self.students.get(student_id)
+        return s.family_id if s else None
+
+    def _index(self, pkg: Package, lot: Lot) -> None:
+        pair = (pkg, lot)
+        self.own.setdefault(pkg.owner, []).append(pair)
+        family = self._family(pkg.owner) if pkg.product.shared else None
+        if family:
+            self.shared.setdefault(family, []).append(pair)
+        for student, cands in self.cache.items():
+            if student == pkg.owner or (family and self._family(student) == family):
+                cands.append(pair)
+        if pkg.product.negative_limit > 0:
+            for student in {pkg.owner} | ({s for s in self.students if self._family(s) == family} if family else set()):
+                lst = self.negative.setdefault(student, [])
+                if pkg not in lst:
+                    lst.append(pkg)
+
+    def candidates(self, student: str) -> list:
+        cands = self.cache.get(student)
+        if cands is None:
+            family = self._family(student)
+            cands = list(self.own.get(student, ()))
+            if family:
+                cands += [pl for pl in self.shared.get(family, ()) if pl[0].owner != student]
+            self.cache[student] = cands
+        return cands
+
+    # --- the sweep --------------------------------------------------------------------------------
+    def run(self, sessions: Iterable[E.SessionRecorded], pinned: list[tuple]) -> None:
+        order = sorted(sessions, key=lambda s: (s.effective_date, s.start or "", s.session_id))
+        heap = [(p[0], p[1], i, p) for i, p in enumerate(pinned)]
+        heapq.heapify(heap)
+        for ev in order:
+            while heap and heap[0][0] < ev.effective_date:
+                self.pinned(heapq.heappop(heap)[3])
+            self.session(ev)
+        while heap:
+            self.pinned(heapq.heappop(heap)[3])
+
+    def session(self, ev: E.SessionRecorded) -> None:
+        if ev.paid_separately:
+            return  # never matched: no double billing
+        status = ev.status
+        if status == "cancelled" and is_late(ev, self.settings.late_cancel_hours):
+            status = "late_cancel"
+        if status == "studio_cancelled":
+            self.makeup(ev)
+            return
+        if status in CONSUMING:
+            reserve_only = False
+        elif status == "scheduled" and (ev.booked_by == "client" or self.settings.reserve_staff_bookings):
+            reserve_only = True
+        else:
+            return  # pending, waitlisted, cancelled in time, unreserved staff booking: nothing drawn
+        d = ev.effective_date
+        state = "used" if not reserve_only and d <= self.as_of else "reserved"
+        valid, later = self.valid_lots(ev.student_id, d, ev.service, reserve_only)
+        if not valid:
+            if later:
+                self._alloc(ev, status, None, None, ZERO, later.unit, "awaiting_service")
+                return
+            self.shortfall(ev, status, state, None, None)
+            return
+        first_pkg = valid[0][0]
+        unit = first_pkg.unit
+        if unit == "months":
+            self._activate(first_pkg, d)
+            self._alloc(ev, status, first_pkg, valid[0][1], ZERO, unit, "covered")
+            return
+        if (status == "late_cancel" and first_pkg.product.late_cancel == "free") or \
+                (status == "no_show" and first_pkg.product.no_show == "free"):
+            self._alloc(ev, status, first_pkg, None, ZERO, unit, "free")
+            return
+        need = self.need(ev, unit)
+        for pkg, lot in valid:
+            if pkg.unit != unit:
+                continue
+            take = lot.left if lot.left - need < QTY_EPS else need
+            lot.left -= take
+            need -= take
+            self._activate(pkg, d)
+            self._alloc(ev, status, pkg, lot, take, unit, state)
+            if need < QTY_EPS:
+                return
+        self.shortfall(ev, status, state, unit, need)
+
+    def need(self, ev: E.SessionRecorded, unit: str) -> Decimal:
+        if unit == "hours":
+            return (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
+        return ev.quantity if ev.quantity is not None else Decimal(1)
+
+    def valid_lots(self, student: str, d: dt.date, service, reserve_only: bool):
+        cands = self.candidates(student)
+        keyed = []
+        later = None
+        dead = 0
+        for pair in cands:
+            pkg, lot = pair
+            if lot.left < QTY_EPS:
+                dead += 1
+                continue
+            end = lot.end if lot.own_end else pkg.expires_on
+            if end is not None and end < d:
+                dead += 1
+                continue
+            if (lot.start is not None and lot.start > d) or not pkg.active:
+                continue
+            if pkg.freezes and pkg.frozen_on(d):
+                continue
+            pservice = pkg.product.service
+            if pservice and pservice != service:
+                continue
+            if reserve_only and pkg.product.apply_at == "service":
+                later = later or pkg
+                continue
+            keyed.append((draw_key(pkg, lot, end), pair))
+        if dead > 8 and dead * 2 > len(cands):
+            # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
+            cands[:] = [(p, lot) for p, lot in cands
+                        if lot.left >= QTY_EPS and ((lot.end if lot.own_end else p.expires_on) or FAR) >= d]
+        keyed.sort(key=lambda kp: kp[0])
+        return [pair for _k, pair in keyed], later
+
+    def shortfall(self, ev, status: str, state: str, unit, need) -> None:
+        """No credit left: overdraw up to negative_limit, otherwise the session is owed."""
+        d = ev.effective_date
+        for pkg in sorted(self.negative.get(ev.student_id, ()), key=lambda p: (p.purchased_on, p.package_id)):
+            if not pkg.active or (unit and pkg.unit != unit) or pkg.frozen_on(d):
+                continue
+            end = pkg.expires_on
+            if end is not None and end < d:
+                continue
+            if pkg.product.service and pkg.product.service != ev.service:
+                continue
+            room = pkg.product.negative_limit - pkg.overdrawn
+            if room < QTY_EPS:
+                continue
+            if need is None:
+                unit, need = pkg.unit, self.need(ev, pkg.unit)
+            take = min(room, need)
+            pkg.overdrawn += take
+            need -= take
+            self._alloc(ev, status, pkg, None, take, unit, state, lot_id=f"{pkg.package_id}/negative")
+            if need < QTY_EPS:
+                return
+        if need is None:
+            unit = self.guess_unit(ev.student_id)
+            need = self.need(ev, unit)
+        self._alloc(ev, status, None, None, need, unit, "owed")
+
+    def guess_unit(self, student: str) -> str:
+        pkgs = [pl[0] for pl in self.own.get(student, ())]
+        return max(pkgs, key=lambda p: (p.purchased_on, p.package_id)).unit if pkgs else "lessons"
+
+    def _activate(self, pkg: Package, d: dt.date) -> None:
+        if pkg.first_use is None:
+            pkg.first_use = d
+            pkg.redeemed = True
+            product = pkg.product
+            if product.validity_starts == "first_use" and product.validity and pkg.base_end is None:
+                pkg.base_end = periods.last_valid_day(d, parse_validity(product.validity))
+                pkg.expires_on = pkg.expiry()
+
+    def _alloc(self, ev, status, pkg, lot, qty, unit, state, lot_id=None) -> None:
+        if pkg is not None:
+            if state == "used":
+                pkg.used += qty
+            elif state == "reserved":
+                pkg.reserved += qty
+        self.allocations.append(Allocation(ev.session_id, ev.effective_date, ev.student_id, status,
+                                           pkg.package_id if pkg else None,
+                                           lot_id or (lot.lot_id if lot else None), qty, unit, state))
+
+    # --- make-ups and pinned draws ----------------------------------------------------------------
+    def makeup(self, ev: E.SessionRecorded) -> None:
+        days = self.settings.makeup_validity_days
+        if days <= 0:
+            return
+        d = ev.effective_date
+        key = (ev.student_id, periods.quarter_of(d))
+        if self.makeups.get(key, 0) >= self.settings.makeup_max_per_quarter:
+            self.notices.append(Alert("notice", ev.student_id, None, f"Sessions {ev.session_id}",
+                                      f"{ev.session_id}: no make-up credit, the quarter's limit of "
+                                      f"{self.settings.makeup_max_per_quarter} is reached"))
+            return
+        unit = self.guess_unit(ev.student_id)
+        if unit == "months":
+            return  # a months package already covers any replacement lesson that month
+        self.makeups[key] = self.makeups.get(key, 0) + 1
+        qty = self.need(ev, unit)
+        pid = f"MK-{ev.session_id}"
+        product = Product(product_id="MAKEUP", name="Make-up credit", unit=unit, quantity=qty, price=ZERO,
+                          service=ev.service, priority=0)
+        pkg = Package(package_id=pid, owner=ev.student_id, product=product, purchased_on=d, comp=True)
+        lot = Lot(f"{pid}/1", pid, qty, "makeup", start=d, end=d + dt.timedelta(days=days - 1), own_end=True,
+                  left=qty)
+        pkg.lots.append(lot)
+        pkg.expires_on = lot.end
+        self.packages[pid] = pkg
+        self._index(pkg, lot)
+
+    def pinned(self, item: tuple) -> None:
+        d, _seq, kind, package_id, qty, extra = item
+        pkg = self.packages[package_id]
+        lots = [lot for lot in pkg.lots if lot.left >= QTY_EPS and (lot.start is None or lot.start <= d)
+                and ((lot.end if lot.own_end else pkg.expires_on) or FAR) >= d]
+        lots.sort(key=lambda lot: ((lot.end if lot.own_end else pkg.expires_on) or FAR, lot.start or NEAR))
+        available = sum((lot.left for lot in lots), ZERO) - pkg.overdrawn
+        want = available if qty is None else (min(qty, available) if kind == "rollover" else qty)
+        taken = ZERO
+        for lot in lots:
+            if want - taken < QTY_EPS:
+                break
+            take = min(lot.left, want - taken)
+            lot.left -= take
+            taken += take
+        if kind != "rollover" and want - taken >= QTY_EPS:
+            self.notices.append(Alert("notice", pkg.owner, package_id, f"Log {kind}",
+                                      f"{kind} of {want.normalize():f} {pkg.unit} from {package_id} on {d.isoformat()} "
+                                      f"found only {taken.normalize():f} left after re-matching"))
+        if taken:
+            pkg.draws.append((d, kind, taken))
+        if kind in ("refund", "chargeback"):
+            pkg.refunded += taken
+            pkg.refunded_money += extra.amount or ZERO
+        elif kind == "adjust":
+            pkg.adjusted_out += taken
+        elif kind == "transfer":
+            pkg.transferred_out += taken
+            new = Package(package_id=extra.to_package_id, owner=extra.to_student_id, product=pkg.product,
+                          purchased_on=d, price=taken * pkg.unit_value, paid_quantity=taken)
+            lot = Lot(f"{new.package_id}/1", new.package_id, taken, "transfer_in", start=d, end=pkg.expires_on,
+                      own_end=True, left=taken)
+            new.lots.append(lot)
+            new.expires_on = pkg.expires_on
+            self.packages[new.package_id] = new
+            self._index(new, lot)
+        elif kind == "rollover" and taken >= QTY_EPS:
+            pkg.transferred_out += taken
+            new = self.packages[extra]
+            lot = Lot(f"{new.package_id}/r", new.package_id, taken, "rollover_in", start=new.purchased_on, left=taken)
+            new.lots.append(lot)
+            if new.active:
+                self._index(new, lot)

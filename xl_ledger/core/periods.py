@@ -1,0 +1,75 @@
+"""Calendar arithmetic: expiry dates, calendar months and weeks.
+
+Windows are inclusive: (first valid day, last valid day). `None` as the end means never expires.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+
+from xl_ledger.core.parse import Validity
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def last_valid_day(start: dt.date, validity: Validity) -> dt.date:
+    """The last day a package is valid when it starts on `start`.
+
+    N months from day d ends the day before day d of the month N months later; when that month has
+    no day d (31 Jan + 1 month), the package runs to the end of that month (29 Feb). So 15 Jan + 3 months
+    → 14 Apr, 31 Jan 2024 + 1 month → 29 Feb, 31 Mar + 1 month → 30 Apr, 30 Nov 2024 + 3 months → 28 Feb.
+    """
+    if validity.unit == "days":
+        return start + dt.timedelta(days=validity.count - 1)
+    if validity.unit == "weeks":
+        return start + dt.timedelta(days=7 * validity.count - 1)
+    months = validity.count * (12 if validity.unit == "years" else 1)
+    target = start + relativedelta(months=months)
+    if target.day != start.day:  # clipped: the start day does not exist in the target month
+        return target
+    return target - ONE_DAY
+
+
+def month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def month_end(d: dt.date) -> dt.date:
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+
+
+def add_months(d: dt.date, n: int) -> dt.date:
+    return d + relativedelta(months=n)
+
+
+def week_start(d: dt.date, first_weekday: int) -> dt.date:
+    """The first day of d's week; first_weekday is 0 for Monday, 6 for Sunday."""
+    return d - dt.timedelta(days=(d.weekday() - first_weekday) % 7)
+
+
+def weeks_in(first: dt.date, last: dt.date, first_weekday: int) -> list[tuple[dt.date, dt.date, dt.date]]:
+    """Weeks touching [first, last], each as (week start, clipped first day, clipped last day)."""
+    out = []
+    ws = week_start(first, first_weekday)
+    while ws <= last:
+        we = ws + dt.timedelta(days=6)
+        out.append((ws, max(ws, first), min(we, last)))
+        ws = we + ONE_DAY
+    return out
+
+
+def months_in(first: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
+    """`count` calendar months starting with first's month, each as (first day, last day)."""
+    out = []
+    m = month_start(first)
+    for _ in range(count):
+        out.append((m, month_end(m)))
+        m = add_months(m, 1)
+    return out
+
+
+def quarter_of(d: dt.date) -> tuple[int, int]:
+    return d.year, (d.month - 1) // 3

@@ -1,0 +1,139 @@
+"""What the fold produces: packages, lots, allocations, balances and alerts, as of one date.
+
+Lots and packages are built and drawn down inside fold.py (they are mutable only there); callers get a
+`State` and treat it as read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from typing import Optional
+
+from xl_ledger.core.inputs import Product
+from xl_ledger.core.inputs import Settings
+from xl_ledger.core.inputs import Student
+from xl_ledger.core.numbers import ZERO
+
+
+@dataclass(eq=False, slots=True)
+class Lot:
+    """Credits with one validity window. `start=None` means it also pays for earlier unpaid sessions."""
+
+    lot_id: str
+    package_id: str
+    quantity: Decimal
+    kind: str  # main, period, top_up, adjust, comp, makeup, transfer_in, rollover_in
+    start: Optional[dt.date] = None
+    end: Optional[dt.date] = None  # own end (period lots, transfer/rollover lots); None: follows the package
+    own_end: bool = False
+    left: Decimal = ZERO
+    week: Optional[dt.date] = None  # weekly lots: the week's first day (for the shared boundary week)
+
+
+@dataclass(eq=False, slots=True)
+class Package:
+    package_id: str
+    owner: str
+    product: Product
+    purchased_on: dt.date
+    price: Decimal = ZERO  # money paid in (sale + top-ups)
+    paid_quantity: Decimal = ZERO  # credits bought with that money (unit value = price / paid_quantity)
+    lots: list = field(default_factory=list)
+    comp: bool = False
+    base_end: Optional[dt.date] = None  # expiry before freezes and extensions (purchase-based)
+    first_use: Optional[dt.date] = None
+    freezes: list = field(default_factory=list)  # [start, end] inclusive, mutable end for unfreeze
+    extra_days: int = 0
+    active: bool = True
+    overdrawn: Decimal = ZERO
+    # figures, filled at the end of the fold
+    granted: Decimal = ZERO
+    used: Decimal = ZERO
+    reserved: Decimal = ZERO
+    remaining: Decimal = ZERO
+    expired: Decimal = ZERO
+    refunded: Decimal = ZERO
+    refunded_money: Decimal = ZERO
+    transferred_out: Decimal = ZERO
+    transferred_in: Decimal = ZERO
+    adjusted_out: Decimal = ZERO
+    draws: list = field(default_factory=list)  # (date, kind, quantity) of pinned draws: refunds, transfers...
+    value_remaining: Decimal = ZERO
+    expires_on: Optional[dt.date] = None
+    status: str = "active"
+    redeemed: bool = False
+
+    @property
+    def unit(self) -> str:
+        return self.product.unit
+
+    @property
+    def unit_value(self) -> Decimal:
+        return self.price / self.paid_quantity if self.paid_quantity else ZERO
+
+    def frozen_on(self, d: dt.date) -> bool:
+        for start, end in self.freezes:
+            if start <= d <= end:
+                return True
+        return False
+
+    def expiry(self) -> Optional[dt.date]:
+        """Last valid day for plain lots, after freezes and extensions; None = never or not started."""
+        if self.base_end is None:
+            return None
+        frozen_days = sum((end - start).days + 1 for start, end in self.freezes)
+        return self.base_end + dt.timedelta(days=frozen_days + self.extra_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    session_id: str
+    date: dt.date
+    student_id: str
+    status: str
+    package_id: Optional[str]
+    lot_id: Optional[str]
+    quantity: Decimal
+    unit: Optional[str]
+    state: str  # used, reserved, covered, free, owed, negative, awaiting_service
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # low_balance, expiring, owed, notice
+    student_id: Optional[str]
+    package_id: Optional[str]
+    where: str
+    message: str
+
+
+@dataclass
+class State:
+    as_of: dt.date
+    settings: Settings
+    products: dict[str, Product]
+    students: dict[str, Student]
+    packages: dict[str, Package]
+    allocations: list[Allocation]
+    alerts: list[Alert]
+    sessions: dict  # session_id -> the latest session event
+    notices: list[Alert] = field(default_factory=list)
+    last_seq: int = 0
+    closed_through: Optional[dt.date] = None
+    buyers: set = field(default_factory=set)  # students who have bought (intro_only)
+
+    def family_of(self, student_id: str) -> Optional[str]:
+        s = self.students.get(student_id)
+        return s.family_id if s else None
+
+    def usable_packages(self, student_id: str) -> list[Package]:
+        """Packages a student can draw from: their own and their family's shared ones."""
+        family = self.family_of(student_id)
+        out = []
+        for p in self.packages.values():
+            if p.owner == student_id or (p.product.shared and family and self.family_of(p.owner) == family):
+                out.append(p)
+        return out
