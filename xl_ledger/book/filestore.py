@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import glob
 import json
 import os
 import socket
@@ -187,6 +188,10 @@ class FileStore:
     # --------------------------------------------------------------------------------- writing
     def commit(self, change: Change) -> None:
         with WriteLock(self.path):
+            # Temp files of writers that were killed mid-save: ours to remove now that we hold the lock.
+            for stale in self.path.parent.glob(f".~xl-ledger.{glob.escape(self.name)}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
             with self._open() as book:
                 self._commit(book, change)
 
