@@ -212,7 +212,8 @@ def log_xlsx(path: Path, rows: int = 0) -> Path:
     """Layout (d) as xlsx: title, header on row 3 (Date | Student | Minutes | Status | Notes).
 
     With rows=0: ten hand-written rows (dates as cells and text, a duplicate, a Total row).
-    With rows=N: N generated lessons for the speed harness (date cells, 40 students, 30-90 min).
+    With rows=N: N generated lessons for the speed harness (date cells, 25 a day from 40 students,
+    30-90 min, every 50th a no-show).
     """
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": rows > 0})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
@@ -226,7 +227,7 @@ def log_xlsx(path: Path, rows: int = 0) -> Path:
         for i in range(rows):
             r = 3 + i
             ws.write_datetime(r, 0, start + dt.timedelta(days=i // 25), date_fmt)
-            ws.write_string(r, 1, students[rng.randrange(40)])
+            ws.write_string(r, 1, students[(i * 7) % 40])  # 25 distinct students a day: no duplicates
             ws.write_number(r, 2, rng.choice((30, 45, 60, 90)))
             if i % 50 == 0:
                 ws.write_string(r, 3, "NS")

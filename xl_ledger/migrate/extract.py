@@ -475,15 +475,19 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
     bare = sm.duration_bare
     unit = sm.unit
     prefix = f"{grid.file_label}!{grid.name}!"
-    L_date, L_student = col_letter(c_date), col_letter(c_student)
-    L_dur = col_letter(c_dur) if c_dur is not None else None
+    p_date, p_student = prefix + col_letter(c_date), prefix + col_letter(c_student)
+    p_dur = prefix + col_letter(c_dur) if c_dur is not None else ""
     header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
-    names = ctx.names
     lessons = ctx.lessons
     one = Decimal(1)
     seen: dict[tuple, int] = {}
+    # Logs repeat the same few names and lengths thousands of times: tally names locally and
+    # remember each distinct duration value's reading (or its error).
+    tally: dict[str, list] = {}  # raw spelling -> [name, cells, count]
+    minutes_of: dict[object, object] = {}
+    rows = grid.rows
     for r in range(sm.header_row, grid.height):
-        row = grid.rows[r]
+        row = rows[r]
         n = len(row)
         dv = row[c_date] if c_date < n else ""
         sv = row[c_student] if c_student < n else ""
@@ -500,33 +504,47 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
             try:
                 dv = read_date(dv, day_first)
             except ParseError as err:
-                ctx.unreadable(prefix + L_date + str(r + 1), dv, err, "The lesson was not read; fix the date and run again.")
+                ctx.unreadable(f"{p_date}{r + 1}", dv, err, "The lesson was not read; fix the date and run again.")
                 continue
         elif isinstance(dv, dt.datetime):
             dv = dv.date()
         rn = str(r + 1)
-        ref = prefix + L_date + rn
-        student = names.add(sv, prefix + L_student + rn)
+        ref = p_date + rn
+        t = tally.get(sv)
+        if t is None:
+            t = tally[sv] = [ctx.names.resolve(sv), [], 0]
+        t[2] += 1
+        if len(t[1]) < 50:
+            t[1].append(p_student + rn)
+        student = t[0]
         mark = "attended"
         note = None
-        if c_status is not None and c_status < n and not blank(row[c_status]):
-            st = row[c_status]
+        st = row[c_status] if c_status is not None and c_status < n else ""
+        if st != "" and not blank(st):
             mark = read_mark(str(st)) if not isinstance(st, (int, float)) else ("attended" if st else None)
             if mark is None:
                 ctx.unreadable(prefix + col_letter(c_status) + rn, st, ParseError("is not a status I know"),
                                "The lesson was read as attended; fix the cell if it was not.")
                 mark = "attended"
             note = str(st).strip()
-        if c_note is not None and c_note < n and not blank(row[c_note]):
-            note = str(row[c_note]).strip() if note is None else f"{note}; {str(row[c_note]).strip()}"
+        nt = row[c_note] if c_note is not None and c_note < n else ""
+        if nt != "" and not blank(nt):
+            note = str(nt).strip() if note is None else f"{note}; {str(nt).strip()}"
         minutes = credits = None
         if c_dur is not None:
             v = row[c_dur] if c_dur < n else ""
-            if not blank(v):
-                try:
-                    minutes = read_minutes(v, bare)
-                except ParseError as err:
-                    ctx.unreadable(prefix + L_dur + rn, v, err, "The lesson was read without its length.")
+            if v != "" and not blank(v):
+                minutes = minutes_of.get(v) if isinstance(v, (str, float, int)) else None
+                if minutes is None:
+                    try:
+                        minutes = read_minutes(v, bare)
+                    except ParseError as err:
+                        minutes = err
+                    if isinstance(v, (str, float, int)):
+                        minutes_of[v] = minutes
+                if isinstance(minutes, ParseError):
+                    ctx.unreadable(p_dur + rn, v, minutes, "The lesson was read without its length.")
+                    minutes = None
         else:
             credits = one
             if c_credits is not None and c_credits < n and not blank(row[c_credits]):
@@ -542,4 +560,6 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
         else:
             ctx.findings.append(Finding("duplicate_row", f"Rows {first + 1} and {r + 1} of {grid.name} record the same lesson "
                                                          f"({student} on {dv}). Both were read; delete one if it was entered twice.",
-                                        (prefix + L_date + str(first + 1), ref)))
+                                        (f"{p_date}{first + 1}", ref)))
+    for name, cells, count in tally.values():
+        ctx.names.record(name, cells, count)

@@ -46,6 +46,17 @@ class NameBook:
         self._cells: dict[str, list[Cell]] = {}
         self._count: dict[str, int] = {}
 
+    def resolve(self, raw: str) -> str:
+        """The name a spelling stands for: tidied, with the mapping's aliases applied."""
+        name = tidy(raw)
+        return self._aliases.get(name, name)
+
+    def record(self, name: str, cells: list[Cell], count: int) -> None:
+        """Bulk form of `add` for hot loops that tally a sheet's names themselves."""
+        have = self._cells.setdefault(name, [])
+        have.extend(cells[: max(0, 50 - len(have))])
+        self._count[name] = self._count.get(name, 0) + count
+
     def add(self, raw: str, cell: Cell) -> str:
         """Record a spelling at a cell; return the student name to use (alias applied)."""
         name = tidy(raw)

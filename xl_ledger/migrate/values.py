@@ -38,8 +38,21 @@ def norm_header(text: str) -> str:
     return " ".join(t.split())
 
 
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}")
+
+
 @lru_cache(maxsize=16384)
 def _date_text(text: str, day_first: bool) -> dt.date:
+    # dateutil quietly swaps day and month when the given order is impossible (19/01 read
+    # month-first becomes 19 January), so one sheet could mix two orders without a word. Refuse
+    # instead: the owner sets day_first in the mapping, and every date is read one way.
+    m = _NUMERIC_DATE.fullmatch(text)
+    if m:
+        first, second = int(m.group(1)), int(m.group(2))
+        if (first > 12 and not day_first) or (second > 12 and day_first):
+            order = "day-first (31/01/2025)" if first > 12 else "month-first (01/31/2025)"
+            raise ParseError(f'"{text}" can only be read {order}, but this sheet is read the other way; '
+                             'set "day_first" in the mapping file')
     return parse_date(text, day_first=day_first)
 
 
