@@ -100,6 +100,12 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
                 pinned.append((ev.effective_date, entry.seq, "adjust", ev.package_id, -ev.quantity, ev))
         elif cls in (E.Refund, E.Chargeback, E.Transfer):
             pinned.append((ev.effective_date, entry.seq, ev.kind, ev.package_id, ev.quantity or ZERO, ev))
+            if cls is E.Transfer:
+                # The receiving package exists from now on (later rows may freeze or adjust it); its
+                # credit arrives in the sweep, when the transfer draws from the source package.
+                source = packages[ev.package_id]
+                packages[ev.to_package_id] = Package(package_id=ev.to_package_id, owner=ev.to_student_id,
+                                                     product=source.product, purchased_on=ev.effective_date)
         elif cls is E.Freeze:
             pkg = packages[ev.package_id]
             pkg.freezes.append([ev.effective_date, ev.effective_date + dt.timedelta(days=ev.days - 1)])
@@ -116,9 +122,9 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
         elif cls is E.Reactivate:
             packages[ev.package_id].active = True
 
-    for pkg in packages.values():
-        pkg.expires_on = pkg.expiry()
     merge_boundary_weeks(packages)
+    for pkg in packages.values():
+        pkg.expires_on = pkg.expiry() if pkg.base_end else last_day(pkg)
     pinned.extend(rollovers(packages))
 
     sweep = Sweep(settings, students, packages, as_of)
@@ -252,6 +258,8 @@ def settle(pkg: Package, as_of: dt.date) -> None:
     pkg.granted = granted - pkg.adjusted_out
     pkg.remaining = remaining - pkg.overdrawn
     pkg.value_remaining = money(max(pkg.remaining, ZERO) * pkg.unit_value) if pkg.active else ZERO
+    if pkg.expires_on is None:
+        pkg.expires_on = last_day(pkg)
     pkg.status = status_of(pkg, as_of)
 
 

@@ -307,14 +307,15 @@ class Sweep:
             pkg.adjusted_out += taken
         elif kind == "transfer":
             pkg.transferred_out += taken
-            new = Package(package_id=extra.to_package_id, owner=extra.to_student_id, product=pkg.product,
-                          purchased_on=d, price=taken * pkg.unit_value, paid_quantity=taken)
+            new = self.packages[extra.to_package_id]
+            new.price += taken * pkg.unit_value
+            new.paid_quantity += taken
             lot = Lot(f"{new.package_id}/1", new.package_id, taken, "transfer_in", start=d, end=pkg.expires_on,
                       own_end=True, left=taken)
             new.lots.append(lot)
             new.expires_on = pkg.expires_on
-            self.packages[new.package_id] = new
-            self._index(new, lot)
+            if new.active:
+                self._index(new, lot)
         elif kind == "rollover" and taken >= QTY_EPS:
             pkg.transferred_out += taken
             new = self.packages[extra]
