@@ -232,3 +232,13 @@ def test_not_a_workbook_is_a_clear_error(tmp_path):
             call()
     with pytest.raises(BrokenFileError, match="does not exist"):
         FileStore(tmp_path / "missing.xlsx").head()
+
+
+def test_cells_below_a_table_extend_it(book):
+    FileStore(book).commit(Change(0, GENESIS, cells={"Actions": {(5, "status"): "rejected",
+                                                                 (5, "message"): "row typed below the table"}}))
+    ws = openpyxl.load_workbook(book)["Actions"]
+    assert dict(ws.tables.items()) == {"tblActions": "A1:N5"}
+    assert ws.tables["tblActions"].autoFilter.ref == "A1:N5"
+    assert (ws["L5"].value, ws["M5"].value, ws["A2"].value) == ("rejected", "row typed below the table", "sell")
+    assert dict(openpyxl.load_workbook(book)["Sessions"].tables.items()) == {"tblSessions": "A1:L3"}  # untouched

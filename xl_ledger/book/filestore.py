@@ -41,6 +41,7 @@ from xl_ledger.book.store import check_change
 from xl_ledger.book.xlsx_cells import StyleBook
 from xl_ledger.book.xlsx_sheet import SheetFormatError
 from xl_ledger.book.xlsx_sheet import edit_cells
+from xl_ledger.book.xlsx_sheet import extend_table
 from xl_ledger.book.xlsx_sheet import replace_body
 from xl_ledger.book.xlsx_zip import Archive
 from xl_ledger.book.xlsx_zip import ZipFormatError
@@ -83,6 +84,18 @@ class _Book:
         except (ZipFormatError, StopIteration, KeyError, SafeET.ParseError, UnicodeDecodeError) as e:
             raise BrokenFileError(f"{label} is not a readable Excel workbook ({e or type(e).__name__}): "
                                   f"open it in Excel to check it, or restore a backup") from None
+
+    def tables_of(self, sheet_path: str) -> list[str]:
+        """The table parts a worksheet part links to (through its own .rels)."""
+        rels_path = pjoin(dirname(sheet_path), "_rels", sheet_path.rsplit("/", 1)[-1] + ".rels")
+        if self.archive.get(rels_path) is None:
+            return []
+        out = []
+        for r in SafeET.fromstring(self.read(rels_path)).iter(_REL):
+            if r.get("Type", "").endswith("/table") and r.get("TargetMode") != "External":
+                target = r.get("Target", "")
+                out.append(target.lstrip("/") if target.startswith("/") else normpath(pjoin(dirname(sheet_path), target)))
+        return [t for t in out if self.archive.get(t) is not None]
 
     def read(self, path: str) -> bytes:
         m = self.archive.get(path)
@@ -218,6 +231,11 @@ class FileStore:
                 names = headers(sheet)
                 by_col = {(r, names.index(c) + 1): v for (r, c), v in updates.items()}
                 replaced[path] = edit_cells(book.read(path), by_col, styles)
+                # Rows written below an Excel table join it, as they would if typed in Excel.
+                for table in book.tables_of(path):
+                    grown = extend_table(book.read(table), max(r for r, _ in by_col), {c for _, c in by_col})
+                    if grown is not None:
+                        replaced[table] = grown
         except (SheetFormatError, KeyError, ZipFormatError) as e:
             raise BrokenFileError(f"{self.name}: a sheet's XML could not be edited ({e}); nothing was written. "
                                   f"Open and save the workbook in Excel, then post again.") from None

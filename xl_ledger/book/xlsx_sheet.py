@@ -188,3 +188,18 @@ def _grow_dimension(head: bytes, row: int, col: int) -> bytes:
         return head
     new = f"{first}:{col_letter(max(col, last_col))}{max(row, last_row)}"
     return head[:m.start()] + f'<dimension ref="{new}"/>'.encode() + head[m.end():]
+
+
+def extend_table(xml: bytes, row: int, cols: set[int]) -> bytes | None:
+    """A table part whose ref (and autoFilter ref) reaches down to `row`, when an edit in one of its
+    columns lands below it; None when the table already covers it or the edit is beside it."""
+    m = re.search(rb'<table\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"', xml)
+    if not m:
+        return None
+    first_col, first_row, last_col, last_row = (_cell_col(m.group(1)), int(m.group(2)), _cell_col(m.group(3)),
+                                                 int(m.group(4)))
+    if row <= last_row or not any(first_col <= c <= last_col for c in cols) or re.search(rb'totalsRowCount="[1-9]', xml):
+        return None  # covered, beside the table, or a totals row sits under it (Excel moves that itself)
+    old = f"{m.group(1).decode()}{first_row}:{m.group(3).decode()}{last_row}".encode()
+    new = f"{m.group(1).decode()}{first_row}:{m.group(3).decode()}{row}".encode()
+    return xml.replace(b'ref="' + old + b'"', b'ref="' + new + b'"')
