@@ -21,8 +21,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import xlsxwriter
-
 from xl_ledger.book import schema as S
 from xl_ledger.book import vba_project as V
 from xl_ledger.excel import sources
@@ -77,7 +75,7 @@ def vba_modules(sheet_count: int) -> list[V.Module]:
 class _Formats:
     """XlsxWriter formats, created once per workbook (each becomes one cell style)."""
 
-    def __init__(self, wb: xlsxwriter.Workbook, currency: str):
+    def __init__(self, wb: "xlsxwriter.Workbook", currency: str):  # noqa: F821
         self.wb = wb
         self.by_type: dict[str, object] = {}
         for kind, num in {**S.NUMBER_FORMATS, S.MONEY: S.money_format(currency)}.items():
@@ -175,9 +173,11 @@ def _add_engine_sheet(wb, sheet: S.Sheet, fmt: _Formats) -> object:
 def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:
     pk, bal, act = S.BY_NAME["Packages"], S.BY_NAME["Balances"], S.BY_NAME["Actions"]
 
-    def rule(sheet: S.Sheet, formula: str, cf_format, stop: bool = False) -> None:
-        last = len(sheet.columns) - 1
-        sheets[sheet.name].conditional_format(1, 0, MAX_ROW, last, {
+    def rule(sheet: S.Sheet, formula: str, cf_format, stop: bool = False, column: str | None = None) -> None:
+        first, last = 0, len(sheet.columns) - 1  # whole rows, unless one column is meant
+        if column:
+            first = last = sheet.headers.index(column)
+        sheets[sheet.name].conditional_format(1, first, MAX_ROW, last, {
             "type": "formula", "criteria": formula, "format": cf_format, "stop_if_true": stop,
         })  # fmt: skip
 
@@ -190,7 +190,8 @@ def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:
     owed, brem, nxt = (f"${bal.letter(c)}2" for c in ("owed_sessions", "remaining", "next_expiry"))
     rule(bal, f"=AND(ISNUMBER({owed}),{owed}>0)", fmt.cf_owed, stop=True)
     rule(bal, f"=AND(ISNUMBER({brem}),{brem}<=setting_low_balance_threshold)", fmt.cf_low)
-    rule(bal, f"=AND(ISNUMBER({nxt}),{nxt}-TODAY()<=setting_expiry_warning_days)", fmt.cf_low)
+    # Expiring soon marks only the date: the row colour is kept for the balance itself.
+    rule(bal, f"=AND(ISNUMBER({nxt}),{nxt}-TODAY()<=setting_expiry_warning_days)", fmt.cf_low, column="next_expiry")
 
     rule(act, f'=${act.letter("status")}2="rejected"', fmt.cf_owed)
 
@@ -271,7 +272,13 @@ def _input_rows(sheet: S.Sheet) -> list[list[object]]:
     return []
 
 
-def _settings_validations(ws) -> None:
+def _settings_values(ws, fmt: _Formats, currency: str) -> None:
+    """Each setting's value cell gets its own type's format (the column mixes text and numbers)."""
+    for i, (key, (default, kind, _meaning)) in enumerate(S.SETTINGS.items(), start=1):
+        num = S.money_format(currency) if kind == S.MONEY else S.NUMBER_FORMATS.get(kind, "General")
+        if num == "@":
+            num = "General"
+        ws.write(i, 1, default, fmt.wb.add_format({"num_format": num, "align": "left"}))
     for i, (key, (_default, kind, _meaning)) in enumerate(S.SETTINGS.items(), start=1):
         list_key = "yesno" if kind == S.YESNO else key if kind == S.CHOICE and key in S.LISTS else None
         if list_key:
@@ -280,6 +287,8 @@ def _settings_validations(ws) -> None:
 
 def build_xlsx(vba_bin: bytes, currency: str) -> bytes:
     """The workbook as XlsxWriter writes it (before the ribbon part is added)."""
+    import xlsxwriter  # a build-time dependency (test extra): template_path() users do not need it
+
     out = io.BytesIO()
     wb = xlsxwriter.Workbook(out, {"in_memory": True})
     wb.set_properties({
@@ -296,7 +305,7 @@ def build_xlsx(vba_bin: bytes, currency: str) -> bytes:
             sheets[name] = _add_engine_sheet(wb, sheet, fmt)
         else:
             sheets[name] = _add_input_sheet(wb, sheet, fmt, _input_rows(sheet))
-    _settings_validations(sheets["Settings"])
+    _settings_values(sheets["Settings"], fmt, currency)
     sheets[S.LISTS_SHEET] = _add_lists(wb, fmt)
     sheets[S.XLWINGS_CONF_SHEET] = _add_xlwings_conf(wb, fmt)
     for i, ws in enumerate(sheets.values(), start=1):
