@@ -242,3 +242,17 @@ def test_cells_below_a_table_extend_it(book):
     assert ws.tables["tblActions"].autoFilter.ref == "A1:N5"
     assert (ws["L5"].value, ws["M5"].value, ws["A2"].value) == ("rejected", "row typed below the table", "sell")
     assert dict(openpyxl.load_workbook(book)["Sessions"].tables.items()) == {"tblSessions": "A1:L3"}  # untouched
+
+
+def test_commit_without_log_rows_keeps_the_append_layout(book):
+    store = FileStore(book)
+    rows = log_rows(10)
+    store.commit(Change(0, GENESIS, tuple(rows)))
+    log_bytes = raw_members(book)[sheet_part(book, "Log")]
+    store.commit(Change(10, rows[-1][15], sheets={"Packages": [["PK1"] * 5] * 40}))  # Log part moves, unchanged
+    assert raw_members(book)[sheet_part(book, "Log")] == log_bytes
+    with store._open() as opened:
+        assert store._log_state(opened) is not None  # the fast path still recognises it
+    more = log_rows(3, 11, rows[-1][15])
+    store.commit(Change(10, rows[-1][15], tuple(more)))
+    assert store.read_log() == rows + more

@@ -243,23 +243,29 @@ class FileStore:
             replaced[book.styles_path] = styles.to_bytes()
         log_path = book.sheets["Log"]
         comment = book.archive.comment if not book.archive.comment.startswith(xlsx_log.MAGIC) else b""
-        with _AtomicFile(self.path) as out:
-            w = ZipWriter(out)
-            for m in book.archive.members:
-                if m.name == log_path and (rows or loaded):
-                    if loaded:
-                        state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows)
+        if loaded:
+            comment = loaded[0].comment()  # still true if the Log part is copied unchanged
+        try:
+            with _AtomicFile(self.path) as out:
+                w = ZipWriter(out)
+                for m in book.archive.members:
+                    if m.name == log_path and rows:
+                        if loaded:
+                            state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows)
+                        else:
+                            state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head)
+                        comment = state.comment()
+                    elif m.name in replaced:
+                        data = replaced[m.name]
+                        packed = _deflate(data)
+                        w.start(m, zlib.crc32(data), len(packed), len(data))
+                        w.write_data(packed)
                     else:
-                        state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head)
-                    comment = state.comment()
-                elif m.name in replaced:
-                    data = replaced[m.name]
-                    packed = _deflate(data)
-                    w.start(m, zlib.crc32(data), len(packed), len(data))
-                    w.write_data(packed)
-                else:
-                    w.copy(book.f, m)
-            w.close(comment)
+                        w.copy(book.f, m)
+                w.close(comment)
+        except (ZipFormatError, ValueError, zlib.error) as e:
+            raise BrokenFileError(f"{self.name} is damaged ({e}); nothing was written. Open it in Excel to repair "
+                                  f"it, or restore a backup.") from None
 
 
 def _read_value(v: object) -> object:
