@@ -33,6 +33,7 @@ from posixpath import normpath
 
 import olefile
 import python_calamine
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from xl_ledger.migrate.records import Cell
@@ -174,7 +175,7 @@ _ROW_RE = re.compile(rb"<(?:\w+:)?row[\s>/]")
 _CELL_RE = re.compile(rb"<(?:\w+:)?c[\s>/]")
 _COL3_RE = re.compile(rb' r="([A-Z]{3})[0-9]')
 _COL2_RE = re.compile(rb' r="([A-Z]{2})[0-9]')
-_COL1_RE = re.compile(rb' r="[A-Z][0-9]')
+_COL1_RE = re.compile(rb' r="([A-Z])[0-9]')
 _ROWREF_RE = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="([0-9]+)"')
 _DIM_RE = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{1,3})?([0-9]+)?(?::([A-Z]{1,3})([0-9]+))?"')
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -196,18 +197,16 @@ def _open_zip(path: Path, limits: Limits) -> LegacySource:
             if "content.xml" in names:
                 raise LegacyFileError(path, "this is an OpenDocument spreadsheet. Save it as .xlsx and try again.")
             raise LegacyFileError(path, "this zip file is not an Excel workbook. Open it in Excel and Save As → Excel Workbook (.xlsx).")
-        # Every XML part is streamed once: it must not inflate past its declared size, and must carry no DTD.
-        sheet_stats: dict[str, _PartStats] = {}
-        for info in infos:
-            if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith("xl/worksheets/"):
-                sheet_stats[info.filename] = _scan_part(path, zf, info, limits)
+        # workbook.xml and its rels are small and parsed by defusedxml (which refuses DTDs), so they
+        # can be read first to give the sheet parts the names people know them by.
         sheets_meta = _workbook_sheets(path, zf)
         if len(sheets_meta) > limits.max_sheets:
             raise LegacyFileError(path, f"the workbook has {len(sheets_meta)} sheets, above the limit of {limits.max_sheets}.")
-        for name, part in sheets_meta:
-            stats = sheet_stats.get(part)
-            if stats is not None:
-                _check_sheet_size(path, name, stats, limits)
+        sheet_names = {part: name for name, part in sheets_meta}
+        # Every XML part is streamed once: it must not inflate past its declared size, and must carry no DTD.
+        for info in infos:
+            if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename.startswith("xl/worksheets/"):
+                _scan_part(path, zf, info, limits, sheet_names.get(info.filename, info.filename))
     return _load_with_calamine(path, "xlsx", limits)
 
 
@@ -241,7 +240,7 @@ class _PartStats:
     dim_cols: int = 0
 
 
-def _scan_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> _PartStats:
+def _scan_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, label: str) -> _PartStats:
     """Stream one part with a hard cap; count rows/cells of sheet parts; refuse DTDs and lying sizes."""
     stats = _PartStats()
     is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
@@ -272,9 +271,9 @@ def _scan_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: L
                             last_row = m.group(4) or m.group(2)
                             stats.dim_rows = int(last_row)
                             stats.dim_cols = col_index(last_col.decode()) + 1
-                            _check_sheet_size(path, info.filename, stats, limits)
+                            _check_sheet_size(path, label, stats, limits)
                     _count_sheet(window, tail, stats)
-                    _check_sheet_size(path, info.filename, stats, limits)
+                    _check_sheet_size(path, label, stats, limits)
                 first = False
                 tail = window[-64:]
     except LegacyFileError:
@@ -306,7 +305,9 @@ def _count_sheet(window: bytes, tail: bytes, stats: _PartStats) -> None:
             stats.max_col = max(stats.max_col, col_index(max(set(cols)).decode()) + 1)
             break
     else:
-        stats.max_col = max(stats.max_col, 26 if _COL1_RE.search(window) else 0)
+        cols = _COL1_RE.findall(window)
+        if cols:
+            stats.max_col = max(stats.max_col, ord(max(set(cols))) - 64)
     last = window.rfind(b"<row ")
     if last >= 0:
         m = _ROWREF_RE.match(window, last)
@@ -322,13 +323,13 @@ def _check_sheet_size(path: Path, sheet: str, s: _PartStats, limits: Limits) -> 
     rows = max(s.rows, s.max_row, s.dim_rows)
     cols = max(s.max_col, s.dim_cols)
     if rows > limits.max_rows:
-        raise LegacyFileError(path, f"sheet {sheet} has more than {limits.max_rows:,} rows (it claims or holds {rows:,}). "
+        raise LegacyFileError(path, f"sheet \"{sheet}\" has more than {limits.max_rows:,} rows (it claims or holds {rows:,}). "
                                     "That is far beyond a tracking sheet; delete unused rows or split the sheet, and try again.")
     if cols > limits.max_cols:
-        raise LegacyFileError(path, f"sheet {sheet} uses {cols:,} columns, above the limit of {limits.max_cols:,}. "
+        raise LegacyFileError(path, f"sheet \"{sheet}\" uses {cols:,} columns, above the limit of {limits.max_cols:,}. "
                                     "Delete the unused columns on the right and try again.")
     if rows * max(cols, 1) > limits.max_cells or s.cells > limits.max_cells:
-        raise LegacyFileError(path, f"sheet {sheet} spans more than {limits.max_cells:,} cells. "
+        raise LegacyFileError(path, f"sheet \"{sheet}\" spans more than {limits.max_cells:,} cells. "
                                     "Delete unused rows and columns (or split the sheet) and try again.")
 
 
@@ -338,7 +339,10 @@ def _workbook_sheets(path: Path, zf: zipfile.ZipFile) -> list[tuple[str, str]]:
         wb = SafeET.fromstring(zf.read("xl/workbook.xml"), forbid_dtd=True)
         rels_xml = zf.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in zf.namelist() else b"<Relationships/>"
         rels = SafeET.fromstring(rels_xml, forbid_dtd=True)
-    except Exception:  # defusedxml's DTD errors, ParseError, KeyError: all mean "not readable"
+    except DefusedXmlException:
+        raise LegacyFileError(path, "part xl/workbook.xml declares a DTD or XML entities, which Excel never writes; "
+                                    "the file may be crafted to exhaust memory (an 'entity bomb') and was not opened.") from None
+    except Exception:  # ParseError, KeyError: not readable
         raise LegacyFileError(path, _CORRUPT) from None
     targets = {}
     for rel in rels:
