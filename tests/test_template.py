@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 import zipfile
 from xml.etree import ElementTree as ET
 
@@ -250,7 +251,9 @@ def test_xlwings_conf_sheet(wb):
 
 
 def test_openpyxl_keeps_vba_ribbon_tables_and_validations(built, parts, tmp_path):
-    wb = openpyxl.load_workbook(io.BytesIO(built), keep_vba=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "Data Validation extension is not supported and will be removed"
+        wb = openpyxl.load_workbook(io.BytesIO(built), keep_vba=True)
     wb["Students"].append(["S1", "Ann", None, None, "yes"])  # an edit, as the file store would make
     out = tmp_path / "saved.xlsm"
     wb.save(out)
