@@ -208,16 +208,16 @@ def _transfer(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     pkg = _package(ctx, a, d)
     target = _student(ctx, a.to_student_id, "to_student_id")
     owner_family = ctx.state.family_of(pkg.owner)
-    if target.student_id == pkg.owner:
-        raise Rejected("to_student_id", f"{target.student_id} already owns {pkg.package_id}.",
-                       "Transfer to another student.", a.to_student_id)
-    if not owner_family or owner_family != target.family_id:
+    if target.student_id != pkg.owner and (not owner_family or owner_family != target.family_id):
         if ctx.role != "owner":
             raise Rejected("to_student_id", f"{target.student_id} is not in {pkg.owner}'s family "
                            f"({owner_family or 'none'}); transfers stay within a family unless the owner overrides "
                            f"with a reason. {ctx.operator} is {ctx.role}.",
                            "Ask the owner to post it with a reason code.", a.to_student_id)
     _controls(a, ctx)
+    if target.student_id == pkg.owner:
+        raise Rejected("to_student_id", f"{target.student_id} already owns {pkg.package_id}.",
+                       "Transfer to another student.", a.to_student_id)
     quantity = _positive(a.quantity, "quantity", "quantity to transfer")
     if pkg.status in ("inactive", "refunded", "expired") or quantity > pkg.remaining:
         raise Rejected("quantity", f"{quantity.normalize():f} {pkg.unit} is more than the "

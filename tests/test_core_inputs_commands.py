@@ -1,0 +1,242 @@
+"""Input validation, rejections, canonical events and the hash chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from studio import Studio
+
+from xl_ledger.core import chain
+from xl_ledger.core import events as E
+from xl_ledger.core import inputs
+from xl_ledger.core.errors import format_problem
+from xl_ledger.core.journal import Journal
+from xl_ledger.core.parse import ParseError
+from xl_ledger.core.parse import parse_date
+from xl_ledger.core.parse import parse_minutes
+from xl_ledger.core.parse import parse_money
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+def test_a_bad_minutes_cell_names_sheet_row_column_and_value():
+    rows, problems = inputs.read_sessions([
+        (13, {"session_id": "L-1", "date": "2026-03-14", "student_id": "S-001", "status": "attended", "minutes": 60}),
+        (14, {"session_id": "L-2", "date": "2026-03-14", "student_id": "S-001", "status": "attended",
+              "minutes": "ninety"}),
+    ])
+    assert [r for r, _ in rows] == [13]  # the good row still loads
+    [p] = problems
+    assert (p.source.sheet, p.source.row, p.source.column) == ("Sessions", 14, "minutes")
+    assert f"{p.source.human()}: {p.message}" == 'Sessions row 14, minutes: "ninety" is not a number of minutes.'
+    assert "Type the lesson length in minutes" in format_problem(p)
+
+
+def test_defaults_apply_to_blank_optional_cells():
+    [(_, product)], problems = inputs.read_products([(2, {"product_id": "P10", "name": "10-pack", "unit": "Lessons",
+                                                          "quantity": 10, "price": "$200.00", "validity": "3 Months",
+                                                          "shared": "", "active": None})])
+    assert not problems
+    assert (product.unit, product.price, product.validity, product.shared, product.active) == \
+        ("lessons", Decimal(200), "3 months", False, True)
+    assert (product.late_cancel, product.no_show, product.apply_at, product.priority) == ("deduct", "deduct",
+                                                                                         "booking", 100)
+    [(_, session)], _ = inputs.read_sessions([(2, {"session_id": 7.0, "date": 46095.0, "student_id": "S-1",
+                                                   "status": "Late cancel", "start": "4:30 pm",
+                                                   "cancelled_at": "14/03/2026 09:15"})])
+    assert session.session_id == "7" and session.status == "late_cancel" and session.credits == 1
+    assert session.date == dt.date(2026, 3, 14) and session.start == dt.time(16, 30)
+    assert session.booked_by == "staff" and session.paid_separately is False
+
+
+def test_required_cells_and_formulas_typed_as_text_are_rejected_per_cell():
+    _rows, problems = inputs.read_products([(3, {"product_id": "", "name": "x", "unit": "days", "quantity": -1,
+                                                 "price": "=A1*2"})])
+    found = {(p.source.column, p.message) for p in problems}
+    assert ("product_id", "is empty but required") in found
+    assert any(c == "unit" and "is not one of hours, lessons, months" in m for c, m in found)
+    assert any(c == "quantity" and "more than zero" in m for c, m in found)
+    assert any(c == "price" and "formula" in m for c, m in found)
+
+
+@pytest.mark.parametrize("text,minutes", [("90", 90), ("1h30", 90), ("1:30", 90), ("90 min", 90), ("2 hours", 120),
+                                          (45.0, 45)])
+def test_durations_people_type(text, minutes):
+    assert parse_minutes(text) == minutes
+
+
+def test_bare_durations_on_legacy_sheets_are_hours():
+    assert parse_minutes("1.5", bare="hours") == 90
+
+
+@pytest.mark.parametrize("text,amount", [("€200", "200"), ("$1,200.00", "1200.00"), ("200 EUR", "200"),
+                                         ("1.200,50 €", "1200.50"), (99.9, "99.9")])
+def test_money_people_type(text, amount):
+    assert parse_money(text) == Decimal(amount)
+
+
+def test_dates_people_type_and_day_first():
+    assert parse_date("3/4/2026") == dt.date(2026, 3, 4)
+    assert parse_date("3/4/2026", day_first=True) == dt.date(2026, 4, 3)
+    assert parse_date("14 Mar 2026") == dt.date(2026, 3, 14)
+    with pytest.raises(ParseError, match="not a date"):
+        parse_date("next week sometime")
+    with pytest.raises(ParseError, match="no such day"):
+        parse_date("2026-02-30")
+
+
+# --- rejections ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def studio():
+    s = Studio(today="2026-03-01")
+    s.product("P10", "lessons", 10, 200, validity="1 month")
+    s.product("INTRO", "lessons", 3, 45, intro_only="yes")
+    s.product("OLD", "lessons", 5, 100, active="no")
+    s.student("S-001", family="F-1")
+    s.student("S-002", family="F-2")
+    s.pkg = s.sell("S-001", "P10", "2026-03-01")
+    return s
+
+
+def _reject(s, action, date="2026-03-02", **cells):
+    events, problem = s.act(action, date, **cells)
+    assert problem is not None and events == [], f"{action} should be rejected"
+    return problem
+
+
+def test_refund_above_refundable_is_rejected(studio):
+    p = _reject(studio, "refund", package_id=studio.pkg, amount=250, reason_code="goodwill")
+    assert "above the refundable 200.00" in p.message and p.source.column == "amount"
+
+
+def test_admin_only_actions_need_an_admin_and_a_reason(studio):
+    for action in ("refund", "chargeback", "transfer", "extend", "adjust"):
+        p = _reject(studio, action, operator="tom", role="staff", package_id=studio.pkg, to_student_id="S-001",
+                    quantity=1, days=5, reason_code="goodwill")
+        assert "tom is staff" in p.message, (action, p.message)
+    p = _reject(studio, "extend", package_id=studio.pkg, days=5)
+    assert p.source.column == "reason_code" and "needs a reason code" in p.message
+    p = _reject(studio, "extend", package_id=studio.pkg, days=5, reason_code="because")
+    assert '"because" is not in the Reasons list' in p.message
+
+
+def test_unknown_student_product_package(studio):
+    assert "is not a student" in _reject(studio, "sell", student_id="S-404", product_id="P10").message
+    assert "is not a product" in _reject(studio, "sell", student_id="S-001", product_id="P-404").message
+    p = _reject(studio, "freeze", package_id="PK-9999", days=3)
+    assert p.source.column == "package_id" and "is not a package" in p.message
+
+
+def test_freeze_of_an_expired_package_is_rejected(studio):
+    p = _reject(studio, "freeze", date="2026-04-05", package_id=studio.pkg, days=7)
+    assert "expired on 2026-03-31" in p.message
+
+
+def test_intro_only_for_a_returning_client_and_inactive_product(studio):
+    p = _reject(studio, "sell", student_id="S-001", product_id="INTRO")
+    assert "first-time clients only" in p.message
+    events, problem = studio.act("sell", "2026-03-02", student_id="S-002", product_id="INTRO")
+    assert problem is None and events[0].product_id == "INTRO"
+    p = _reject(studio, "sell", student_id="S-002", product_id="OLD")
+    assert "is not active" in p.message
+
+
+def test_a_rejected_action_appends_nothing(studio):
+    before = len(studio.journal.entries)
+    _reject(studio, "refund", package_id=studio.pkg, amount=999, reason_code="goodwill")
+    assert len(studio.journal.entries) == before
+
+
+# --- events and the chain -----------------------------------------------------------------------------
+
+def test_every_kind_round_trips_through_canonical_text():
+    d = dt.date(2026, 3, 1)
+    samples = [
+        E.SettingsSet(effective_date=d, values={"late_cancel_hours": "24"}),
+        E.ProductSet(effective_date=d, values={"product_id": "P1", "name": "Ten", "unit": "lessons"}),
+        E.StudentSet(effective_date=d, student_id="S-1", values={"student_id": "S-1", "name": "Åsa Ñúñez"}),
+        E.Sale(effective_date=d, student_id="S-1", package_id="PK-1", quantity=Decimal("10.50"), unit="hours",
+               amount=Decimal("200.00"), product_id="P1"),
+        E.TopUp(effective_date=d, package_id="PK-1", quantity=Decimal(2), amount=Decimal(40)),
+        E.SessionRecorded(effective_date=d, session_id="L1", student_id="S-1", quantity=Decimal("0.5"),
+                          status="scheduled", start="16:30", minutes=Decimal(45), booked_by="client"),
+        E.SessionChanged(effective_date=d, session_id="L1", student_id="S-1", status="attended", changed=("status",)),
+        E.Refund(effective_date=d, package_id="PK-1", quantity=Decimal(7), amount=Decimal("125.00"),
+                 reason_code="moved_away"),
+        E.Chargeback(effective_date=d, package_id="PK-1", amount=Decimal(200)),
+        E.Transfer(effective_date=d, package_id="PK-1", quantity=Decimal(3), to_student_id="S-2",
+                   to_package_id="PK-2"),
+        E.Freeze(effective_date=d, package_id="PK-1", days=14), E.Unfreeze(effective_date=d, package_id="PK-1"),
+        E.Extend(effective_date=d, package_id="PK-1", days=30),
+        E.Adjust(effective_date=d, package_id="PK-1", quantity=Decimal(-1), note="=cmd|' /C calc'!A0"),
+        E.Comp(effective_date=d, student_id="S-1", package_id="CP-1", quantity=Decimal(1), product_id=None),
+        E.Deactivate(effective_date=d, package_id="PK-1"), E.Reactivate(effective_date=d, package_id="PK-1"),
+        E.PeriodClose(effective_date=d),
+    ]
+    assert {type(e) for e in samples} == set(E.KINDS.values())
+    for ev in samples:
+        cells = E.to_cells(ev)
+        assert E.from_cells(cells) == ev
+        assert E.to_cells(E.from_cells(cells)) == cells  # stable bytes
+    assert E.to_cells(samples[3])["quantity"] == "10.5" and E.to_cells(samples[3])["amount"] == "200"
+
+
+def _log(n=6, key=None):
+    j = Journal()
+    rows = j.append([E.Sale(effective_date=dt.date(2026, 3, i + 1), student_id="S-1", package_id=f"PK-{i}",
+                            quantity=Decimal(10), amount=Decimal("199.99"), product_id="P1") for i in range(n)],
+                    operator="owner", recorded_at=dt.datetime(2026, 3, 1, 12, 0, 0, 123456), key=key)
+    return rows
+
+
+def test_the_chain_verifies_and_survives_what_readers_do_to_cells():
+    rows = _log()
+    assert chain.verify(rows) is None
+    # calamine/fastexcel give floats for ints and None/'' for blanks: still verifies.
+    read_back = [tuple(float(v) if i == 0 else (None if v == "" else v) for i, v in enumerate(r)) for r in rows]
+    assert chain.verify(read_back) is None
+    assert rows[0][chain.COL["recorded_at"]] == "2026-03-01T12:00:00Z"
+
+
+@pytest.mark.parametrize("tamper,bad_index", [
+    ("edit", 3), ("delete", 3), ("insert", 3), ("swap", 2),
+])
+def test_tampering_names_the_first_bad_row(tamper, bad_index):
+    rows = [list(r) for r in _log()]
+    if tamper == "edit":
+        rows[3][chain.COL["amount"]] = "19.99"
+    elif tamper == "delete":
+        del rows[3]
+    elif tamper == "insert":
+        rows.insert(3, list(rows[2]))
+    elif tamper == "swap":
+        rows[2], rows[3] = rows[3], rows[2]
+    broken = chain.verify(rows)
+    assert broken is not None and broken.index == bad_index
+
+
+def test_with_an_owner_key_a_recomputed_plain_chain_is_caught():
+    key = b"owner-secret"
+    rows = [list(r) for r in _log(key=key)]
+    assert chain.verify(rows, key) is None
+    rows[2][chain.COL["amount"]] = "0"
+    forged = chain.seal([r for r in rows], chain.GENESIS)  # a clerk re-seals with plain SHA-256
+    assert chain.verify(forged) is None
+    broken = chain.verify(forged, key)
+    assert broken is not None and broken.index == 0 and "owner key" in broken.explanation
+
+
+def test_the_core_imports_neither_openpyxl_nor_xlwings():
+    code = ("import sys, pkgutil, importlib, xl_ledger.core as c\n"
+            "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('xl_ledger.core.' + m.name)\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('openpyxl', 'xlwings', 'fastexcel', "
+            "'python_calamine')]\n"
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
