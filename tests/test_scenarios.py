@@ -283,3 +283,131 @@ def test_transfer_to_a_sibling_by_admin_and_outside_the_family_by_staff():
                          to_student_id="S-009", quantity=1, reason_code="goodwill")
     assert problem is not None
     assert "not in S-001's family" in problem.message and "tom is staff" in problem.message
+
+
+def test_cancelled_inside_late_cancel_hours_counts_as_late_and_outside_releases():
+    s = Studio(late_cancel_hours=24)
+    s.product("P10", "lessons", 10, 300)
+    s.student("S-001")
+    pkg = s.sell("S-001", "P10", "2026-03-01")
+    s.session("late", "2026-03-10", "S-001", status="cancelled", start="17:00", cancelled_at="2026-03-09 20:00")
+    s.session("early", "2026-03-12", "S-001", status="cancelled", start="17:00", cancelled_at="2026-03-10 08:00")
+    st = s.state("2026-03-13")
+    assert st.packages[pkg].used == D(1)
+    [a] = [a for a in st.allocations if a.package_id == pkg]
+    assert (a.session_id, a.status) == ("late", "late_cancel")
+
+
+def test_paid_separately_is_never_matched_and_staff_bookings_may_not_reserve():
+    s = Studio(reserve_staff_bookings="no")
+    s.product("P10", "lessons", 10, 300)
+    s.student("S-001")
+    pkg = s.sell("S-001", "P10", "2026-03-01")
+    s.session("paid", "2026-03-02", "S-001", paid_separately="yes")
+    s.session("staff", "2026-03-20", "S-001", status="scheduled", booked_by="staff")
+    s.session("client", "2026-03-21", "S-001", status="scheduled", booked_by="client")
+    p = s.state("2026-03-05").packages[pkg]
+    assert (p.used, p.reserved, p.remaining) == (D(0), D(1), D(9))
+
+
+def test_apply_at_service_reserves_nothing_at_booking_but_draws_when_attended():
+    s = Studio()
+    s.product("BOOK", "lessons", 10, 300, apply_at="service")
+    s.student("S-001")
+    pkg = s.sell("S-001", "BOOK", "2026-03-01")
+    s.session("x", "2026-03-10", "S-001", status="scheduled", booked_by="client")
+    st = s.state("2026-03-05")
+    assert st.packages[pkg].reserved == D(0) and queries.owed(st) == []
+    s.session("x", "2026-03-10", "S-001", status="attended", booked_by="client")
+    assert s.state("2026-03-11").packages[pkg].used == D(1)
+
+
+def test_first_use_activation_starts_the_validity_clock():
+    s = Studio()
+    s.product("FU", "lessons", 5, 150, validity="30 days", validity_starts="first_use")
+    s.student("S-001")
+    pkg = s.sell("S-001", "FU", "2026-01-10")
+    p = s.state("2026-02-20").packages[pkg]
+    assert p.expires_on is None and p.status == "active" and p.expired == 0
+    s.session("1", "2026-03-01", "S-001")
+    p = s.state("2026-04-05").packages[pkg]
+    assert p.expires_on == day("2026-03-30") and p.expired == D(4) and p.status == "expired"
+
+
+def test_studio_cancellation_grants_a_make_up_credit_with_a_quarterly_limit():
+    s = Studio(makeup_validity_days=30, makeup_max_per_quarter=1)
+    s.product("P4", "lessons", 4, 120)
+    s.student("S-001")
+    pkg = s.sell("S-001", "P4", "2026-03-01")
+    s.session("storm", "2026-03-02", "S-001", status="studio_cancelled")
+    s.session("flu", "2026-03-09", "S-001", status="studio_cancelled")  # over the quarter's limit
+    s.session("makeup", "2026-03-05", "S-001")
+    st = s.state("2026-03-06")
+    assert st.packages["MK-storm"].used == D(1) and st.packages["MK-storm"].value_remaining == 0
+    assert st.packages[pkg].remaining == D(4)
+    assert "MK-flu" not in st.packages
+    assert any("limit of 1" in n.message for n in st.notices)
+
+
+def test_rollover_carries_up_to_the_cap_into_a_repurchase_inside_the_window():
+    s = Studio()
+    s.product("P10", "lessons", 10, 300, validity="1 month", rollover_days=14, rollover_cap=3)
+    s.student("S-001")
+    old = s.sell("S-001", "P10", "2026-03-01")
+    for i in range(5):
+        s.session(f"{i}", f"2026-03-{i + 2:02d}", "S-001")
+    new = s.sell("S-001", "P10", "2026-04-10")  # 10 days after March's package ended
+    st = s.state("2026-04-10")
+    assert st.packages[old].expired == D(2) and st.packages[old].transferred_out == D(3)
+    assert st.packages[new].remaining == D(13)
+    s.session("a", "2026-04-11", "S-001")
+    lots = [a.lot_id for a in s.state("2026-04-12").allocations if a.session_id == "a"]
+    assert lots == [f"{new}/r"]  # carried-over credit is drawn first
+    late = Studio()
+    late.product("P10", "lessons", 10, 300, validity="1 month", rollover_days=14, rollover_cap=3)
+    late.student("S-001")
+    first = late.sell("S-001", "P10", "2026-03-01")
+    late.sell("S-001", "P10", "2026-04-20")  # outside the window: all 10 are breakage
+    assert late.state("2026-04-20").packages[first].expired == D(10)
+
+
+def test_months_package_covers_every_session_and_recognises_months_as_they_start():
+    s = Studio()
+    s.product("Q3", "months", 3, 450)
+    s.student("S-001")
+    pkg = s.sell("S-001", "Q3", "2026-03-01")
+    for i in range(6):
+        s.session(f"{i}", f"2026-03-{i * 4 + 2:02d}", "S-001")
+    st = s.state("2026-03-31")
+    p = st.packages[pkg]
+    assert (p.used, p.remaining, p.value_remaining) == (D(1), D(2), D(300))
+    assert {a.state for a in st.allocations} == {"covered"} and queries.owed(st) == []
+    s.session("june", "2026-06-02", "S-001")
+    assert [a.session_id for a in queries.owed(s.state("2026-06-03"))] == ["june"]
+
+
+def test_liability_expiring_and_low_balance_alerts():
+    s = Studio(expiry_warning_days=10, low_balance_threshold=2)
+    s.product("P10", "lessons", 10, 200, validity="1 month")
+    s.student("S-001")
+    pkg = s.sell("S-001", "P10", "2026-03-01")
+    for i in range(8):
+        s.session(f"{i}", f"2026-03-{i + 2:02d}", "S-001")
+    st = s.state("2026-03-25")
+    assert queries.liability(st) == D(40)
+    kinds = {(a.kind, a.package_id) for a in st.alerts}
+    assert ("low_balance", pkg) in kinds and ("expiring", pkg) in kinds
+    assert [p.package_id for p in queries.expiring(st, 10)] == [pkg]
+    st = s.state("2026-04-02")
+    assert queries.liability(st) == 0 and st.packages[pkg].expired == D(2)
+
+
+def test_top_up_adds_hours_to_the_same_package():
+    s = Studio()
+    s.product("H10", "hours", 10, 500)
+    s.student("S-001")
+    pkg = s.sell("S-001", "H10", "2026-03-01")
+    events, problem = s.act("top_up", "2026-03-05", package_id=pkg, quantity=5)
+    assert problem is None and events[0].amount == D(250)
+    p = s.state("2026-03-05").packages[pkg]
+    assert (p.remaining, p.granted, p.price) == (D(15), D(15), D(750))
