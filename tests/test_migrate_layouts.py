@@ -44,7 +44,8 @@ def test_purchases_records(purchases):
     ana = by_row["A5"]
     assert (ana.student, ana.package_label, ana.purchased_on, ana.quantity, ana.unit) == ("Ana Lopez", "10-pack", d(2025, 1, 5), 10, "lessons")
     assert (ana.price, ana.paid, ana.expires_on, ana.stated_used, ana.stated_remaining) == (200, 200, d(2025, 7, 5), 10, 0)
-    assert ana.cells["stated_remaining" if "stated_remaining" in ana.cells else "remaining"] == "purchases.xlsx!Packages!F5"
+    assert ana.cells["stated_remaining"] == "purchases.xlsx!Packages!F5"
+    assert ana.cells["package_label"] == "purchases.xlsx!Packages!B5" and ana.cells["purchased_on"] == "purchases.xlsx!Packages!C5"
     ben = by_row["A6"]  # text date, "€110", paid "yes" = full price, text expiry
     assert (ben.purchased_on, ben.price, ben.paid, ben.expires_on, ben.stated_remaining) == (d(2025, 1, 15), Decimal("110"), Decimal("110"), d(2025, 7, 15), 3)
     ana2 = by_row["A8"]  # "2 Mar 2025", "200 EUR", partly paid; remaining 3 from a formula's cached value

@@ -214,6 +214,8 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         label = _get(row, cols.get("package"))
         label = str(label).strip() if not blank(label) else None
         unit = sm.unit or _unit_from_label(label)
+        # cells are keyed by the record's own field names, so a report can look up p.cells["stated_remaining"]
+        cells = {_RECORD_FIELD.get(f, f): ref for f, ref in cells.items()}
         p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), unit, vals.get("price"),
                            vals.get("paid"), vals.get("expires_on"), vals.get("used"), vals.get("remaining"),
                            cells, grid.ref(r, cols["student"]))
@@ -228,6 +230,9 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         else:
             seen[key] = r
     _check_remaining(ctx, grid, sm, rows_read, cols)
+
+
+_RECORD_FIELD = {"package": "package_label", "used": "stated_used", "remaining": "stated_remaining"}
 
 
 def _unit_from_label(label: str | None) -> str | None:
@@ -459,7 +464,7 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
         label = _get(row, cols.get("package"))
         ctx.purchases.append(LegacyPurchase(student, str(label).strip() if not blank(label) else None, None, vals["quantity"],
                                             sm.unit, None, None, None, vals.get("used"), vals.get("remaining"),
-                                            {f: grid.ref(r, cols[f]) for f in vals}, grid.ref(r, cols["student"])))
+                                            {_RECORD_FIELD.get(f, f): grid.ref(r, cols[f]) for f in vals}, grid.ref(r, cols["student"])))
     if "remaining" in vals:
         ctx.stated.append(LegacyStatedBalance(student, sm.unit, vals["remaining"], grid.ref(r, cols["remaining"])))
 
