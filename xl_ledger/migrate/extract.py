@@ -34,6 +34,7 @@ from xl_ledger.migrate.sources import LegacySource
 from xl_ledger.migrate.sources import SheetGrid
 from xl_ledger.migrate.sources import col_index
 from xl_ledger.migrate.sources import col_letter
+from xl_ledger.migrate.sources import no_gc
 from xl_ledger.migrate.values import blank
 from xl_ledger.migrate.values import norm_header
 from xl_ledger.migrate.values import read_date
@@ -68,6 +69,11 @@ def _reason(err: Exception) -> str:
 
 
 def read_with_mapping(source: LegacySource, mapping: Mapping) -> ReadResult:
+    with no_gc():
+        return _read_all(source, mapping)
+
+
+def _read_all(source: LegacySource, mapping: Mapping) -> ReadResult:
     ctx = _Ctx(mapping)
     for grid in source.sheets:
         sm = mapping.for_sheet(grid.name)
