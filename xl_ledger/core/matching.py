@@ -13,6 +13,7 @@ from one named package on their date, after that day's sessions.
 from __future__ import annotations
 
 import datetime as dt
+import bisect
 import heapq
 from decimal import Decimal
 from typing import Iterable
@@ -45,6 +46,7 @@ def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
         pkg.purchased_on,
         pkg.package_id,
         lot.start or NEAR,
+        lot.lot_id,
     )
 
 
@@ -65,8 +67,11 @@ class Sweep:
         self.as_of = as_of
         self.allocations: list[Allocation] = []
         self.notices: list[Alert] = []
-        self.own: dict[str, list] = {}
-        self.shared: dict[str, list] = {}
+        self.base: dict[str, list] = {}  # student -> every (key, package, lot) they may draw from
+        self.members: dict[str, list] = {}
+        for sid, st in students.items():
+            if st.family_id:
+                self.members.setdefault(st.family_id, []).append(sid)
         self.negative: dict[str, list] = {}  # student -> packages that may overdraw
         self.cache: dict[str, list] = {}
         self.makeups: dict[tuple, int] = {}
@@ -80,28 +85,34 @@ class Sweep:
         s = self.students.get(student_id)
         return s.family_id if s else None
 
-    def _index(self, pkg: Package, lot: Lot) -> None:
-        pair = (pkg, lot)
-        self.own.setdefault(pkg.owner, []).append(pair)
+    def _reach(self, pkg: Package) -> list[str]:
+        """The students who may draw from pkg: its owner, and the family when it is shared."""
         family = self._family(pkg.owner) if pkg.product.shared else None
-        if family:
-            self.shared.setdefault(family, []).append(pair)
-        for student, cands in self.cache.items():
-            if student == pkg.owner or (family and self._family(student) == family):
-                cands.append(pair)
-        if pkg.product.negative_limit > 0:
-            for student in {pkg.owner} | ({s for s in self.students if self._family(s) == family} if family else set()):
+        if not family:
+            return [pkg.owner]
+        return list(dict.fromkeys([pkg.owner, *self.members.get(family, ())]))
+
+    def _key(self, pkg: Package, lot: Lot) -> tuple:
+        lot.key = draw_key(pkg, lot, lot.end if lot.own_end else pkg.expires_on)
+        return lot.key
+
+    def _index(self, pkg: Package, lot: Lot) -> None:
+        item = (self._key(pkg, lot), pkg, lot)
+        for student in self._reach(pkg):
+            self.base.setdefault(student, []).append(item)
+            cands = self.cache.get(student)
+            if cands is not None:
+                bisect.insort(cands, item, key=lambda it: it[0])
+            if pkg.product.negative_limit > 0:
                 lst = self.negative.setdefault(student, [])
                 if pkg not in lst:
                     lst.append(pkg)
 
     def candidates(self, student: str) -> list:
+        """The student's lots in draw order. Lots spent or past their end are dropped as the sweep goes."""
         cands = self.cache.get(student)
         if cands is None:
-            family = self._family(student)
-            cands = list(self.own.get(student, ()))
-            if family:
-                cands += [pl for pl in self.shared.get(family, ()) if pl[0].owner != student]
+            cands = sorted((it for it in self.base.get(student, ()) if it[2].left >= QTY_EPS), key=lambda it: it[0])
             self.cache[student] = cands
         return cands
 
@@ -134,48 +145,13 @@ class Sweep:
             return  # pending, waitlisted, cancelled in time, unreserved staff booking: nothing drawn
         d = ev.effective_date
         state = "used" if not reserve_only and d <= self.as_of else "reserved"
-        valid, later = self.valid_lots(ev.student_id, d, ev.service, reserve_only)
-        if not valid:
-            if later:
-                self._alloc(ev, status, None, None, ZERO, later.unit, "awaiting_service")
-                return
-            self.shortfall(ev, status, state, None, None)
-            return
-        first_pkg = valid[0][0]
-        unit = first_pkg.unit
-        if unit == "months":
-            self._activate(first_pkg, d)
-            self._alloc(ev, status, first_pkg, valid[0][1], ZERO, unit, "covered")
-            return
-        if (status == "late_cancel" and first_pkg.product.late_cancel == "free") or \
-                (status == "no_show" and first_pkg.product.no_show == "free"):
-            self._alloc(ev, status, first_pkg, None, ZERO, unit, "free")
-            return
-        need = self.need(ev, unit)
-        for pkg, lot in valid:
-            if pkg.unit != unit:
-                continue
-            take = lot.left if lot.left - need < QTY_EPS else need
-            lot.left -= take
-            need -= take
-            self._activate(pkg, d)
-            self._alloc(ev, status, pkg, lot, take, unit, state)
-            if need < QTY_EPS:
-                return
-        self.shortfall(ev, status, state, unit, need)
-
-    def need(self, ev: E.SessionRecorded, unit: str) -> Decimal:
-        if unit == "hours":
-            return (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
-        return ev.quantity if ev.quantity is not None else Decimal(1)
-
-    def valid_lots(self, student: str, d: dt.date, service, reserve_only: bool):
-        cands = self.candidates(student)
-        keyed = []
+        service = ev.service
+        unit = None
+        need = ZERO
         later = None
         dead = 0
-        for pair in cands:
-            pkg, lot = pair
+        cands = self.candidates(ev.student_id)
+        for _key, pkg, lot in cands:
             if lot.left < QTY_EPS:
                 dead += 1
                 continue
@@ -187,19 +163,48 @@ class Sweep:
                 continue
             if pkg.freezes and pkg.frozen_on(d):
                 continue
-            pservice = pkg.product.service
-            if pservice and pservice != service:
+            product = pkg.product
+            if product.service and product.service != service:
                 continue
-            if reserve_only and pkg.product.apply_at == "service":
+            if reserve_only and product.apply_at == "service":
                 later = later or pkg
                 continue
-            keyed.append((draw_key(pkg, lot, end), pair))
-        if dead > 8 and dead * 2 > len(cands):
+            if unit is None:
+                unit = pkg.unit
+                if unit == "months":
+                    self._activate(pkg, d)
+                    self._alloc(ev, status, pkg, lot, ZERO, unit, "covered")
+                    break
+                if (status == "late_cancel" and product.late_cancel == "free") or \
+                        (status == "no_show" and product.no_show == "free"):
+                    self._alloc(ev, status, pkg, None, ZERO, unit, "free")
+                    break
+                need = self.need(ev, unit)
+            elif pkg.unit != unit:
+                continue
+            take = lot.left if lot.left - need < QTY_EPS else need
+            lot.left -= take
+            need -= take
+            self._activate(pkg, d)
+            self._alloc(ev, status, pkg, lot, take, unit, state)
+            if need < QTY_EPS:
+                break
+        if dead > 3:
             # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
-            cands[:] = [(p, lot) for p, lot in cands
-                        if lot.left >= QTY_EPS and ((lot.end if lot.own_end else p.expires_on) or FAR) >= d]
-        keyed.sort(key=lambda kp: kp[0])
-        return [pair for _k, pair in keyed], later
+            cands[:] = [it for it in cands if it[2].left >= QTY_EPS
+                        and ((it[2].end if it[2].own_end else it[1].expires_on) or FAR) >= d]
+        if unit is None:
+            if later is not None:
+                self._alloc(ev, status, None, None, ZERO, later.unit, "awaiting_service")
+            else:
+                self.shortfall(ev, status, state, None, None)
+        elif need >= QTY_EPS:
+            self.shortfall(ev, status, state, unit, need)
+
+    def need(self, ev: E.SessionRecorded, unit: str) -> Decimal:
+        if unit == "hours":
+            return (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
+        return ev.quantity if ev.quantity is not None else Decimal(1)
 
     def shortfall(self, ev, status: str, state: str, unit, need) -> None:
         """No credit left: overdraw up to negative_limit, otherwise the session is owed."""
@@ -229,7 +234,7 @@ class Sweep:
         self._alloc(ev, status, None, None, need, unit, "owed")
 
     def guess_unit(self, student: str) -> str:
-        pkgs = [pl[0] for pl in self.own.get(student, ())]
+        pkgs = [it[1] for it in self.base.get(student, ()) if it[1].owner == student]
         return max(pkgs, key=lambda p: (p.purchased_on, p.package_id)).unit if pkgs else "lessons"
 
     def _activate(self, pkg: Package, d: dt.date) -> None:
@@ -240,6 +245,11 @@ class Sweep:
             if product.validity_starts == "first_use" and product.validity and pkg.base_end is None:
                 pkg.base_end = periods.last_valid_day(d, parse_validity(product.validity))
                 pkg.expires_on = pkg.expiry()
+                # Its expiry is known now, so its place in the draw order moves: re-sort who can use it.
+                for lot in pkg.lots:
+                    self._key(pkg, lot)
+                for student in self._reach(pkg):
+                    self.cache.pop(student, None)
 
     def _alloc(self, ev, status, pkg, lot, qty, unit, state, lot_id=None) -> None:
         if pkg is not None:

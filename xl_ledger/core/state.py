@@ -31,6 +31,7 @@ class Lot:
     own_end: bool = False
     left: Decimal = ZERO
     week: Optional[dt.date] = None  # weekly lots: the week's first day (for the shared boundary week)
+    key: tuple = ()  # its place in the draw order, set by the sweep
 
 
 @dataclass(eq=False, slots=True)
