@@ -52,6 +52,7 @@ from xl_ledger.book.xlsx_zip import read_member
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.core.chain import HASH
 from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.chain import PREV
 from xl_ledger.core.chain import SEQ
 
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -142,15 +143,36 @@ class FileStore:
                 raise BrokenFileError(f"{self.name}!Log row 1 must hold the headers {', '.join(LOG_COLUMNS)}; "
                                       f"found {', '.join(map(str, names[:len(LOG_COLUMNS)]))}. Restore the header row.")
             table = sheet.to_arrow()
+            del sheet, reader  # free the reader's own copy of the cells before building Python objects
         except fastexcel.FastExcelError as e:
             raise BrokenFileError(f"{self.name}!Log cannot be read ({e}): restore the Log from a backup") from None
+        # Memory matters at a million rows: values that repeat (operator, kind, dates, ids, units) share
+        # one str object each via dictionary encoding, and prev_hash reuses the row before's hash object.
         columns = []
         for name in LOG_COLUMNS:
             col = table.column(name)
             if name == "seq":
                 columns.append(col.to_pylist())
-            else:
-                columns.append(pc.fill_null(col.cast("string"), "").to_pylist())
+                continue
+            col = pc.fill_null(col.cast("string"), "")
+            if name == "hash":
+                columns.append(col.to_pylist())
+                continue
+            if name == "prev_hash":
+                columns.append(col)  # resolved below, once the hashes exist
+                continue
+            encoded = pc.dictionary_encode(col)
+            if hasattr(encoded, "combine_chunks"):  # a ChunkedArray (Table) rather than an Array (RecordBatch)
+                encoded = encoded.combine_chunks()
+            values = encoded.dictionary.to_pylist()
+            columns.append([values[i] for i in encoded.indices.to_pylist()])
+        del table
+        hashes = columns[HASH]
+        prev = columns[PREV].to_pylist()
+        for i in range(1, len(prev)):
+            if prev[i] == hashes[i - 1]:
+                prev[i] = hashes[i - 1]
+        columns[PREV] = prev
         return list(zip(*columns))
 
     def read_sheet(self, sheet: str) -> SheetData:
