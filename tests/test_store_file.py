@@ -18,6 +18,7 @@ import python_calamine
 from test_store_support import build_workbook
 from test_store_support import log_rows
 
+from xl_ledger.book import schema
 from xl_ledger.book import xlsx_log
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.filestore import WriteLock
@@ -79,7 +80,7 @@ def test_engine_sheet_keeps_everything_but_rows_and_dimension(book):
     strip = lambda xml: xml.split("<dimension")[0] + xml.split("</sheetData>")[1]  # noqa: E731
     assert strip(new) == strip(old)
     assert "<sheetProtection" in new and 'state="frozen"' in new and "<cols>" in new
-    assert '<dimension ref="A1:P4"/>' in new
+    assert f'<dimension ref="A1:{schema.col_letter(len(schema.PACKAGES.columns))}4"/>' in new
     ws = openpyxl.load_workbook(book)["Packages"]
     assert ws.protection.sheet and ws.freeze_panes == "A2" and ws.max_row == 4
 
