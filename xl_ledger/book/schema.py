@@ -300,6 +300,7 @@ PACKAGES = Sheet(
         Column("refunded", MONEY, width=11),
         Column("expired", QTY, width=9),
         Column("frozen_until", DATE, width=13),
+        Column("check", TEXT, width=13, help="engine: fingerprint of this row as written; typed-over cells break it"),
     ),
     engine_owned=True,
 )
@@ -314,6 +315,7 @@ BALANCES = Sheet(
         Column("remaining", QTY, width=11),
         Column("owed_sessions", INT, width=14),
         Column("next_expiry", DATE, width=12),
+        Column("check", TEXT, width=13, help="engine: fingerprint of this row as written; typed-over cells break it"),
     ),
     engine_owned=True,
 )

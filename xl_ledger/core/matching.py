@@ -309,7 +309,7 @@ class Sweep:
                                       f"{kind} of {want.normalize():f} {pkg.unit} from {package_id} on {d.isoformat()} "
                                       f"found only {taken.normalize():f} left after re-matching"))
         if taken:
-            pkg.draws.append((d, kind, taken))
+            pkg.draws.append((d, kind, taken, getattr(extra, "amount", None) or ZERO))
         if kind in ("refund", "chargeback"):
             pkg.refunded += taken
             pkg.refunded_money += extra.amount or ZERO

@@ -114,7 +114,7 @@ def history(state: State, student_id: str) -> list[HistoryLine]:
             label, bought = "transferred in", p.transferred_in
         if bought:
             lines.append((p.purchased_on, 0, f"{label} {p.product.name}", p.package_id, None, p.owner, bought, p.unit))
-        for date, kind, qty in p.draws:
+        for date, kind, qty, _money in p.draws:
             what = {"transfer": "transferred out", "rollover": "carried over", "adjust": "adjusted"}.get(kind, kind)
             lines.append((date, 2, what, p.package_id, None, p.owner, -qty, p.unit))
         if p.expired:

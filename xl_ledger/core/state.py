@@ -61,7 +61,7 @@ class Package:
     transferred_out: Decimal = ZERO
     transferred_in: Decimal = ZERO
     adjusted_out: Decimal = ZERO
-    draws: list = field(default_factory=list)  # (date, kind, quantity) of pinned draws: refunds, transfers...
+    draws: list = field(default_factory=list)  # (date, kind, quantity, money) of pinned draws: refunds, transfers...
     value_remaining: Decimal = ZERO
     expires_on: Optional[dt.date] = None
     status: str = "active"

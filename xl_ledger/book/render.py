@@ -1,0 +1,121 @@
+"""State → the rows of the engine-owned sheets (Packages, Balances, Allocations, Alerts, Report).
+
+Deterministic: same state, same rows, in the same order. Quantities are rounded to 4 places and money
+to cents here — the named point where numbers leave the engine for a sheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+from xl_ledger.book import schema
+from xl_ledger.book.store import cell_value
+from xl_ledger.core.chain import norm
+from xl_ledger.core import queries
+from xl_ledger.core.numbers import ZERO
+from xl_ledger.core.numbers import money
+from xl_ledger.core.numbers import qty
+from xl_ledger.core.state import State
+
+
+def _q(x: Decimal) -> Decimal:
+    return qty(x).normalize() if x else ZERO
+
+
+def fingerprint(values) -> str:
+    """A short hash of a row as any reader gives it back: a typed-over cell no longer matches it."""
+    text = "\x1f".join(norm(cell_value(v)) for v in values)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _checked(rows: list[tuple]) -> list[tuple]:
+    return [r + (fingerprint(r),) for r in rows]
+
+
+def packages(state: State) -> list[tuple]:
+    rows = []
+    for p in sorted(state.packages.values(), key=lambda p: p.package_id):
+        frozen_until = max((end for start, end in p.freezes if start <= state.as_of <= end), default=None)
+        rows.append((p.package_id, p.owner, p.product.product_id, p.unit, _q(p.granted + p.transferred_in),
+                     _q(p.used), _q(p.reserved), _q(p.remaining), money(p.value_remaining), p.expires_on,
+                     p.status, p.purchased_on, money(p.price), money(p.refunded_money), _q(p.expired), frozen_until))
+    return _checked(rows)
+
+
+def balances(state: State) -> list[tuple]:
+    owed_by: dict[tuple, set] = {}
+    for a in queries.owed(state):
+        owed_by.setdefault((a.student_id, a.unit), set()).add(a.session_id)
+    rows = []
+    for sid in sorted(state.students):
+        s = state.students[sid]
+        units = queries.units_of(state, sid) or ["lessons"]
+        for unit in units:
+            rows.append((sid, s.name, s.family_id, unit, _q(queries.balance(state, sid, unit)),
+                         len(owed_by.get((sid, unit), ())), queries.next_expiry(state, sid)))
+    return _checked(rows)
+
+
+def allocations(state: State) -> list[tuple]:
+    rows = [(a.session_id, a.date, a.student_id, a.status, a.package_id, a.lot_id, _q(a.quantity), a.unit, a.state)
+            for a in state.allocations]
+    rows.sort(key=lambda r: (r[1], r[0], r[4] or "", r[5] or ""))
+    return rows
+
+
+def alerts(state: State, extra: list[tuple] = ()) -> list[tuple]:
+    """Engine alerts, then the rows the Post cycle adds (rejected rows, drift, notices)."""
+    order = {"rejected": 0, "drift": 1, "notice": 2, "owed": 3, "expiring": 4, "low_balance": 5}
+    rows = [(a.kind, a.student_id, a.package_id, a.where, a.message, None, None) for a in state.alerts]
+    rows.sort(key=lambda r: (order.get(r[0], 9), r[1] or "", r[2] or "", r[3]))
+    return list(extra) + rows
+
+
+def report(state: State) -> list[tuple]:
+    """Month-end figures for the accountant: sales, delivered revenue, refunds, breakage, comps and the
+    deferred-revenue balance (cumulative sales − delivered − refunds − breakage)."""
+    months: dict[str, list] = {}
+
+    def row(d: dt.date) -> list:
+        return months.setdefault(d.strftime("%Y-%m"), [ZERO, ZERO, ZERO, ZERO, ZERO])
+
+    for p in state.packages.values():
+        if p.comp:
+            row(p.purchased_on)[4] += p.granted
+            continue
+        if p.transferred_in and not p.granted:
+            continue  # value moved from another package: not a sale
+        row(p.purchased_on)[0] += p.price
+        uv = p.unit_value
+        if p.expired and p.expires_on:
+            row(p.expires_on)[3] += p.expired * uv
+        for d, kind, _q_, cash in p.draws:
+            if kind in ("refund", "chargeback"):
+                row(d)[2] += cash
+                row(d)[3] += _q_ * uv - cash  # what was kept of the refunded credit (admin fee) is income
+    uv_of = {p.package_id: p.unit_value for p in state.packages.values()}
+    for a in state.allocations:
+        if a.state == "used" and a.package_id:
+            row(a.date)[1] += a.quantity * uv_of.get(a.package_id, ZERO)
+    out, balance = [], ZERO
+    for month in sorted(months):
+        sales, delivered, refunds, breakage, comps = months[month]
+        balance += sales - delivered - refunds - breakage
+        out.append((month, money(sales), money(delivered), money(refunds), money(breakage), _q(comps), money(balance)))
+    return out
+
+
+def all_sheets(state: State, extra_alerts: list[tuple] = ()) -> dict[str, list[tuple]]:
+    sheets = {
+        schema.PACKAGES.name: packages(state),
+        schema.BALANCES.name: balances(state),
+        schema.ALLOCATIONS.name: allocations(state),
+        schema.ALERTS.name: alerts(state, extra_alerts),
+        schema.REPORT.name: report(state),
+    }
+    for name, rows in sheets.items():
+        width = len(schema.BY_NAME[name].columns)
+        assert all(len(r) == width for r in rows), name
+    return sheets

@@ -1,0 +1,286 @@
+"""The Post cycle: input sheets → validated events → Log → recomputed engine sheets, all or nothing.
+
+1. Read the Log and verify its chain (a broken chain stops the post: nothing is written).
+2. Read Settings, Products, Students, Staff, Reasons; check the operator against Staff.
+3. Diff Settings/Products/Students/Sessions against what the Log says; each new or changed row is an
+   event, each bad row a rejection shown in Alerts (with its cell).
+4. Apply each new Actions row through its command (rejected rows change nothing else).
+5. Auto-renew, fold, render the engine sheets; report hand-typed drift in Alerts.
+6. One Change: append the Log rows, rewrite the engine sheets, mark Actions rows — committed
+   atomically by the store, which also refuses if someone posted meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
+from typing import Optional
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from xl_ledger.book import render
+from xl_ledger.book import schema
+from xl_ledger.book.store import Change
+from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import Store
+from xl_ledger.core import chain
+from xl_ledger.core import commands
+from xl_ledger.core import inputs
+from xl_ledger.core.errors import Problem
+from xl_ledger.core.errors import one_line
+from xl_ledger.core.journal import Journal
+from xl_ledger.core.scope import Scopes
+from xl_ledger.core.state import State
+
+
+class PostError(Exception):
+    """The post cannot run at all (broken chain, unknown operator). Nothing was written."""
+
+
+@dataclass
+class PostResult:
+    applied: list[str] = field(default_factory=list)  # one line per applied Actions row
+    rejected: list[str] = field(default_factory=list)  # one line per rejected row (any sheet)
+    notices: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+    new_rows: int = 0
+    renewals: int = 0
+    state: Optional[State] = None
+    change: Optional[Change] = None
+
+    def summary(self) -> str:
+        return (f"{self.new_rows} new Log rows; {len(self.applied)} actions applied, {len(self.rejected)} rows "
+                f"rejected, {self.renewals} auto-renewals, {len(self.drift)} hand-typed cells corrected")
+
+
+def local_today(now: dt.datetime, timezone: str) -> dt.date:
+    try:
+        return now.astimezone(ZoneInfo(timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(dt.timezone.utc).date()
+
+
+def _where(sheet: SheetData, p: Problem) -> str:
+    if p.source.row is None:
+        return f"{sheet.book}!{sheet.sheet}"
+    column = p.source.column if p.source.column in sheet.headers else None
+    return sheet.where(p.source.row, column)
+
+
+def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
+    value = None if p.value is None else str(p.value)[:60]
+    return (kind, None, None, _where(sheet, p), one_line(p), value, None)
+
+
+def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,
+         as_of: Optional[dt.date] = None) -> PostResult:
+    """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it."""
+    result = PostResult()
+    head = store.head()
+    rows = store.read_log()
+    broken = chain.verify(rows, key)
+    if broken is not None:
+        raise PostError(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
+                        "Nothing was posted. Run `xl-ledger verify` and restore the file from a backup.")
+    journal = Journal.from_rows(rows)
+    scopes = Scopes(journal.entries)
+    sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
+                                                         "Sessions", "Actions")}
+    alerts: list[tuple] = []
+
+    settings, problems = inputs.read_settings(sheets["Settings"].records())
+    alerts += [_alert(sheets["Settings"], p) for p in problems]
+    today = local_today(now, settings.timezone)
+    as_of = as_of or today
+    staff, problems = inputs.read_staff(sheets["Staff"].records())
+    alerts += [_alert(sheets["Staff"], p) for p in problems]
+    role = "owner" if not staff else staff.get(operator.lower())
+    if role is None:
+        raise PostError(f"{store.name}!Staff: {operator!r} is not on the Staff sheet, so cannot post. "
+                        "Add the user with a role (owner, admin or staff), or post with --as USER.")
+    reasons = inputs.read_reasons(sheets["Reasons"].records())
+
+    def append(events, sources=None, who=operator) -> list[tuple]:
+        new = journal.append(events, operator=who, recorded_at=now, sources=sources, key=key)
+        for entry in journal.entries[-len(new):] if new else []:
+            scopes.add(entry)
+        result.new_rows += len(new)
+        log_rows.extend(new)
+        return new
+
+    log_rows: list[tuple] = []
+    # Master data first: later rows (sales, sessions) refer to it.
+    append(commands.diff_settings(settings, scopes.settings, today), ["Settings"])
+    for name, reader, differ, current in (
+            ("Products", inputs.read_products, commands.diff_products, lambda: scopes.catalog(as_of).products),
+            ("Students", inputs.read_students, commands.diff_students, lambda: scopes.students)):
+        parsed, problems = reader(sheets[name].records())
+        alerts += [_alert(sheets[name], p) for p in problems]
+        events, problems = differ(parsed, current(), today)
+        alerts += [_alert(sheets[name], p) for p in problems]
+        append(events, [ev.note or name for ev in events])
+    result.rejected += [a[3] + ": " + a[4] for a in alerts]
+
+    # Sessions.
+    parsed, problems = inputs.read_sessions(sheets["Sessions"].records())
+    pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
+    for p in problems + more:
+        alerts.append(_alert(sheets["Sessions"], p))
+        result.rejected.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
+    for p in notices:
+        alerts.append(_alert(sheets["Sessions"], p, "notice"))
+        result.notices.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
+    append([ev for _r, ev in pairs], [f"Sessions!{r}" for r, _ev in pairs])
+
+    # Actions: only rows not applied yet; each one sees the effect of the rows before it.
+    cells: dict[tuple[int, str], object] = {}
+    actions_sheet = sheets["Actions"]
+    raw_rows = list(actions_sheet.records())
+    pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
+    parsed, problems = inputs.read_actions(pending)
+    bad_rows = {}
+    for p in problems:
+        bad_rows.setdefault(p.source.row, p)
+    for row_no, p in sorted(bad_rows.items()):
+        _mark(cells, row_no, "rejected", one_line(p), None)
+        result.rejected.append(f"{_where(actions_sheet, p)}: {one_line(p)}")
+        alerts.append(_alert(actions_sheet, p))
+    for row_no, action in parsed:
+        when = action.date or today
+        involved = [action.student_id, action.to_student_id, scopes.package_owner.get(action.package_id or "")]
+        state = scopes.fold_for([s for s in involved if s], when)
+        ctx = commands.Context(state=state, today=today, operator=operator, role=role, reasons=reasons,
+                               package_ids=scopes.package_ids)
+        events, problem = commands.decide(action, ctx)
+        if problem is not None:
+            _mark(cells, row_no, "rejected", one_line(problem), None)
+            result.rejected.append(f"{_where(actions_sheet, problem)}: {one_line(problem)}")
+            alerts.append(_alert(actions_sheet, problem))
+            continue
+        new = append(events, [f"Actions!{row_no}"] * len(events))
+        _mark(cells, row_no, "applied", _describe(events), new[0][chain.SEQ])
+        result.applied.append(f"Actions!{row_no}: {_describe(events)} (Log seq {new[0][chain.SEQ]})")
+
+    # Auto-renew until nothing owed is left on an auto-renew product, then the final fold.
+    state = journal.fold(as_of)
+    for _round in range(20):
+        ctx = commands.Context(state=state, today=today, package_ids=scopes.package_ids)
+        sales = commands.auto_renew(state, today, ctx)
+        if not sales:
+            break
+        append(sales, ["auto_renew"] * len(sales), who="xl-ledger")
+        result.renewals += len(sales)
+        state = journal.fold(as_of)
+    result.state = state
+
+    body = render.all_sheets(state, alerts)
+    drift = find_drift(store, body)
+    result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
+    if drift:
+        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows),
+                    sheets=body, cells={"Actions": cells} if cells else {})
+    result.change = change
+    if not dry_run:
+        store.commit(change)
+    return result
+
+
+def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
+              as_of: Optional[dt.date] = None) -> PostResult:
+    """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended)."""
+    rows = store.read_log()
+    broken = chain.verify(rows, key)
+    if broken is not None:
+        raise PostError(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}.")
+    head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+    journal = Journal.from_rows(rows)
+    scopes_settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
+    as_of = as_of or local_today(now, scopes_settings.timezone)
+    state = journal.fold(as_of)
+    body = render.all_sheets(state)
+    drift = find_drift(store, body)
+    if drift:
+        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=body)
+    store.commit(change)
+    return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
+
+
+def _mark(cells: dict, row: int, status: str, message: str, seq) -> None:
+    cells[(row, "status")] = status
+    cells[(row, "message")] = message[:250]
+    cells[(row, "log_seq")] = seq
+
+
+def _describe(events) -> str:
+    ev = events[0]
+    q = f" {ev.quantity.normalize():f} {ev.unit or ''}".rstrip() if ev.quantity is not None else ""
+    money = f" for {ev.amount:.2f}" if ev.amount else ""
+    target = f" to {ev.to_student_id} ({ev.to_package_id})" if getattr(ev, "to_student_id", "") else ""
+    return f"{ev.kind} {ev.package_id or ''}{q}{money}{target}".replace("  ", " ").strip()
+
+
+# --- drift: hand-typed values in engine-owned sheets ---------------------------------------------
+
+DRIFT_SHEETS = ("Packages", "Balances")
+MAX_DRIFT = 50
+
+
+def _same(a: object, b: object) -> bool:
+    if a in (None, "") and b in (None, ""):
+        return True
+    if isinstance(a, (int, float, Decimal)) and isinstance(b, (int, float, Decimal)) \
+            and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(Decimal(repr(a) if isinstance(a, float) else a) - Decimal(repr(b) if isinstance(b, float) else b)) \
+            < Decimal("0.00005")
+    if isinstance(a, dt.datetime):
+        a = a.date() if a.time() == dt.time(0) else a
+    if isinstance(b, dt.datetime):
+        b = b.date() if b.time() == dt.time(0) else b
+    return str(a) == str(b)
+
+
+def find_drift(store: Store, body: dict[str, list[tuple]]) -> list[tuple]:
+    """Cells someone typed over in engine-owned sheets, with what was there and the ledger's value.
+
+    Each row the engine writes ends with a fingerprint of its values; a row whose values no longer
+    match it was edited by hand. Its cells are compared with the recomputed row of the same key.
+    """
+    out: list[tuple] = []
+    for name in DRIFT_SHEETS:
+        sheet = store.read_sheet(name)
+        headers = schema.BY_NAME[name].headers
+        n = len(headers) - 1  # the last column is the fingerprint
+        keyed = {(r[0], r[3]) if name == "Balances" else r[0]: r for r in body.get(name, [])}
+        for excel_row, values in sheet.rows:
+            values = tuple(values) + (None,) * (len(headers) - len(values))
+            if not values[0] or render.fingerprint(values[:n]) == values[n]:
+                continue
+            expected = keyed.get((values[0], values[3]) if name == "Balances" else values[0])
+            for i in range(n):
+                now = expected[i] if expected else None
+                if expected is not None and _same(values[i], now):
+                    continue
+                where = f"{store.name}!{name}!{schema.col_letter(i + 1)}{excel_row}"
+                out.append(("drift", values[0] if name == "Balances" else None,
+                            values[0] if name == "Packages" else None, where,
+                            f"{headers[i]} was typed over; the ledger recomputes it from the Log. To change it, "
+                            "post an adjust action with a reason code.", _show(values[i]), _show(now)))
+                if len(out) >= MAX_DRIFT:
+                    return out
+    return out
+
+
+def _show(v: object) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, Decimal):
+        return f"{v.normalize():f}"
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()[:10] if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v.isoformat()
+    return str(v)
