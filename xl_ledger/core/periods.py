@@ -45,6 +45,11 @@ def add_months(d: dt.date, n: int) -> dt.date:
     return d + relativedelta(months=n)
 
 
+def _next_month(d: dt.date) -> dt.date:
+    """The first day of the month after d's (plain arithmetic: this runs for every monthly lot)."""
+    return dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)
+
+
 def week_start(d: dt.date, first_weekday: int) -> dt.date:
     """The first day of d's week; first_weekday is 0 for Monday, 6 for Sunday."""
     return d - dt.timedelta(days=(d.weekday() - first_weekday) % 7)
@@ -64,10 +69,11 @@ def weeks_in(first: dt.date, last: dt.date, first_weekday: int) -> list[tuple[dt
 def months_in(first: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
     """`count` calendar months starting with first's month, each as (first day, last day)."""
     out = []
-    m = month_start(first)
+    m = first.replace(day=1)
     for _ in range(count):
-        out.append((m, month_end(m)))
-        m = add_months(m, 1)
+        following = _next_month(m)
+        out.append((m, following - ONE_DAY))
+        m = following
     return out
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
+from typing import NamedTuple
 from typing import Optional
 
 from xl_ledger.core.inputs import Product
@@ -89,8 +90,9 @@ class Package:
         return self.base_end + dt.timedelta(days=frozen_days + self.extra_days)
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
+    """What one session drew from one lot. A NamedTuple: a busy studio makes a million of these."""
+
     session_id: str
     date: dt.date
     student_id: str
