@@ -189,7 +189,7 @@ class Sweep:
             self._alloc(ev, status, pkg, lot, take, unit, state)
             if need < QTY_EPS:
                 break
-        if dead > 3:
+        if dead > 8:
             # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
             cands[:] = [it for it in cands if it[2].left >= QTY_EPS
                         and ((it[2].end if it[2].own_end else it[1].expires_on) or FAR) >= d]

@@ -8,6 +8,7 @@ place (sheet, row, column); these functions only know the value.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -270,6 +271,17 @@ _VALIDITY_UNITS = {
 
 def parse_validity(value: object) -> Validity | None:
     """'3 months', '6 weeks', '90 days', '1 year'; blank means never expires. A bare number is days."""
+    if isinstance(value, str):
+        return _parse_validity_text(value)
+    return _parse_validity(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_validity_text(value: str) -> Validity | None:
+    return _parse_validity(value)
+
+
+def _parse_validity(value: object) -> Validity | None:
     if is_blank(value):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):

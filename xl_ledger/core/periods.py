@@ -27,10 +27,12 @@ def last_valid_day(start: dt.date, validity: Validity) -> dt.date:
     if validity.unit == "weeks":
         return start + dt.timedelta(days=7 * validity.count - 1)
     months = validity.count * (12 if validity.unit == "years" else 1)
-    target = start + relativedelta(months=months)
-    if target.day != start.day:  # clipped: the start day does not exist in the target month
-        return target
-    return target - ONE_DAY
+    index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day_of_month = calendar.monthrange(year, month + 1)[1]
+    if start.day > last_day_of_month:  # clipped: the start day does not exist in the target month
+        return dt.date(year, month + 1, last_day_of_month)
+    return dt.date(year, month + 1, start.day) - ONE_DAY
 
 
 def month_start(d: dt.date) -> dt.date:
