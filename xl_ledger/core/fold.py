@@ -51,6 +51,7 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
     closed: Optional[dt.date] = None
     last_seq = 0
     session_kinds = (E.SessionRecorded, E.SessionChanged)
+    as_of_text = as_of.isoformat()
 
     for entry in entries:
         ev = entry.event
@@ -58,7 +59,7 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
         cls = type(ev)
         if cls in session_kinds:
             # A booking counts from when it was made, a lesson from its date (see DECISIONS.md).
-            if ev.effective_date <= as_of or entry.recorded_at[:10] <= as_of.isoformat():
+            if ev.effective_date <= as_of or entry.recorded_at[:10] <= as_of_text:
                 sessions[ev.session_id] = ev
             continue
         if cls is E.SettingsSet:
