@@ -411,3 +411,12 @@ def test_top_up_adds_hours_to_the_same_package():
     assert problem is None and events[0].amount == D(250)
     p = s.state("2026-03-05").packages[pkg]
     assert (p.remaining, p.granted, p.price) == (D(15), D(15), D(750))
+
+
+def test_a_renewal_pays_back_a_negative_balance():
+    s, st = _eight_pack(negative_limit=2)
+    assert queries.balance(st, "S-001", "lessons") == D(-2)
+    second = s.sell("S-001", "P8", "2026-03-25")
+    st = s.state("2026-03-25")
+    assert queries.balance(st, "S-001", "lessons") == D(6)
+    assert st.packages[second].remaining == D(6)
