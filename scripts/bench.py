@@ -46,8 +46,9 @@ def synthetic_studio(n_events: int, seed: int = 7) -> list[E.Entry]:
     for pid, unit, qty, price, extra in (("L10", "lessons", "10", "300", {}), ("H10", "hours", "10", "450", {}),
                                          ("F10", "lessons", "10", "280", {"shared": "yes"}),
                                          ("M1", "lessons", "4", "120", {"period": "month", "per_period": "4"})):
+        validity = "1 month" if extra.get("period") == "month" else "6 months"
         add(E.ProductSet(effective_date=START, values={"product_id": pid, "name": pid, "unit": unit,
-                                                       "quantity": qty, "price": price, "validity": "6 months",
+                                                       "quantity": qty, "price": price, "validity": validity,
                                                        **extra}))
     for i in range(students):
         add(E.StudentSet(effective_date=START, student_id=f"S{i}",
