@@ -36,7 +36,22 @@ from xl_ledger.core.state import State
 
 
 class PostError(Exception):
-    """The post cannot run at all (broken chain, unknown operator). Nothing was written."""
+    """The post cannot run at all. Nothing was written. `str(error)` says where and what to do."""
+
+
+class ChainBroken(PostError):
+    """The Log no longer verifies: posting on top of it would bless the tampering."""
+
+
+class NotAllowed(PostError):
+    """The operator is not on the Staff sheet (or has no role that may post)."""
+
+
+def check_chain(store: Store, rows: list[tuple], key: Optional[bytes]) -> None:
+    broken = chain.verify(rows, key)
+    if broken is not None:
+        raise ChainBroken(f"{store.name}!Log!A{broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
+                          "Nothing was written. Run `xl-ledger verify` and restore the file from a backup.")
 
 
 @dataclass
@@ -75,15 +90,15 @@ def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
 
 
 def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,
-         as_of: Optional[dt.date] = None) -> PostResult:
-    """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it."""
+         as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
+    """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it.
+
+    `today` overrides the studio's local date derived from `now` (a backdated run, the demo).
+    """
     result = PostResult()
     head = store.head()
     rows = store.read_log()
-    broken = chain.verify(rows, key)
-    if broken is not None:
-        raise PostError(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
-                        "Nothing was posted. Run `xl-ledger verify` and restore the file from a backup.")
+    check_chain(store, rows, key)
     journal = Journal.from_rows(rows)
     scopes = Scopes(journal.entries)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
@@ -92,13 +107,13 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
 
     settings, problems = inputs.read_settings(sheets["Settings"].records())
     alerts += [_alert(sheets["Settings"], p) for p in problems]
-    today = local_today(now, settings.timezone)
+    today = today or local_today(now, settings.timezone)
     as_of = as_of or today
     staff, problems = inputs.read_staff(sheets["Staff"].records())
     alerts += [_alert(sheets["Staff"], p) for p in problems]
     role = "owner" if not staff else staff.get(operator.lower())
     if role is None:
-        raise PostError(f"{store.name}!Staff: {operator!r} is not on the Staff sheet, so cannot post. "
+        raise NotAllowed(f"{store.name}!Staff: {operator!r} is not on the Staff sheet, so cannot post. "
                         "Add the user with a role (owner, admin or staff), or post with --as USER.")
     reasons = inputs.read_reasons(sheets["Reasons"].records())
 
@@ -189,16 +204,14 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
-              as_of: Optional[dt.date] = None) -> PostResult:
+              as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
     """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended)."""
     rows = store.read_log()
-    broken = chain.verify(rows, key)
-    if broken is not None:
-        raise PostError(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}.")
+    check_chain(store, rows, key)
     head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
     journal = Journal.from_rows(rows)
     scopes_settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
-    as_of = as_of or local_today(now, scopes_settings.timezone)
+    as_of = as_of or today or local_today(now, scopes_settings.timezone)
     state = journal.fold(as_of)
     body = render.all_sheets(state)
     drift = find_drift(store, body)

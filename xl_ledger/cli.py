@@ -1,0 +1,368 @@
+"""`xl-ledger`: the command line over a studio workbook on disk (FileStore).
+
+Every user mistake ends in one message format on stderr and an exit code, never a traceback:
+
+    studio.xlsm!Log!A123: "3f2a…"
+      hash: the row's contents were changed after it was written
+      Restore the file from a backup; the Log must never be edited.
+
+This is the only place that reads the system clock (`now`); `--today`/`--as-of` override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Optional
+
+EXIT_CODES = {
+    0: "ok",
+    1: "the Log does not verify (tampered or damaged): verify names the first bad row",
+    2: "usage: bad arguments, a bad date, an unknown student, a file that already exists",
+    3: "the workbook is locked by another writer or changed meanwhile: try again",
+    4: "the workbook is missing, unreadable or damaged (a sheet or column is gone)",
+    5: "posted, but some rows were rejected: each says why in its own row and in Alerts",
+    6: "not allowed: the user is not on the Staff sheet",
+}
+OK, TAMPERED, USAGE, LOCKED, BROKEN, REJECTED, NOT_ALLOWED = range(7)
+
+
+class CliError(Exception):
+    """A stop with a message in the product's error format and an exit code."""
+
+    def __init__(self, where: str, what: str, todo: str = "", value: object = None, code: int = USAGE):
+        super().__init__(what)
+        self.where, self.what, self.todo, self.value, self.code = where, what, todo, value, code
+
+    def __str__(self) -> str:
+        head = self.where + (f": {json.dumps(str(self.value), ensure_ascii=False)}" if self.value is not None else "")
+        return "\n".join(line for line in (head, f"  {self.what}", f"  {self.todo}" if self.todo else "") if line)
+
+
+# ------------------------------------------------------------------------------------- helpers
+def parse_day(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(option, "is not a date.", "Write it as YYYY-MM-DD, e.g. 2026-03-31.", text) from None
+
+
+def read_key(path: Optional[str]) -> Optional[bytes]:
+    """The owner's HMAC key: the file's bytes, without a trailing newline (editors add one)."""
+    if not path:
+        return None
+    try:
+        key = Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as e:
+        raise CliError(f"--key-file {path}", f"cannot be read ({e.strerror}).",
+                       "Give the path of the owner's key file.") from None
+    if not key:
+        raise CliError(f"--key-file {path}", "is empty.", "Give the path of the owner's key file.")
+    return key
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def clock(args) -> tuple[dt.datetime, Optional[dt.date]]:
+    """(now, today override): `--today` stands for a day when the command is run (demo, backdating)."""
+    today = parse_day(args.today, "--today") if getattr(args, "today", None) else None
+    now = now_utc()
+    if today is not None:
+        now = dt.datetime.combine(today, dt.time(12), dt.timezone.utc)
+    return now, today
+
+
+def open_store(path: str):
+    from xl_ledger.book.filestore import FileStore
+
+    p = Path(path)
+    if not p.exists():
+        raise CliError(path, "does not exist.", "Check the path, or create a workbook with `xl-ledger init PATH`.",
+                       code=BROKEN)
+    if p.is_dir():
+        raise CliError(path, "is a folder, not a workbook.", "Give the path of the .xlsm file.", code=BROKEN)
+    return FileStore(p)
+
+
+def read_state(args, as_of: Optional[dt.date] = None):
+    """Verify the Log and fold it as of `as_of` (default: today in the studio's time zone)."""
+    from xl_ledger import post
+    from xl_ledger.core.journal import Journal
+    from xl_ledger.core.scope import Scopes
+
+    store = open_store(args.path)
+    rows = store.read_log()
+    post.check_chain(store, rows, read_key(getattr(args, "key_file", None)))
+    journal = Journal.from_rows(rows)
+    now, today = clock(args)
+    if as_of is None:
+        settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
+        as_of = today or post.local_today(now, settings.timezone)
+    return store, journal.fold(as_of)
+
+
+def text(q: Decimal) -> str:
+    """A quantity or amount as a decimal string without float noise or exponent (e.g. '20.5')."""
+    q = q.normalize() if q else Decimal(0)
+    return f"{q:f}"
+
+
+# ------------------------------------------------------------------------------------ commands
+def cmd_init(args) -> int:
+    from xl_ledger import newbook
+
+    target = Path(args.path)
+    newbook.create(target)
+    print(f"Created {target} from the template; Excel will run this Python: {sys.executable}")
+    print("Next: fill in Settings, Products and Students, then `xl-ledger post " + str(target) + "`.")
+    return OK
+
+
+def cmd_demo(args) -> int:
+    from xl_ledger import demo
+
+    today = parse_day(args.today, "--today") if args.today else demo.DEFAULT_TODAY
+    target = Path(args.path)
+    summary = demo.build(target, today=today, seed=args.seed)
+    print(summary)
+    return OK
+
+
+def cmd_post(args) -> int:
+    from xl_ledger import post
+
+    store = open_store(args.path)
+    now, today = clock(args)
+    operator = args.user or os_user()
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
+    result = post.post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
+                       as_of=as_of, today=today)
+    verb = "Would post" if args.dry_run else "Posted"
+    print(f"{verb} {store.name} as {operator}: {result.summary()}.")
+    for line in result.applied:
+        print(f"  applied  {line}")
+    for line in result.rejected:
+        print(f"  rejected {line}")
+    for line in result.notices:
+        print(f"  notice   {line}")
+    for line in result.drift:
+        print(f"  drift    {line}")
+    return REJECTED if result.rejected else OK
+
+
+def cmd_recompute(args) -> int:
+    from xl_ledger import post
+
+    store = open_store(args.path)
+    now, today = clock(args)
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
+    result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today)
+    print(f"Recomputed {store.name} as of {result.state.as_of}: {len(result.state.packages)} packages, "
+          f"{len(result.drift)} hand-typed cells corrected (listed in Alerts).")
+    return OK
+
+
+def cmd_verify(args) -> int:
+    from xl_ledger.core import chain
+
+    store = open_store(args.path)
+    rows = store.read_log()
+    broken = chain.verify(rows, read_key(args.key_file))
+    if broken is None:
+        last = rows[-1][chain.HASH][:16] if rows else "-"
+        print(f"{store.name}: the Log is intact ({len(rows)} rows, last hash {last}…).")
+        return OK
+    raise CliError(f"{store.name}!Log!A{broken.index + 2}",
+                   f"seq {broken.seq}, column {broken.column}: found {broken.found or '(empty)'}, expected "
+                   f"{broken.expected}. {broken.explanation[0].upper() + broken.explanation[1:]}.",
+                   "The Log must never be edited: restore the file from a backup, then post the change as an "
+                   "Actions row.", code=TAMPERED)
+
+
+def _student(state, student_id: Optional[str], store) -> list[str]:
+    if student_id is None:
+        return sorted(state.students)
+    if student_id not in state.students:
+        raise CliError(f"{store.name}!Students", f"has no student {student_id!r}.",
+                       "Use a student_id from the Students sheet (and post after adding one).", student_id)
+    return [student_id]
+
+
+def balance_report(state, student_ids: list[str]) -> dict:
+    """The `balance --json` contract (README): decimal strings for quantities and money."""
+    from xl_ledger.core import queries
+    from xl_ledger.core.numbers import money
+
+    if len(student_ids) == len(state.students):
+        pkgs = list(state.packages.values())
+    else:
+        seen = {p.package_id: p for sid in student_ids for p in state.usable_packages(sid)}
+        pkgs = list(seen.values())
+    owed: dict[str, int] = {}
+    for a in queries.owed(state):
+        owed[a.student_id] = owed.get(a.student_id, 0) + 1
+    return {
+        "as_of": state.as_of.isoformat(),
+        "packages": [{
+            "package_id": p.package_id, "product_id": p.product.product_id, "owner": p.owner, "unit": p.unit,
+            "total": text(p.granted + p.transferred_in), "used": text(p.used), "reserved": text(p.reserved),
+            "remaining": text(p.remaining), "value_remaining": f"{money(p.value_remaining):.2f}",
+            "expires_on": p.expires_on.isoformat() if p.expires_on else None, "status": p.status,
+        } for p in sorted(pkgs, key=lambda p: p.package_id)],
+        "students": [{
+            "student_id": sid, "name": state.students[sid].name,
+            "remaining": {u: text(queries.balance(state, sid, u)) for u in queries.units_of(state, sid)},
+            "owed_sessions": owed.get(sid, 0),
+        } for sid in student_ids],
+    }
+
+
+def cmd_balance(args) -> int:
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
+    store, state = read_state(args, as_of)
+    report = balance_report(state, _student(state, args.student, store))
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return OK
+    print(f"{store.name}, as of {report['as_of']}")
+    for s in report["students"]:
+        left = ", ".join(f"{q} {u}" for u, q in s["remaining"].items()) or "no packages"
+        owed = f"; {s['owed_sessions']} sessions owed" if s["owed_sessions"] else ""
+        print(f"  {s['student_id']:<10} {s['name']:<24} {left}{owed}")
+    return OK
+
+
+def cmd_history(args) -> int:
+    from xl_ledger.core import queries
+
+    store, state = read_state(args)
+    sid = _student(state, args.student, store)[0]
+    lines = queries.history(state, sid)
+    if args.json:
+        print(json.dumps([{"date": h.date.isoformat(), "what": h.what, "package_id": h.package_id,
+                           "session_id": h.session_id, "student_id": h.by_student, "change": text(h.change),
+                           "unit": h.unit, "balance": text(h.balance)} for h in lines], indent=2, ensure_ascii=False))
+        return OK
+    print(f"{store.name}: {sid} {state.students[sid].name}, as of {state.as_of}")
+    print(f"  {'date':<10}  {'what':<34} {'package':<10} {'session':<10} {'change':>7} {'balance':>8} unit")
+    for h in lines:
+        print(f"  {h.date}  {h.what[:34]:<34} {h.package_id or '':<10} {h.session_id or '':<10} "
+              f"{text(h.change):>7} {text(h.balance):>8} {h.unit}")
+    return OK
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): single-owner mode still works
+        return "owner"
+
+
+# -------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog="xl-ledger", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A tamper-evident ledger for prepaid lesson packages, kept in an Excel workbook.",
+        epilog=f"exit codes:\n{codes}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help: str, path: bool = True):
+        p = sub.add_parser(name, help=help, description=help)
+        if path:
+            p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+        p.set_defaults(func=func)
+        return p
+
+    add("init", cmd_init, "create a new studio workbook from the template (never overwrites)")
+    p = add("demo", cmd_demo, "create and post a realistic demo studio, then print a summary", path=False)
+    p.add_argument("path", metavar="PATH", nargs="?", default="demo-studio.xlsm")
+    p.add_argument("--today", help="the demo's last day (YYYY-MM-DD; default 2026-03-31)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same workbook)")
+
+    p = add("post", cmd_post, "apply new input rows: validate, append to the Log, recompute the sheets")
+    p.add_argument("--as", dest="user", metavar="USER", help="who is posting (default: the OS user); "
+                                                             "checked against the Staff sheet")
+    p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    for q in (p, add("recompute", cmd_recompute, "rewrite Packages, Balances, Allocations, Alerts from the Log")):
+        q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+        q.add_argument("--as-of", metavar="DATE", help="compute balances as of this date")
+        q.add_argument("--today", metavar="DATE", help="run as if today were DATE")
+
+    p = add("verify", cmd_verify, "check the Log's hash chain; name the first row that does not match")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+
+    p = add("balance", cmd_balance, "balances per student and unit (and packages with --json)")
+    p.add_argument("--student", metavar="ID")
+    p.add_argument("--as-of", metavar="DATE")
+    p.add_argument("--json", action="store_true", help="machine-readable output (see README)")
+    p = add("history", cmd_history, "every change to a student's credit, with a running balance")
+    p.add_argument("--student", metavar="ID", required=True)
+    p.add_argument("--json", action="store_true")
+    for q in (sub.choices["balance"], sub.choices["history"]):
+        q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+        q.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+
+    try:  # `xl-ledger import` lives with the migration code (a colleague's module)
+        from xl_ledger.migrate import command as migrate_command
+    except ImportError:
+        migrate_command = None
+    if migrate_command is not None:
+        migrate_command.register(sub)
+    return parser
+
+
+def run(argv: Optional[list[str]] = None) -> int:
+    from xl_ledger.book.store import BrokenFileError
+    from xl_ledger.book.store import LockedError
+    from xl_ledger.book.store import StaleLogError
+    from xl_ledger.book.store import StoreError
+    from xl_ledger.core.errors import LedgerError
+    from xl_ledger.newbook import ExistsError
+    from xl_ledger.post import ChainBroken
+    from xl_ledger.post import NotAllowed
+    from xl_ledger.post import PostError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as e:
+        print(str(e), file=sys.stderr)
+        return e.code
+    except ExistsError as e:
+        print(f"{args.path}\n  {e}", file=sys.stderr)
+        return USAGE
+    except (LockedError, StaleLogError) as e:
+        print(f"{args.path}\n  {e}", file=sys.stderr)
+        return LOCKED
+    except (BrokenFileError, StoreError) as e:
+        print(f"{getattr(args, 'path', '')}\n  {e}", file=sys.stderr)
+        return BROKEN
+    except ChainBroken as e:
+        print(str(e), file=sys.stderr)
+        return TAMPERED
+    except NotAllowed as e:
+        print(str(e), file=sys.stderr)
+        return NOT_ALLOWED
+    except (PostError, LedgerError) as e:
+        print(str(e), file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written (every save is atomic)", file=sys.stderr)
+        return 130
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()
