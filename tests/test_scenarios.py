@@ -420,3 +420,29 @@ def test_a_renewal_pays_back_a_negative_balance():
     st = s.state("2026-03-25")
     assert queries.balance(st, "S-001", "lessons") == D(6)
     assert st.packages[second].remaining == D(6)
+
+
+def test_a_closed_month_refuses_backdated_changes():
+    from xl_ledger.core import commands
+
+    s = Studio(today="2026-04-02")
+    s.product("P10", "lessons", 10, 300)
+    s.student("S-001")
+    pkg = s.sell("S-001", "P10", "2026-03-01")
+    s.session("m1", "2026-03-10", "S-001")
+    ctx = commands.Context(state=s.state("2026-04-02"), today=day("2026-04-02"), role="owner")
+    events, problem = commands.close_period(day("2026-03-31"), ctx)
+    assert problem is None
+    s._append(events)
+    _ev, problem = s.act("adjust", "2026-03-20", package_id=pkg, quantity=1, reason_code="billing_error")
+    assert problem is not None and "closed period" in problem.message
+    _ev, problem = s.act("adjust", "2026-04-02", package_id=pkg, quantity=1, reason_code="billing_error")
+    assert problem is None
+    state = s.state("2026-04-02")
+    from xl_ledger.core import inputs as I
+    rows, _ = I.read_sessions([(2, {"session_id": "m1", "date": "2026-03-10", "student_id": "S-001",
+                                    "status": "no_show"})])
+    _pairs, problems, _notices = commands.diff_sessions(rows, state, day("2026-04-02"))
+    assert problems and "closed period" in problems[0].message
+    staff = commands.Context(state=state, today=day("2026-04-02"), operator="tom", role="staff")
+    assert commands.close_period(day("2026-03-31"), staff)[1] is not None

@@ -448,3 +448,18 @@ def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
                             reason_code="auto_renew", note=f"renewed for {a.session_id}",
                             product_id=product.product_id))
     return sales
+
+
+def close_period(through: dt.date, ctx: Context) -> tuple[list[E.Event], Optional[Problem]]:
+    """Close the books through a date: afterwards nothing dated on or before it may change."""
+    where = Source("Log", None, None)
+    if ctx.role != "owner":
+        return [], Problem(where, f"closing a period needs the owner; {ctx.operator} is {ctx.role}.",
+                           "Ask the owner to close the month.")
+    if through >= ctx.today:
+        return [], Problem(where, f"{through.isoformat()} is not in the past.", "Close a period that has ended.")
+    closed = ctx.state.closed_through
+    if closed and through <= closed:
+        return [], Problem(where, f"the books are already closed through {closed.isoformat()}.",
+                           "Close a later date.")
+    return [E.PeriodClose(effective_date=through, note=f"closed through {through.isoformat()}")], None

@@ -73,11 +73,12 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             continue
         if cls is E.Sale:
             buyers.add(ev.student_id)
+        if cls is E.PeriodClose:  # a close protects the past whatever date we look from
+            closed = ev.effective_date if closed is None else max(closed, ev.effective_date)
+            continue
         if ev.effective_date > as_of:
             continue
-        if cls is E.PeriodClose:
-            closed = ev.effective_date if closed is None else max(closed, ev.effective_date)
-        elif cls is E.Sale:
+        if cls is E.Sale:
             product = products[ev.product_id]
             packages[ev.package_id] = open_package(ev.package_id, ev.student_id, product, ev.effective_date,
                                                    ev.amount or ZERO, ev.quantity, settings)
