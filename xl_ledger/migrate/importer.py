@@ -1,0 +1,288 @@
+"""Phase 2: import a legacy tracking file into a studio workbook, in one all-or-nothing commit.
+
+    report = import_legacy("tracking.xlsx", "studio.xlsm", operator="maria", now=now)
+
+1. Read the legacy file (phase 1; hostile files are refused here, before the studio is touched).
+2. Read the studio's Log, verify its chain, refuse a second import of the same file.
+3. Plan (plan.py): students, products, sales, adjustments, sessions and opening balances, each event
+   with reason code `migration` and its legacy cell as the Log's `source`.
+4. Append the events, fold, render the engine sheets and the Migration report (reconcile.py).
+5. One Change: the Log rows, the engine sheets, the Migration sheet, and the new rows of the input
+   sheets (Students, Products, Sessions) written exactly as the next Post will read them, so that
+   Post finds nothing to add and no session "deleted".
+6. Then, outside the workbook: the report as CSV beside it (`studio.migration.csv`) and the detected
+   mapping beside the legacy file (`tracking.xlsx.xl-ledger-mapping.json`) for the next run.
+
+`dry_run=True` does all of it in memory and writes nothing at all (not even the mapping); the report
+says where the mapping would be saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Optional
+
+from xl_ledger.book import render
+from xl_ledger.book import schema
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.book.store import Change
+from xl_ledger.book.store import Store
+from xl_ledger.book.store import cell_value
+from xl_ledger.core import chain
+from xl_ledger.core import commands
+from xl_ledger.core import events as E
+from xl_ledger.core import inputs
+from xl_ledger.core.journal import Journal
+from xl_ledger.migrate import reconcile
+from xl_ledger.migrate.mapping import load_mapping
+from xl_ledger.migrate.mapping import mapping_path_for
+from xl_ledger.migrate.mapping import save_mapping
+from xl_ledger.migrate.plan import REASON
+from xl_ledger.migrate.plan import Plan
+from xl_ledger.migrate.plan import build_plan
+from xl_ledger.migrate.plan import with_reason
+from xl_ledger.migrate.reader import read_legacy
+from xl_ledger.migrate.sources import DEFAULT_LIMITS
+from xl_ledger.migrate.sources import Limits
+from xl_ledger.post import find_drift
+from xl_ledger.post import local_today
+
+
+class ImportRefused(Exception):
+    """The studio workbook cannot take this import (already imported, broken chain, not allowed).
+    Nothing was written. `str(error)` says why and what to do."""
+
+
+@dataclass
+class ImportReport:
+    legacy: Path
+    studio: str
+    dry_run: bool
+    migration_date: dt.date
+    mapping_path: Path
+    mapping_status: str  # saved | reused | given | would be saved | not saved
+    students: int = 0
+    products: int = 0
+    packages: int = 0
+    sessions: int = 0
+    log_rows: int = 0
+    rows: list[tuple] = field(default_factory=list)  # the Migration sheet's rows
+    findings: int = 0
+    disagreements: int = 0
+    csv_path: Optional[Path] = None
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        return (f"{self.legacy.name} → {self.studio}: {verb} {self.students} students, {self.products} products, "
+                f"{self.packages} packages, {self.sessions} sessions ({self.log_rows} Log rows, reason "
+                f"'{REASON}'); {self.disagreements} balances disagree with the legacy file; "
+                f"{self.findings} findings to review.")
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: the summary, where things went, then every report row."""
+        out = [self.summary()]
+        if self.dry_run:
+            out.append("Dry run: nothing was written (not the studio, not the report CSV, not the mapping).")
+        out.append(f"Mapping: {self.mapping_path} ({self.mapping_status}).")
+        if self.csv_path is not None:
+            out.append(f"Reconciliation: the Migration sheet of {self.studio} and {self.csv_path}.")
+        for r in self.rows:
+            numbers = ""
+            if r[2] is not None or r[3] is not None:
+                numbers = f" legacy {_show(r[2])}, recomputed {_show(r[3])}, difference {_show(r[4])};"
+            head = " / ".join(x for x in (r[0], r[1]) if x)
+            out.append(f"  {head + ':' if head else ''}{numbers} {r[6]} [{r[5]}]".replace("  ", "  ", 1))
+        return out
+
+
+def _show(x) -> str:
+    return "-" if x is None else reconcile._n(x)
+
+
+def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | Store, *,
+                  operator: str, now: dt.datetime, mapping_path: str | os.PathLike | None = None,
+                  day_first: bool | None = None, dry_run: bool = False, key: bytes | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> ImportReport:
+    """Import `legacy_path` into `studio` (a workbook path, or any Store such as the live-Excel one).
+
+    Raises LegacyFileError (the legacy file is unreadable or hostile), ImportRefused (the studio
+    cannot take it), or the store's StoreError (locked, damaged, changed meanwhile). On any error
+    nothing is written anywhere.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (the clock is passed in)")
+    legacy = Path(legacy_path)
+    # 1. the legacy file, before anything else: a refusal here has touched nothing.
+    mapping = load_mapping(mapping_path) if mapping_path is not None else None
+    saved = mapping_path_for(legacy)
+    if mapping_path is not None:
+        where, status = Path(mapping_path), "given"
+    elif saved.exists():
+        where, status = saved, "reused"
+    else:
+        where, status = saved, "would be saved" if dry_run else "saved"
+    result = read_legacy(legacy, mapping=mapping, day_first=day_first, save=False, limits=limits)
+
+    # 2. the studio.
+    store: Store = FileStore(studio) if isinstance(studio, (str, os.PathLike)) else studio
+    head = store.head()
+    log = store.read_log()
+    broken = chain.verify(log, key)
+    if broken is not None:
+        raise ImportRefused(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
+                            "Nothing was imported. Run `xl-ledger verify` and restore the file from a backup.")
+    _refuse_second_import(store.name, legacy.name, log)
+    journal = Journal.from_rows(log)
+    del log
+    sheets = {n: store.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
+    settings, problems = inputs.read_settings(sheets["Settings"].records())
+    today = local_today(now, settings.timezone)
+    staff, _ = inputs.read_staff(sheets["Staff"].records())
+    if staff and staff.get(operator.lower()) not in ("owner", "admin"):
+        raise ImportRefused(f"{store.name}!Staff: {operator!r} is {staff.get(operator.lower(), 'not on the Staff sheet')}; "
+                            "an import adds sales and corrections, so it needs the owner or an admin. "
+                            "Nothing was imported.")
+    before = journal.fold(today)
+
+    # 3. the plan.
+    taken = set(before.students) | set(before.sessions) | set(before.products)
+    taken |= {e.event.package_id for e in journal.entries if e.event.package_id}
+    taken |= {getattr(e.event, "to_package_id", "") for e in journal.entries} - {""}
+    sheet_ids = {n: {str(v[0]).strip() for _r, v in sheets[n].rows if v and v[0] is not None}
+                 for n in ("Products", "Students", "Sessions")}
+    taken |= sheet_ids["Products"] | sheet_ids["Students"] | sheet_ids["Sessions"]
+    existing_products: dict[str, tuple | None] = {pid: None for pid in sheet_ids["Products"]}
+    existing_products.update({pid: (p.unit, p.quantity, p.price) for pid, p in before.products.items()})
+    plan = build_plan(result, today=today, taken_ids=taken, existing_products=existing_products,
+                      existing_students={s.name: sid for sid, s in before.students.items()})
+
+    # 4. events: master data first (the studio's own unposted Settings too, as Post would), then history.
+    cells: dict[str, dict[tuple[int, str], object]] = {}
+    events: list[E.Event] = []
+    sources: list[str] = []
+    for ev in commands.diff_settings(settings, before.settings, today):
+        events.append(ev)
+        sources.append("Settings")
+    product_events, student_events = _master_data(plan, before, sheets, cells, today)
+    for ev, source in product_events + student_events:
+        events.append(with_reason(ev))
+        sources.append(source)
+    events.extend(plan.events)
+    sources.extend(plan.sources)
+    _session_cells(plan, sheets["Sessions"], cells)
+    new_rows = journal.append(events, operator=operator, recorded_at=now, sources=sources, key=key)
+    state = journal.fold(today)
+    rows = reconcile.build_rows(plan, result, state)
+
+    body = render.all_sheets(state)
+    drift = find_drift(store, body)
+    if drift:
+        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    body[schema.MIGRATION.name] = rows
+    report = ImportReport(legacy, store.name, dry_run, today, where, status,
+                          students=sum(1 for s in plan.students.values() if not s.existing),
+                          products=len(product_events), packages=len(plan.packages), sessions=len(plan.sessions),
+                          log_rows=len(new_rows), rows=rows, findings=len(result.findings) + len(plan.notes),
+                          disagreements=reconcile.disagreements(rows))
+    if dry_run:
+        return report
+
+    # 5. one commit; 6. then the files beside.
+    store.commit(Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(new_rows), sheets=body,
+                        cells=cells))
+    path = getattr(store, "path", None)
+    if path is not None:
+        report.csv_path = Path(path).with_name(Path(path).stem + ".migration.csv")
+        _write_atomically(report.csv_path, reconcile.to_csv(rows))
+    if status == "saved":
+        save_mapping(result.mapping, where)
+    return report
+
+
+def _refuse_second_import(book: str, legacy_name: str, log: list[tuple]) -> None:
+    prefix = f"{legacy_name}!"
+    src, reason = chain.COL["source"], chain.COL["reason_code"]
+    for row in log:
+        if row[reason] == REASON and str(row[src]).startswith(prefix):
+            raise ImportRefused(
+                f"{book} already holds an import of {legacy_name} (Log seq {row[chain.SEQ]}, recorded "
+                f"{row[chain.COL['recorded_at']]}). Importing it again would count every purchase and lesson twice, "
+                "so nothing was imported. To redo it, start again from a copy of the studio taken before the import.")
+
+
+def _next_row(sheet) -> int:
+    return max((r for r, _v in sheet.rows), default=1) + 1
+
+
+def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
+    """New products and students: the input-sheet rows, and the events Post would make of them."""
+    product_rows = []
+    row = _next_row(sheets["Products"])
+    sources = {}
+    for p in plan.products.values():
+        if p.product_id in before.products:
+            continue  # the same product is already in the studio
+        raw = {"product_id": p.product_id, "name": p.name, "unit": p.unit, "quantity": p.quantity,
+               "price": p.price, "active": "yes"}
+        product_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
+        cells.setdefault("Products", {}).update({(row, k): v for k, v in raw.items()})
+        sources[row] = p.cell
+        row += 1
+    parsed, problems = inputs.read_products(product_rows)
+    _assert_clean(problems)
+    events, problems = commands.diff_products(parsed, before.products, today)
+    _assert_clean(problems)
+    product_events = [(ev, sources[int(ev.note.split("!")[1])]) for ev in events]
+
+    student_rows = []
+    row = _next_row(sheets["Students"])
+    for s in plan.students.values():
+        if s.existing:
+            continue
+        raw = {"student_id": s.student_id, "name": s.name, "active": "yes"}
+        student_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
+        cells.setdefault("Students", {}).update({(row, k): v for k, v in raw.items()})
+        sources[("s", row)] = s.cell
+        row += 1
+    parsed, problems = inputs.read_students(student_rows)
+    _assert_clean(problems)
+    events, problems = commands.diff_students(parsed, before.students, today)
+    _assert_clean(problems)
+    student_events = [(ev, sources[("s", int(ev.note.split("!")[1]))]) for ev in events]
+    return product_events, student_events
+
+
+def _assert_clean(problems) -> None:
+    if problems:  # the plan builds these rows itself: a problem here is a bug, not the user's data
+        raise AssertionError("; ".join(str(p) for p in problems))
+
+
+def _session_cells(plan: Plan, sheet, cells) -> None:
+    """Sessions rows exactly as the SessionRecorded events say (blank = the column's default)."""
+    if not plan.sessions:
+        return
+    out = cells.setdefault("Sessions", {})
+    row = _next_row(sheet)
+    one = 1
+    for session_id, date, minutes, student_id, status, credits, note, _source, _unit in plan.sessions:
+        out[(row, "session_id")] = session_id
+        out[(row, "date")] = date
+        out[(row, "student_id")] = student_id
+        out[(row, "status")] = status
+        if minutes is not None:
+            out[(row, "minutes")] = minutes
+        if credits != one:
+            out[(row, "credits")] = credits
+        if note:
+            out[(row, "note")] = note
+        row += 1
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,250 @@
+"""Phase 2, step 3: the reconciliation report — what the legacy file says beside what the ledger
+recomputes from the imported events, for every student and package, with the cells involved.
+
+Rows (the Migration sheet's columns, schema.MIGRATION):
+  student | package | legacy_remaining | recomputed_remaining | difference | cells | finding
+
+* one row per student and unit ("package" = "all lessons" / "all hours"): the balance the legacy
+  file states (a running balance's last line, a grid's "Left" column, or the sum of a purchases
+  sheet's "Remaining" cells) beside the ledger's balance minus any owed sessions;
+* one row per imported package: its row's stated remaining beside the package's remaining;
+* one row per note the importer made and per phase-1 finding (name variants, unreadable cells,
+  skipped totals, duplicates, …), so nothing the reader saw is lost.
+
+`difference` = recomputed − legacy. A difference is explained, never resolved: the finding column
+says what the ledger counted and repeats every phase-1 finding that touches the row's cells (a
+remaining formula pointing at the wrong row, a late cancel entered twice).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+from decimal import Decimal
+
+from xl_ledger.core.numbers import ZERO
+from xl_ledger.core.numbers import text as num_text
+from xl_ledger.core.state import State
+from xl_ledger.migrate.plan import Plan
+from xl_ledger.migrate.plan import PlannedPackage
+from xl_ledger.migrate.records import Finding
+from xl_ledger.migrate.records import ReadResult
+
+SIXTY = Decimal(60)
+HEADERS = ("student", "package", "legacy_remaining", "recomputed_remaining", "difference", "cells", "finding")
+MAX_CELLS = 12  # cells listed per row; the rest are counted
+MAX_TEXT = 2000  # a cell's text stays readable (and far below Excel's 32,767 limit)
+
+
+def _n(x: Decimal | None) -> str:
+    return "" if x is None else num_text(x)
+
+
+def _cells(cells) -> str:
+    cells = list(dict.fromkeys(c for c in cells if c))
+    more = len(cells) - MAX_CELLS
+    text = ", ".join(cells[:MAX_CELLS])
+    return text + (f" (+{more} more)" if more > 0 else "")
+
+
+def _diff(legacy: Decimal | None, recomputed: Decimal) -> Decimal | None:
+    return None if legacy is None else recomputed - legacy
+
+
+_COLUMN = re.compile(r"![A-Z]{1,3}(\d+)$")
+
+
+def _row_of(cell: str) -> str:
+    """'log.csv!log!C10' -> 'log.csv!log!10': a finding about any cell of a row concerns that row."""
+    return _COLUMN.sub(r"!\1", cell)
+
+
+class _Related:
+    """Phase-1 findings by the rows they name, to repeat them beside the report rows built from those rows."""
+
+    def __init__(self, findings: tuple[Finding, ...]):
+        self.by_row: dict[str, list[Finding]] = {}
+        for f in findings:
+            for c in f.cells:
+                self.by_row.setdefault(_row_of(c), []).append(f)
+
+    def of(self, cells) -> list[Finding]:
+        out: dict[int, Finding] = {}
+        for c in cells:
+            for f in self.by_row.get(_row_of(c), ()):
+                out[id(f)] = f
+        return list(out.values())
+
+
+def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
+    related = _Related(result.findings)
+    student_cells: dict[str, list[str]] = {}  # every cell of the student's rows (to match findings)
+    shown: dict[str, list[str]] = {}  # one cell per row (to show)
+    for p in result.purchases:
+        student_cells.setdefault(p.student, []).extend([p.row_cell, *p.cells.values()])
+        shown.setdefault(p.student, []).append(p.row_cell)
+    for line in result.balance_lines:
+        student_cells.setdefault(line.student, []).extend(line.cells.values())
+        shown.setdefault(line.student, []).append(next(iter(line.cells.values()), ""))
+    for s in result.stated_balances:
+        student_cells.setdefault(s.student, []).append(s.cell)
+    variants: dict[str, list[str]] = {}
+    for name, seen in result.students.items():
+        variants.setdefault(seen.match_key, []).append(name)
+    lesson_units: dict[str, set] = {}
+    lesson_cells: dict[str, list[str]] = {}
+    for lesson in result.lessons:
+        lesson_units.setdefault(lesson.student, set()).add(lesson.unit or "lessons")
+        lesson_cells.setdefault(lesson.student, []).append(lesson.cell)
+    for line in result.balance_lines:
+        lesson_units.setdefault(line.student, set()).add(line.unit or "lessons")
+    # Owed sessions, in the unit of the legacy lessons: with no package at all the engine cannot know
+    # the unit and counts them in lessons, but the report speaks the legacy file's unit.
+    planned = {s[0]: s for s in plan.sessions}
+    owed: dict[tuple[str, str], list] = {}
+    for a in state.allocations:
+        if a.state != "owed":
+            continue
+        s = planned.get(a.session_id)
+        if s is not None and s[8] != a.unit:
+            unit = s[8]
+            quantity = (s[2] if s[2] is not None else SIXTY) / SIXTY if unit == "hours" else s[5]
+            a = a._replace(unit=unit, quantity=quantity) if hasattr(a, "_replace") else \
+                dataclasses.replace(a, unit=unit, quantity=quantity)
+        owed.setdefault((a.student_id, a.unit or "lessons"), []).append(a)
+    packages_of: dict[str, list[PlannedPackage]] = {}
+    for pkg in plan.packages:
+        packages_of.setdefault(pkg.student_id, []).append(pkg)
+
+    rows: list[tuple] = []
+    for name, student in plan.students.items():
+        sid = student.student_id
+        label = f"{name} ({sid})"
+        own = packages_of.get(sid, [])
+        units = sorted({p.unit for p in own} | lesson_units.get(name, set())
+                       | {s.unit or "lessons" for s in result.stated_balances if s.student == name}) or ["lessons"]
+        for unit in units:
+            row = _student_row(label, name, sid, unit, own, result, state, owed.get((sid, unit), []), related,
+                               student_cells.get(name, []), lesson_cells.get(name, []), shown.get(name, []))
+            key = result.students[name].match_key if name in result.students else None
+            others = [o for o in variants.get(key, []) if o != name]
+            if others:
+                spelled = ", ".join(f'"{o}" ({plan.students[o].student_id})' for o in others)
+                row = row[:6] + (f"{row[6]}; name_variant: may be the same person as {spelled}; kept apart",)
+            rows.append(row)
+        for pkg in own:
+            rows.append(_package_row(label, pkg, state, related))
+    for spelling, message, cells in plan.notes:
+        who = f"{spelling} ({plan.students[spelling].student_id})" if spelling in plan.students else ""
+        rows.append((who, None, None, None, None, _cells(cells), f"import: {message}"[:MAX_TEXT]))
+    for f in result.findings:
+        rows.append(("", None, None, None, None, _cells(f.cells), f"{f.kind}: {f.message}"[:MAX_TEXT]))
+    return rows
+
+
+def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, owed: list, related: _Related,
+                 cells: list[str], lesson_cells: list[str], shown: list[str]) -> tuple:
+    stated = [s for s in result.stated_balances if s.student == name and (s.unit or "lessons") == unit]
+    legacy: Decimal | None = None
+    legacy_cells: list[str] = []
+    source = ""
+    if stated:
+        legacy = sum((s.stated_remaining for s in stated), ZERO)
+        legacy_cells = [s.cell for s in stated]
+        source = "its stated balance"
+    else:
+        bought = [p for p in own if p.unit == unit and p.origin == "purchase"]
+        if bought and all(p.stated_remaining is not None for p in bought):
+            legacy = sum((p.stated_remaining for p in bought), ZERO)
+            legacy_cells = [p.stated_cell for p in bought]
+            source = "the sum of its Remaining cells"
+    owed_qty = sum((a.quantity for a in owed), ZERO)
+    balance = ZERO
+    granted = used = ZERO
+    for p in state.usable_packages(sid):
+        if p.unit != unit or p.status in ("inactive", "expired", "refunded"):
+            continue
+        balance += p.remaining
+        granted += p.granted + p.adjusted_out + p.transferred_in
+        used += p.used + p.adjusted_out
+    recomputed = balance - owed_qty
+    diff = _diff(legacy, recomputed)
+    parts = []
+    if legacy is None:
+        parts.append(f"the legacy file states no balance for {name} in {unit}")
+    elif diff == 0:
+        parts.append("agrees")
+    else:
+        parts.append(f"{name}: legacy says {_n(legacy)} {unit} remaining ({source}, {_cells(legacy_cells)}); "
+                     f"the ledger recomputes {_n(recomputed)}: {_n(granted)} bought − {_n(used)} used"
+                     + (f" − {_n(owed_qty)} owed" if owed_qty else "")
+                     + f"; difference {_n(diff)}" + _how_lessons_count(result, name, unit))
+    if owed:
+        parts.append(f"{len(owed)} session(s) ({_n(owed_qty)} {unit}) have no credit to draw from and are owed, "
+                     f"first {owed[0].session_id} on {owed[0].date.isoformat()}")
+    kinds = ("remaining_mismatch", "balance_mismatch", "duplicate_row", "unreadable_cell")
+    for f in related.of([*legacy_cells, *cells, *lesson_cells]):
+        if f.kind in kinds:
+            parts.append(f"{f.kind}: {f.message}")
+    return (label, f"all {unit}", legacy, recomputed, diff, _cells([*legacy_cells, *shown, *lesson_cells]),
+            "; ".join(parts)[:MAX_TEXT])
+
+
+def _how_lessons_count(result: ReadResult, name: str, unit: str) -> str:
+    """What the ledger charged that a legacy sheet may not have: marks without a length, no-shows, late cancels."""
+    bare = ns = lc = 0
+    for lesson in result.lessons:
+        if lesson.student != name or (lesson.unit or "lessons") != unit:
+            continue
+        if lesson.mark == "no_show":
+            ns += 1
+        elif lesson.mark == "late_cancel":
+            lc += 1
+        elif lesson.mark == "attended" and unit == "hours" and lesson.minutes is None:
+            bare += 1
+    said = []
+    if bare:
+        said.append(f"{bare} mark(s) without a length counted as 1 hour each")
+    if ns or lc:
+        said.append(f"{ns} no-show(s) and {lc} late cancel(s) charged (the default deduct policy)")
+    return f" ({'; '.join(said)})" if said else ""
+
+
+def _package_row(label: str, plan_pkg: PlannedPackage, state: State, related: _Related) -> tuple:
+    pkg = state.packages.get(plan_pkg.package_id)
+    recomputed = pkg.remaining if pkg is not None else ZERO
+    legacy = plan_pkg.stated_remaining
+    diff = _diff(legacy, recomputed)
+    parts = []
+    if legacy is None:
+        parts.append("the legacy file states no remaining for this package")
+    elif diff == 0:
+        parts.append("agrees")
+    else:
+        used = (pkg.used + pkg.adjusted_out) if pkg is not None else ZERO
+        parts.append(f"legacy says {_n(legacy)} remaining at {plan_pkg.stated_cell}; the ledger counts "
+                     f"{_n(plan_pkg.quantity)} bought − {_n(used)} used = {_n(recomputed)}; difference {_n(diff)}")
+    parts.extend(plan_pkg.notes)
+    for f in related.of(plan_pkg.cells):
+        if f.kind != "name_variant":
+            parts.append(f"{f.kind}: {f.message}")
+    cells = plan_pkg.shown or plan_pkg.cells
+    product = state.products.get(plan_pkg.product_id)
+    name = f"{plan_pkg.package_id} {product.name}" if product else plan_pkg.package_id
+    return (label, name, legacy, recomputed, diff, _cells(cells), "; ".join(parts)[:MAX_TEXT])
+
+
+def disagreements(rows: list[tuple]) -> int:
+    return sum(1 for r in rows if r[4] not in (None, ZERO))
+
+
+def to_csv(rows: list[tuple]) -> bytes:
+    """The report as CSV (UTF-8 with a BOM, so Excel opens accents right); numbers as plain text."""
+    out = io.StringIO(newline="")
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(HEADERS)
+    for r in rows:
+        w.writerow(["" if v is None else (_n(v) if isinstance(v, Decimal) else v) for v in r])
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
