@@ -130,7 +130,8 @@ def _text(v: object) -> Optional[str]:
         return None
     if isinstance(v, float) and v.is_integer():
         v = int(v)
-    return str(v).strip()
+    # Line ends as LF only: some programs re-save CR as LF, which would break the Log's hash chain.
+    return str(v).strip().replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _opt(fn: Callable) -> Callable:
