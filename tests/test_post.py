@@ -1,0 +1,186 @@
+"""The Post cycle against a real workbook file (the template, FileStore): what it writes, what it
+refuses, and what it tells the user."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import openpyxl
+import pytest
+from post_helpers import NOW
+from post_helpers import records
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger import post
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.core.chain import verify
+
+D = dt.date
+
+
+def sell(student="S1", product="P10", day=D(2026, 3, 1), **more) -> dict:
+    return {"action": "sell", "date": day, "student_id": student, "product_id": product, **more}
+
+
+def lesson(sid, student="S1", day=D(2026, 3, 2), status="attended", **more) -> dict:
+    return {"session_id": sid, "date": day, "student_id": student, "status": status, **more}
+
+
+def run(path, **kw) -> post.PostResult:
+    kw.setdefault("operator", "owner")
+    return post.post(FileStore(path), now=NOW, **kw)
+
+
+def test_post_applies_marks_rows_and_recomputes(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    type_rows(path, "Sessions", {2: lesson("L1"), 3: lesson("L2", day=D(2026, 3, 9), minutes=90)})
+    result = run(path)
+    assert result.rejected == [] and len(result.applied) == 1
+    action = records(path, "Actions")[2]
+    assert action["status"] == "applied" and action["message"].startswith("sale PK-0001 10 lessons")
+    log = FileStore(path).read_log()
+    assert verify(log) is None
+    by_seq = {r[0]: r for r in log}
+    assert by_seq[action["log_seq"]][3] == "sale" and by_seq[action["log_seq"]][13] == "Actions!2"
+    assert {r[13] for r in log} >= {"Sessions!2", "Sessions!3", "Products!2", "Students!4"}
+    pkg = records(path, "Packages")[2]
+    assert (pkg["package_id"], pkg["total"], pkg["used"], pkg["remaining"], pkg["value_remaining"]) == \
+        ("PK-0001", 10, 2, 8, 240)
+    balances = {(r["student_id"], r["unit"]): r["remaining"] for r in records(path, "Balances").values()}
+    assert balances[("S1", "lessons")] == 8
+
+
+def test_posting_again_adds_nothing(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    type_rows(path, "Sessions", {2: lesson("L1")})
+    run(path)
+    before = len(FileStore(path).read_log())
+    again = run(path)
+    assert again.new_rows == 0 and again.applied == [] and len(FileStore(path).read_log()) == before
+
+
+def test_a_rejected_row_changes_nothing_else(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    run(path)
+    sheets = {s: records(path, s) for s in ("Packages", "Balances", "Allocations")}
+    log = FileStore(path).read_log()
+    # A refund without a reason code, and one for a package that does not exist.
+    type_rows(path, "Actions", {3: {"action": "refund", "student_id": "S1", "package_id": "PK-0001"},
+                                4: {"action": "refund", "package_id": "PK-9", "reason_code": "goodwill"}})
+    result = run(path)
+    assert len(result.rejected) == 2 and result.new_rows == 0
+    rows = records(path, "Actions")
+    assert rows[3]["status"] == "rejected" and "reason code" in rows[3]["message"] and rows[3]["log_seq"] is None
+    assert rows[4]["status"] == "rejected" and "PK-9" in rows[4]["message"]
+    assert FileStore(path).read_log() == log
+    assert {s: records(path, s) for s in sheets} == sheets
+    alerts = [a for a in records(path, "Alerts").values() if a["kind"] == "rejected"]
+    assert [a["where"] for a in alerts] == ["studio.xlsm!Actions!H3", "studio.xlsm!Actions!D4"]
+
+
+def test_unknown_operator_is_refused_and_nothing_is_written(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Staff", {2: {"user": "maria", "role": "owner"}, 3: {"user": "tom", "role": "staff"}})
+    type_rows(path, "Actions", {2: sell()})
+    before = path.read_bytes()
+    with pytest.raises(post.NotAllowed, match="'mallory' is not on the Staff sheet"):
+        run(path, operator="mallory")
+    assert path.read_bytes() == before
+
+
+def test_staff_may_sell_but_not_refund(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Staff", {2: {"user": "maria", "role": "owner"}, 3: {"user": "tom", "role": "staff"}})
+    type_rows(path, "Actions", {2: sell(), 3: {"action": "refund", "date": D(2026, 3, 2), "student_id": "S1",
+                                                "package_id": "PK-0001", "reason_code": "goodwill"}})
+    result = run(path, operator="Tom")
+    assert len(result.applied) == 1 and len(result.rejected) == 1
+    rows = records(path, "Actions")
+    assert rows[3]["status"] == "rejected" and "admin" in rows[3]["message"]
+    assert {r[2] for r in FileStore(path).read_log() if r[3] == "sale"} == {"Tom"}
+    assert run(path, operator="maria").applied[0].startswith("Actions!3: refund PK-0001")
+
+
+def test_a_broken_chain_stops_the_post_and_writes_nothing(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    run(path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Log"]["K5"] = "3000"  # someone "fixes" an amount in the Log
+    wb.save(path)
+    type_rows(path, "Actions", {3: sell(student="S3")})
+    before = path.read_bytes()
+    with pytest.raises(post.ChainBroken, match=r"studio.xlsm!Log!A5 \(seq 4\)"):
+        run(path)
+    with pytest.raises(post.ChainBroken):
+        post.recompute(FileStore(path), now=NOW)
+    assert path.read_bytes() == before
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    before = path.read_bytes()
+    result = run(path, dry_run=True)
+    assert len(result.applied) == 1 and result.change.log_rows
+    assert path.read_bytes() == before
+
+
+def test_hand_typed_engine_cells_are_reported_then_overwritten(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    type_rows(path, "Sessions", {2: lesson("L1")})
+    run(path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Balances"]["E2"] = 12  # "she paid cash for three more"
+    wb["Packages"]["H2"] = 99
+    wb.save(path)
+    result = run(path)
+    assert sorted(result.drift) == ["studio.xlsm!Balances!E2: typed '12', the ledger says '9'",
+                                    "studio.xlsm!Packages!H2: typed '99', the ledger says '9'"]
+    drift = [a for a in records(path, "Alerts").values() if a["kind"] == "drift"]
+    assert {(a["where"], a["found"], a["expected"]) for a in drift} == {
+        ("studio.xlsm!Packages!H2", "99", "9"), ("studio.xlsm!Balances!E2", "12", "9")}
+    assert all("adjust" in a["message"] for a in drift)
+    assert records(path, "Balances")[2]["remaining"] == 9 and records(path, "Packages")[2]["remaining"] == 9
+    assert run(path).drift == []  # corrected: nothing to report the next time
+
+
+def test_a_deleted_session_row_is_reported_and_still_counted(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    type_rows(path, "Sessions", {2: lesson("L1"), 3: lesson("L2", day=D(2026, 3, 5))})
+    run(path)
+    type_rows(path, "Sessions", {3: {c: None for c in lesson("L2")}})
+    result = run(path)
+    assert any("L2" in n and "was deleted" in n and "cancelled" in n for n in result.notices)
+    notices = [a for a in records(path, "Alerts").values() if a["kind"] == "notice"]
+    assert any("session L2" in a["message"] and "Restore the row" in a["message"] for a in notices)
+    assert records(path, "Packages")[2]["remaining"] == 8  # the Log still counts it: nothing silently dropped
+
+
+def test_an_edited_past_session_is_reported(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    type_rows(path, "Sessions", {2: lesson("L1")})
+    run(path)
+    type_rows(path, "Sessions", {2: {"status": "cancelled"}})
+    result = run(path)
+    assert result.notices and "L1 on 2026-03-02 was already attended; changed status" in result.notices[0]
+    assert "studio.xlsm!Sessions!A2" in result.notices[0]
+    assert records(path, "Packages")[2]["remaining"] == 10
+
+
+def test_a_bad_sessions_row_is_rejected_in_alerts_with_its_cell(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Sessions", {2: lesson("L1", minutes="ninety"), 3: lesson("L2", student="S9"),
+                                 4: lesson("L3")})
+    result = run(path)
+    where = {a["where"] for a in records(path, "Alerts").values() if a["kind"] == "rejected"}
+    assert where == {"studio.xlsm!Sessions!D2", "studio.xlsm!Sessions!E3"}
+    assert len(result.rejected) == 2
+    assert [r[7] for r in FileStore(path).read_log() if r[3].startswith("session")] == ["L3"]
