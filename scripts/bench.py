@@ -29,8 +29,9 @@ START = dt.date(2023, 1, 2)
 
 
 def synthetic_studio(n_events: int, seed: int = 7) -> list[E.Entry]:
-    """A studio that grows with the log: one student per ~200 events, 10-packs bought as they run out,
-    weekly lessons with the usual mix of statuses, and a few refunds, freezes and transfers."""
+    """A studio that grows with the log: one student per ~200 events, packages bought as they run out,
+    two or so lessons a week, each booked (a session_recorded row) and then marked attended, late-cancelled,
+    no-show... (a session_changed row), and a freeze now and then."""
     rnd = random.Random(seed)
     students = max(10, n_events // 200)
     out: list[E.Entry] = []
@@ -61,7 +62,10 @@ def synthetic_studio(n_events: int, seed: int = 7) -> list[E.Entry]:
         unit = "hours" if product == "H10" else "lessons"
         left = 0
         day = START + dt.timedelta(days=rnd.randrange(7))
-        for k in range(per_student):
+        target = len(out) + per_student
+        k = -1
+        while len(out) < target:
+            k += 1
             if left <= 0 or k == 0:
                 pk += 1
                 qty = 4 if product == "M1" else 10
@@ -73,9 +77,15 @@ def synthetic_studio(n_events: int, seed: int = 7) -> list[E.Entry]:
                 add(E.Freeze(effective_date=day, student_id=f"S{i}", package_id=f"PK-{pk}", days=7))
                 continue
             status = rnd.choice(statuses)
-            add(E.SessionRecorded(effective_date=day, student_id=f"S{i}", session_id=f"X{seq}",
-                                  quantity=Decimal(1), status=status, start="16:00",
-                                  minutes=Decimal(rnd.choice((45, 60, 90))), booked_by="client"))
+            minutes = Decimal(rnd.choice((45, 60, 90)))
+            sid = f"X{seq}"
+            # As in a real register: booked first, then marked after the lesson (two Log rows).
+            add(E.SessionRecorded(effective_date=day, student_id=f"S{i}", session_id=sid, quantity=Decimal(1),
+                                  status="scheduled", start="16:00", minutes=minutes, booked_by="client"))
+            if status != "scheduled" and len(out) < target:
+                add(E.SessionChanged(effective_date=day, student_id=f"S{i}", session_id=sid, quantity=Decimal(1),
+                                     status=status, start="16:00", minutes=minutes, booked_by="client",
+                                     changed=("status",)))
             left -= 1
             day += dt.timedelta(days=rnd.choice((3, 4, 7)))
     return out
@@ -93,6 +103,7 @@ def run_fold(n: int) -> dict:
     return {"events": len(entries), "seconds": round(seconds, 3),
             "us_per_event": round(seconds / len(entries) * 1e6, 2),
             "packages": len(state.packages), "allocations": len(state.allocations),
+            "sessions": len(state.sessions), "us_per_session": round(seconds / max(len(state.sessions), 1) * 1e6, 2),
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
@@ -106,7 +117,8 @@ def bench_fold(sizes: list[int]) -> None:
     results = [in_fresh_process("fold", n) for n in sizes]
     for r in results:
         print(f"  {r['events']:>9,} events  {r['seconds']:>7.2f} s  {r['us_per_event']:>6.2f} us/event  "
-              f"peak {r['peak_mb']} MB  ({r['packages']:,} packages, {r['allocations']:,} allocations)")
+              f"({r['us_per_session']:.2f} us per session)  peak {r['peak_mb']} MB  "
+              f"({r['sessions']:,} sessions, {r['packages']:,} packages, {r['allocations']:,} allocations)")
     if len(results) > 1:
         a, b = results[0], results[-1]
         growth = (b["seconds"] / a["seconds"]) / (b["events"] / a["events"])
