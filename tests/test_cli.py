@@ -1,0 +1,186 @@
+"""`xl-ledger` as users run it: subprocesses, exit codes, the error format, the --json contract.
+
+One demo workbook (module fixture) serves the read-only commands; each subprocess costs ~0.5 s, so
+the tests that only check a message run `cli.run()` in-process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+from decimal import Decimal
+
+import openpyxl
+import pytest
+import python_calamine
+from post_helpers import cli
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger import cli as xl_cli
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.book.store import Change
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    done = cli("demo", "demo.xlsm", "--today", "2026-03-31", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder / "demo.xlsm", done.stdout
+
+
+def test_demo_prints_a_summary_and_the_file_verifies(demo):
+    path, out = demo
+    assert "40 students" in out and "post 3 (2026-03-31)" in out and "actions applied" in out
+    assert "rows rejected" in out and "liability" in out
+    done = cli("verify", str(path))
+    assert done.returncode == 0 and "the Log is intact" in done.stdout, done.stderr
+    actions = [r for _, r in FileStore(path).read_sheet("Actions").records()]
+    assert {"applied", "rejected"} <= {a["status"] for a in actions}
+    assert {"refund", "transfer", "freeze"} <= {a["action"] for a in actions if a["status"] == "applied"}
+    sessions = [r for _, r in FileStore(path).read_sheet("Sessions").records()]
+    assert {"late_cancel", "no_show", "attended", "scheduled"} <= {s["status"] for s in sessions}
+
+
+def test_demo_is_deterministic(demo, tmp_path):
+    from xl_ledger import demo as demo_module
+
+    path, _ = demo
+    again = tmp_path / "again.xlsm"
+    demo_module.build(again, today=dt.date(2026, 3, 31))
+    for sheet in ("Packages", "Balances", "Actions", "Sessions"):
+        assert FileStore(again).read_sheet(sheet).rows == FileStore(path).read_sheet(sheet).rows, sheet
+
+
+def test_balance_json_contract(demo):
+    path, _ = demo
+    done = cli("balance", str(path), "--json", "--as-of", "2026-03-31")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"as_of", "packages", "students"} and report["as_of"] == "2026-03-31"
+    pkg_keys = {"package_id", "product_id", "owner", "unit", "total", "used", "reserved", "remaining",
+                "value_remaining", "expires_on", "status"}
+    assert report["packages"] and all(set(p) == pkg_keys for p in report["packages"])
+    for p in report["packages"]:
+        for k in ("total", "used", "reserved", "remaining", "value_remaining"):
+            assert isinstance(p[k], str)
+            Decimal(p[k])  # a decimal string
+            assert "e" not in p[k].lower()
+        assert Decimal(p["value_remaining"]).as_tuple().exponent == -2
+        assert p["expires_on"] is None or dt.date.fromisoformat(p["expires_on"])
+    assert len(report["students"]) == 40
+    for s in report["students"]:
+        assert set(s) == {"student_id", "name", "remaining", "owed_sessions"}
+        assert isinstance(s["owed_sessions"], int)
+        assert all(u in ("hours", "lessons", "months") and isinstance(q, str) for u, q in s["remaining"].items())
+    # The same numbers as the Balances sheet the post wrote for that day.
+    sheet = {(r["student_id"], r["unit"]): r["remaining"]
+             for _, r in FileStore(path).read_sheet("Balances").records()}
+    for s in report["students"]:
+        for unit, q in s["remaining"].items():
+            assert Decimal(str(sheet[(s["student_id"], unit)])) == Decimal(q)
+
+
+def test_balance_and_history_for_one_student(demo, capsys):
+    path, _ = demo
+    assert xl_cli.run(["balance", str(path), "--student", "S-008", "--json", "--as-of", "2026-03-31"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert [s["student_id"] for s in one["students"]] == ["S-008"]
+    assert all(p["owner"] == "S-008" or p["product_id"] == "FAM20" for p in one["packages"])
+    assert xl_cli.run(["history", str(path), "--student", "S-008", "--today", "2026-03-31", "--json"]) == 0
+    lines = json.loads(capsys.readouterr().out)
+    final = {}
+    for line in lines:
+        final[line["unit"]] = line["balance"]
+    assert final == one["students"][0]["remaining"]  # the running balance ends at the balance
+
+
+def test_init_records_the_interpreter_and_never_overwrites(tmp_path):
+    done = cli("init", "studio.xlsm", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    conf = python_calamine.CalamineWorkbook.from_path(str(tmp_path / "studio.xlsm")).get_sheet_by_name(
+        "xlwings.conf").to_python()
+    pairs = {row[0]: row[1] for row in conf if row and row[0]}
+    expected = {"win32": ["INTERPRETER_WIN"], "darwin": ["INTERPRETER_MAC"]}.get(
+        sys.platform, ["INTERPRETER_WIN", "INTERPRETER_MAC"])
+    for key in expected:
+        assert pairs[key] == sys.executable
+    assert pairs["UDF Modules"] == "xl_ledger.excel.udfs"
+    # xlwings reads A1 down to the first blank row: the keys must be directly under row 1.
+    assert [row[0] for row in conf[:len(expected) + 2]] == ["UDF Modules", *expected, ""]
+    before = (tmp_path / "studio.xlsm").read_bytes()
+    again = cli("init", "studio.xlsm", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert (tmp_path / "studio.xlsm").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["studio.xlsm"]
+
+
+def test_help_documents_the_exit_codes():
+    done = cli("--help")
+    assert done.returncode == 0
+    for code, meaning in xl_cli.EXIT_CODES.items():
+        assert f"{code}  {meaning}" in " ".join(done.stdout.split()) or meaning.split(":")[0] in done.stdout
+    assert all(c in done.stdout for c in ("init", "demo", "post", "recompute", "verify", "balance", "history"))
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["balance", "missing.xlsm"], 4, "missing.xlsm\n  does not exist."),
+    (["balance", "{demo}", "--as-of", "2026-02-30"], 2, '--as-of: "2026-02-30"\n  is not a date.'),
+    (["balance", "{demo}", "--student", "S-404"], 2, 'demo.xlsm!Students: "S-404"\n  has no student'),
+    (["post", "{demo}", "--key-file", "nokey.txt"], 2, "--key-file nokey.txt\n  cannot be read"),
+    (["init", "studio.xlsx"], 2, "must end in .xlsm"),
+    (["verify", "{folder}"], 4, "is a folder"),
+])
+def test_user_mistakes_get_a_message_and_an_exit_code(demo, tmp_path, monkeypatch, capsys, args, code, message):
+    path, _ = demo
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{demo}", str(path)).replace("{folder}", str(tmp_path)) for a in args]
+    assert xl_cli.run(args) == code
+    err = capsys.readouterr().err
+    assert message in err.replace(str(path.parent) + "/", "") and "Traceback" not in err
+
+
+def test_errors_in_a_subprocess_no_traceback(tmp_path):
+    """The real entry point: a damaged file, a usage error, and argparse's own exit 2."""
+    (tmp_path / "junk.xlsm").write_bytes(b"PK\x03\x04 not really a zip")
+    done = cli("verify", str(tmp_path / "junk.xlsm"))
+    assert done.returncode == 4 and "junk.xlsm" in done.stderr and "Traceback" not in done.stderr
+    assert "restore a backup" in done.stderr
+    done = cli("frobnicate")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_post_exit_codes_locked_not_allowed_rejected(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: {"action": "sell", "student_id": "S1", "product_id": "P10"},
+                                3: {"action": "refund", "student_id": "S1", "package_id": "PK-0001"}})
+    done = cli("post", str(path), "--as", "owner", "--today", "2026-03-10")
+    assert done.returncode == 5, done.stderr  # posted, with one row rejected
+    assert "1 actions applied, 1 rows rejected" in done.stdout and "studio.xlsm!Actions!H3" in done.stdout
+    lock = tmp_path / "~$studio.xlsm"  # Excel has it open
+    lock.write_bytes(bytes([5]) + b"maria" + bytes(50))
+    done = cli("post", str(path))
+    assert done.returncode == 3 and "open in Excel by maria" in done.stderr and "Traceback" not in done.stderr
+    lock.unlink()
+    type_rows(path, "Staff", {2: {"user": "maria", "role": "owner"}})
+    done = cli("post", str(path), "--as", "mallory")
+    assert done.returncode == 6 and "studio.xlsm!Staff" in done.stderr and "--as USER" in done.stderr
+    type_rows(path, "Actions", {3: {"reason_code": "goodwill"}})
+    done = cli("post", str(path), "--as", "maria", "--today", "2026-03-10")
+    assert done.returncode == 0 and "1 actions applied, 0 rows rejected" in done.stdout, done.stdout
+    done = cli("recompute", str(path), "--today", "2026-03-10")
+    assert done.returncode == 0 and "Recomputed studio.xlsm as of 2026-03-10" in done.stdout
+
+
+def test_verify_with_the_owner_key(tmp_path):
+    path = studio(tmp_path)
+    key = tmp_path / "owner.key"
+    key.write_text("correct horse battery staple\n")
+    type_rows(path, "Actions", {2: {"action": "sell", "student_id": "S1", "product_id": "P10"}})
+    assert cli("post", str(path), "--key-file", str(key)).returncode == 0
+    assert cli("verify", str(path), "--key-file", str(key)).returncode == 0
+    plain = cli("verify", str(path))  # a plain-SHA check of an HMAC chain fails at the first row
+    assert plain.returncode == 1 and "studio.xlsm!Log!A2" in plain.stderr
