@@ -184,6 +184,26 @@ def grid_xlsx(path: Path) -> Path:
     return path
 
 
+def totals_grid_xlsx(path: Path) -> Path:
+    """Layout (c) with totals only: marks and a "Left" column, but no "Bought" column (no purchases).
+
+    "Gia Rossi" has three lessons marked (X, NS, C) and 7 left; "Hugo Blanc" has no marks and 4 left.
+    The importer opens each with an opening balance (the only way to honour a bare total).
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Register")
+    ws.write_row("A1", ["Student"], f["bold"])
+    for i, d in enumerate([D(2025, 1, 6), D(2025, 1, 13), D(2025, 1, 20)]):
+        ws.write_datetime(0, 1 + i, d, f["date"])
+    ws.write("E1", "Left", f["bold"])
+    ws.write_row("A2", ["Gia Rossi", "X", "NS", "C"])
+    ws.write_number("E2", 7)
+    ws.write("A3", "Hugo Blanc")
+    ws.write_number("E3", 4)
+    wb.close()
+    return path
+
+
 LOG_CSV_ROWS = [
     "Lesson log exported from the old tablet",
     "",
