@@ -1,0 +1,163 @@
+"""`xl-ledger import` through its command: refusals of hostile files in bounded time with the studio
+byte-identical, dry runs that write nothing, the mapping saved and reused, no second import."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import legacy_fixtures as lf
+from xl_ledger.book.template import template_path
+from xl_ledger.migrate.command import main
+from xl_ledger.migrate.command import register
+from xl_ledger.migrate.mapping import mapping_path_for
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="xl-ledger")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    out, err = io.StringIO(), io.StringIO()
+    code = args.func(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for f in folders for p in sorted(f.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory) -> Path:
+    return lf.purchases_xlsx(tmp_path_factory.mktemp("plain") / "plain.xlsx")
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    folder = tmp_path / "studio"
+    folder.mkdir()
+    path = folder / "studio.xlsm"
+    shutil.copy(template_path(), path)
+    return path
+
+
+HOSTILE = {
+    "password": (lambda d, plain: lf.encrypted_xlsx(d / "locked.xlsx", plain), "password"),
+    "truncated": (lambda d, plain: lf.truncated_xlsx(d / "cut.xlsx", plain), "damaged"),
+    "random bytes": (lambda d, plain: lf.garbage_xlsx(d / "noise.xlsx"), "not an Excel workbook"),
+    "empty": (lambda d, plain: _write(d / "empty.xlsx", b""), "empty"),
+    "zip bomb": (lambda d, plain: lf.zip_bomb_xlsx(d / "bomb.xlsx", plain), "zip bomb"),
+    "lying zip sizes": (lambda d, plain: lf.lying_zip_xlsx(d / "liar.xlsx", plain), "damaged"),
+    "entity bomb": (lambda d, plain: lf.entity_bomb_xlsx(d / "lol.xlsx", plain), "entity bomb"),
+    "million rows": (lambda d, plain: lf.million_rows_xlsx(d / "million.xlsx", plain), "more than 200,000 rows"),
+    "million rows, no dimension": (lambda d, plain: lf.million_rows_xlsx(d / "nodim.xlsx", plain, dimension=False),
+                                   "more than 200,000 rows"),
+    "column XFD": (lambda d, plain: lf.wide_xlsx(d / "wide.xlsx"), "16,384 columns"),
+    "binary csv": (lambda d, plain: _write(d / "x.csv", b"Date,Student\x00\x01\x02" * 10), "binary"),
+    "missing": (lambda d, plain: d / "nope.xlsx", "does not exist"),
+}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_file_is_refused_and_the_studio_is_untouched(case, tmp_path, plain, book):
+    if case == "password":
+        pytest.importorskip("msoffcrypto", reason="msoffcrypto-tool builds the encrypted file")
+    build, words = HOSTILE[case]
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    legacy = build(folder, plain)
+    before = snapshot(folder, book.parent)
+    t0 = time.perf_counter()
+    code, out, err = cli("import", str(legacy), "--into", str(book))
+    elapsed = time.perf_counter() - t0
+    assert code == 2, (out, err)
+    assert words in err and "Nothing was imported; studio.xlsm is unchanged." in err
+    assert out == ""
+    assert elapsed < 5, f"refusal took {elapsed:.2f}s"
+    assert snapshot(folder, book.parent) == before  # studio byte-identical, nothing written beside either file
+
+
+def test_dry_run_writes_nothing(tmp_path, book):
+    legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    before = snapshot(tmp_path, book.parent)
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--dry-run", "--as", "maria")
+    assert (code, err) == (0, "")
+    assert snapshot(tmp_path, book.parent) == before
+    assert not mapping_path_for(legacy).exists()
+    lines = out.splitlines()
+    assert lines[0].startswith("tracking.xlsx → studio.xlsm: would import 8 students, 4 products, 10 packages, 0 sessions")
+    assert "Dry run: nothing was written (not the studio, not the report CSV, not the mapping)." in lines
+    assert f"Mapping: {mapping_path_for(legacy)} (would be saved)." in lines
+    assert any(ln.startswith("  Dev Patel (LEG-S005) / LEG-P0005 10-pack: legacy 16, recomputed 9, difference -7;")
+               for ln in lines)
+
+
+def test_import_saves_the_mapping_refuses_a_second_import_and_reuses_the_mapping(tmp_path, book):
+    legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--as", "maria")
+    assert (code, err) == (0, "")
+    saved = mapping_path_for(legacy)
+    assert f"Mapping: {saved} (saved)." in out.splitlines()
+    assert (book.parent / "studio.migration.csv").exists()
+    # The same file again would double every credit: refused, nothing written.
+    before = snapshot(tmp_path, book.parent)
+    code, out, err = cli("import", str(legacy), "--into", str(book))
+    assert code == 1 and out == ""
+    assert "already holds an import of tracking.xlsx (Log seq 1" in err and "count every purchase and lesson twice" in err
+    assert snapshot(tmp_path, book.parent) == before
+    # A person corrects the saved mapping (an alias); a fresh studio imports with it.
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    data["aliases"] = {"lopez, ana": "Ana Lopez", "Ana López": "Ana Lopez"}
+    saved.write_text(json.dumps(data), encoding="utf-8")
+    other = tmp_path / "other.xlsm"
+    shutil.copy(template_path(), other)
+    code, out, err = cli("import", str(legacy), "--into", str(other))
+    assert code == 0 and f"Mapping: {saved} (reused)." in out
+    assert "imported 6 students" in out.splitlines()[0]  # the three spellings of Ana are one student now
+    assert json.loads(saved.read_text(encoding="utf-8"))["aliases"] == data["aliases"]
+
+
+def test_explicit_mapping_and_day_first(tmp_path, book):
+    legacy = lf.log_csv(tmp_path / "log.csv")
+    code, out, _ = cli("import", str(legacy), "--into", str(book), "--dry-run", "--day-first")
+    assert code == 0 and "would import 4 students" in out
+    mapping = tmp_path / "mine.json"
+    mapping.write_text(json.dumps({"day_first": True, "sheets": [
+        {"sheet": "log", "layout": "lesson_log", "header_row": 3, "unit": "hours", "duration_bare": "hours",
+         "columns": {"date": "A", "student": "B", "duration": "C", "status": "D"}}]}))
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--mapping", str(mapping))
+    assert (code, err) == (0, "")
+    assert f"Mapping: {mapping} (given)." in out and not mapping_path_for(legacy).exists()
+
+
+def test_a_bad_mapping_is_refused(tmp_path, book):
+    legacy = lf.log_csv(tmp_path / "log.csv")
+    (tmp_path / "bad.json").write_text("{not json")
+    before = book.read_bytes()
+    code, _out, err = cli("import", str(legacy), "--into", str(book), "--mapping", str(tmp_path / "bad.json"))
+    assert code == 2 and "not valid JSON" in err
+    assert book.read_bytes() == before
+
+
+def test_studio_problems_are_refused(tmp_path):
+    legacy = lf.log_csv(tmp_path / "log.csv")
+    code, _out, err = cli("import", str(legacy), "--into", str(tmp_path / "missing.xlsm"))
+    assert code == 1 and "missing.xlsm does not exist" in err
+    assert not mapping_path_for(legacy).exists()
+
+
+def test_main_entry_point(tmp_path, book, capsys):
+    legacy = lf.log_xlsx(tmp_path / "log.xlsx")
+    assert main(["import", str(legacy), "--into", str(book), "--dry-run"]) == 0
+    assert "would import 2 students" in capsys.readouterr().out
