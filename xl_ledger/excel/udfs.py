@@ -15,50 +15,109 @@ import datetime as dt
 
 import xlwings as xw
 
+from xl_ledger.core import chain
+from xl_ledger.core import queries
+from xl_ledger.excel import cache
+from xl_ledger.excel import config
+
 _CATEGORY = "Ledger"
+HISTORY_HEADER = ["date", "what", "package_id", "session_id", "by_student", "change", "unit", "balance"]
+
+
+def _book(caller):
+    return caller.sheet.book if caller is not None else xw.Book.caller()
+
+
+def _id(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ValueError("give an id (a cell with the student or package id)")
+    return text
+
+
+def _date(value):
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def _student(state, student_id):
+    sid = _id(student_id)
+    if sid not in state.students:
+        raise ValueError(f"no student {sid!r} in the Log: add them on Students and post")
+    return sid
+
+
+def _package(state, package_id):
+    pid = _id(package_id)
+    if pid not in state.packages:
+        raise ValueError(f"no package {pid!r} in the Log (package ids are on the Packages sheet)")
+    return pid
+
+
+def _state(caller, as_of=None):
+    return cache.ledger(_book(caller)).state(_date(as_of))
+
 
 
 @xw.func(category=_CATEGORY)
 @xw.arg("as_of", dates=dt.date)
 def LEDGER_BALANCE(student_id, unit=None, as_of=None, caller=None):
     """Credits a student has left (in `unit`, or the student's only unit) as of a date (default today)."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    state = _state(caller, as_of)
+    return float(queries.balance(state, _student(state, student_id), str(unit).strip() if unit else None))
 
 
 @xw.func(category=_CATEGORY)
 @xw.arg("as_of", dates=dt.date)
 def LEDGER_REMAINING(package_id, as_of=None, caller=None):
     """Credits left on one package as of a date (default today)."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    state = _state(caller, as_of)
+    return float(queries.remaining(state, _package(state, package_id)))
 
 
 @xw.func(category=_CATEGORY)
 def LEDGER_NEXT_EXPIRY(student_id, caller=None):
     """The date the student's next package with credit left expires (blank if none expires)."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    state = _state(caller)
+    return queries.next_expiry(state, _student(state, student_id))
 
 
 @xw.func(category=_CATEGORY)
 @xw.arg("as_of", dates=dt.date)
 def LEDGER_REFUND_QUOTE(package_id, as_of=None, caller=None):
     """What a refund of the package would pay as of a date, under the refund rules and admin fee."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    state = _state(caller, as_of)
+    return float(queries.refund_quote(state, _package(state, package_id)))
 
 
 @xw.func(category=_CATEGORY)
 @xw.arg("as_of", dates=dt.date)
 def LEDGER_LIABILITY(as_of=None, caller=None):
     """Money held for credit not yet delivered (remaining x unit value over all packages)."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    return float(queries.liability(_state(caller, as_of)))
 
 
 @xw.func(category=_CATEGORY)
 def LEDGER_VERIFY(caller=None):
     """'OK' if the Log's hash chain verifies, else the first row that no longer matches."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    rows = cache.LiveStore(_book(caller)).read_log()  # always read: tampering may keep the head
+    broken = chain.verify(rows, config.owner_key())
+    if broken is None:
+        return f"OK: {len(rows)} Log rows verify"
+    return f"Log!A{broken.index + 2} (seq {broken.seq}): {broken.explanation}"
 
 
 @xw.func(category=_CATEGORY)
 def LEDGER_HISTORY(student_id, caller=None):
     """The student's Log rows with a header row, as a dynamic array that spills down."""
-    raise NotImplementedError("issue 5")  # TODO(issue 5): body
+    state = _state(caller)
+    lines = queries.history(state, _student(state, student_id))
+    return [HISTORY_HEADER] + [[h.date, h.what, h.package_id or "", h.session_id or "", h.by_student or "",
+                                float(h.change), h.unit, float(h.balance)] for h in lines]

@@ -1,0 +1,128 @@
+"""The folded ledger of a workbook, read once and kept while its Log does not change (for the UDFs).
+
+A sheet of 500 `=LEDGER_BALANCE(...)` formulas must cost one read of the Log, not 500. The first call
+reads the Log (one bulk read), parses it and folds it; later calls only check that the Log is the same
+and answer from the folded State. The check is the cache key: the Log's row count (its used range)
+and the head the store records in the `xl_ledger_head` defined name ("<seq> <hash>" of the last row)
+on every commit. Both are metadata reads, so a warm call costs well under a millisecond — reading
+even one Log cell costs as much as the whole sheet on some engines (xlwings' in-memory book copies
+every row on each range read). A commit always changes the head; an append by the file store always
+changes the row count. Tampering that changes neither is what LEDGER_VERIFY is for (it always reads).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Optional
+
+from xl_ledger.book.livestore import HEAD_NAME
+from xl_ledger.book.livestore import LiveStore
+from xl_ledger.core import events as E
+from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.fold import fold
+from xl_ledger.core.state import State
+from xl_ledger.post import local_today
+
+_MAX_BOOKS = 4
+_MAX_DATES = 8
+
+
+@dataclass
+class Ledger:
+    key: tuple
+    entries: list
+    timezone: str
+    states: dict = field(default_factory=dict)  # as_of -> State
+
+    def state(self, as_of: Optional[dt.date] = None) -> State:
+        as_of = as_of or local_today(dt.datetime.now(dt.timezone.utc), self.timezone)
+        if as_of not in self.states:
+            if len(self.states) >= _MAX_DATES:
+                self.states.pop(next(iter(self.states)))
+            with _no_gc():
+                self.states[as_of] = Indexed(fold(self.entries, as_of))
+        return self.states[as_of]
+
+
+class Indexed:
+    """A State whose `usable_packages` is an index built once, so each query is a lookup, not a scan."""
+
+    def __init__(self, state: State):
+        self._state = state
+        members: dict[str, list[str]] = {}
+        for sid, student in state.students.items():
+            if student.family_id:
+                members.setdefault(student.family_id, []).append(sid)
+        usable: dict[str, list] = {}
+        for p in state.packages.values():
+            usable.setdefault(p.owner, []).append(p)
+            family = state.family_of(p.owner)
+            if p.product.shared and family:
+                for sid in members.get(family, ()):
+                    if sid != p.owner:
+                        usable.setdefault(sid, []).append(p)
+        self._usable = usable
+
+    def usable_packages(self, student_id: str) -> list:
+        return list(self._usable.get(student_id, ()))
+
+    def __getattr__(self, name):
+        return getattr(self._state, name)
+
+
+_books: dict[str, Ledger] = {}
+stats = {"reads": 0, "hits": 0}  # for tests and the benchmark
+
+
+def log_key(book) -> tuple:
+    """(book name, Log row count, recorded head): cheap metadata only, no cell read."""
+    last_row = book.sheets["Log"].used_range.last_cell.row
+    head = book.names[HEAD_NAME].refers_to if book.names.contains(HEAD_NAME) else None
+    return book.name, last_row, head
+
+
+def ledger(book) -> Ledger:
+    key = log_key(book)
+    cached = _books.get(book.name)
+    if cached is not None and cached.key == key:
+        stats["hits"] += 1
+        return cached
+    stats["reads"] += 1
+    rows = LiveStore(book).read_log()
+    with _no_gc():
+        entries = [_entry(r) for r in rows]
+    settings: dict = {}
+    for e in entries:
+        if type(e.event) is E.SettingsSet:
+            settings.update(e.event.values)
+    if len(_books) >= _MAX_BOOKS and book.name not in _books:
+        _books.pop(next(iter(_books)))
+    _books[book.name] = found = Ledger(key, entries, settings.get("timezone") or "UTC")
+    return found
+
+
+def clear() -> None:
+    _books.clear()
+
+
+def _entry(row: tuple) -> E.Entry:
+    # LiveStore.read_log gives canonical texts already, so no per-cell normalising (journal.row_to_entry).
+    cells = dict(zip(LOG_COLUMNS, row))
+    return E.Entry(seq=row[0], recorded_at=cells["recorded_at"], operator=cells["operator"], source=cells["source"],
+                   event=E.from_cells(cells), prev_hash=cells["prev_hash"], hash=cells["hash"])
+
+
+class _no_gc:
+    """Building ~100k objects: the cyclic collector would only re-scan them (performance-floor notes)."""
+
+    def __enter__(self):
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.was:
+            gc.enable()
+        return False

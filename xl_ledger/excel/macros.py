@@ -1,0 +1,278 @@
+"""The Ledger ribbon's macros: one Python function per button, run by the VBA callbacks via RunPython.
+
+Every macro finds its workbook with `xw.Book.caller()`, checks that the workbook's xlwings VBA module
+matches the installed xlwings, works through a LiveStore (one bulk read per sheet, bulk writes) and
+reports in a message box. Errors are shown, never raised into VBA's console: the message names the
+Sheet!Cell and what to do, and the workbook is left unchanged (the store writes nothing until a Change
+is complete, and puts back what it wrote if Excel refuses a write half-way).
+
+Only BSD xlwings is used: Book.caller, sheets and ranges, app.selection, app.status_bar, app.alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Optional
+
+import xlwings as xw
+
+from xl_ledger.book import schema
+from xl_ledger.book.livestore import LiveStore
+from xl_ledger.book.livestore import excel_text
+from xl_ledger.book.store import StoreError
+from xl_ledger.core import chain
+from xl_ledger.core import queries
+from xl_ledger.excel import cache
+from xl_ledger.excel import config
+from xl_ledger.post import PostError
+from xl_ledger.post import local_today
+from xl_ledger.post import post as run_post
+from xl_ledger.post import recompute
+
+TITLE = "xl-ledger"
+MAX_LINES = 15  # lines of a list shown in a message box; the rest are in Alerts/Actions
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def alert(book, text: str, critical: bool = False) -> None:
+    book.app.alert(text, title=TITLE, mode="critical" if critical else "info")
+
+
+def status(book, text) -> None:
+    try:
+        book.app.status_bar = text
+    except (NotImplementedError, AttributeError):
+        pass
+
+
+def macro(fn):
+    """Run a ribbon macro on the calling workbook; show problems in a message box."""
+
+    @functools.wraps(fn)
+    def run(book=None):
+        book = book or xw.Book.caller()
+        try:
+            problem = config.version_problem(_vba_version(book))
+            if problem:
+                alert(book, problem, critical=True)
+                return None
+            return fn(book)
+        except (StoreError, PostError, LookupError, ValueError) as error:
+            alert(book, f"{error}\n\nNothing was changed.", critical=True)
+        finally:
+            status(book, False)
+        return None
+
+    return run
+
+
+def _vba_version(book) -> str:
+    try:
+        sheet = book.sheets[schema.XLWINGS_CONF_SHEET]
+    except Exception:
+        return config.shipped_vba_version()
+    return config.workbook_vba_version(sheet.range("A1:B10").options(ndim=2).value)
+
+
+def _lines(items: list[str]) -> str:
+    shown = "\n".join(f"  {s}" for s in items[:MAX_LINES])
+    more = f"\n  … and {len(items) - MAX_LINES} more" if len(items) > MAX_LINES else ""
+    return shown + more
+
+
+# ------------------------------------------------------------------------------------------ Post
+@macro
+def post(book):
+    """Apply new Sessions and Actions rows, recompute the engine sheets, report applied and rejected."""
+    store = LiveStore(book)
+    status(book, "xl-ledger: reading and checking the workbook…")
+    result = run_post(store, now=_now(), operator=config.operator(), key=config.owner_key())
+    _recalculate(book)
+    text = f"Posted: {result.summary()}."
+    if result.applied:
+        text += "\n\nApplied:\n" + _lines(result.applied)
+    if result.rejected:
+        text += "\n\nRejected (fix the row, then Post again):\n" + _lines(result.rejected)
+    if result.drift:
+        text += "\n\nTyped over engine cells (put back; see Alerts):\n" + _lines(result.drift)
+    alert(book, text, critical=bool(result.rejected))
+    return result
+
+
+def _recalculate(book) -> None:
+    """The worksheet functions read the Log; after a post Excel must recompute them (Windows)."""
+    api = _app_api(book)
+    if api is not None and hasattr(api, "CalculateFull"):
+        api.CalculateFull()
+
+
+def _app_api(book):
+    """The engine's own Application object (Windows COM), or None where there is none."""
+    try:
+        return book.app.api
+    except NotImplementedError:
+        return None
+
+
+# --------------------------------------------------------------------------------- Pre-fills
+# action -> (the column the user completes next, what they must do)
+PREFILL = {
+    "sell": ("product_id", "choose the product (and the amount if it differs from the price)"),
+    "refund": ("reason_code", "choose a reason code; the amount is the refund due today"),
+    "transfer": ("to_student_id", "choose who receives the credit and a reason code"),
+    "freeze": ("days", "type how many days to freeze"),
+    "adjust": ("quantity", "type the correction (+ or − credits) and a reason code"),
+}
+
+
+def _context(book, store: LiveStore) -> tuple[Optional[str], Optional[str]]:
+    """(student_id, package_id) of the row under the selection, from the sheet it is on."""
+    selection = book.app.selection
+    if selection is None or selection.row < 2:
+        return None, None
+    name = selection.sheet.name
+    if name not in schema.BY_NAME or name == "Log":
+        return None, None
+    record = dict(store.read_sheet(name).records()).get(selection.row, {})
+    student = record.get("student_id") or record.get("owner")
+    package = record.get("package_id")
+    return (str(student) if student else None), (str(package) if package else None)
+
+
+def prefill(book, action: str) -> dict:
+    store = LiveStore(book)
+    student, package = _context(book, store)
+    state = cache.ledger(book).state()
+    today = state.as_of
+    if package and package not in state.packages:
+        package = None
+    if package and not student:
+        student = state.packages[package].owner
+    if not package and student and action in ("refund", "transfer", "freeze"):
+        live = [p for p in state.usable_packages(student) if p.owner == student and p.status == "active"]
+        live.sort(key=lambda p: (p.expires_on or dt.date.max, p.package_id))
+        package = live[0].package_id if live else None
+    row = {"action": action, "date": today, "student_id": student}
+    if action == "sell":
+        owned = sorted((p for p in state.packages.values() if p.owner == student and not p.comp),
+                       key=lambda p: (p.purchased_on, p.package_id))
+        if owned:
+            row["product_id"] = owned[-1].product.product_id
+    elif package:
+        row["package_id"] = package
+        if action == "refund":
+            row["quantity"] = queries.unused(state.packages[package])
+            row["amount"] = queries.refund_quote(state, package)
+        elif action == "transfer":
+            row["quantity"] = state.packages[package].remaining
+    focus = PREFILL[action][0]
+    if action == "sell" and row.get("product_id"):
+        focus = "amount"
+    where = _append_action(book, store, row, focus)
+    status(book, f"xl-ledger: {action} row added at {where}: {PREFILL[action][1]}, then Post.")
+    row["where"] = where
+    return row
+
+
+def _append_action(book, store: LiveStore, row: dict, focus: str) -> str:
+    actions = store.read_sheet("Actions")
+    headers = actions.headers
+    at = max((n for n, _v in actions.rows), default=1) + 1
+    values = [excel_text(row.get(h)) if row.get(h) is not None else "" for h in headers]
+    sheet = book.sheets["Actions"]
+    sheet.range((at, 1), (at, len(headers))).value = [values]
+    sheet.activate()
+    column = headers.index(focus) + 1
+    sheet.range((at, column)).select()
+    return f"Actions!{schema.col_letter(column)}{at}"
+
+
+@macro
+def sell(book):
+    return prefill(book, "sell")
+
+
+@macro
+def refund(book):
+    return prefill(book, "refund")
+
+
+@macro
+def transfer(book):
+    return prefill(book, "transfer")
+
+
+@macro
+def freeze(book):
+    return prefill(book, "freeze")
+
+
+@macro
+def adjust(book):
+    return prefill(book, "adjust")
+
+
+# ------------------------------------------------------------------------------- Check group
+@macro
+def verify(book):
+    """The hash-chain check, naming the first row that no longer matches."""
+    rows = LiveStore(book).read_log()
+    broken = chain.verify(rows, config.owner_key())
+    if broken is None:
+        alert(book, f"The Log verifies: {len(rows)} rows, each sealed by the one before.")
+        return None
+    alert(book, f"{book.name}!Log!A{broken.index + 2} (seq {broken.seq}), column {broken.column}: "
+                f"{broken.explanation}.\n\nEvery row from there on is suspect. Restore the workbook from a "
+                "backup taken before that row was written; do not post until it verifies.", critical=True)
+    return broken
+
+
+@macro
+def alerts(book):
+    """Recompute the engine sheets from the Log and show the Alerts sheet."""
+    store = LiveStore(book)
+    result = recompute(store, now=_now(), key=config.owner_key())
+    sheet = book.sheets[schema.ALERTS.name]
+    sheet.activate()
+    sheet.range("A1").select()
+    status(book, f"xl-ledger: Alerts refreshed ({len(result.state.alerts)} from the ledger).")
+    return result
+
+
+# ------------------------------------------------------------------------------- Setup group
+@macro
+def import_legacy(book):
+    """Pick an old tracking workbook and hand it to the migration."""
+    try:
+        from xl_ledger.migrate import importer  # the migration's entry point (its own issue)
+    except ImportError:
+        alert(book, "Importing a legacy spreadsheet from the ribbon is not available in this version yet. "
+                    "Run `xl-ledger migrate OLD_FILE.xlsx` from a terminal instead (see the README).",
+              critical=True)
+        return None
+    path = _choose_file(book)
+    if not path:
+        return None
+    return importer.import_legacy(LiveStore(book), path, now=_now(), operator=config.operator())
+
+
+def _choose_file(book) -> Optional[str]:
+    """Excel's own Open dialog (Windows COM). Elsewhere there is no BSD file dialog: say so."""
+    api = _app_api(book)
+    if api is not None and hasattr(api, "GetOpenFilename"):
+        chosen = api.GetOpenFilename("Spreadsheets (*.xlsx;*.xlsm;*.xls;*.csv),*.xlsx;*.xlsm;*.xls;*.csv")
+        return chosen if isinstance(chosen, str) else None
+    alert(book, "Choosing a file from the ribbon needs Excel for Windows. On this machine run "
+                "`xl-ledger migrate OLD_FILE.xlsx` from a terminal.", critical=True)
+    return None
+
+
+@macro
+def show_help(book):
+    sheet = book.sheets[schema.START_SHEET]
+    sheet.activate()
+    sheet.range("A1").select()
