@@ -2,6 +2,7 @@
 
     python scripts/bench.py fold 100000 1000000     # engine: fold + matching, µs per event, peak memory
     python scripts/bench.py store 10000 100000      # file store vs fastexcel's raw read (scripts/bench_store.py)
+    python scripts/bench.py import 50000             # legacy import (issue 6) vs fastexcel's raw read of the file
 
 Each size runs in a fresh process so that peak memory (ru_maxrss) belongs to that size alone.
 """
@@ -96,11 +97,11 @@ def run_fold(n: int) -> dict:
     as_of = max(e.event.effective_date for e in entries)
     gc.collect()
     gc.disable()  # a million live objects: the cyclic collector would only re-scan them (performance-floor.md)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     state = fold(entries, as_of)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     gc.enable()
-    return {"events": len(entries), "seconds": round(seconds, 3),
+    return {"events": len(entries), "seconds": round(seconds, 3), "cpu": round(cpu, 3),
             "us_per_event": round(seconds / len(entries) * 1e6, 2),
             "packages": len(state.packages), "allocations": len(state.allocations),
             "sessions": len(state.sessions), "us_per_session": round(seconds / max(len(state.sessions), 1) * 1e6, 2),
@@ -116,13 +117,34 @@ def bench_fold(sizes: list[int]) -> None:
     print("fold + matching (issue 2): target <= 5 us/event, linear growth")
     results = [in_fresh_process("fold", n) for n in sizes]
     for r in results:
-        print(f"  {r['events']:>9,} events  {r['seconds']:>7.2f} s  {r['us_per_event']:>6.2f} us/event  "
+        print(f"  {r['events']:>9,} events  {r['seconds']:>7.2f} s (cpu {r['cpu']:.2f} s)  "
+              f"{r['us_per_event']:>6.2f} us/event  "
               f"({r['us_per_session']:.2f} us per session)  peak {r['peak_mb']} MB  "
               f"({r['sessions']:,} sessions, {r['packages']:,} packages, {r['allocations']:,} allocations)")
     if len(results) > 1:
         a, b = results[0], results[-1]
         growth = (b["seconds"] / a["seconds"]) / (b["events"] / a["events"])
         print(f"  time ratio / size ratio = {growth:.2f} (1.00 = linear)")
+
+
+def bench_import(sizes: list[int]) -> None:
+    """Issue 6: import a legacy lesson log of N rows into a studio; budget 3x fastexcel's read of the file."""
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "tests"))
+    import legacy_fixtures
+    from xl_ledger.book.template import template_path
+    from xl_ledger.migrate.bench import time_import
+
+    print("legacy import (issue 6): target <= 3x fastexcel's raw read of the legacy file")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            legacy = legacy_fixtures.log_xlsx(Path(tmp) / f"log_{n}.xlsx", rows=n)
+            r = time_import(legacy, template_path())
+        print(f"  {n:>9,} rows  fastexcel {r['fastexcel']:.3f} s  dry run {r['dry_run']:.3f} s "
+              f"({r['dry_run_ratio']:.1f}x)  import {r['import']:.3f} s ({r['import_ratio']:.1f}x)  "
+              f"[{int(r['sessions']):,} sessions, {int(r['log_rows']):,} Log rows]")
+        print("    phases of the import (s): " + ", ".join(f"{k} {v:.3f}" for k, v in r["import_phases"].items()))
 
 
 def main(argv: list[str]) -> None:
@@ -133,10 +155,12 @@ def main(argv: list[str]) -> None:
     sizes = [int(x) for x in argv[1:]] or [100_000, 1_000_000]
     if what == "fold":
         bench_fold(sizes)
+    elif what == "import":
+        bench_import([int(x) for x in argv[1:]] or [50_000])
     elif what == "store":
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_store.py"), *map(str, sizes)], check=True)
     else:
-        raise SystemExit(f"unknown benchmark {what!r}; use fold or store")
+        raise SystemExit(f"unknown benchmark {what!r}; use fold, store or import")
 
 
 if __name__ == "__main__":
