@@ -2,6 +2,7 @@
 
     python scripts/bench.py fold 100000 1000000     # engine: fold + matching, µs per event, peak memory
     python scripts/bench.py store 10000 100000      # file store vs fastexcel's raw read (scripts/bench_store.py)
+    python scripts/bench.py udf 100000              # worksheet functions: warm, cold, 500 calls (bench_udf.py)
     python scripts/bench.py import 50000             # legacy import (issue 6) vs fastexcel's raw read of the file
 
 Each size runs in a fresh process so that peak memory (ru_maxrss) belongs to that size alone.
@@ -157,6 +158,9 @@ def main(argv: list[str]) -> None:
         bench_fold(sizes)
     elif what == "import":
         bench_import([int(x) for x in argv[1:]] or [50_000])
+    elif what == "udf":  # worksheet functions on xlwings' in-memory book (scripts/bench_udf.py)
+        subprocess.run([sys.executable, str(REPO / "scripts" / "bench_udf.py"), *map(str, argv[1:] or [100_000])],
+                       check=True)
     elif what == "store":
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_store.py"), *map(str, sizes)], check=True)
     else:

@@ -17,3 +17,17 @@ def test_50k_row_log_read_speed(tmp_path):
     print(f"\n50k-row log: fastexcel {result['fastexcel']:.3f}s, reader {result['reader']:.3f}s, ratio {result['ratio']:.2f}x")
     assert result["records"] == 50_000
     assert result["ratio"] < 8, result
+
+
+def test_import_speed_harness(tmp_path):
+    """The whole import (scripts/bench.py import) at 5,000 rows: runs, and nothing grows quadratically
+    (the bound is loose on purpose; the measured ratios are in the bench output and the report)."""
+    from xl_ledger.book.template import template_path
+    from xl_ledger.migrate.bench import time_import
+
+    path = lf.log_xlsx(tmp_path / "log_5k.xlsx", rows=5_000)
+    r = time_import(path, template_path(), repeat=1)
+    print(f"\n5k-row import: fastexcel {r['fastexcel']:.3f}s, dry run {r['dry_run']:.3f}s ({r['dry_run_ratio']:.1f}x), "
+          f"import {r['import']:.3f}s ({r['import_ratio']:.1f}x); phases {r['import_phases']}")
+    assert (r["sessions"], r["log_rows"]) == (5_000, 5_040)
+    assert r["import"] < 30

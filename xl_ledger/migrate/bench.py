@@ -52,6 +52,47 @@ def time_read(path: str | Path, repeat: int = 3) -> dict[str, float]:
     return {"fastexcel": t_raw, "reader": t_ours, "ratio": t_ours / t_raw, "records": records}
 
 
+def time_import(path: str | Path, template: str | Path, repeat: int = 2) -> dict[str, float]:
+    """Best-of-`repeat` seconds for the whole import of `path` into a fresh copy of `template`:
+    fastexcel's raw read of the legacy file, the dry run (read + plan + events + fold + report, no
+    write) and the real import (the same plus the one commit of Log, engine sheets and input rows).
+    Detection runs each time (no saved mapping is reused), as on a first import.
+    """
+    import datetime as dt
+    import shutil
+    import tempfile
+
+    from xl_ledger.migrate.importer import import_legacy
+    from xl_ledger.migrate.mapping import mapping_path_for
+
+    path = Path(path)
+    now = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+    def raw() -> None:
+        reader = fastexcel.read_excel(str(path))
+        for name in reader.sheet_names:
+            reader.load_sheet(name, header_row=None).to_arrow()
+
+    out: dict[str, float] = {"fastexcel": _best(raw, repeat)}
+    with tempfile.TemporaryDirectory() as tmp:
+        legacy = Path(tmp) / path.name
+        shutil.copy(path, legacy)
+        for mode, dry in (("dry_run", True), ("import", False)):
+            def one() -> None:
+                studio = Path(tmp) / "studio.xlsm"
+                shutil.copy(template, studio)
+                mapping_path_for(legacy).unlink(missing_ok=True)
+                report = import_legacy(legacy, studio, operator="bench", now=now, dry_run=dry)
+                out["sessions"] = report.sessions
+                out["log_rows"] = report.log_rows
+                out[f"{mode}_phases"] = report.seconds
+
+            out[mode] = _best(one, repeat)
+    out["dry_run_ratio"] = out["dry_run"] / out["fastexcel"]
+    out["import_ratio"] = out["import"] / out["fastexcel"]
+    return out
+
+
 if __name__ == "__main__":  # pragma: no cover
     for arg in sys.argv[1:]:
         r = time_read(arg)

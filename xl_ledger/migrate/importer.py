@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -74,6 +75,7 @@ class ImportReport:
     findings: int = 0
     disagreements: int = 0
     csv_path: Optional[Path] = None
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase: read, studio, plan, append, fold, report, commit
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
@@ -116,6 +118,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (the clock is passed in)")
     legacy = Path(legacy_path)
+    clock = _Clock()
     # 1. the legacy file, before anything else: a refusal here has touched nothing.
     mapping = load_mapping(mapping_path) if mapping_path is not None else None
     saved = mapping_path_for(legacy)
@@ -126,6 +129,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     else:
         where, status = saved, "would be saved" if dry_run else "saved"
     result = read_legacy(legacy, mapping=mapping, day_first=day_first, save=False, limits=limits)
+    clock.lap("read")
 
     # 2. the studio.
     store: Store = FileStore(studio) if isinstance(studio, (str, os.PathLike)) else studio
@@ -147,6 +151,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
                             "an import adds sales and corrections, so it needs the owner or an admin. "
                             "Nothing was imported.")
     before = journal.fold(today)
+    clock.lap("studio")
 
     # 3. the plan.
     taken = set(before.students) | set(before.sessions) | set(before.products)
@@ -174,8 +179,11 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     events.extend(plan.events)
     sources.extend(plan.sources)
     _session_cells(plan, sheets["Sessions"], cells)
+    clock.lap("plan")
     new_rows = journal.append(events, operator=operator, recorded_at=now, sources=sources, key=key)
+    clock.lap("append")
     state = journal.fold(today)
+    clock.lap("fold")
     rows = reconcile.build_rows(plan, result, state)
 
     body = render.all_sheets(state)
@@ -183,17 +191,19 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
     body[schema.MIGRATION.name] = rows
+    clock.lap("report")
     report = ImportReport(legacy, store.name, dry_run, today, where, status,
                           students=sum(1 for s in plan.students.values() if not s.existing),
                           products=len(product_events), packages=len(plan.packages), sessions=len(plan.sessions),
                           log_rows=len(new_rows), rows=rows, findings=len(result.findings) + len(plan.notes),
-                          disagreements=reconcile.disagreements(rows))
+                          disagreements=reconcile.disagreements(rows), seconds=clock.laps)
     if dry_run:
         return report
 
     # 5. one commit; 6. then the files beside.
     store.commit(Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(new_rows), sheets=body,
                         cells=cells))
+    clock.lap("commit")
     path = getattr(store, "path", None)
     if path is not None:
         report.csv_path = Path(path).with_name(Path(path).stem + ".migration.csv")
@@ -201,6 +211,17 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     if status == "saved":
         save_mapping(result.mapping, where)
     return report
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.t, 4)
+        self.t = now
 
 
 def _refuse_second_import(book: str, legacy_name: str, log: list[tuple]) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import re
 from decimal import Decimal
 
 from xl_ledger.core.numbers import ZERO
@@ -53,12 +52,10 @@ def _diff(legacy: Decimal | None, recomputed: Decimal) -> Decimal | None:
     return None if legacy is None else recomputed - legacy
 
 
-_COLUMN = re.compile(r"![A-Z]{1,3}(\d+)$")
-
-
 def _row_of(cell: str) -> str:
     """'log.csv!log!C10' -> 'log.csv!log!10': a finding about any cell of a row concerns that row."""
-    return _COLUMN.sub(r"!\1", cell)
+    bang = cell.rfind("!") + 1
+    return cell[:bang] + cell[bang:].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class _Related:
@@ -72,6 +69,8 @@ class _Related:
 
     def of(self, cells) -> list[Finding]:
         out: dict[int, Finding] = {}
+        if not self.by_row:
+            return []
         for c in cells:
             for f in self.by_row.get(_row_of(c), ()):
                 out[id(f)] = f
@@ -80,6 +79,7 @@ class _Related:
 
 def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
     related = _Related(result.findings)
+    counts = _lesson_counts(result)
     student_cells: dict[str, list[str]] = {}  # every cell of the student's rows (to match findings)
     shown: dict[str, list[str]] = {}  # one cell per row (to show)
     for p in result.purchases:
@@ -127,7 +127,7 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
                        | {s.unit or "lessons" for s in result.stated_balances if s.student == name}) or ["lessons"]
         for unit in units:
             row = _student_row(label, name, sid, unit, own, result, state, owed.get((sid, unit), []), related,
-                               student_cells.get(name, []), lesson_cells.get(name, []), shown.get(name, []))
+                               student_cells.get(name, []), lesson_cells.get(name, []), shown.get(name, []), counts)
             key = result.students[name].match_key if name in result.students else None
             others = [o for o in variants.get(key, []) if o != name]
             if others:
@@ -145,7 +145,7 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
 
 
 def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, owed: list, related: _Related,
-                 cells: list[str], lesson_cells: list[str], shown: list[str]) -> tuple:
+                 cells: list[str], lesson_cells: list[str], shown: list[str], counts: dict) -> tuple:
     stated = [s for s in result.stated_balances if s.student == name and (s.unit or "lessons") == unit]
     legacy: Decimal | None = None
     legacy_cells: list[str] = []
@@ -180,7 +180,7 @@ def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, 
         parts.append(f"{name}: legacy says {_n(legacy)} {unit} remaining ({source}, {_cells(legacy_cells)}); "
                      f"the ledger recomputes {_n(recomputed)}: {_n(granted)} bought − {_n(used)} used"
                      + (f" − {_n(owed_qty)} owed" if owed_qty else "")
-                     + f"; difference {_n(diff)}" + _how_lessons_count(result, name, unit))
+                     + f"; difference {_n(diff)}" + _how_lessons_count(counts, name, unit))
     if owed:
         parts.append(f"{len(owed)} session(s) ({_n(owed_qty)} {unit}) have no credit to draw from and are owed, "
                      f"first {owed[0].session_id} on {owed[0].date.isoformat()}")
@@ -192,24 +192,30 @@ def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, 
             "; ".join(parts)[:MAX_TEXT])
 
 
-def _how_lessons_count(result: ReadResult, name: str, unit: str) -> str:
+def _how_lessons_count(counts: dict, name: str, unit: str) -> str:
     """What the ledger charged that a legacy sheet may not have: marks without a length, no-shows, late cancels."""
-    bare = ns = lc = 0
-    for lesson in result.lessons:
-        if lesson.student != name or (lesson.unit or "lessons") != unit:
-            continue
-        if lesson.mark == "no_show":
-            ns += 1
-        elif lesson.mark == "late_cancel":
-            lc += 1
-        elif lesson.mark == "attended" and unit == "hours" and lesson.minutes is None:
-            bare += 1
+    bare, ns, lc = counts.get((name, unit), (0, 0, 0))
     said = []
     if bare:
         said.append(f"{bare} mark(s) without a length counted as 1 hour each")
     if ns or lc:
         said.append(f"{ns} no-show(s) and {lc} late cancel(s) charged (the default deduct policy)")
     return f" ({'; '.join(said)})" if said else ""
+
+
+def _lesson_counts(result: ReadResult) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(student, unit) -> (marks without a length, no-shows, late cancels), counted once per read."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for lesson in result.lessons:
+        unit = lesson.unit or "lessons"
+        c = counts.setdefault((lesson.student, unit), [0, 0, 0])
+        if lesson.mark == "no_show":
+            c[1] += 1
+        elif lesson.mark == "late_cancel":
+            c[2] += 1
+        elif lesson.mark == "attended" and unit == "hours" and lesson.minutes is None:
+            c[0] += 1
+    return {k: tuple(v) for k, v in counts.items()}
 
 
 def _package_row(label: str, plan_pkg: PlannedPackage, state: State, related: _Related) -> tuple:
