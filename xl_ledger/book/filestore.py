@@ -187,6 +187,13 @@ class FileStore:
         except Exception as e:  # calamine raises its own error types per failure
             raise BrokenFileError(f"{self.name}!{sheet} cannot be read ({e}): open the workbook in Excel to "
                                   f"check it") from None
+        except BaseException as e:
+            # calamine panics (a BaseException) on a date-formatted cell holding a number no date can
+            # have, e.g. 1e308 typed into a date column. openpyxl reads that cell as an error value, so
+            # the row is rejected with its cell named instead of the whole post failing.
+            if type(e).__name__ != "PanicException":
+                raise
+            rows = _read_sheet_slowly(self.path, sheet)
         headers = tuple("" if v is None else str(v).strip() for v in (rows[0] if rows else ()))
         while headers and not headers[-1]:
             headers = headers[:-1]
@@ -288,6 +295,20 @@ class FileStore:
         except (ZipFormatError, ValueError, zlib.error) as e:
             raise BrokenFileError(f"{self.name} is damaged ({e}); nothing was written. Open it in Excel to repair "
                                   f"it, or restore a backup.") from None
+
+
+def _read_sheet_slowly(path: Path, sheet: str) -> list[list[object]]:
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Cell B7 is marked as a date but ... outside the limits"
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            return [list(r) for r in wb[sheet].iter_rows(values_only=True)]
+        finally:
+            wb.close()
 
 
 def _read_value(v: object) -> object:

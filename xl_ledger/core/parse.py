@@ -39,6 +39,18 @@ def _show(value: object) -> str:
 
 def parse_date(value: object, *, day_first: bool = False) -> dt.date:
     """A calendar date from a date cell, an Excel serial number or text like 3/14/2026, 14 Mar 2026."""
+    return _ledger_range(_parse_date(value, day_first=day_first), value)
+
+
+def _ledger_range(d, value: object):
+    """Dates the ledger can compute with: validity and warning windows are added to them, and a year
+    like 9999 (a valid Excel date, a slip of the keyboard) would overflow Python's calendar."""
+    if not 1900 <= d.year <= 2999:
+        raise ParseError(f"{_show(value)} is not a plausible date (year {d.year}); type it like 2026-03-14")
+    return d
+
+
+def _parse_date(value: object, *, day_first: bool = False) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -66,6 +78,10 @@ def parse_date(value: object, *, day_first: bool = False) -> dt.date:
 
 def parse_datetime(value: object, *, day_first: bool = False) -> dt.datetime:
     """A date and time (naive, studio-local) from a cell: datetime, serial, or text '2026-03-14 16:30'."""
+    return _ledger_range(_parse_datetime(value, day_first=day_first), value)
+
+
+def _parse_datetime(value: object, *, day_first: bool = False) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None, microsecond=0)
     if isinstance(value, dt.date):
