@@ -233,3 +233,57 @@ def test_a_larger_log_imports_and_posts_clean(tmp_path):
     assert report.sessions == 2_000 and report.log_rows == 2_000 + 40
     assert len(store.read_sheet("Sessions").rows) == 2_000
     assert_posts_clean(store)
+
+
+def test_a_second_file_adds_to_students_of_the_same_exact_name(tmp_path):
+    """Purchases from one file, lessons from another: exact spellings are the same student; variants are not."""
+    _report, store = run(tmp_path, lf.purchases_xlsx, "purchases.xlsx")
+    legacy = lf.log_xlsx(tmp_path / "log.xlsx")
+    report = import_legacy(legacy, store.path, operator="owner", now=NOW)
+    assert report.students == 0 and report.sessions == 7
+    m = migration(store)
+    # Her four lessons drew from the 10-pack the purchases sheet already counts as used up: the report
+    # shows that the first file's "used 10" then found only 6 left (the two files count the same lessons).
+    ana = m[("Ana Lopez (LEG-S001)", "all hours")]
+    assert ana[:2] == (None, 0)
+    assert "notice: adjust of 10 lessons from LEG-P0001 on 2025-04-15 found only 6 left after re-matching" in ana[4]
+    assert m[("Ana Lopez (LEG-S001)", "all lessons")][:2] == (None, 0)
+    assert m[("Ana Lopez (LEG-S001)", "")][4].startswith(
+        'import: "Ana Lopez" is already a student of the studio (LEG-S001)')
+    sessions = {v[0]: v[4] for _r, v in store.read_sheet("Sessions").rows}
+    assert sessions["LEG-L000001"] == "LEG-S001" and sessions["LEG-L000002"] == "LEG-S002"
+    assert_posts_clean(store)
+
+
+def test_texts_that_look_like_formulas_stay_text(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("Date,Student,Minutes,Notes\n2025-01-06,Ana,60,=not a formula\n2025-01-07,=Bo,60,\n")
+    report, store = run(tmp_path, lambda p: path, "odd.csv")
+    assert report.sessions == 2
+    names = {v[0]: v[1] for _r, v in store.read_sheet("Students").rows}
+    assert names == {"LEG-S001": "Ana", "LEG-S002": " =Bo"}  # the cell keeps a leading space; the Log says "=Bo"
+    assert [r[COL["note"]] for r in log(store) if r[COL["kind"]] == "session_recorded"] == ["=not a formula", ""]
+    assert_posts_clean(store)
+
+
+def test_report_files_that_cannot_be_written_are_warnings_after_the_commit(tmp_path):
+    legacy = lf.log_xlsx(tmp_path / "log.xlsx")
+    book = studio(tmp_path)
+    (tmp_path / "studio.migration.csv").mkdir()  # something in the way
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    assert report.csv_path is None and "studio.migration.csv could not be written" in report.warnings[0]
+    assert any(line.startswith("Warning: the import is done") for line in report.lines())
+    assert len(FileStore(book).read_log()) == report.log_rows
+
+
+def test_staff_may_not_import(tmp_path):
+    from xl_ledger.book.store import Change
+    from xl_ledger.migrate.importer import ImportRefused
+
+    book = studio(tmp_path)
+    FileStore(book).commit(Change(0, chain.GENESIS, cells={"Staff": {(2, "user"): "maria", (2, "role"): "owner",
+                                                                     (3, "user"): "tom", (3, "role"): "staff"}}))
+    before = book.read_bytes()
+    with pytest.raises(ImportRefused, match="'tom' is staff; an import adds sales and corrections"):
+        import_legacy(lf.log_xlsx(tmp_path / "log.xlsx"), book, operator="tom", now=NOW)
+    assert book.read_bytes() == before

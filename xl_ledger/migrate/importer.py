@@ -75,6 +75,7 @@ class ImportReport:
     findings: int = 0
     disagreements: int = 0
     csv_path: Optional[Path] = None
+    warnings: list[str] = field(default_factory=list)  # files beside that could not be written after the commit
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: read, studio, plan, append, fold, report, commit
 
     def summary(self) -> str:
@@ -92,6 +93,7 @@ class ImportReport:
         out.append(f"Mapping: {self.mapping_path} ({self.mapping_status}).")
         if self.csv_path is not None:
             out.append(f"Reconciliation: the Migration sheet of {self.studio} and {self.csv_path}.")
+        out.extend(f"Warning: {w}" for w in self.warnings)
         for r in self.rows:
             numbers = ""
             if r[2] is not None or r[3] is not None:
@@ -204,12 +206,22 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     store.commit(Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(new_rows), sheets=body,
                         cells=cells))
     clock.lap("commit")
+    # The import is committed; a file beside that cannot be written is a warning, not a failure.
     path = getattr(store, "path", None)
     if path is not None:
-        report.csv_path = Path(path).with_name(Path(path).stem + ".migration.csv")
-        _write_atomically(report.csv_path, reconcile.to_csv(rows))
+        csv_path = Path(path).with_name(Path(path).stem + ".migration.csv")
+        try:
+            _write_atomically(csv_path, reconcile.to_csv(rows))
+            report.csv_path = csv_path
+        except OSError as e:
+            report.warnings.append(f"the import is done, but {csv_path} could not be written ({e.strerror}); "
+                                   f"the Migration sheet of {store.name} holds the same report.")
     if status == "saved":
-        save_mapping(result.mapping, where)
+        try:
+            save_mapping(result.mapping, where)
+        except OSError as e:
+            report.mapping_status = "not saved"
+            report.warnings.append(f"the import is done, but the mapping could not be saved to {where} ({e.strerror}).")
     return report
 
 
@@ -247,7 +259,7 @@ def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
     for p in plan.products.values():
         if p.product_id in before.products:
             continue  # the same product is already in the studio
-        raw = {"product_id": p.product_id, "name": p.name, "unit": p.unit, "quantity": p.quantity,
+        raw = {"product_id": p.product_id, "name": _safe_text(p.name), "unit": p.unit, "quantity": p.quantity,
                "price": p.price, "active": "yes"}
         product_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
         cells.setdefault("Products", {}).update({(row, k): v for k, v in raw.items()})
@@ -264,7 +276,7 @@ def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
     for s in plan.students.values():
         if s.existing:
             continue
-        raw = {"student_id": s.student_id, "name": s.name, "active": "yes"}
+        raw = {"student_id": s.student_id, "name": _safe_text(s.name), "active": "yes"}
         student_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
         cells.setdefault("Students", {}).update({(row, k): v for k, v in raw.items()})
         sources[("s", row)] = s.cell
@@ -280,6 +292,12 @@ def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
 def _assert_clean(problems) -> None:
     if problems:  # the plan builds these rows itself: a problem here is a bug, not the user's data
         raise AssertionError("; ".join(str(p) for p in problems))
+
+
+def _safe_text(text: str) -> str:
+    """A text that starts with '=' would read back as 'a formula typed as text' and be rejected by the next
+    Post; a leading space keeps it text (inputs strip it again, so the logged value is unchanged)."""
+    return " " + text if text.startswith("=") else text
 
 
 def _session_cells(plan: Plan, sheet, cells) -> None:
@@ -299,7 +317,7 @@ def _session_cells(plan: Plan, sheet, cells) -> None:
         if credits != one:
             out[(row, "credits")] = credits
         if note:
-            out[(row, "note")] = note
+            out[(row, "note")] = _safe_text(note)
         row += 1
 
 

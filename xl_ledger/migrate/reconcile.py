@@ -124,7 +124,9 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
         label = f"{name} ({sid})"
         own = packages_of.get(sid, [])
         units = sorted({p.unit for p in own} | lesson_units.get(name, set())
-                       | {s.unit or "lessons" for s in result.stated_balances if s.student == name}) or ["lessons"]
+                       | {s.unit or "lessons" for s in result.stated_balances if s.student == name}
+                       | ({p.unit for p in state.usable_packages(sid)} if student.existing else set())) or ["lessons"]
+        notices = [f"notice: {a.message}" for a in state.notices if a.student_id == sid]
         for unit in units:
             row = _student_row(label, name, sid, unit, own, result, state, owed.get((sid, unit), []), related,
                                student_cells.get(name, []), lesson_cells.get(name, []), shown.get(name, []), counts)
@@ -133,6 +135,9 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
             if others:
                 spelled = ", ".join(f'"{o}" ({plan.students[o].student_id})' for o in others)
                 row = row[:6] + (f"{row[6]}; name_variant: may be the same person as {spelled}; kept apart",)
+            if notices:  # e.g. a legacy "used" total that found less left once the lessons were matched
+                row = row[:6] + ("; ".join([row[6], *notices])[:MAX_TEXT],)
+                notices = []
             rows.append(row)
         for pkg in own:
             rows.append(_package_row(label, pkg, state, related))
