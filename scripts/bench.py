@@ -2,6 +2,7 @@
 
     python scripts/bench.py fold 100000 1000000     # engine: fold + matching, µs per event, peak memory
     python scripts/bench.py store 10000 100000      # file store vs fastexcel's raw read (scripts/bench_store.py)
+    python scripts/bench.py post 10000 100000       # verify, recompute, post of 100 actions vs raw read (bench_post.py)
     python scripts/bench.py udf 100000              # worksheet functions: warm, cold, 500 calls (bench_udf.py)
     python scripts/bench.py import 50000             # legacy import (issue 6) vs fastexcel's raw read of the file
 
@@ -161,6 +162,8 @@ def main(argv: list[str]) -> None:
     elif what == "udf":  # worksheet functions on xlwings' in-memory book (scripts/bench_udf.py)
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_udf.py"), *map(str, argv[1:] or [100_000])],
                        check=True)
+    elif what == "post":  # verify/recompute/post-100 on a real workbook vs fastexcel's raw read
+        subprocess.run([sys.executable, str(REPO / "scripts" / "bench_post.py"), *map(str, sizes)], check=True)
     elif what == "store":
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_store.py"), *map(str, sizes)], check=True)
     else:

@@ -129,7 +129,8 @@ def cmd_init(args) -> int:
 def cmd_demo(args) -> int:
     from xl_ledger import demo
 
-    today = parse_day(args.today, "--today") if args.today else demo.DEFAULT_TODAY
+    # The workbook's conditional formats compare with Excel's TODAY(): a demo dated today looks right.
+    today = parse_day(args.today, "--today") if args.today else now_utc().date()
     target = Path(args.path)
     summary = demo.build(target, today=today, seed=args.seed)
     print(summary)
@@ -285,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("init", cmd_init, "create a new studio workbook from the template (never overwrites)")
     p = add("demo", cmd_demo, "create and post a realistic demo studio, then print a summary", path=False)
     p.add_argument("path", metavar="PATH", nargs="?", default="demo-studio.xlsm")
-    p.add_argument("--today", help="the demo's last day (YYYY-MM-DD; default 2026-03-31)")
+    p.add_argument("--today", help="the demo's last day (YYYY-MM-DD; default: today). Same date and seed, "
+                                   "same workbook")
     p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same workbook)")
 
     p = add("post", cmd_post, "apply new input rows: validate, append to the Log, recompute the sheets")

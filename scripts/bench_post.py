@@ -1,0 +1,161 @@
+"""Post, verify and recompute on a real workbook, against the floor: fastexcel's raw read of the Log.
+
+    python scripts/bench_post.py 10000 100000 [1000000]
+    python scripts/bench.py post 10000 100000          # the same, through bench.py
+
+For each size N: the template with an N-event Log (scripts/bench.py's synthetic studio, sealed with
+core.journal) and input sheets that agree with it (Products, Students, and a Sessions sheet holding
+every lesson, as a studio's would), plus 100 new Actions rows. Then, each in a fresh process:
+  raw       fastexcel load_sheet("Log") → Arrow (the floor)
+  verify    FileStore.read_log + chain.verify (what `xl-ledger verify` does)
+  recompute post.recompute: read, verify, fold, render, write the engine sheets
+  post100   post.post applying the 100 Actions rows (reads every input sheet, diffs, folds, writes)
+Prints seconds, ratios to raw, and peak memory (ru_maxrss) per step. Optional: --profile STEP N.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+NOW = dt.datetime(2030, 1, 1, 12, tzinfo=dt.timezone.utc)
+
+
+def build(folder: Path, n: int) -> tuple[Path, dt.date]:
+    from bench import synthetic_studio
+
+    from xl_ledger.book.filestore import FileStore
+    from xl_ledger.book.store import Change
+    from xl_ledger.core import events as E
+    from xl_ledger.core.journal import Journal
+
+    path = folder / f"studio{n}.xlsm"
+    shutil.copyfile(REPO / "workbook_template.xlsm", path)
+    entries = synthetic_studio(n)
+    as_of = max(e.event.effective_date for e in entries)
+    store = FileStore(path)
+    journal = Journal()
+    step = 200_000
+    for i in range(0, len(entries), step):
+        chunk = entries[i:i + step]
+        rows = journal.append([e.event for e in chunk], operator="owner", recorded_at=NOW)
+        store.commit(Change(*store.head(), log_rows=tuple(rows)))
+        del rows
+    # Input sheets as the studio has them: every product, student and lesson (latest state).
+    products, students, sessions = {}, {}, {}
+    for e in entries:
+        ev = e.event
+        if isinstance(ev, E.ProductSet):
+            products[ev.values["product_id"]] = ev.values
+        elif isinstance(ev, E.StudentSet):
+            students[ev.student_id] = ev.values
+        elif isinstance(ev, E.SessionRecorded):
+            sessions[ev.session_id] = {"session_id": ev.session_id, "date": ev.effective_date, "start": ev.start,
+                                       "minutes": ev.minutes, "student_id": ev.student_id, "status": ev.status,
+                                       "booked_by": ev.booked_by, "credits": ev.quantity}
+    del entries, journal
+    from post_helpers import type_rows
+
+    type_rows(path, "Products", {i + 2: v for i, v in enumerate(products.values())})
+    type_rows(path, "Students", {i + 2: v for i, v in enumerate(students.values())})
+    rows = list(sessions.values())
+    for i in range(0, len(rows), step):
+        type_rows(path, "Sessions", {i + k + 2: v for k, v in enumerate(rows[i:i + step])})
+    ids = sorted(students)
+    actions = {}
+    for k in range(100):
+        sid = ids[(k * 37) % len(ids)]
+        if k % 10 == 9:  # the usual few mistakes: rejected in their rows
+            actions[k + 2] = {"action": "sell", "date": as_of, "student_id": sid, "product_id": "NOPE"}
+        else:
+            actions[k + 2] = {"action": "sell", "date": as_of, "student_id": sid, "product_id": "L10"}
+    type_rows(path, "Actions", actions)
+    return path, as_of
+
+
+def measure(path: Path, what: str, as_of: dt.date) -> dict:
+    import fastexcel
+
+    from xl_ledger import post
+    from xl_ledger.book.filestore import FileStore
+    from xl_ledger.core import chain
+
+    gc.collect()
+    t = time.perf_counter()
+    extra = {}
+    if what == "raw":
+        fastexcel.read_excel(str(path)).load_sheet("Log").to_arrow()
+    elif what == "verify":
+        rows = FileStore(path).read_log()
+        assert chain.verify(rows) is None
+    elif what == "recompute":
+        post.recompute(FileStore(path), now=NOW, as_of=as_of)
+    elif what == "post100":
+        result = post.post(FileStore(path), now=NOW, operator="owner", today=as_of)
+        extra = {"applied": len(result.applied), "rejected": len(result.rejected), "new_rows": result.new_rows,
+                 "notices": len(result.notices)}
+    else:
+        raise SystemExit(f"unknown step {what}")
+    seconds = time.perf_counter() - t
+    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}
+
+
+def _fresh(path: Path, what: str, as_of: dt.date) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path), what, as_of.isoformat()],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(Path(argv[1]), argv[2], dt.date.fromisoformat(argv[3]))))
+        return
+    sys.path.insert(0, str(REPO / "tests"))
+    sizes = [int(a) for a in argv] or [10_000, 100_000]
+    print(f"{'events':>9} {'raw s':>7} {'verify':>15} {'recompute':>16} {'verify+recompute':>17} "
+          f"{'post 100':>16} {'file MB':>8} {'peak MB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            t0 = time.perf_counter()
+            built, as_of = build(Path(tmp), n)
+            print(f"  (built {n:,} in {time.perf_counter() - t0:.0f} s)", flush=True)
+            repeat = 3 if n <= 100_000 else 1
+            runs = {}
+            for what in ("raw", "verify", "recompute", "post100"):
+                results = []
+                for _ in range(repeat):
+                    copy = Path(tmp) / "run.xlsm"  # every run starts from the same bytes
+                    shutil.copyfile(built, copy)
+                    results.append(_fresh(copy, what, as_of))
+                runs[what] = min(results, key=lambda r: r["seconds"])
+            raw = runs["raw"]["seconds"]
+            both = runs["verify"]["seconds"] + runs["recompute"]["seconds"]
+
+            def cell(s: float) -> str:
+                return f"{s:.2f} ({s / raw:.2f}x)"
+
+            peak = max(r["peak_mb"] for r in runs.values())
+            print(f"{n:>9} {raw:>7.2f} {cell(runs['verify']['seconds']):>15} {cell(runs['recompute']['seconds']):>16} "
+                  f"{cell(both):>17} {cell(runs['post100']['seconds']):>16} {built.stat().st_size / 1e6:>8.1f} "
+                  f"{peak:>8.0f}", flush=True)
+            p = runs["post100"]
+            print(f"  post100: {p['applied']} applied, {p['rejected']} rejected, {p['new_rows']} new Log rows, "
+                  f"{p['notices']} notices; peak MB raw {runs['raw']['peak_mb']:.0f}, verify "
+                  f"{runs['verify']['peak_mb']:.0f}, recompute {runs['recompute']['peak_mb']:.0f}, post "
+                  f"{p['peak_mb']:.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
