@@ -184,3 +184,28 @@ def test_a_bad_sessions_row_is_rejected_in_alerts_with_its_cell(tmp_path):
     assert where == {"studio.xlsm!Sessions!D2", "studio.xlsm!Sessions!E3"}
     assert len(result.rejected) == 2
     assert [r[7] for r in FileStore(path).read_log() if r[3].startswith("session")] == ["L3"]
+
+
+def test_indexed_balances_equal_the_per_student_queries():
+    """render.balances indexes packages once; it must give exactly what the queries give per student."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from bench import synthetic_studio
+
+    from xl_ledger.book import render
+    from xl_ledger.core import queries
+    from xl_ledger.core.fold import fold
+
+    entries = synthetic_studio(8000)
+    for as_of in (D(2023, 3, 1), max(e.event.effective_date for e in entries)):
+        state = fold(entries, as_of)
+        owed: dict = {}
+        for a in queries.owed(state):
+            owed.setdefault((a.student_id, a.unit), set()).add(a.session_id)
+        slow = [(sid, state.students[sid].name, state.students[sid].family_id, unit,
+                 render._q(queries.balance(state, sid, unit)), len(owed.get((sid, unit), ())),
+                 queries.next_expiry(state, sid))
+                for sid in sorted(state.students) for unit in (queries.units_of(state, sid) or ["lessons"])]
+        assert render.balances(state) == render._checked(slow)
