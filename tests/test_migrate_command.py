@@ -13,6 +13,9 @@ import pytest
 
 import legacy_fixtures as lf
 from xl_ledger.book.template import template_path
+from xl_ledger.migrate.command import BROKEN
+from xl_ledger.migrate.command import REJECTED
+from xl_ledger.migrate.command import USAGE
 from xl_ledger.migrate.command import main
 from xl_ledger.migrate.command import register
 from xl_ledger.migrate.mapping import mapping_path_for
@@ -81,7 +84,7 @@ def test_hostile_file_is_refused_and_the_studio_is_untouched(case, tmp_path, pla
     t0 = time.perf_counter()
     code, out, err = cli("import", str(legacy), "--into", str(book))
     elapsed = time.perf_counter() - t0
-    assert code == 2, (out, err)
+    assert code == (USAGE if case == "missing" else BROKEN), (out, err)
     assert words in err and "Nothing was imported; studio.xlsm is unchanged." in err
     assert out == ""
     assert elapsed < 5, f"refusal took {elapsed:.2f}s"
@@ -113,7 +116,7 @@ def test_import_saves_the_mapping_refuses_a_second_import_and_reuses_the_mapping
     # The same file again would double every credit: refused, nothing written.
     before = snapshot(tmp_path, book.parent)
     code, out, err = cli("import", str(legacy), "--into", str(book))
-    assert code == 1 and out == ""
+    assert code == REJECTED and out == ""
     assert "already holds an import of tracking.xlsx (Log seq 1" in err and "count every purchase and lesson twice" in err
     assert snapshot(tmp_path, book.parent) == before
     # A person corrects the saved mapping (an alias); a fresh studio imports with it.
@@ -146,14 +149,14 @@ def test_a_bad_mapping_is_refused(tmp_path, book):
     (tmp_path / "bad.json").write_text("{not json")
     before = book.read_bytes()
     code, _out, err = cli("import", str(legacy), "--into", str(book), "--mapping", str(tmp_path / "bad.json"))
-    assert code == 2 and "not valid JSON" in err
+    assert code == USAGE and "not valid JSON" in err
     assert book.read_bytes() == before
 
 
 def test_studio_problems_are_refused(tmp_path):
     legacy = lf.log_csv(tmp_path / "log.csv")
     code, _out, err = cli("import", str(legacy), "--into", str(tmp_path / "missing.xlsm"))
-    assert code == 1 and "missing.xlsm does not exist" in err
+    assert code == BROKEN and "missing.xlsm does not exist" in err
     assert not mapping_path_for(legacy).exists()
 
 
@@ -161,3 +164,11 @@ def test_main_entry_point(tmp_path, book, capsys):
     legacy = lf.log_xlsx(tmp_path / "log.xlsx")
     assert main(["import", str(legacy), "--into", str(book), "--dry-run"]) == 0
     assert "would import 2 students" in capsys.readouterr().out
+
+
+def test_the_main_cli_runs_the_import(tmp_path, book, capsys):
+    from xl_ledger import cli
+
+    legacy = lf.log_csv(tmp_path / "log.csv")
+    assert cli.run(["import", str(legacy), "--into", str(book), "--dry-run", "--as", "maria"]) == 0
+    assert "log.csv → studio.xlsm: would import 4 students" in capsys.readouterr().out

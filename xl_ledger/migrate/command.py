@@ -1,8 +1,10 @@
 """`xl-ledger import LEGACY --into STUDIO.xlsm [--mapping M.json] [--dry-run] [--day-first] [--as USER]`
 
 The main CLI (xl_ledger/cli.py) calls `register(subparsers)` when this module exists; `run(args)`
-returns the exit code: 0 imported (or dry run done), 2 the legacy file was refused (hostile, broken,
-bad mapping), 1 the studio refused it (locked, already imported, chain broken, not allowed).
+returns the exit code, with the main CLI's meanings: 0 imported (or dry run done); 1 the studio's
+Log chain is broken; 2 usage (a bad --mapping, a missing file); 3 the studio is locked or changed
+meanwhile; 4 a file is broken or hostile (the legacy file refused, the studio damaged); 5 the
+studio already holds an import of this file; 6 the operator may not import (staff).
 Every refusal is one plain message on stderr and leaves every file as it was.
 """
 
@@ -14,10 +16,17 @@ import getpass
 import sys
 from pathlib import Path
 
+from xl_ledger.book.store import LockedError
+from xl_ledger.book.store import StaleLogError
 from xl_ledger.book.store import StoreError
 from xl_ledger.migrate.importer import ImportRefused
 from xl_ledger.migrate.importer import import_legacy
 from xl_ledger.migrate.sources import LegacyFileError
+
+
+# The same codes as xl_ledger/cli.py (not imported from there: cli.py imports this module).
+OK, TAMPERED, USAGE, LOCKED, BROKEN, REJECTED, NOT_ALLOWED = range(7)
+_REFUSED = {"tampered": TAMPERED, "already_imported": REJECTED, "not_allowed": NOT_ALLOWED}
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -45,21 +54,28 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     err = err or sys.stderr
     operator = args.operator or getpass.getuser()
     try:
-        key = args.key_file.read_bytes().strip() if getattr(args, "key_file", None) else None
+        key = args.key_file.read_bytes().rstrip(b"\r\n") if getattr(args, "key_file", None) else None
         report = import_legacy(args.legacy, args.studio, operator=operator, now=dt.datetime.now(dt.timezone.utc),
                                mapping_path=args.mapping, day_first=args.day_first, dry_run=args.dry_run, key=key)
     except LegacyFileError as e:
         print(f"xl-ledger import: {e} Nothing was imported; {args.studio.name} is unchanged.", file=err)
-        return 2
-    except (ImportRefused, StoreError) as e:
+        is_mapping = args.mapping is not None and Path(e.path) == Path(args.mapping)
+        return USAGE if is_mapping or "does not exist" in e.message else BROKEN
+    except ImportRefused as e:
         print(f"xl-ledger import: {e}", file=err)
-        return 1
+        return _REFUSED[e.reason]
+    except (LockedError, StaleLogError) as e:
+        print(f"xl-ledger import: {e}", file=err)
+        return LOCKED
+    except StoreError as e:
+        print(f"xl-ledger import: {e}", file=err)
+        return BROKEN
     except OSError as e:
         print(f"xl-ledger import: {e.filename or ''}: {e.strerror}. Nothing was imported.", file=err)
-        return 1
+        return USAGE
     for line in report.lines():
         print(line, file=out)
-    return 0
+    return OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,8 +54,12 @@ from xl_ledger.post import local_today
 
 
 class ImportRefused(Exception):
-    """The studio workbook cannot take this import (already imported, broken chain, not allowed).
-    Nothing was written. `str(error)` says why and what to do."""
+    """The studio workbook cannot take this import. Nothing was written. `str(error)` says why and what
+    to do; `reason` is one of "tampered" (the Log's chain is broken), "already_imported", "not_allowed"."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -140,7 +144,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     broken = chain.verify(log, key)
     if broken is not None:
         raise ImportRefused(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
-                            "Nothing was imported. Run `xl-ledger verify` and restore the file from a backup.")
+                            "Nothing was imported. Run `xl-ledger verify` and restore the file from a backup.", "tampered")
     _refuse_second_import(store.name, legacy.name, log)
     journal = Journal.from_rows(log)
     del log
@@ -151,7 +155,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     if staff and staff.get(operator.lower()) not in ("owner", "admin"):
         raise ImportRefused(f"{store.name}!Staff: {operator!r} is {staff.get(operator.lower(), 'not on the Staff sheet')}; "
                             "an import adds sales and corrections, so it needs the owner or an admin. "
-                            "Nothing was imported.")
+                            "Nothing was imported.", "not_allowed")
     before = journal.fold(today)
     clock.lap("studio")
 
@@ -244,7 +248,8 @@ def _refuse_second_import(book: str, legacy_name: str, log: list[tuple]) -> None
             raise ImportRefused(
                 f"{book} already holds an import of {legacy_name} (Log seq {row[chain.SEQ]}, recorded "
                 f"{row[chain.COL['recorded_at']]}). Importing it again would count every purchase and lesson twice, "
-                "so nothing was imported. To redo it, start again from a copy of the studio taken before the import.")
+                "so nothing was imported. To redo it, start again from a copy of the studio taken before the import.",
+                "already_imported")
 
 
 def _next_row(sheet) -> int:
