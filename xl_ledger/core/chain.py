@@ -73,6 +73,12 @@ def norm(value: object) -> str:
 
 def canonical(row: Sequence[object]) -> bytes:
     """The bytes a row's hash covers: every column except `hash`, in LOG_COLUMNS order."""
+    if type(row[0]) is int:
+        try:
+            # The store's own rows: seq an int, every other cell already text (the common case, fast).
+            return (str(row[0]) + _SEP + _SEP.join(row[1:HASH]) + _SEP + row[HASH + 1]).encode("utf-8")
+        except TypeError:
+            pass  # a reader gave a date, a float or None somewhere: normalise every cell
     parts = [norm(v) for i, v in enumerate(row) if i != HASH]
     return _SEP.join(parts).encode("utf-8")
 

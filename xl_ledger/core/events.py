@@ -247,3 +247,72 @@ def from_cells(cells: dict) -> Event:
                 value = tuple(value)
             kwargs[name] = value
     return cls(**kwargs)
+
+
+# --- fast decoding of Log rows ---------------------------------------------------------------------
+# A post or a UDF decodes every Log row; most texts repeat (dates, quantities, a session's data JSON),
+# so each distinct text is converted once. The caches are bounded by clearing when they grow large.
+
+_DATES: dict[str, dt.date] = {}
+_NUMBERS: dict[str, Decimal] = {}
+_DATA: dict[str, dict] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _date(text: str) -> dt.date:
+    d = _DATES.get(text)
+    if d is None:
+        if len(_DATES) > _CACHE_LIMIT:
+            _DATES.clear()
+        d = _DATES[text] = dt.date.fromisoformat(text[:10])
+    return d
+
+
+def _number(text: str) -> Optional[Decimal]:
+    if not text:
+        return None
+    if type(text) is not str:  # a reader handed back a number
+        text = num_text(Decimal(repr(text)) if isinstance(text, float) else Decimal(text))
+    n = _NUMBERS.get(text)
+    if n is None:
+        if len(_NUMBERS) > _CACHE_LIMIT:
+            _NUMBERS.clear()
+        n = _NUMBERS[text] = Decimal(text)
+    return n
+
+
+def _extras(text: str) -> dict:
+    extra = _DATA.get(text)
+    if extra is None:
+        if len(_DATA) > _CACHE_LIMIT:
+            _DATA.clear()
+        extra = {}
+        for name, value in json.loads(text).items():
+            if name == "minutes":
+                value = Decimal(value)
+            elif name == "changed":
+                value = tuple(value)
+            extra[name] = value
+        _DATA[text] = extra
+    return extra
+
+
+def from_texts(kind: str, effective_date: str, student_id: str, package_id: str, session_id: str, quantity: str,
+               unit: str, amount: str, reason_code: str, note: str, data: str) -> Event:
+    """Like from_cells, from the Log's texts in column order; the hot path of every read."""
+    cls = KINDS[kind]
+    if data:
+        return cls(effective_date=_date(effective_date), student_id=_id(student_id), package_id=_id(package_id),
+                   session_id=_id(session_id), quantity=_number(quantity), unit=unit or None, amount=_number(amount),
+                   reason_code=_id(reason_code), note=note or None, **_extras(data))
+    return cls(effective_date=_date(effective_date), student_id=_id(student_id), package_id=_id(package_id),
+               session_id=_id(session_id), quantity=_number(quantity), unit=unit or None, amount=_number(amount),
+               reason_code=_id(reason_code), note=note or None)
+
+
+def _id(value) -> Optional[str]:
+    if not value:
+        return None
+    if type(value) is str:
+        return value
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)

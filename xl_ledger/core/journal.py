@@ -32,9 +32,14 @@ def entry_to_row(entry: E.Entry) -> tuple:
 
 
 def row_to_entry(row: Sequence[object]) -> E.Entry:
-    cells = {c: chain.norm(v) for c, v in zip(chain.LOG_COLUMNS, row)}
-    return E.Entry(seq=int(cells["seq"]), recorded_at=cells["recorded_at"], operator=cells["operator"],
-                   source=cells["source"], event=E.from_cells(cells), prev_hash=cells["prev_hash"], hash=cells["hash"])
+    """A Log row as the store reads it (seq a number, every other cell text) → an Entry."""
+    if type(row[4]) is not str or type(row[1]) is not str:
+        row = [row[0]] + [chain.norm(v) for v in row[1:]]  # a reader gave dates, floats or None
+    (seq, recorded_at, operator, kind, effective_date, student_id, package_id, session_id, quantity, unit, amount,
+     reason_code, note, source, prev_hash, hash_, data) = row
+    event = E.from_texts(kind, effective_date, student_id, package_id, session_id, quantity, unit, amount,
+                         reason_code, note, data)
+    return E.Entry(int(seq), recorded_at, operator, source, event, prev_hash, hash_)
 
 
 class StaleHead(Exception):
