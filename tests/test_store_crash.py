@@ -52,9 +52,13 @@ def test_sigkill_at_random_points_never_breaks_or_loses(tmp_path):
     path = build_workbook(tmp_path / "studio.xlsx", log_rows(200))  # first save rebuilds the layout
     applied = 200
     kills = mid_save = 0
-    for _ in range(14):
-        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    # At least 14 kills, and more (up to 40) until two have landed inside a save: on a loaded machine
+    # the writer may spend more of its time starting up than saving.
+    while kills < 14 or (mid_save < 2 and kills < 40):
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
         first = child.stdout.readline()  # started and committed once: now kill it at a random point
+        assert first, f"the writer did not commit at all: {child.communicate()[1][-2000:]}"
         time.sleep(rng.uniform(0.0, 0.3))
         child.kill()
         out, _ = child.communicate()
@@ -70,7 +74,7 @@ def test_sigkill_at_random_points_never_breaks_or_loses(tmp_path):
         assert len(rows) in (applied, applied + BATCH), (len(rows), applied)
         applied = len(rows)
         assert rows == log_rows(len(rows))  # exactly the rows written, nothing torn
-    assert kills == 14 and applied > 200
+    assert kills >= 14 and applied > 200
     assert mid_save >= 2, f"only {mid_save} kills landed inside a save: the test is not testing"
     print(f"{kills} kills, {mid_save} inside a save, log at {applied} rows")
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != "studio.xlsx")
