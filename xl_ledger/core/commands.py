@@ -46,11 +46,36 @@ class Context:
     package_ids: set = field(default_factory=set)  # every package id ever used (for new ids)
 
     def new_package_id(self, prefix: str = "PK") -> str:
-        n = 1 + max((int(m.group(1)) for pid in self.package_ids
-                     if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", pid))), default=0)
+        if isinstance(self.package_ids, IdPool):
+            n = self.package_ids.highest(prefix) + 1
+        else:
+            n = 1 + max((int(m.group(1)) for pid in self.package_ids
+                         if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", pid))), default=0)
         pid = f"{prefix}-{n:04d}"
         self.package_ids.add(pid)
         return pid
+
+
+class IdPool(set):
+    """The package ids in use, remembering the highest number per prefix (PK-0042 → PK: 42), so that a
+    new id costs nothing even with a hundred thousand packages."""
+
+    _ID = re.compile(r"([A-Za-z]+)-(\d+)")
+
+    def __init__(self, ids=()):
+        super().__init__()
+        self._highest: dict[str, int] = {}
+        for pid in ids:
+            self.add(pid)
+
+    def add(self, pid: str) -> None:
+        super().add(pid)
+        m = self._ID.fullmatch(pid)
+        if m and int(m.group(2)) > self._highest.get(m.group(1), 0):
+            self._highest[m.group(1)] = int(m.group(2))
+
+    def highest(self, prefix: str) -> int:
+        return self._highest.get(prefix, 0)
 
 
 class Rejected(Exception):

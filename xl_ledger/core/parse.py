@@ -99,6 +99,9 @@ def _parse_datetime(value: object, *, day_first: bool = False) -> dt.datetime:
     raise ParseError(f"{_show(value)} is not a date and time")
 
 
+_HH_MM = re.compile(r"(\d{1,2}):(\d{2})(?::00)?")
+
+
 def parse_time(value: object) -> dt.time:
     """A time of day: a time cell, a fraction of a day (Excel), or text like 16:30, 4:30 pm, 1630."""
     if isinstance(value, dt.time):
@@ -112,6 +115,9 @@ def parse_time(value: object) -> dt.time:
         raise ParseError(f"{_show(value)} is not a time of day; type it like 16:30")
     if isinstance(value, str) and value.strip():
         text = value.strip().lower()
+        m = _HH_MM.fullmatch(text)
+        if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:  # the usual 16:30, without dateutil
+            return dt.time(int(m.group(1)), int(m.group(2)))
         m = re.fullmatch(r"(\d{1,2})(\d{2})", text)
         if m:
             text = f"{m.group(1)}:{m.group(2)}"

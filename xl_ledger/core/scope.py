@@ -13,6 +13,7 @@ from typing import Iterable
 from typing import Optional
 
 from xl_ledger.core import events as E
+from xl_ledger.core.commands import IdPool
 from xl_ledger.core.fold import fold
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
@@ -31,7 +32,7 @@ class Scopes:
         self.students: dict[str, Student] = {}
         self.settings = Settings()
         self.closed: Optional[dt.date] = None
-        self.package_ids: set[str] = set()
+        self.package_ids = IdPool()
         self.package_owner: dict[str, str] = {}
         self.buyers: set[str] = set()
         for entry in entries:
