@@ -356,41 +356,34 @@ def diff_settings(settings: Settings, logged: Settings, today: dt.date) -> list[
     return [E.SettingsSet(effective_date=today, values=changed)] if changed else []
 
 
+def _diff_master(sheet: str, key: str, rows: Iterable[tuple[int, object]], logged: dict, today: dt.date,
+                 make: Callable[[object, int], E.Event]) -> tuple[list[E.Event], list[Problem]]:
+    """New or changed rows of a master-data sheet become events; a repeated id is rejected in its row."""
+    events, problems, seen = [], [], {}
+    for row_no, model in rows:
+        ident = getattr(model, key)
+        if ident in seen:
+            problems.append(Problem(Source(sheet, row_no, key), f"{ident} is already on row {seen[ident]}.",
+                                    f"Give each row of {sheet} its own {key}.", ident))
+            continue
+        seen[ident] = row_no
+        old = logged.get(ident)
+        if old is None or _values(old) != _values(model):
+            events.append(make(model, row_no))
+    return events, problems
+
+
 def diff_products(rows: Iterable[tuple[int, Product]], logged: dict[str, Product], today: dt.date
                   ) -> tuple[list[E.Event], list[Problem]]:
-    events, problems, seen = [], [], {}
-    for row_no, p in rows:
-        if p.product_id in seen:
-            problems.append(Problem(Source("Products", row_no, "product_id"),
-                                    f"{p.product_id} is already on row {seen[p.product_id]}.",
-                                    "Give each product its own id.", p.product_id))
-            continue
-        seen[p.product_id] = row_no
-        old = logged.get(p.product_id)
-        if old is None or _values(old) != _values(p):
-            events.append(E.ProductSet(effective_date=today, values=_values(p), note=f"Products!{row_no}"))
-    return events, problems
+    return _diff_master("Products", "product_id", rows, logged, today, lambda p, row_no: E.ProductSet(
+        effective_date=today, values=_values(p), note=f"Products!{row_no}"))
 
 
 def diff_students(rows: Iterable[tuple[int, Student]], logged: dict[str, Student], today: dt.date
                   ) -> tuple[list[E.Event], list[Problem]]:
-    events, problems, seen = [], [], {}
-    for row_no, s in rows:
-        if s.student_id in seen:
-            problems.append(Problem(Source("Students", row_no, "student_id"),
-                                    f"{s.student_id} is already on row {seen[s.student_id]}.",
-                                    "Give each student their own id.", s.student_id))
-            continue
-        seen[s.student_id] = row_no
-        old = logged.get(s.student_id)
-        if old is None or _values(old) != _values(s):
-            events.append(E.StudentSet(effective_date=today, student_id=s.student_id, values=_values(s),
-                                       note=f"Students!{row_no}"))
-    return events, problems
+    return _diff_master("Students", "student_id", rows, logged, today, lambda s, row_no: E.StudentSet(
+        effective_date=today, student_id=s.student_id, values=_values(s), note=f"Students!{row_no}"))
 
-
-_SESSION_FIELDS = ("date", "start", "minutes", "student_id", "service", "status", "booked_by", "credits",
-                   "paid_separately", "cancelled_at", "note")
 
 
 def session_event(s: Session, previous: Optional[E.SessionRecorded]) -> Optional[E.Event]:
