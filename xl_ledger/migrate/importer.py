@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
@@ -39,6 +40,7 @@ from xl_ledger.core import events as E
 from xl_ledger.core import inputs
 from xl_ledger.core.journal import Journal
 from xl_ledger.migrate import reconcile
+from xl_ledger.migrate import seal
 from xl_ledger.migrate.mapping import load_mapping
 from xl_ledger.migrate.mapping import mapping_path_for
 from xl_ledger.migrate.mapping import save_mapping
@@ -49,6 +51,7 @@ from xl_ledger.migrate.plan import with_reason
 from xl_ledger.migrate.reader import read_legacy
 from xl_ledger.migrate.sources import DEFAULT_LIMITS
 from xl_ledger.migrate.sources import Limits
+from xl_ledger.migrate.sources import no_gc
 from xl_ledger.post import find_drift
 from xl_ledger.post import local_today
 
@@ -123,6 +126,15 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (the clock is passed in)")
+    # Tens of thousands of acyclic rows, events and entries are built below: the cyclic GC's full
+    # collections would re-walk all of them again and again (measured: a third of a 50k-row import).
+    with no_gc():
+        return _import(legacy_path, studio, operator=operator, now=now, mapping_path=mapping_path,
+                       day_first=day_first, dry_run=dry_run, key=key, limits=limits)
+
+
+def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_path, day_first, dry_run: bool,
+            key: bytes | None, limits: Limits) -> ImportReport:
     legacy = Path(legacy_path)
     clock = _Clock()
     # 1. the legacy file, before anything else: a refusal here has touched nothing.
@@ -186,7 +198,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     sources.extend(plan.sources)
     _session_cells(plan, sheets["Sessions"], cells)
     clock.lap("plan")
-    new_rows = journal.append(events, operator=operator, recorded_at=now, sources=sources, key=key)
+    new_rows = seal.append(journal, events, operator=operator, recorded_at=now, sources=sources, key=key)
     clock.lap("append")
     state = journal.fold(today)
     clock.lap("fold")
@@ -196,6 +208,7 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     drift = find_drift(store, body)
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    body[schema.ALERTS.name] = _owed_in_summary(body[schema.ALERTS.name], state)
     body[schema.MIGRATION.name] = rows
     clock.lap("report")
     report = ImportReport(legacy, store.name, dry_run, today, where, status,
@@ -324,6 +337,42 @@ def _session_cells(plan: Plan, sheet, cells) -> None:
         if note:
             out[(row, "note")] = _safe_text(note)
         row += 1
+
+
+OWED_LISTED = 10  # owed sessions per student and unit listed one by one on the import's Alerts sheet
+
+
+def _owed_in_summary(alerts: list[tuple], state) -> list[tuple]:
+    """The import's Alerts rows with a student's owed sessions in one row once there are more than
+    OWED_LISTED of them: a legacy log without purchases owes every lesson, and tens of thousands of
+    one-line alerts say less than "Student 07: 1,250 sessions owed, from … to …". Each owed session is
+    still on the Allocations sheet; the next Post renders the Alerts sheet from the Log again."""
+    owed: dict[tuple, list] = {}
+    for a in state.allocations:
+        if a.state == "owed":
+            owed.setdefault((a.student_id, a.unit), []).append(a)
+    many = {sid for (sid, _unit), items in owed.items() if len(items) > OWED_LISTED}
+    if not many:
+        return alerts
+    summary: dict[str, list[tuple]] = {}
+    for (sid, unit), items in sorted(owed.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
+        if sid not in many:
+            continue
+        first = min(items, key=lambda a: (a.date, a.session_id))
+        last = max(items, key=lambda a: (a.date, a.session_id))
+        total = sum((a.quantity for a in items), Decimal(0))
+        summary.setdefault(sid, []).append((
+            "owed", sid, None, f"Sessions {first.session_id} … {last.session_id}",
+            f"{len(items):,} sessions from {first.date.isoformat()} to {last.date.isoformat()} have no credit: "
+            f"{total.normalize():f} {unit or 'lessons'} owed (each is on the Allocations sheet; the next Post "
+            "lists them one by one here)", None, None))
+    out = []
+    for row in alerts:
+        if row[0] == "owed" and row[1] in many:
+            out.extend(summary.pop(row[1], ()))
+            continue
+        out.append(row)
+    return out
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
