@@ -91,6 +91,7 @@ class StyleBook:
         self._added: dict[tuple[int, int], int] = {}
         self._formats: dict[int, str] = {}
         self._xfs: list[str] = []
+        self._is_date: dict[int, bool] = {}
         if self.xml is None:
             return
         for m in re.finditer(r'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml):
@@ -106,6 +107,11 @@ class StyleBook:
         return 0
 
     def is_date(self, style: int) -> bool:
+        if style not in self._is_date:  # asked once per date cell: remember the answer per style
+            self._is_date[style] = self._is_date_uncached(style)
+        return self._is_date[style]
+
+    def _is_date_uncached(self, style: int) -> bool:
         fmt = self.format_id(style)
         if fmt in _BUILTIN_DATE_FORMATS:
             return True
@@ -138,3 +144,42 @@ class StyleBook:
     def to_bytes(self) -> bytes:
         assert self.xml is not None
         return self.xml.encode("utf-8")
+
+
+class RowWriter:
+    """Whole rows of an engine sheet as XML text, fast: per column the reference letters and style
+    attribute are worked out once, and a text or date seen before reuses its encoded form (ids, units,
+    statuses and dates repeat on nearly every row). The output is exactly what `cell_xml` gives per cell;
+    any value type this fast path does not know goes through `cell_xml` itself."""
+
+    def __init__(self, ncols: int, col_style: dict[int, int], styles: StyleBook):
+        self.styles = styles
+        self.letters = [col_letter(c) for c in range(1, ncols + 1)]
+        self.style = [col_style.get(c) for c in range(1, ncols + 1)]
+        self.attr = [f' s="{s}"' if s else "" for s in self.style]
+        self.texts: list[dict[str, str]] = [{} for _ in range(ncols)]  # per column: text -> '…>…</c>'
+        self.dates: list[dict[dt.date, str]] = [{} for _ in range(ncols)]  # per column: date -> ' s=…>…</c>'
+
+    def row(self, r: int, values) -> str:
+        rs = str(r)
+        out = []
+        for c, v in enumerate(values):
+            t = type(v)
+            if t is str and v:
+                tail = self.texts[c].get(v)
+                if tail is None:
+                    tail = self.texts[c][v] = inline_string("", v, self.style[c])[len('<c r=""'):]
+                out.append(f'<c r="{self.letters[c]}{rs}"{tail}')
+            elif t is Decimal or t is int:
+                out.append(f'<c r="{self.letters[c]}{rs}"{self.attr[c]}><v>{number_text(v)}</v></c>')
+            elif v is None or t is str:
+                if self.style[c]:
+                    out.append(f'<c r="{self.letters[c]}{rs}" s="{self.style[c]}"/>')
+            elif t is dt.date:
+                tail = self.dates[c].get(v)
+                if tail is None:
+                    tail = self.dates[c][v] = cell_xml(1, 1, v, self.style[c], self.styles)[len('<c r="A1"'):]
+                out.append(f'<c r="{self.letters[c]}{rs}"{tail}')
+            else:
+                out.append(cell_xml(c + 1, r, v, self.style[c], self.styles))
+        return f'<row r="{rs}">{"".join(out)}</row>' if out else ""

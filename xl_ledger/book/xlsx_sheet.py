@@ -13,6 +13,7 @@ from typing import Mapping
 from typing import Sequence
 
 from xl_ledger.book.schema import col_letter
+from xl_ledger.book.xlsx_cells import RowWriter
 from xl_ledger.book.xlsx_cells import StyleBook
 from xl_ledger.book.xlsx_cells import cell_xml
 
@@ -85,18 +86,17 @@ def header_row(rows: bytes) -> bytes:
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
     """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
     head, rows, tail = split_sheet(xml)
-    col_style = column_styles(head)
-    parts = [header_row(rows)]
+    writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
+    parts = []
     last_col = width
     for i, values in enumerate(body):
-        r = i + 2
-        cells = "".join(cell_xml(c, r, v, col_style.get(c), styles) for c, v in enumerate(values, 1))
-        if cells:
-            parts.append(f'<row r="{r}">{cells}</row>'.encode())
+        row = writer.row(i + 2, values)
+        if row:
+            parts.append(row)
             last_col = max(last_col, len(values))
     last_row = len(body) + 1
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{last_row}")
-    return head + b"".join(parts) + tail
+    return head + header_row(rows) + "".join(parts).encode() + tail
 
 
 def _cell_col(letters: bytes) -> int:
