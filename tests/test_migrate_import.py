@@ -232,7 +232,16 @@ def test_a_larger_log_imports_and_posts_clean(tmp_path):
     report, store = run(tmp_path, lambda p: lf.log_xlsx(p, rows=2_000), "big.xlsx")
     assert report.sessions == 2_000 and report.log_rows == 2_000 + 40
     assert len(store.read_sheet("Sessions").rows) == 2_000
+    # No purchases: every lesson is owed. The import's Alerts sheet says so once per student (50 each);
+    # the Allocations sheet lists every session, and the next Post lists the alerts one by one again.
+    owed = [v for _r, v in store.read_sheet("Alerts").rows if v[0] == "owed"]
+    assert len(owed) == 40 and all(" … " in v[3] for v in owed)
+    s00 = next(v for v in owed if v[1] == "LEG-S001")
+    # (in lessons, as the engine's own owed alerts say when a student has no package to take the unit from)
+    assert s00[4].startswith("50 sessions from 2020-01-01 to 2020-03-19 have no credit: 50 lessons owed"), s00
+    assert len(store.read_sheet("Allocations").rows) == 2_000
     assert_posts_clean(store)
+    assert sum(1 for _r, v in store.read_sheet("Alerts").rows if v[0] == "owed") == 2_000
 
 
 def test_a_second_file_adds_to_students_of_the_same_exact_name(tmp_path):

@@ -19,6 +19,7 @@ says where the mapping would be saved.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import time
@@ -39,6 +40,7 @@ from xl_ledger.core import commands
 from xl_ledger.core import events as E
 from xl_ledger.core import inputs
 from xl_ledger.core.journal import Journal
+from xl_ledger.core.state import Alert
 from xl_ledger.migrate import reconcile
 from xl_ledger.migrate import seal
 from xl_ledger.migrate.mapping import load_mapping
@@ -204,11 +206,10 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     clock.lap("fold")
     rows = reconcile.build_rows(plan, result, state)
 
-    body = render.all_sheets(state)
+    body = render.all_sheets(_owed_in_summary(state))
     drift = find_drift(store, body)
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-    body[schema.ALERTS.name] = _owed_in_summary(body[schema.ALERTS.name], state)
     body[schema.MIGRATION.name] = rows
     clock.lap("report")
     report = ImportReport(legacy, store.name, dry_run, today, where, status,
@@ -342,37 +343,43 @@ def _session_cells(plan: Plan, sheet, cells) -> None:
 OWED_LISTED = 10  # owed sessions per student and unit listed one by one on the import's Alerts sheet
 
 
-def _owed_in_summary(alerts: list[tuple], state) -> list[tuple]:
-    """The import's Alerts rows with a student's owed sessions in one row once there are more than
-    OWED_LISTED of them: a legacy log without purchases owes every lesson, and tens of thousands of
-    one-line alerts say less than "Student 07: 1,250 sessions owed, from … to …". Each owed session is
-    still on the Allocations sheet; the next Post renders the Alerts sheet from the Log again."""
+def _owed_in_summary(state):
+    """The state the import renders its Alerts sheet from: a student's owed sessions in one alert once
+    there are more than OWED_LISTED of them (per unit). A legacy log without purchases owes every
+    lesson, and tens of thousands of one-line alerts say less than "1,250 sessions from … to … have no
+    credit". Each owed session is still on the Allocations sheet, and the next Post renders Alerts from
+    the Log again, one row per session. Returns `state` itself when nothing is summarised, else a
+    shallow copy with other alerts."""
     owed: dict[tuple, list] = {}
     for a in state.allocations:
         if a.state == "owed":
             owed.setdefault((a.student_id, a.unit), []).append(a)
-    many = {sid for (sid, _unit), items in owed.items() if len(items) > OWED_LISTED}
+    many = {key for key, items in owed.items() if len(items) > OWED_LISTED}
     if not many:
-        return alerts
-    summary: dict[str, list[tuple]] = {}
-    for (sid, unit), items in sorted(owed.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
-        if sid not in many:
+        return state
+    many_students = {sid for sid, _unit in many}
+    kept = [a for a in state.alerts if a.kind != "owed" or a.student_id not in many_students]
+    for (sid, unit), items in owed.items():
+        if sid not in many_students:
             continue
-        first = min(items, key=lambda a: (a.date, a.session_id))
-        last = max(items, key=lambda a: (a.date, a.session_id))
+        if (sid, unit) not in many:  # the same student's few owed sessions in another unit: listed as usual
+            wheres = {f"Sessions {i.session_id}" for i in items}
+            kept.extend(a for a in state.alerts if a.kind == "owed" and a.student_id == sid and a.where in wheres)
+            continue
+        first = min(items, key=_when)
+        last = max(items, key=_when)
         total = sum((a.quantity for a in items), Decimal(0))
-        summary.setdefault(sid, []).append((
-            "owed", sid, None, f"Sessions {first.session_id} … {last.session_id}",
-            f"{len(items):,} sessions from {first.date.isoformat()} to {last.date.isoformat()} have no credit: "
-            f"{total.normalize():f} {unit or 'lessons'} owed (each is on the Allocations sheet; the next Post "
-            "lists them one by one here)", None, None))
-    out = []
-    for row in alerts:
-        if row[0] == "owed" and row[1] in many:
-            out.extend(summary.pop(row[1], ()))
-            continue
-        out.append(row)
-    return out
+        kept.append(Alert("owed", sid, None, f"Sessions {first.session_id} … {last.session_id}",
+                          f"{len(items):,} sessions from {first.date.isoformat()} to {last.date.isoformat()} have no "
+                          f"credit: {total.normalize():f} {unit or 'lessons'} owed (each is on the Allocations sheet; "
+                          "the next Post lists them one by one here)"))
+    view = copy.copy(state)
+    view.alerts = kept
+    return view
+
+
+def _when(a) -> tuple:
+    return a.date, a.session_id
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -19,9 +19,9 @@ remaining formula pointing at the wrong row, a late cancel entered twice).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from decimal import Decimal
+from typing import NamedTuple
 
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import text as num_text
@@ -35,6 +35,15 @@ SIXTY = Decimal(60)
 HEADERS = ("student", "package", "legacy_remaining", "recomputed_remaining", "difference", "cells", "finding")
 MAX_CELLS = 12  # cells listed per row; the rest are counted
 MAX_TEXT = 2000  # a cell's text stays readable (and far below Excel's 32,767 limit)
+
+
+class _Owed(NamedTuple):
+    """An owed session restated in the legacy unit (what the report reads of an allocation)."""
+    student_id: str
+    session_id: str
+    date: object
+    quantity: Decimal
+    unit: str
 
 
 def _n(x: Decimal | None) -> str:
@@ -111,8 +120,7 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
         if s is not None and s[8] != a.unit:
             unit = s[8]
             quantity = (s[2] if s[2] is not None else SIXTY) / SIXTY if unit == "hours" else s[5]
-            a = a._replace(unit=unit, quantity=quantity) if hasattr(a, "_replace") else \
-                dataclasses.replace(a, unit=unit, quantity=quantity)
+            a = _Owed(a.student_id, a.session_id, a.date, quantity, unit)
         owed.setdefault((a.student_id, a.unit or "lessons"), []).append(a)
     packages_of: dict[str, list[PlannedPackage]] = {}
     for pkg in plan.packages:

@@ -28,6 +28,7 @@ from xl_ledger.core.numbers import text as num_text
 
 _SEP = "\x1f"
 _SESSION_EXTRA = tuple(f.name for f in fields(E.SessionRecorded) if f.name not in E._COMMON)
+_KNOWN_EXTRA = {"status", "minutes", "start", "service", "booked_by", "paid_separately", "cancelled_at"}
 
 
 def append(journal: Journal, events: Sequence[E.Event], *, operator: str, recorded_at: dt.datetime,
@@ -43,6 +44,7 @@ def append(journal: Journal, events: Sequence[E.Event], *, operator: str, record
     numbers: dict[object, str] = {}
     datas: dict[tuple, str] = {}
     extra_names = _SESSION_EXTRA
+    known = set(extra_names) == _KNOWN_EXTRA
     sha256 = hashlib.sha256
     entry = E.Entry
     entries = journal.entries
@@ -63,7 +65,11 @@ def append(journal: Journal, events: Sequence[E.Event], *, operator: str, record
                 quantity = numbers.get(q)
                 if quantity is None:
                     quantity = numbers[q] = num_text(q)
-            extras = tuple([getattr(event, n) for n in extra_names])
+            if known:
+                extras = (event.status, event.minutes, event.start, event.service, event.booked_by,
+                          event.paid_separately, event.cancelled_at)
+            else:  # pragma: no cover - the core added a field: the generic (slower) key
+                extras = tuple([getattr(event, n) for n in extra_names])
             data = datas.get(extras)
             if data is None:
                 data = datas[extras] = E.to_cells(event)["data"]
