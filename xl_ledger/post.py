@@ -20,11 +20,14 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from xl_ledger.book import checkpoint
 from xl_ledger.book import render
 from xl_ledger.book import schema
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import SheetData
 from xl_ledger.book.store import Store
+from xl_ledger.book.store import check_log_row
+from xl_ledger.book.store import gc_paused
 from xl_ledger.core import chain
 from xl_ledger.core import commands
 from xl_ledger.core import inputs
@@ -95,11 +98,16 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
 
     `today` overrides the studio's local date derived from `now` (a backdated run, the demo).
     """
+    with gc_paused():
+        return _post(store, now=now, operator=operator, key=key, dry_run=dry_run, as_of=as_of, today=today)
+
+
+def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes], dry_run: bool,
+          as_of: Optional[dt.date], today: Optional[dt.date]) -> PostResult:
     result = PostResult()
     head = store.head()
-    rows = store.read_log()
-    check_chain(store, rows, key)
-    journal = Journal.from_rows(rows)
+    warm = _open_log(store, key, head)
+    journal = Journal.from_rows(warm.rows)
     scopes = Scopes(journal.entries)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
                                                          "Sessions", "Actions")}
@@ -139,7 +147,7 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
     result.rejected += [a[3] + ": " + a[4] for a in alerts]
 
     # Sessions.
-    parsed, problems = inputs.read_sessions(sheets["Sessions"].records())
+    parsed, problems, session_cache = _read_sessions(sheets["Sessions"], warm.cp)
     pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
     for p in problems + more:
         alerts.append(_alert(sheets["Sessions"], p))
@@ -191,34 +199,130 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
     result.state = state
 
     body = render.all_sheets(state, alerts)
-    drift = find_drift(store, body)
+    drift = find_drift(store, body, skip=warm.untouched())
     result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    fingerprints = {name: checkpoint.body_fingerprint(rows) for name, rows in body.items()} if warm.digests else {}
     change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows),
-                    sheets=body, cells={"Actions": cells} if cells else {})
+                    sheets=warm.changed(body, fingerprints), cells={"Actions": cells} if cells else {})
     result.change = change
     if not dry_run:
-        store.commit(change)
+        _commit(store, change, key, warm, fingerprints, None, session_cache)
     return result
+
+
+# --- the checkpoint: skip re-reading what the last post already knew (book/checkpoint.py) -----------
+
+@dataclass
+class _Warm:
+    """The verified Log rows, and what the checkpoint (if genuine and current) says about the parts."""
+
+    rows: list[tuple]
+    cp: Optional[checkpoint.Checkpoint]
+    digests: Optional[dict[str, str]]  # the store's part digests now (FileStore only)
+
+    def untouched(self) -> set[str]:
+        """Engine sheets whose part is byte-for-byte what the engine last wrote: nobody typed in them."""
+        if self.cp is None or self.digests is None:
+            return set()
+        return {name for name, (_fp, digest) in self.cp.sheets.items() if self.digests.get(name) == digest}
+
+    def changed(self, body: dict[str, list[tuple]], fingerprints: dict[str, str]) -> dict[str, list[tuple]]:
+        """The sheets to rewrite: all of them, less those whose part is untouched and already holds
+        exactly this body."""
+        same = self.untouched()
+        return {name: rows for name, rows in body.items()
+                if not (name in same and self.cp.sheets[name][0] == fingerprints.get(name))}
+
+
+def _open_log(store: Store, key: Optional[bytes], head: Optional[tuple[int, str]]) -> _Warm:
+    """The Log rows, verified: from the checkpoint when the Log part (and every part its values are
+    read through) is byte-for-byte the one the checkpoint was made from, else read and verified in full."""
+    digests = store.part_digests() if hasattr(store, "part_digests") else None
+    cp = checkpoint.load(store.path, key) if digests is not None else None
+    if cp is not None and cp.log == digests.get("Log") and (head is None or tuple(cp.head) == tuple(head)):
+        return _Warm(cp.rows, cp, digests)
+    rows = store.read_log()
+    check_chain(store, rows, key)
+    return _Warm(rows, cp, digests)
+
+
+def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fingerprints: dict[str, str],
+            recomputed: Optional[dt.date], session_cache: Optional[tuple] = None) -> None:
+    """Commit, then (only once the workbook is safely written) record the new checkpoint."""
+    if change.log_rows or change.sheets or change.cells:
+        store.commit(change)
+        digests = getattr(store, "committed", None)
+    else:
+        digests = warm.digests  # nothing to write: the file is as it was read
+    if not digests or "Log" not in digests:
+        return
+    rows = warm.rows + [check_log_row(r, store.name) for r in change.log_rows]
+    head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+    sheets = {name: (fp, digests[name]) for name, fp in fingerprints.items() if name in digests}
+    checkpoint.save(store.path, key, checkpoint.Checkpoint(log=digests["Log"], head=head, rows=rows, sheets=sheets,
+                                                           recomputed=recomputed, sessions=session_cache))
+
+
+def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
+    """inputs.read_sessions, except that a row whose raw values parsed cleanly at the last post reuses
+    that parse (a row's parse depends on its own cells only). Duplicate ids and deleted rows are found
+    later, by diff_sessions over every row, so they are caught as before. Returns (parsed, problems,
+    the cache for the next checkpoint)."""
+    headers = sheet.headers
+    blob = cp.sessions[1] if cp is not None and cp.sessions and cp.sessions[0] == headers else None
+    try:
+        cache = checkpoint.unpack(blob) if blob else {}
+    except Exception:  # pickle raises many types on a blob it cannot read: parse every row instead
+        cache, blob = {}, None
+    width = len(headers)
+    known, todo, keys = [], [], {}
+    for row_no, values in sheet.rows:
+        raw = tuple(values) + (None,) * (width - len(values))
+        k = raw if bool not in map(type, raw) else ("bool",) + tuple(repr(v) if type(v) is bool else v for v in raw)
+        # ^ True == 1 as a dict key, but not as a cell: a row holding a bool gets a key that says so
+        keys[row_no] = k
+        try:
+            hit = cache.get(k)
+        except TypeError:  # an unhashable value: parse it
+            hit = None
+        if hit is not None:
+            known.append((row_no, hit))
+        else:
+            todo.append((row_no, dict(zip(headers, raw))))
+    parsed, problems = inputs.read_sessions(todo)
+    merged = sorted(known + parsed, key=lambda item: item[0])
+    fresh = {keys[r]: s for r, s in merged}
+    if blob and not parsed and len(fresh) == len(cache):
+        return merged, problems, (headers, blob)  # every row as last time: the same bytes will do
+    return merged, problems, (headers, checkpoint.pack(fresh))
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
               as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
     """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended)."""
-    rows = store.read_log()
-    check_chain(store, rows, key)
-    head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
-    journal = Journal.from_rows(rows)
-    scopes_settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
-    as_of = as_of or today or local_today(now, scopes_settings.timezone)
-    state = journal.fold(as_of)
-    body = render.all_sheets(state)
-    drift = find_drift(store, body)
-    if drift:
-        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-    change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=body)
-    store.commit(change)
+    with gc_paused():
+        warm = _open_log(store, key, None)
+        rows = warm.rows
+        head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+        journal = Journal.from_rows(rows)
+        scopes_settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
+        as_of = as_of or today or local_today(now, scopes_settings.timezone)
+        state = journal.fold(as_of)
+        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]))
+        if warm.cp is not None and warm.cp.recomputed == as_of and warm.cp.log == warm.digests.get("Log") \
+                and warm.untouched() >= set(render.SHEETS):
+            # The engine sheets already are this Log's recompute for this date, byte for byte as written.
+            return PostResult(state=state, change=change)
+        body = render.all_sheets(state)
+        drift = find_drift(store, body, skip=warm.untouched())
+        if drift:
+            body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+        fingerprints = {name: checkpoint.body_fingerprint(b) for name, b in body.items()} if warm.digests else {}
+        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=warm.changed(body, fingerprints))
+        cache = warm.cp.sessions if warm.cp is not None else None
+        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 
 
@@ -256,7 +360,7 @@ def _same(a: object, b: object) -> bool:
     return str(a) == str(b)
 
 
-def find_drift(store: Store, body: dict[str, list[tuple]]) -> list[tuple]:
+def find_drift(store: Store, body: dict[str, list[tuple]], skip: set[str] = frozenset()) -> list[tuple]:
     """Cells someone typed over in engine-owned sheets, with what was there and the ledger's value.
 
     Each row the engine writes ends with a fingerprint of its values; a row whose values no longer
@@ -264,6 +368,8 @@ def find_drift(store: Store, body: dict[str, list[tuple]]) -> list[tuple]:
     """
     out: list[tuple] = []
     for name in DRIFT_SHEETS:
+        if name in skip:
+            continue  # its part is byte-for-byte what the engine wrote: nothing was typed over
         sheet = store.read_sheet(name)
         headers = schema.BY_NAME[name].headers
         n = len(headers) - 1  # the last column is the fingerprint

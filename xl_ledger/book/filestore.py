@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import getpass
 import glob
+import hashlib
 import json
 import os
 import socket
@@ -38,6 +39,7 @@ from xl_ledger.book.store import LockedError
 from xl_ledger.book.store import SheetData
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import check_change
+from xl_ledger.book.store import gc_paused
 from xl_ledger.book.xlsx_cells import StyleBook
 from xl_ledger.book.xlsx_sheet import SheetFormatError
 from xl_ledger.book.xlsx_sheet import edit_cells
@@ -46,6 +48,7 @@ from xl_ledger.book.xlsx_sheet import replace_body
 from xl_ledger.book.xlsx_zip import Archive
 from xl_ledger.book.xlsx_zip import ZipFormatError
 from xl_ledger.book.xlsx_zip import ZipWriter
+from xl_ledger.book.xlsx_zip import data_offset
 from xl_ledger.book.xlsx_zip import iter_member
 from xl_ledger.book.xlsx_zip import read_directory
 from xl_ledger.book.xlsx_zip import read_member
@@ -75,13 +78,18 @@ class _Book:
             rels_path = pjoin(dirname(wb_path), "_rels", wb_path.rsplit("/", 1)[-1] + ".rels")
             targets = {}
             self.styles_path = None
+            strings_path = None
             for r in SafeET.fromstring(self.read(rels_path)).iter(_REL):
                 target = r.get("Target", "")
                 path = target.lstrip("/") if target.startswith("/") else normpath(pjoin(dirname(wb_path), target))
                 targets[r.get("Id")] = path
                 if r.get("Type", "").endswith(_STYLES_TYPE):
                     self.styles_path = path
+                if r.get("Type", "").endswith("/sharedStrings"):
+                    strings_path = path
             self.sheets = {s.get("name"): targets.get(s.get(_R_ID)) for s in wb.iter(f"{_MAIN}sheet")}
+            # Parts a sheet's cell values are read through: the workbook (date system) and styles.
+            self.read_targets = (wb_path, self.styles_path, strings_path)
         except (ZipFormatError, StopIteration, KeyError, SafeET.ParseError, UnicodeDecodeError) as e:
             raise BrokenFileError(f"{label} is not a readable Excel workbook ({e or type(e).__name__}): "
                                   f"open it in Excel to check it, or restore a backup") from None
@@ -128,6 +136,10 @@ class FileStore:
                                f"(sheet names must not be changed)")
 
     def read_log(self) -> list[tuple]:
+        with gc_paused():
+            return self._read_log()
+
+    def _read_log(self) -> list[tuple]:
         import fastexcel
         import pyarrow.compute as pc
 
@@ -227,8 +239,41 @@ class FileStore:
         except ZipFormatError:
             return None
 
+    def part_digests(self) -> dict[str, str]:
+        """Digests of the parts as stored: "Log" → the Log part with every part its values depend on
+        (shared strings, styles, the workbook part's date system); each engine sheet → its own part.
+        SHA-256 over name, method, CRC, sizes and the compressed bytes: equal digests, equal cells."""
+        with self._open() as book:
+            return self._digests(book)
+
+    def _digests(self, book: _Book) -> dict[str, str]:
+        out = {}
+        for sheet in sorted(ENGINE_SHEET_NAMES):
+            parts = [book.sheets.get(sheet)]
+            if sheet == "Log":
+                parts += sorted(n for n in book.read_targets if n)
+            members = [book.archive.get(p) for p in parts if p]
+            if not members or members[0] is None:
+                continue
+            h = hashlib.sha256()
+            for m in members:
+                if m is None:
+                    continue
+                h.update(f"{m.name}|{m.method}|{m.crc}|{m.csize}|{m.usize}|".encode())
+                book.f.seek(data_offset(book.f, m))
+                left = m.csize
+                while left:
+                    chunk = book.f.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise BrokenFileError(f"{self.name} is truncated: restore it from a backup")
+                    h.update(chunk)
+                    left -= len(chunk)
+            out[sheet] = h.hexdigest()
+        return out
+
     # --------------------------------------------------------------------------------- writing
     def commit(self, change: Change) -> None:
+        self.committed: dict[str, str] | None = None
         with WriteLock(self.path):
             # Temp files of writers that were killed mid-save: ours to remove now that we hold the lock.
             for stale in self.path.parent.glob(f".~xl-ledger.{glob.escape(self.name)}.*.tmp"):
@@ -236,6 +281,10 @@ class FileStore:
                     stale.unlink()
             with self._open() as book:
                 self._commit(book, change)
+            # Still under the lock, so no other writer's bytes can be mistaken for ours: what the
+            # parts now are, for the checkpoint (book/checkpoint.py).
+            with self._open() as book:
+                self.committed = self._digests(book)
 
     def _commit(self, book: _Book, change: Change) -> None:
         loaded = self._log_state(book)

@@ -130,6 +130,9 @@ def report(state: State) -> list[tuple]:
     return out
 
 
+SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name)
+
+
 def all_sheets(state: State, extra_alerts: list[tuple] = ()) -> dict[str, list[tuple]]:
     sheets = {
         schema.PACKAGES.name: packages(state),

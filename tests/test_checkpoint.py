@@ -1,0 +1,168 @@
+"""The checkpoint beside the workbook (xl_ledger/book/checkpoint.py) is a cache, never an authority:
+with or without it a post gives the same Log and sheets; a stale, tampered, forged or foreign one is
+ignored; a Log edited in place is still caught."""
+
+from __future__ import annotations
+
+import shutil
+
+import openpyxl
+import pytest
+from post_helpers import NOW
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger import post
+from xl_ledger.book import checkpoint
+from xl_ledger.book import schema
+from xl_ledger.book.filestore import FileStore
+
+SHEETS = ("Packages", "Balances", "Allocations", "Alerts", "Report", "Actions")
+
+
+@pytest.fixture(autouse=True)
+def own_secret(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XL_LEDGER_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+def _posted(folder, key=None):
+    path = studio(folder)
+    type_rows(path, "Actions", {2: {"action": "sell", "student_id": "S1", "product_id": "P10"},
+                                3: {"action": "sell", "student_id": "S3", "product_id": "H10"}})
+    type_rows(path, "Sessions", {i + 2: {"session_id": f"L{i}", "date": f"2026-03-0{i + 1}", "student_id": "S1",
+                                         "status": "attended"} for i in range(6)})
+    post.post(FileStore(path), now=NOW, operator="owner", key=key)
+    return path
+
+
+def _more_input(path):
+    """A second round: a new sale, an edited lesson, a duplicate id and a new lesson."""
+    type_rows(path, "Actions", {4: {"action": "sell", "student_id": "S2", "product_id": "FAM"}})
+    type_rows(path, "Sessions", {3: {"status": "no_show"}, 8: {"session_id": "L9", "date": "2026-03-09",
+                                                               "student_id": "S3", "status": "attended"},
+                                 9: {"session_id": "L2", "date": "2026-03-09", "student_id": "S3",
+                                     "status": "attended"}})
+
+
+def _snapshot(path):
+    store = FileStore(path)
+    return store.read_log(), {name: store.read_sheet(name).rows for name in SHEETS}
+
+
+def test_the_same_result_with_and_without_a_checkpoint(tmp_path):
+    path = _posted(tmp_path)
+    assert checkpoint.path_for(path).exists()
+    _more_input(path)
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    warm_result = post.post(FileStore(path), now=NOW, operator="owner")
+    cold_result = post.post(FileStore(cold), now=NOW, operator="owner")
+    assert warm_result.summary() == cold_result.summary() and warm_result.rejected == cold_result.rejected
+    assert any("already used" in r for r in warm_result.rejected)
+    assert _snapshot(path) == _snapshot(cold)
+    # And a third round on both (the warm one now reuses the Sessions parse and skips unchanged sheets).
+    for p in (path, cold):
+        type_rows(p, "Actions", {5: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+        post.post(FileStore(p), now=NOW, operator="owner")
+        post.recompute(FileStore(p), now=NOW)
+    assert _snapshot(path) == _snapshot(cold)
+
+
+def test_recompute_with_nothing_new_writes_nothing(tmp_path):
+    path = _posted(tmp_path)
+    post.recompute(FileStore(path), now=NOW)
+    before = path.read_bytes()
+    result = post.recompute(FileStore(path), now=NOW)
+    assert not result.change.sheets and path.read_bytes() == before
+    assert result.state is not None and result.state.packages
+
+
+def _tamper_log(path, row=3):
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Log"].cell(row, 11).value = "9999"  # amount, same row count
+    wb.save(path)
+
+
+@pytest.mark.parametrize("run", [
+    lambda p: post.post(FileStore(p), now=NOW, operator="owner"),
+    lambda p: post.recompute(FileStore(p), now=NOW),
+])
+def test_a_log_edited_in_place_is_caught_despite_the_checkpoint(tmp_path, run):
+    path = _posted(tmp_path)
+    _tamper_log(path)
+    before = path.read_bytes(), checkpoint.path_for(path).read_bytes()
+    with pytest.raises(post.ChainBroken):
+        run(path)
+    assert (path.read_bytes(), checkpoint.path_for(path).read_bytes()) == before  # nothing written
+
+
+def test_a_forged_checkpoint_cannot_vouch_for_a_tampered_log(tmp_path, monkeypatch):
+    path = _posted(tmp_path)
+    genuine = checkpoint.load(path, None)
+    _tamper_log(path)
+    # The forger records the tampered Log's digest with the genuine rows, but lacks this user's secret.
+    forged = checkpoint.Checkpoint(**{**genuine.__dict__, "log": FileStore(path).part_digests()["Log"]})
+    monkeypatch.setenv("XL_LEDGER_HOME", str(tmp_path / "forger"))
+    checkpoint.save(path, None, forged)
+    monkeypatch.undo()
+    with pytest.raises(post.ChainBroken):
+        post.post(FileStore(path), now=NOW, operator="owner")
+
+
+def test_a_tampered_checkpoint_file_is_ignored(tmp_path):
+    path = _posted(tmp_path)
+    data = bytearray(checkpoint.path_for(path).read_bytes())
+    data[-10] ^= 1
+    checkpoint.path_for(path).write_bytes(bytes(data))
+    assert checkpoint.load(path, None) is None
+    _tamper_log(path)
+    with pytest.raises(post.ChainBroken):
+        post.post(FileStore(path), now=NOW, operator="owner")
+
+
+def test_a_checkpoint_is_bound_to_the_owner_key(tmp_path):
+    key = b"k" * 32
+    path = _posted(tmp_path, key=key)
+    assert checkpoint.load(path, key) is not None
+    assert checkpoint.load(path, None) is None and checkpoint.load(path, b"x" * 32) is None
+    with pytest.raises(post.ChainBroken):  # the rows are sealed with the key: no key, no shortcut
+        post.post(FileStore(path), now=NOW, operator="owner")
+
+
+def test_a_stale_checkpoint_is_ignored(tmp_path):
+    path = _posted(tmp_path)
+    old = checkpoint.path_for(path).read_bytes()
+    _more_input(path)
+    post.post(FileStore(path), now=NOW, operator="owner")
+    checkpoint.path_for(path).write_bytes(old)  # the checkpoint of the first post, genuine but stale
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    type_rows(path, "Actions", {5: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+    type_rows(cold, "Actions", {5: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    post.post(FileStore(cold), now=NOW, operator="owner")
+    assert _snapshot(path) == _snapshot(cold)
+
+
+def test_a_planted_pickle_cannot_run_code(tmp_path):
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    assert checkpoint.unpack(pickle.dumps({"a": 1})) == {"a": 1}
+    with pytest.raises(pickle.UnpicklingError):
+        checkpoint.unpack(pickle.dumps(Boom()))
+
+
+def test_typed_over_engine_cells_are_still_found(tmp_path):
+    path = _posted(tmp_path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Packages"].cell(2, 8).value = 99  # remaining
+    wb.save(path)
+    result = post.post(FileStore(path), now=NOW, operator="owner")
+    assert result.drift and "Packages!H2" in result.drift[0]
+    assert FileStore(path).read_sheet(schema.PACKAGES.name).rows[0][1][7] != 99

@@ -1,0 +1,172 @@
+"""A sidecar cache beside the workbook, so a post need not re-read and re-verify the whole Log.
+
+`.<workbook name>.xl-ledger-checkpoint` holds what the last successful post/recompute knew:
+  log      digest of the Log part as stored in the zip (FileStore.part_digests), and the Log rows it
+           decodes to — already verified — with their head (seq, hash)
+  sheets   engine sheet -> (fingerprint of the body written, digest of the part as written)
+  recomputed  the as_of when the engine sheets are exactly `recompute`'s output for this Log, else None
+  sessions (headers, {raw Sessions row values: parsed Session}) for rows that parsed cleanly, pickled
+           separately so an unchanged Sessions sheet is saved again without re-pickling it
+
+It is a cache, never an authority (see DECISIONS.md, 2026-11-21):
+- It is only used when its HMAC checks out. The MAC key is the owner key when one is used, else a
+  random secret in the user's own config folder (`~/.xl-ledger/checkpoint.secret`, mode 0600): someone
+  who can write the workbook's folder but is not this user (or lacks the owner key) cannot make one.
+  Without either, no checkpoint is read or written.
+- The MAC is checked before anything is unpickled, and the unpickler only knows a handful of value
+  classes (dates, Decimal, the parsed Session), so even a checkpoint that got past the MAC cannot run code.
+- Every use is keyed by digests of the workbook's own bytes: the Log rows are reused only when the
+  Log part is byte-for-byte the one they were decoded from (SHA-256 over the stored member); a sheet is
+  skipped only when its part is byte-for-byte what the engine wrote. Anything else → the full path.
+- It is written (atomically, temp + rename) only after the workbook commit succeeded; a stale, torn or
+  foreign checkpoint is ignored, so deleting it is always safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Optional
+
+MAGIC = b"xl-ledger-checkpoint/1\n"
+_ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
+            ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session")}
+
+
+@dataclass
+class Checkpoint:
+    log: str  # FileStore.part_digests()["Log"]
+    head: tuple[int, str]
+    rows: list[tuple]  # the Log rows, verified with the key this checkpoint is MACed with
+    sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
+    recomputed: Optional[dt.date] = None
+    sessions: Optional[tuple[tuple[str, ...], bytes]] = None  # headers, pack({raw row: Session})
+
+
+def path_for(workbook: Path) -> Path:
+    return workbook.with_name(f".{workbook.name}.xl-ledger-checkpoint")
+
+
+def secret_dir() -> Path:
+    return Path(os.environ.get("XL_LEDGER_HOME") or Path.home() / ".xl-ledger")
+
+
+def _local_secret() -> Optional[bytes]:
+    """This user's random checkpoint secret, created on first use; None when it cannot be kept safely."""
+    path = secret_dir() / "checkpoint.secret"
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    except FileExistsError:
+        pass  # another process made it meanwhile
+    except OSError:
+        return None
+    try:
+        return _read_secret(path)
+    except OSError:
+        return None
+
+
+def _read_secret(path: Path) -> Optional[bytes]:
+    st = path.stat()
+    if os.name == "posix" and (st.st_mode & 0o077 or st.st_uid != os.getuid()):
+        return None  # readable or owned by someone else: it proves nothing
+    data = path.read_bytes()
+    return data if len(data) >= 32 else None
+
+
+def _mac_key(key: Optional[bytes]) -> Optional[bytes]:
+    base = key if key is not None else _local_secret()
+    return None if base is None else hmac.new(base, b"xl-ledger checkpoint mac", hashlib.sha256).digest()
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a checkpoint")
+        return super().find_class(module, name)
+
+
+def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
+    """The checkpoint beside `workbook` if it is genuine (MAC) and readable; else None."""
+    mac_key = _mac_key(key)
+    if mac_key is None:
+        return None
+    try:
+        data = path_for(workbook).read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32:
+        return None
+    mac, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
+    if not hmac.compare_digest(mac, hmac.new(mac_key, payload, hashlib.sha256).digest()):
+        return None
+    try:
+        fields = _Unpickler(io.BytesIO(payload)).load()
+        cp = Checkpoint(**fields)
+    except Exception:  # a checkpoint from another version: ignore it
+        return None
+    return cp
+
+
+def save(workbook: Path, key: Optional[bytes], cp: Checkpoint) -> None:
+    """Write the checkpoint atomically. Best effort: a cache that cannot be written is no error."""
+    mac_key = _mac_key(key)
+    if mac_key is None:
+        return
+    payload = pickle.dumps(cp.__dict__, protocol=5)
+    target = path_for(workbook)
+    # Named like the store's own temp files, so the next commit (under the lock) removes one left by a
+    # killed process.
+    tmp = workbook.with_name(f".~xl-ledger.{workbook.name}.{os.getpid()}.checkpoint.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + hmac.new(mac_key, payload, hashlib.sha256).digest() + payload)
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def pack(obj: object) -> bytes:
+    """A part of the checkpoint pickled on its own, so an unchanged part is saved again as the same bytes
+    (re-pickling 50k parsed Sessions rows would cost more than the post saves)."""
+    return pickle.dumps(obj, protocol=5)
+
+
+def unpack(blob: bytes) -> object:
+    """Only ever called on a blob from a checkpoint whose MAC was checked."""
+    return _Unpickler(io.BytesIO(blob)).load()
+
+
+def discard(workbook: Path) -> None:
+    with contextlib.suppress(OSError):
+        path_for(workbook).unlink()
+
+
+def body_fingerprint(rows) -> str:
+    """A digest of a sheet body by value (no pickle memo, so equal rows give equal bytes)."""
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=5)
+    p.fast = True
+    p.dump([tuple(r) for r in rows])
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+__all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "path_for", "save"]
