@@ -16,12 +16,20 @@ import pytest
 from test_excel_support import ExcelClient
 from test_store_support import TEMPLATE
 
+import legacy_fixtures as lf
+import xlwings
+
+from xl_ledger.book import template
+from xl_ledger.book import vba_project as V
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.livestore import LiveStore
 from xl_ledger.core import queries
 from xl_ledger.core.journal import Journal
+from xl_ledger.core import chain
 from xl_ledger.excel import cache
+from xl_ledger.excel import config
 from xl_ledger.excel import macros
+from xl_ledger.excel import sources
 from xl_ledger.excel import udfs
 from xl_ledger.post import post
 
@@ -172,23 +180,125 @@ def test_alerts_and_help_jump_to_their_sheets(studio):
     assert client.active_sheet == "Start"
 
 
-def test_a_version_mismatch_is_explained_and_nothing_runs(studio, monkeypatch):
-    monkeypatch.setattr("xl_ledger.excel.config.shipped_vba_version", lambda: "0.30.0")
-    client = ExcelClient.from_file(studio)
+def variant(tmp_path, xlwings_version=None, name="old.xlsm"):
+    """A workbook built like the template, with an xlwings VBA module claiming another version (or none)."""
+    modules = [V.module_from_file(sources.VBA_DIR / n) for n in sources.VBA_SOURCES]
+    if xlwings_version is None:
+        modules = [m for m in modules if m.name != "xlwings"]
+    else:
+        installed = config.shipped_vba_version()
+        modules = [V.Module(m.name, m.kind, m.code.replace(f'"{installed}"', f'"{xlwings_version}"')
+                            .replace(f"-{installed}.dll", f"-{xlwings_version}.dll")) if m.name == "xlwings" else m
+                   for m in modules]
+    path = tmp_path / name
+    path.write_bytes(template.build_template(vba=modules))
+    return path
+
+
+def test_the_workbook_records_the_version_of_its_own_vba_module(tmp_path):
+    from oletools.olevba import VBA_Parser
+
+    book = ExcelClient.from_file(TEMPLATE).open()
+    assert config.workbook_vba_version(book) == xlwings.__version__ == config.shipped_vba_version()
+    old = variant(tmp_path, "0.30.0")
+    code = {n.rsplit(".", 1)[0]: c for _f, _s, n, c in VBA_Parser(str(old)).extract_macros()}
+    assert 'XLWINGS_VERSION As String = "0.30.0"' in code["xlwings"]
+    assert config.workbook_vba_version(ExcelClient.from_file(old).open()) == "0.30.0"
+
+
+@pytest.mark.parametrize("version, fix", [
+    ("0.30.0", "pip install xlwings==0.30.0"),  # an older workbook
+    ("9.0.0", "pip install --upgrade xl-ledger"),  # a workbook newer than this Python
+])
+def test_a_version_mismatch_is_explained_and_nothing_runs(tmp_path, monkeypatch, version, fix):
+    client = ExcelClient.from_file(variant(tmp_path, version))
+    called = []
+    monkeypatch.setattr(macros, "run_post", lambda *a, **k: called.append(1))
     book = client.open()
     assert macros.post(book) is None
+    actions = client.apply(book)
+    assert [a["func"] for a in actions] == ["alert"] and not called
+    prompt = client.alerts[-1]["prompt"]
+    assert client.alerts[-1]["mode"] == "critical"
+    assert f"version {version}" in prompt and f"has xlwings {xlwings.__version__}" in prompt and fix in prompt
+    if version == "0.30.0":
+        assert "xl-ledger init NEW.xlsm" in prompt
+
+
+def test_a_workbook_without_the_record_says_how_to_add_it(tmp_path):
+    client = ExcelClient.from_file(variant(tmp_path, None))
+    book = client.open()
+    assert macros.verify(book) is None
     client.apply(book)
     prompt = client.alerts[-1]["prompt"]
-    assert "version 0.30.0" in prompt and "pip install xlwings==0.30.0" in prompt
-    assert client.values("Log")[1:] == [] or all(v == "" for row in client.values("Log")[1:] for v in row)
+    assert config.VBA_VERSION_NAME in prompt and f'="{xlwings.__version__}"' in prompt and "Alt+F11" in prompt
 
 
-def test_import_legacy_without_the_importer_says_what_to_do(studio):
+def test_import_legacy_into_the_open_workbook(tmp_path, monkeypatch):
+    monkeypatch.setenv("XL_LEDGER_USER", "owner")
+    monkeypatch.setenv("XL_LEDGER_KEY_FILE", str(tmp_path / "no-key"))
+    monkeypatch.delenv("XL_LEDGER_KEY", raising=False)
+    monkeypatch.setattr(macros, "_now", lambda: dt.datetime(2025, 4, 15, 10, 0, tzinfo=dt.timezone.utc))
+    legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    monkeypatch.setattr(macros, "_choose_file", lambda book: str(legacy))
+    path = tmp_path / "studio.xlsm"
+    shutil.copyfile(TEMPLATE, path)
+    client = ExcelClient.from_file(path)
+    book = client.open()
+    report = macros.import_legacy(book)
+    client.apply(book)
+    assert report is not None and report.log_rows > 0 and report.students > 0
+    live = LiveStore(client.open())
+    log = live.read_log()
+    assert len(log) == report.log_rows and chain.verify(log, None) is None
+    assert {r[chain.LOG_COLUMNS.index("reason_code")] for r in log} >= {"migration"}
+    migration = live.read_sheet("Migration").rows
+    assert len(migration) == len(report.rows) > 0
+    assert (client.active_sheet, client.selection) == ("Migration", "A1")
+    prompt = client.alerts[-1]["prompt"]
+    assert prompt.startswith("tracking.xlsx → studio.xlsm: imported ") and "Mapping:" in prompt
+    # A second import of the same file is refused with the importer's reason; nothing is written.
+    book = client.open()
+    assert macros.import_legacy(book) is None
+    assert [a["func"] for a in client.apply(book)] == ["alert"]
+    assert client.alerts[-1]["mode"] == "critical" and "nothing was imported" in client.alerts[-1]["prompt"]
+    assert LiveStore(client.open()).read_log() == log
+
+
+def test_import_legacy_refuses_a_hostile_file_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("XL_LEDGER_USER", "owner")
+    monkeypatch.setattr(macros, "_choose_file", lambda book: str(lf.garbage_xlsx(tmp_path / "junk.xlsx")))
+    client = ExcelClient.from_file(TEMPLATE, "studio.xlsm")
+    book = client.open()
+    assert macros.import_legacy(book) is None
+    assert [a["func"] for a in client.apply(book)] == ["alert"]
+    assert client.alerts[-1]["prompt"].startswith("junk.xlsx: ") and "Nothing was imported" in client.alerts[-1]["prompt"]
+
+
+def test_import_legacy_without_a_file_dialog_gives_the_command(studio):
     client = ExcelClient.from_file(studio)
     book = client.open()
-    macros.import_legacy(book)
+    assert macros.import_legacy(book) is None
     client.apply(book)
-    assert "xl-ledger migrate" in client.alerts[-1]["prompt"]
+    assert "xl-ledger import LEGACY.xlsx --into studio.xlsm" in client.alerts[-1]["prompt"]
+    assert "migrate" not in client.alerts[-1]["prompt"]
+
+
+def test_the_udf_cache_decodes_the_log_like_the_store(studio):
+    client, _ = posted(studio)
+    book = client.open()
+    assert cache.read_entries(book) == Journal.from_rows(LiveStore(book).read_log()).entries
+    # What Excel's COM engine hands back instead: None for empty cells, numbers as floats.
+    data = client.data
+    log = next(s for s in data["sheets"] if s["name"] == "Log")
+    for row in log["values"][1:]:
+        row[0] = float(row[0])
+        row[:] = [None if v == "" else v for v in row]
+        q = chain.LOG_COLUMNS.index("quantity")
+        if isinstance(row[q], str):
+            row[q] = float(row[q])
+    book = client.open()
+    assert cache.read_entries(book) == Journal.from_rows(LiveStore(book).read_log()).entries
 
 
 # ------------------------------------------------------------------------------------------ UDFs

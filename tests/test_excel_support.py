@@ -78,6 +78,20 @@ def _used_address(values: list[list]) -> str | None:
     return f"A1:{col_letter(last_col)}{last_row}"
 
 
+def defined_names(path: Path) -> list[dict]:
+    """The workbook-scope defined names of the file, as xlwings' client sends them."""
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    with zipfile.ZipFile(path) as zf:
+        root = ET.fromstring(zf.read("xl/workbook.xml"))
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    return [{"name": d.get("name"), "refers_to": "=" + (d.text or ""), "book_scope": True, "scope_sheet_index": None,
+             "scope_sheet_name": None, "sheet_index": None, "address": None}
+            for d in root.iter(f"{ns}definedName")
+            if d.get("localSheetId") is None and not d.get("name", "").startswith("_xlnm.")]
+
+
 def book_json(path: Path, name: str | None = None) -> dict:
     """The snapshot xlwings' client would send for the workbook at `path` (every sheet's values)."""
     wb = CalamineWorkbook.from_path(str(path))
@@ -90,7 +104,7 @@ def book_json(path: Path, name: str | None = None) -> dict:
     start = next((i for i, s in enumerate(sheets) if s["name"] == "Start"), 0)
     return {"version": xw.__version__, "client": "VBA",
             "book": {"name": name or path.name, "active_sheet_index": start, "selection": "A1"},
-            "sheets": sheets, "names": []}
+            "sheets": sheets, "names": defined_names(path)}
 
 
 class ExcelClient:

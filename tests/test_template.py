@@ -48,7 +48,7 @@ def test_rebuild_gives_the_committed_bytes(built):
 
 def test_generated_sources_are_current():
     for path, text in sources.generated().items():
-        encoding = "cp1252" if path.suffix == ".bas" else "utf-8"
+        encoding = "cp1252" if path.suffix in (".bas", ".cls") else "utf-8"
         assert path.read_bytes() == text.encode(encoding), f"{path.name} is stale: run scripts/build_template.py"
 
 
@@ -77,6 +77,44 @@ def test_udf_wrappers_cover_every_udf():
     assert 'XLPy.CallUDF("xl_ledger.excel.udfs", "LEDGER_BALANCE", Array(student_id, unit, as_of, Nothing)' in bas
 
 
+def test_function_help_is_complete_and_fits_excel():
+    """Every UDF has a description and help for each argument of its VBA wrapper, within Excel's limits."""
+    bas = (sources.VBA_DIR / "xlwings_udfs.bas").read_text(encoding="cp1252")
+    wrappers = {name: [a.replace("Optional ", "").strip() for a in args.split(",") if a.strip()]
+                for name, args in re.findall(r"^Function (\w+)\(([^)]*)\)", bas, re.M)}
+    helps = sources.function_help()
+    assert sorted(f.name for f in helps) == sorted(wrappers)
+    for f in helps:
+        assert f.category == "xl-ledger", f.name
+        assert 10 < len(f.description) <= 255 and "`" not in f.description, f.name
+        assert [a for a, _doc in f.arguments] == wrappers[f.name], f.name
+        for arg, doc in f.arguments:
+            assert 10 < len(doc) <= 255 and not doc.startswith("Positional argument"), (f.name, arg)
+            doc.encode("cp1252")
+
+
+def test_function_descriptions_module_registers_each_function():
+    bas = (sources.VBA_DIR / f"{sources.FUNCTIONS_MODULE}.bas").read_text(encoding="cp1252")
+    body = bas.split(f"Public Sub {sources.DESCRIBE_SUB}()")[1]
+    assert body.index("On Error Resume Next") < body.index("Application.MacroOptions")  # never an error box
+    assert "ThisWorkbook.Saved = wasSaved" in body  # opening the workbook does not make it "changed"
+    for f in sources.function_help():
+        call = body.split(f"'!{f.name}\"")[1].split("Application.MacroOptions")[0]
+        assert f'Description:="{f.description}"' in call and 'Category:="xl-ledger"' in call
+        for _arg, doc in f.arguments:
+            assert f'"{doc}"' in call
+    this = sources.THISWORKBOOK_PATH.read_bytes().decode("cp1252")
+    assert re.search(r"Private Sub Workbook_Open\(\)\r\n    On Error Resume Next\r\n    "
+                     + sources.DESCRIBE_SUB + r"\r\nEnd Sub", this)
+
+
+def test_the_template_records_its_xlwings_vba_version(parts):
+    from xl_ledger.excel import config
+
+    workbook = parts["xl/workbook.xml"].decode()
+    assert f'<definedName name="{config.VBA_VERSION_NAME}">"{config.shipped_vba_version()}"</definedName>' in workbook
+
+
 # --- VBA inside the workbook -----------------------------------------------------------------------
 
 
@@ -85,6 +123,8 @@ def test_olevba_reads_the_template_modules_with_the_repository_text(built):
     got = {name.rsplit(".", 1)[0]: code for _, _, name, code in parser.extract_macros()}
     docs = {"ThisWorkbook"} | {f"Sheet{i}" for i in range(1, template.sheet_count() + 1)}
     assert set(got) == docs | {p.rsplit(".", 1)[0] for p in sources.VBA_SOURCES}
+    this = sources.THISWORKBOOK_PATH.read_bytes().decode("cp1252").partition("END\r\n")[2]
+    assert got["ThisWorkbook"] == this and "Private Sub Workbook_Open()" in this
     for name in sources.VBA_SOURCES:
         text = (sources.VBA_DIR / name).read_bytes().decode("cp1252")
         if name.endswith(".cls"):

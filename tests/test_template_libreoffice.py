@@ -80,7 +80,19 @@ def test_converts_to_xlsx_with_the_contract_intact(converted):
 def test_libreoffice_loads_every_vba_module(template_file):
     answer = run_uno(template_file, {"modules": True})
     modules = set(answer["modules"]["VBAProject"])
-    assert {"xlwings", "Dictionary", "LedgerRibbon", "xlwings_udfs", "ThisWorkbook"} <= modules
+    assert {"xlwings", "Dictionary", "LedgerRibbon", "xlwings_udfs", "LedgerFunctions", "ThisWorkbook"} <= modules
+
+
+def test_the_function_descriptions_run_without_error_where_excel_is_not(tmp_path):
+    """LibreOffice has no Application.MacroOptions: the generated module must swallow that, not fail."""
+    variant = tmp_path / "functions.xlsm"
+    variant.write_bytes(template.build_template(
+        vba=[V.module_from_file(sources.VBA_DIR / f"{sources.FUNCTIONS_MODULE}.bas"), RUNPYTHON_STANDIN]))
+    answer = run_uno(variant, {"modules": True, "calls": [
+        {"macro": f"{sources.FUNCTIONS_MODULE}.{sources.DESCRIBE_SUB}", "args": [], "read": [PROBE_SHEET, "A1"]}]})
+    assert {"LedgerFunctions", "ThisWorkbook"} <= set(answer["modules"]["VBAProject"])
+    (call,) = answer["calls"]
+    assert (call["ok"], call["error"]) == (True, None), call
 
 
 def test_ribbon_callbacks_run_and_pass_their_python_command(tmp_path):

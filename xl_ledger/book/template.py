@@ -65,8 +65,10 @@ def template_path() -> Path:
 
 
 def vba_modules(sheet_count: int) -> list[V.Module]:
-    """ThisWorkbook, one document module per worksheet (code names Sheet1..n), then the sources."""
-    modules = [V.document_module("ThisWorkbook", V.WORKBOOK_BASE)]
+    """ThisWorkbook (its Workbook_Open: vba/ThisWorkbook.cls), one document module per worksheet (code
+    names Sheet1..n), then the sources."""
+    this = V.stored_text(sources.THISWORKBOOK_PATH.read_text(encoding=V.ENCODING))
+    modules = [V.Module("ThisWorkbook", V.DOCUMENT, this)]
     modules += [V.document_module(f"Sheet{i}", V.WORKSHEET_BASE) for i in range(1, sheet_count + 1)]
     modules += [V.module_from_file(sources.VBA_DIR / name) for name in sources.VBA_SOURCES]
     return modules
@@ -285,8 +287,9 @@ def _settings_values(ws, fmt: _Formats, currency: str) -> None:
             ws.data_validation(i, 1, i, 1, {"validate": "list", "source": f"=list_{list_key}"})
 
 
-def build_xlsx(vba_bin: bytes, currency: str) -> bytes:
-    """The workbook as XlsxWriter writes it (before the ribbon part is added)."""
+def build_xlsx(vba_bin: bytes, currency: str, xlwings_vba: str | None = None) -> bytes:
+    """The workbook as XlsxWriter writes it (before the ribbon part is added). `xlwings_vba`: the
+    XLWINGS_VERSION of the embedded xlwings module, recorded in a defined name for the start-up check."""
     import xlsxwriter  # a build-time dependency (test extra): template_path() users do not need it
 
     out = io.BytesIO()
@@ -312,6 +315,10 @@ def build_xlsx(vba_bin: bytes, currency: str) -> bytes:
         ws.set_vba_name(f"Sheet{i}")  # must match the document modules of the VBA project
     _conditional_formats(sheets, fmt)
     _defined_names(wb)
+    if xlwings_vba is not None:
+        from xl_ledger.excel import config  # imports xlwings: build time only
+
+        wb.define_name(config.VBA_VERSION_NAME, config.version_name_formula(xlwings_vba))
     sheets[S.START_SHEET].activate()
 
     wb.add_vba_project(io.BytesIO(vba_bin), is_stream=True)
@@ -352,7 +359,13 @@ def build_template(currency: str | None = None, vba: list[V.Module] | None = Non
     modules = vba_modules(sheet_count())
     if vba is not None:
         modules = [m for m in modules if m.kind == V.DOCUMENT] + vba
-    xlsx = build_xlsx(V.build_vba_project(modules), currency)
+    xlwings_module = next((m for m in modules if m.name == "xlwings"), None)
+    version = None
+    if xlwings_module is not None:
+        from xl_ledger.excel import config  # imports xlwings: build time only
+
+        version = config.vba_module_version(xlwings_module.code)
+    xlsx = build_xlsx(V.build_vba_project(modules), currency, version)
     return _add_ribbon(xlsx, sources.CUSTOMUI_PATH.read_bytes())
 
 

@@ -8,6 +8,11 @@ on every commit. Both are metadata reads, so a warm call costs well under a mill
 even one Log cell costs as much as the whole sheet on some engines (xlwings' in-memory book copies
 every row on each range read). A commit always changes the head; an append by the file store always
 changes the row count. Tampering that changes neither is what LEDGER_VERIFY is for (it always reads).
+
+A cold call costs one raw block read of exactly the Log's columns (Range.raw_value: no per-cell value
+conversion by xlwings), one decode of each row straight into an Entry (core.journal.row_to_entry, the
+cached-text fast path; a row it cannot take goes through the store's canonical normalising first), and
+one fold per as-of date. No intermediate copies of the rows are made.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from typing import Optional
 
 from xl_ledger.book.livestore import HEAD_NAME
 from xl_ledger.book.livestore import LiveStore
+from xl_ledger.book.livestore import log_row
+from xl_ledger.book.store import BrokenFileError
 from xl_ledger.core import events as E
 from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.journal import row_to_entry
 from xl_ledger.core.fold import fold
 from xl_ledger.core.state import State
 from xl_ledger.post import local_today
@@ -91,9 +99,8 @@ def ledger(book) -> Ledger:
         stats["hits"] += 1
         return cached
     stats["reads"] += 1
-    rows = LiveStore(book).read_log()
     with _no_gc():
-        entries = [_entry(r) for r in rows]
+        entries = read_entries(book, key[1])
     settings: dict = {}
     for e in entries:
         if type(e.event) is E.SettingsSet:
@@ -104,15 +111,47 @@ def ledger(book) -> Ledger:
     return found
 
 
+_WIDTH = len(LOG_COLUMNS)
+# Columns whose empty cell must read as "" (not None) in an Entry; the others are normalised by
+# row_to_entry/from_texts whatever the engine gives for an empty cell ('' in-memory, None on COM).
+_TEXT_ONLY = (LOG_COLUMNS.index("operator"), LOG_COLUMNS.index("source"), LOG_COLUMNS.index("prev_hash"),
+              LOG_COLUMNS.index("hash"))
+
+
+def read_entries(book, last_row: Optional[int] = None) -> list:
+    """Every Log row as an Entry: equal to Journal.from_rows(LiveStore(book).read_log()).entries."""
+    sheet = book.sheets["Log"]
+    if last_row is None:
+        last_row = sheet.used_range.last_cell.row
+    raw = sheet.range((1, 1), (max(last_row, 1), _WIDTH)).raw_value
+    if not isinstance(raw, (list, tuple)) or (raw and not isinstance(raw[0], (list, tuple))):
+        raw = [raw if isinstance(raw, (list, tuple)) else [raw]]  # one row (or one cell) read
+    if raw and [str(h or "").strip() for h in raw[0]] != list(LOG_COLUMNS):
+        raise BrokenFileError(f"{book.name}!Log row 1 must hold the Log headers {', '.join(LOG_COLUMNS)}: "
+                              "restore the sheet from the template")
+    entries = []
+    append = entries.append
+    o, s, p, h = _TEXT_ONLY
+    for n in range(1, len(raw)):
+        r = raw[n]
+        seq = r[0]
+        if seq is None or seq == "":
+            continue
+        try:
+            if r[o] is None or r[s] is None or r[p] is None or r[h] is None:
+                raise TypeError
+            append(row_to_entry(r))
+        except Exception:
+            try:
+                append(row_to_entry(log_row(r)))
+            except Exception as error:
+                raise ValueError(f"{book.name}!Log!A{n + 1} cannot be read as a Log row ({error}): run Verify") \
+                    from None
+    return entries
+
+
 def clear() -> None:
     _books.clear()
-
-
-def _entry(row: tuple) -> E.Entry:
-    # LiveStore.read_log gives canonical texts already, so no per-cell normalising (journal.row_to_entry).
-    cells = dict(zip(LOG_COLUMNS, row))
-    return E.Entry(seq=row[0], recorded_at=cells["recorded_at"], operator=cells["operator"], source=cells["source"],
-                   event=E.from_cells(cells), prev_hash=cells["prev_hash"], hash=cells["hash"])
 
 
 class _no_gc:

@@ -70,12 +70,8 @@ def macro(fn):
     return run
 
 
-def _vba_version(book) -> str:
-    try:
-        sheet = book.sheets[schema.XLWINGS_CONF_SHEET]
-    except Exception:
-        return config.shipped_vba_version()
-    return config.workbook_vba_version(sheet.range("A1:B10").options(ndim=2).value)
+def _vba_version(book):
+    return config.workbook_vba_version(book)
 
 
 def _lines(items: list[str]) -> str:
@@ -244,20 +240,37 @@ def alerts(book):
 
 
 # ------------------------------------------------------------------------------- Setup group
+IMPORT_COMMAND = "xl-ledger import LEGACY.xlsx --into STUDIO.xlsm"
+
+
 @macro
 def import_legacy(book):
-    """Pick an old tracking workbook and hand it to the migration."""
-    try:
-        from xl_ledger.migrate import importer  # the migration's entry point (its own issue)
-    except ImportError:
-        alert(book, "Importing a legacy spreadsheet from the ribbon is not available in this version yet. "
-                    "Run `xl-ledger migrate OLD_FILE.xlsx` from a terminal instead (see the README).",
-              critical=True)
-        return None
+    """Pick an old tracking workbook and import it into this workbook's Log, in one commit."""
+    from xl_ledger.migrate import ImportRefused
+    from xl_ledger.migrate import LegacyFileError
+    from xl_ledger.migrate import import_legacy as run_import
+
     path = _choose_file(book)
     if not path:
         return None
-    return importer.import_legacy(LiveStore(book), path, now=_now(), operator=config.operator())
+    status(book, "xl-ledger: reading the legacy file and checking this workbook…")
+    try:
+        report = run_import(path, LiveStore(book), operator=config.operator(), now=_now(), key=config.owner_key())
+    except LegacyFileError as error:
+        alert(book, f"{error}\n\nNothing was imported.", critical=True)
+        return None
+    except ImportRefused as error:
+        alert(book, str(error), critical=True)
+        return None
+    _recalculate(book)
+    sheet = book.sheets[schema.MIGRATION.name]
+    sheet.activate()
+    sheet.range("A1").select()
+    lines = report.lines()
+    alert(book, lines[0] + "\n\n" + "\n".join(lines[1:1 + MAX_LINES])
+          + ("\n  … the rest is on the Migration sheet." if len(lines) > 1 + MAX_LINES else ""),
+          critical=bool(report.disagreements or report.warnings))
+    return report
 
 
 def _choose_file(book) -> Optional[str]:
@@ -266,8 +279,8 @@ def _choose_file(book) -> Optional[str]:
     if api is not None and hasattr(api, "GetOpenFilename"):
         chosen = api.GetOpenFilename("Spreadsheets (*.xlsx;*.xlsm;*.xls;*.csv),*.xlsx;*.xlsm;*.xls;*.csv")
         return chosen if isinstance(chosen, str) else None
-    alert(book, "Choosing a file from the ribbon needs Excel for Windows. On this machine run "
-                "`xl-ledger migrate OLD_FILE.xlsx` from a terminal.", critical=True)
+    alert(book, "Choosing a file from the ribbon needs Excel for Windows. On this computer, save and close the "
+                f"workbook, then run in a terminal:\n    {IMPORT_COMMAND.replace('STUDIO.xlsm', book.name)}", critical=True)
     return None
 
 

@@ -4,6 +4,11 @@ The VBA wrappers in `vba/xlwings_udfs.bas` are generated ahead of time from thes
 `xl_ledger.excel.sources` (users never need "Import Functions" or VBA-project trust). Changing a
 signature or decorator means regenerating: `python scripts/build_template.py`.
 
+Each function's docstring (one short paragraph) and its `@xw.arg(..., doc=...)` texts are what Excel's
+Insert Function dialog shows: `vba/LedgerFunctions.bas` (generated from them, the same metadata xlwings'
+"Import Functions" would pass to Application.MacroOptions) registers them, under the category
+"xl-ledger", when the workbook opens. Excel limits each text to 255 characters.
+
 Every function takes a hidden `caller` argument: xlwings passes the calling cell (it is not shown in
 Excel), which is how a function finds its workbook's Log. Keep the functions few and cheap: each call
 is a round trip to Python (see the research notes on per-cell UDF cost).
@@ -20,7 +25,7 @@ from xl_ledger.core import queries
 from xl_ledger.excel import cache
 from xl_ledger.excel import config
 
-_CATEGORY = "Ledger"
+_CATEGORY = "xl-ledger"
 HISTORY_HEADER = ["date", "what", "package_id", "session_id", "by_student", "change", "unit", "balance"]
 
 
@@ -67,15 +72,18 @@ def _state(caller, as_of=None):
 
 
 @xw.func(category=_CATEGORY)
-@xw.arg("as_of", dates=dt.date)
+@xw.arg("student_id", doc="The student's id, as on the Students sheet (a cell holding it, e.g. A2).")
+@xw.arg("unit", doc="Optional: the unit to count (lessons, hours, ...). Leave it out when the student has one unit.")
+@xw.arg("as_of", dates=dt.date, doc="Optional: the date to answer for. Default: today in the studio's time zone.")
 def LEDGER_BALANCE(student_id, unit=None, as_of=None, caller=None):
-    """Credits a student has left (in `unit`, or the student's only unit) as of a date (default today)."""
+    """Credits a student has left (in the given unit, or their only unit) as of a date (default today)."""
     state = _state(caller, as_of)
     return float(queries.balance(state, _student(state, student_id), str(unit).strip() if unit else None))
 
 
 @xw.func(category=_CATEGORY)
-@xw.arg("as_of", dates=dt.date)
+@xw.arg("package_id", doc="The package id, as on the Packages sheet (e.g. PK-1).")
+@xw.arg("as_of", dates=dt.date, doc="Optional: the date to answer for. Default: today in the studio's time zone.")
 def LEDGER_REMAINING(package_id, as_of=None, caller=None):
     """Credits left on one package as of a date (default today)."""
     state = _state(caller, as_of)
@@ -83,6 +91,7 @@ def LEDGER_REMAINING(package_id, as_of=None, caller=None):
 
 
 @xw.func(category=_CATEGORY)
+@xw.arg("student_id", doc="The student's id, as on the Students sheet (a cell holding it, e.g. A2).")
 def LEDGER_NEXT_EXPIRY(student_id, caller=None):
     """The date the student's next package with credit left expires (blank if none expires)."""
     state = _state(caller)
@@ -90,7 +99,8 @@ def LEDGER_NEXT_EXPIRY(student_id, caller=None):
 
 
 @xw.func(category=_CATEGORY)
-@xw.arg("as_of", dates=dt.date)
+@xw.arg("package_id", doc="The package id, as on the Packages sheet (e.g. PK-1).")
+@xw.arg("as_of", dates=dt.date, doc="Optional: the date to answer for. Default: today in the studio's time zone.")
 def LEDGER_REFUND_QUOTE(package_id, as_of=None, caller=None):
     """What a refund of the package would pay as of a date, under the refund rules and admin fee."""
     state = _state(caller, as_of)
@@ -98,9 +108,9 @@ def LEDGER_REFUND_QUOTE(package_id, as_of=None, caller=None):
 
 
 @xw.func(category=_CATEGORY)
-@xw.arg("as_of", dates=dt.date)
+@xw.arg("as_of", dates=dt.date, doc="Optional: the date to answer for. Default: today in the studio's time zone.")
 def LEDGER_LIABILITY(as_of=None, caller=None):
-    """Money held for credit not yet delivered (remaining x unit value over all packages)."""
+    """Money held for credit not yet delivered: remaining credit times unit value, over all packages."""
     return float(queries.liability(_state(caller, as_of)))
 
 
@@ -115,6 +125,7 @@ def LEDGER_VERIFY(caller=None):
 
 
 @xw.func(category=_CATEGORY)
+@xw.arg("student_id", doc="The student's id, as on the Students sheet (a cell holding it, e.g. A2).")
 def LEDGER_HISTORY(student_id, caller=None):
     """The student's Log rows with a header row, as a dynamic array that spills down."""
     state = _state(caller)
