@@ -8,6 +8,14 @@
 5. Auto-renew, fold, render the engine sheets; report hand-typed drift in Alerts.
 6. One Change: append the Log rows, rewrite the engine sheets, mark Actions rows — committed
    atomically by the store, which also refuses if someone posted meanwhile.
+
+With a FileStore, a checkpoint beside the workbook (book/checkpoint.py; DECISIONS.md 2026-11-21) saves
+re-reading what the last post knew: its verified Log rows are used only when the Log part is byte-for-
+byte the one they came from (else step 1 runs in full, so an edited Log still stops the post); an
+engine sheet whose part is untouched since the engine wrote it and whose new body is the same is not
+rewritten (and, untouched, cannot hold typed-over cells); Sessions rows with the same raw cells as at
+the last post reuse their parse. The checkpoint is MAC'd (owner key or a per-user secret), written only
+after the commit succeeded, and ignored whenever anything about it does not check out.
 """
 
 from __future__ import annotations

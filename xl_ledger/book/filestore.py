@@ -481,7 +481,10 @@ class WriteLock:
         try:
             info = _read_info(fd)
             same_host = info.get("host") == socket.gethostname()
-            if same_host and _os_lock(fd):
+            # A holder killed between creating the file and writing its info leaves it empty; once it is
+            # a few seconds old (a live holder writes at once), its free OS lock says it is stale too.
+            orphan = not info and dt.datetime.now().timestamp() - os.fstat(fd).st_mtime > 5
+            if (same_host or orphan) and _os_lock(fd):
                 # The holder is gone. Remove the file only if it is still the one we judged stale.
                 with contextlib.suppress(FileNotFoundError):
                     if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
