@@ -240,3 +240,51 @@ def test_the_core_imports_neither_openpyxl_nor_xlwings():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+@pytest.mark.parametrize("key", [None, b"owner-secret"])
+def test_fast_append_matches_the_canonical_row_and_hash(key):
+    """Journal.append builds rows positionally with cached texts; they must be exactly the canonical
+    definition (events.to_cells + chain.row_hash), for sessions of every shape and other kinds between."""
+    from xl_ledger.core import events as E
+    from xl_ledger.core.journal import Journal
+    from xl_ledger.core.journal import entry_to_row
+
+    d = dt.date(2024, 3, 1)
+    events = [
+        E.SettingsSet(effective_date=d, values={"timezone": "Europe/Berlin"}),
+        E.Sale(effective_date=d, student_id="LEG-S001", package_id="LEG-P0001", quantity=Decimal("10"), unit="lessons",
+               amount=Decimal("200.50"), reason_code="migration", note="legacy 10er", product_id="LEG-10L-200_5"),
+    ]
+    shapes = [dict(status="attended", minutes=Decimal(60)), dict(status="no_show", minutes=Decimal("45.0")),
+              dict(status="late_cancel", minutes=None, note="LC; sick"), dict(status="attended", minutes=Decimal("90")),
+              dict(status="cancelled", minutes=Decimal("30"), note="=A1 looks like a formula")]
+    for i in range(40):
+        shape = dict(shapes[i % len(shapes)])
+        note = shape.pop("note", None)
+        events.append(E.SessionRecorded(effective_date=d + dt.timedelta(days=i // 3), student_id=f"LEG-S00{i % 3}",
+                                        session_id=f"LEG-L{i:06d}", quantity=Decimal("1.50") if i % 7 == 0 else Decimal(1),
+                                        reason_code="migration", note=note, **shape))
+        if i == 20:
+            events.append(E.Adjust(effective_date=d, student_id="LEG-S001", package_id="LEG-P0001",
+                                   quantity=Decimal("-2"), unit="lessons", reason_code="migration", note="used"))
+    sources = [f"log.xlsx!Log!A{i + 4}" if i % 9 else "" for i in range(len(events))]
+    when = dt.datetime(2025, 4, 15, 12, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    # a journal that already holds rows: the chain continues from its head
+    first = [E.StudentSet(effective_date=d, student_id="S1", values={"name": "Ana"})]
+    a, b = Journal(), Journal()
+    a.append(first, operator="maria", recorded_at=when, key=key)
+    b.append(first, operator="maria", recorded_at=when, key=key)
+
+    expected = a.append(events, operator="owner", recorded_at=when, sources=sources, key=key)
+    seq, prev = b.head()
+    reference = []
+    for event, source in zip(events, sources):
+        seq += 1
+        row = list(entry_to_row(E.Entry(seq, "2025-04-15T10:30:15Z", "owner", source, event)))
+        row[chain.PREV], row[chain.HASH] = prev, ""
+        row[chain.HASH] = prev = chain.row_hash(row, key)
+        reference.append(tuple(row))
+    assert expected == reference
+    assert chain.verify(a.rows(), key) is None
+    assert [e.hash for e in a.entries[1:]] == [r[chain.HASH] for r in reference]

@@ -316,3 +316,54 @@ def _id(value) -> Optional[str]:
     if type(value) is str:
         return value
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+# --- fast encoding ---------------------------------------------------------------------------------
+
+_DATE_TEXT: dict[dt.date, str] = {}
+_NUMBER_TEXT: dict[Decimal, str] = {}
+_DATA_TEXT: dict[tuple, str] = {}
+_EXTRA_NAMES: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in extra) for cls, extra in _EXTRA.items()}
+
+
+def _date_text(d: dt.date) -> str:
+    text = _DATE_TEXT.get(d)
+    if text is None:
+        if len(_DATE_TEXT) > _CACHE_LIMIT:
+            _DATE_TEXT.clear()
+        text = _DATE_TEXT[d] = d.isoformat()
+    return text
+
+
+def _number_text(n: Optional[Decimal]) -> str:
+    if n is None:
+        return ""
+    text = _NUMBER_TEXT.get(n)
+    # Decimal('1.0') == Decimal('1') hash alike and print alike once normalised, so sharing is safe.
+    if text is None:
+        if len(_NUMBER_TEXT) > _CACHE_LIMIT:
+            _NUMBER_TEXT.clear()
+        text = _NUMBER_TEXT[n] = num_text(n)
+    return text
+
+
+def to_texts(event: Event) -> tuple[str, ...]:
+    """The event's Log texts in column order, kind … note, data: `to_cells` without the dict, with the
+    conversions of repeated values (dates, quantities, a session's data) done once."""
+    cls = type(event)
+    names = _EXTRA_NAMES[cls]
+    data = ""
+    if names:
+        extras = tuple([getattr(event, n) for n in names])
+        try:
+            data = _DATA_TEXT.get((cls, extras))
+        except TypeError:  # a dict among the extras (product or student values): not cacheable
+            data = to_cells(event)["data"]
+        else:
+            if data is None:
+                if len(_DATA_TEXT) > _CACHE_LIMIT:
+                    _DATA_TEXT.clear()
+                data = _DATA_TEXT[(cls, extras)] = to_cells(event)["data"]
+    return (cls.kind, _date_text(event.effective_date), event.student_id or "", event.package_id or "",
+            event.session_id or "", _number_text(event.quantity), event.unit or "", _number_text(event.amount),
+            event.reason_code or "", event.note or "", data)

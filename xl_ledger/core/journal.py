@@ -7,6 +7,8 @@ the operator, the time it was recorded (passed in: the core never reads the cloc
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import Iterable
 from typing import Optional
 from typing import Sequence
@@ -69,18 +71,21 @@ class Journal:
         seq, prev = self.head()
         when = utc_text(recorded_at)
         rows = []
+        entries = self.entries
+        make_hash = (lambda payload: hashlib.sha256(payload).hexdigest()) if key is None else \
+            (lambda payload: hmac.new(key, payload, hashlib.sha256).hexdigest())
+        sep = "\x1f"
+        head = sep + when + sep + operator + sep
         for i, event in enumerate(events):
             seq += 1
-            entry = E.Entry(seq=seq, recorded_at=when, operator=operator,
-                            source=(sources[i] if sources else "") or "", event=event)
-            row = list(entry_to_row(entry))
-            row[chain.PREV] = prev
-            row[chain.HASH] = ""
-            row[chain.HASH] = chain.row_hash(row, key)
-            prev = row[chain.HASH]
-            rows.append(tuple(row))
-            self.entries.append(E.Entry(seq=seq, recorded_at=when, operator=operator, source=entry.source,
-                                        event=event, prev_hash=row[chain.PREV], hash=row[chain.HASH]))
+            source = (sources[i] if sources else "") or ""
+            texts = E.to_texts(event)  # kind, effective_date, ids, quantity, unit, amount, reason, note, data
+            # The bytes chain.canonical() covers: every column but `hash`, in LOG_COLUMNS order.
+            payload = (str(seq) + head + sep.join(texts[:10]) + sep + source + sep + prev + sep + texts[10])
+            digest = make_hash(payload.encode("utf-8"))
+            rows.append((seq, when, operator, *texts[:10], source, prev, digest, texts[10]))
+            entries.append(E.Entry(seq, when, operator, source, event, prev, digest))
+            prev = digest
         return rows
 
     def rows(self) -> list[tuple]:

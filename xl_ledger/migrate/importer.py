@@ -42,7 +42,6 @@ from xl_ledger.core import inputs
 from xl_ledger.core.journal import Journal
 from xl_ledger.core.state import Alert
 from xl_ledger.migrate import reconcile
-from xl_ledger.migrate import seal
 from xl_ledger.migrate.mapping import load_mapping
 from xl_ledger.migrate.mapping import mapping_path_for
 from xl_ledger.migrate.mapping import save_mapping
@@ -200,7 +199,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     sources.extend(plan.sources)
     _session_cells(plan, sheets["Sessions"], cells)
     clock.lap("plan")
-    new_rows = seal.append(journal, events, operator=operator, recorded_at=now, sources=sources, key=key)
+    new_rows = journal.append(events, operator=operator, recorded_at=now, sources=sources, key=key)
     clock.lap("append")
     state = journal.fold(today)
     clock.lap("fold")
