@@ -276,9 +276,11 @@ class FileStore:
         self.committed: dict[str, str] | None = None
         with WriteLock(self.path):
             # Temp files of writers that were killed mid-save: ours to remove now that we hold the lock.
-            for stale in self.path.parent.glob(f".~xl-ledger.{glob.escape(self.name)}.*.tmp"):
-                with contextlib.suppress(OSError):
-                    stale.unlink()
+            for pattern in (f".~xl-ledger.{glob.escape(self.name)}.*.tmp",
+                            f".~lock.xl-ledger.{glob.escape(self.name)}#.*.tmp"):  # and of lock files
+                for stale in self.path.parent.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
             with self._open() as book:
                 self._commit(book, change)
             # Still under the lock, so no other writer's bytes can be mistaken for ours: what the
@@ -455,23 +457,53 @@ class WriteLock:
 
     def __enter__(self) -> "WriteLock":
         self._refuse_if_open_elsewhere()
-        for _attempt in range(3):
+        info = json.dumps({"pid": os.getpid(), "user": _user(), "host": socket.gethostname(),
+                           "since": dt.datetime.now().isoformat(timespec="seconds")}).encode()
+        for _attempt in range(5):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+                fd = self._create(info)
             except FileExistsError:
                 self._take_over_if_stale()
                 continue
             except OSError as e:
                 raise StoreError(f"cannot create the lock file {self.path} ({e.strerror}): check the folder "
                                  f"is writable") from None
-            _os_lock(fd)
-            info = {"pid": os.getpid(), "user": _user(), "host": socket.gethostname(),
-                    "since": dt.datetime.now().isoformat(timespec="seconds")}
-            os.write(fd, json.dumps(info).encode())
-            os.fsync(fd)
             self.fd = fd
             return self
         raise LockedError(f"{self.workbook.name} is locked by another writer that keeps restarting; try again")
+
+    def _create(self, info: bytes) -> int:
+        """The lock file, appearing with its content and its OS lock already in place.
+
+        On POSIX it is written and locked under a private name, then hard-linked into place, so no
+        other writer ever sees it empty: a writer killed at any point leaves either no lock file, or a
+        full one whose OS lock died with it (taken over at once). Where hard links are not available
+        (Windows, some network shares) it is created in place, and an empty one counts as stale
+        after a few seconds.
+        """
+        if os.name != "nt":
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_RDWR, 0o644)
+            try:
+                _os_lock(fd)
+                os.write(fd, info)
+                os.fsync(fd)
+                os.link(tmp, self.path)  # FileExistsError when someone holds the lock
+            except FileExistsError:
+                os.close(fd)
+                raise
+            except OSError:
+                os.close(fd)  # no hard links here: create in place below
+            else:
+                return fd
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        _os_lock(fd)
+        os.write(fd, info)
+        os.fsync(fd)
+        return fd
 
     def _take_over_if_stale(self) -> None:
         try:
