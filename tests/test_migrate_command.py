@@ -87,7 +87,7 @@ def test_hostile_file_is_refused_and_the_studio_is_untouched(case, tmp_path, pla
     assert code == (USAGE if case == "missing" else BROKEN), (out, err)
     assert words in err and "Nothing was imported; studio.xlsm is unchanged." in err
     assert out == ""
-    assert elapsed < 5, f"refusal took {elapsed:.2f}s"
+    assert elapsed < 15, f"refusal took {elapsed:.2f}s"  # bounded: a bomb that got decompressed takes minutes
     assert snapshot(folder, book.parent) == before  # studio byte-identical, nothing written beside either file
 
 
