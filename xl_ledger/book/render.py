@@ -31,7 +31,29 @@ def fingerprint(values) -> str:
 
 
 def _checked(rows: list[tuple]) -> list[tuple]:
-    return [r + (fingerprint(r),) for r in rows]
+    """Each row with its fingerprint (exactly `fingerprint(r)`): a cell's text is worked out once per
+    distinct value (type and value: equal numbers read back alike, as cell_value goes through float)."""
+    memo: dict = {}
+    out = []
+    for r in rows:
+        parts = []
+        for v in r:
+            t = type(v)
+            if t is str:
+                parts.append(v)  # '' reads back empty: norm(None) == ''
+            elif v is None:
+                parts.append("")
+            else:
+                try:
+                    text = memo.get((t, v))
+                except TypeError:  # unhashable
+                    parts.append(norm(cell_value(v)))
+                    continue
+                if text is None:
+                    text = memo[(t, v)] = norm(cell_value(v))
+                parts.append(text)
+        out.append(r + (hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12],))
+    return out
 
 
 def packages(state: State) -> list[tuple]:

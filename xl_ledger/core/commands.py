@@ -402,11 +402,29 @@ def session_event(s: Session, previous: Optional[E.SessionRecorded]) -> Optional
     return E.SessionChanged(**kw, changed=tuple("date" if c == "effective_date" else c for c in changed))
 
 
+def _session_signature(s: Session, start_text: dict) -> tuple:
+    """The fields session_event compares, as it compares them (start and cancelled_at as their logged text)."""
+    start = s.start
+    if start is not None:
+        text = start_text.get(start)
+        if text is None:
+            text = start_text[start] = start.strftime("%H:%M")
+        start = text
+    return (s.date, s.student_id, s.credits, s.note, s.status, start, s.minutes, s.service, s.booked_by,
+            s.paid_separately, s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None)
+
+
+def _logged_signature(ev: E.SessionRecorded) -> tuple:
+    return (ev.effective_date, ev.student_id, ev.quantity, ev.note, ev.status, ev.start, ev.minutes, ev.service,
+            ev.booked_by, ev.paid_separately, ev.cancelled_at)
+
+
 def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date
                   ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
     """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons)."""
     events, problems, notices, seen = [], [], [], {}
     closed = state.closed_through
+    start_text: dict[dt.time, str] = {}
     for row_no, s in rows:
         src = Source("Sessions", row_no, "session_id")
         if s.session_id in seen:
@@ -419,6 +437,8 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                     "Type a student_id from the Students sheet.", s.student_id))
             continue
         previous = state.sessions.get(s.session_id)
+        if previous is not None and _session_signature(s, start_text) == _logged_signature(previous):
+            continue  # the Log already says exactly this row (session_event would return None)
         ev = session_event(s, previous)
         if ev is None:
             continue
