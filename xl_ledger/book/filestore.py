@@ -21,6 +21,8 @@ import os
 import socket
 import stat
 import zlib
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from posixpath import dirname
 from posixpath import join as pjoin
@@ -305,10 +307,21 @@ class FileStore:
         rows = list(check_change(change, head, self.name, headers))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
         replaced: dict[str, bytes] = {}
+        # Each rewritten engine sheet is compressed on a worker thread as soon as its XML is built (zlib
+        # releases the GIL), overlapping the next sheet's rendering and the copying of the other parts.
+        # The bytes are those _deflate gives; a part rebuilt again later is compressed afresh.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            packing: dict[str, tuple[bytes, Future]] = {}
+            self._commit_parts(book, change, rows, head, loaded, styles, replaced, headers, pool, packing)
+
+    def _commit_parts(self, book: _Book, change: Change, rows, head, loaded, styles: StyleBook,
+                      replaced: dict[str, bytes], headers, pool: ThreadPoolExecutor,
+                      packing: dict[str, tuple[bytes, Future]]) -> None:
         try:
             for sheet, body in change.sheets.items():
                 path = book.sheets[sheet]
                 replaced[path] = replace_body(book.read(path), body, styles, len(schema.BY_NAME[sheet].headers))
+                packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
             for sheet, updates in change.cells.items():
                 path = book.sheets[sheet]
                 names = headers(sheet)
@@ -340,8 +353,9 @@ class FileStore:
                         comment = state.comment()
                     elif m.name in replaced:
                         data = replaced[m.name]
-                        packed = _deflate(data)
-                        w.start(m, zlib.crc32(data), len(packed), len(data))
+                        done = packing.get(m.name)
+                        crc, packed = done[1].result() if done and done[0] is data else _crc_and_deflate(data)
+                        w.start(m, crc, len(packed), len(data))
                         w.write_data(packed)
                     else:
                         w.copy(book.f, m)
@@ -372,6 +386,10 @@ def _read_value(v: object) -> object:
     if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
         return int(v)
     return v
+
+
+def _crc_and_deflate(data: bytes) -> tuple[int, bytes]:
+    return zlib.crc32(data), _deflate(data)
 
 
 def _deflate(data: bytes) -> bytes:
