@@ -58,7 +58,8 @@ def _checked(rows: list[tuple]) -> list[tuple]:
 
 def packages(state: State) -> list[tuple]:
     rows = []
-    for p in sorted(state.packages.values(), key=lambda p: p.package_id):
+    # Sold packages first (in id order, which is sale order), then comps and make-up credits.
+    for p in sorted(state.packages.values(), key=lambda p: (p.comp, p.package_id)):
         frozen_until = max((end for start, end in p.freezes if start <= state.as_of <= end), default=None)
         rows.append((p.package_id, p.owner, p.product.product_id, p.unit, _q(p.granted + p.transferred_in),
                      _q(p.used), _q(p.reserved), _q(p.remaining), money(p.value_remaining), p.expires_on,
