@@ -166,3 +166,47 @@ def test_typed_over_engine_cells_are_still_found(tmp_path):
     result = post.post(FileStore(path), now=NOW, operator="owner")
     assert result.drift and "Packages!H2" in result.drift[0]
     assert FileStore(path).read_sheet(schema.PACKAGES.name).rows[0][1][7] != 99
+
+
+def test_an_unchanged_sessions_sheet_is_not_read_again_and_an_edit_is_still_seen(tmp_path, monkeypatch):
+    path = _posted(tmp_path)
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    read = []
+    real = FileStore.read_sheet
+    monkeypatch.setattr(FileStore, "read_sheet", lambda self, name: read.append((self.path, name)) or real(self, name))
+    for p in (path, cold):
+        type_rows(p, "Actions", {4: {"action": "sell", "student_id": "S2", "product_id": "FAM"}})
+    read.clear()
+    post.post(FileStore(path), now=NOW, operator="owner")
+    assert (path, "Sessions") not in read  # the checkpoint's parse of the very same part was used
+    post.post(FileStore(cold), now=NOW, operator="owner")
+    assert _snapshot(path) == _snapshot(cold)
+    # An edited Sessions row (and a duplicate id) changes the part: read and parsed again, as without one.
+    for p in (path, cold):
+        _more_input(p)
+    checkpoint.discard(cold)
+    read.clear()
+    warm_result = post.post(FileStore(path), now=NOW, operator="owner")
+    cold_result = post.post(FileStore(cold), now=NOW, operator="owner")
+    assert (path, "Sessions") in read
+    assert warm_result.summary() == cold_result.summary() and warm_result.rejected == cold_result.rejected
+    assert any("already used" in r for r in warm_result.rejected)
+    assert _snapshot(path) == _snapshot(cold)
+    # A duplicate id is diff_sessions' finding, over every row: with the parse reused it is still rejected.
+    read.clear()
+    again = [post.post(FileStore(p), now=NOW, operator="owner") for p in (path, cold)]
+    assert (path, "Sessions") not in read
+    assert again[0].rejected == again[1].rejected and any("already used" in r for r in again[0].rejected)
+    # A row that does not parse is not cached: after a post that rejected one, the sheet is read again.
+    for p in (path, cold):
+        type_rows(p, "Sessions", {10: {"session_id": "L10", "date": "not a date", "student_id": "S3",
+                                       "status": "attended"}})
+    for _round in range(2):
+        read.clear()
+        results = [post.post(FileStore(p), now=NOW, operator="owner") for p in (path, cold)]
+        assert (path, "Sessions") in read
+        assert results[0].rejected == results[1].rejected and any("Sessions!" in r and "10" in r
+                                                                  for r in results[0].rejected)
+    assert _snapshot(path) == _snapshot(cold)

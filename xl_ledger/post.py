@@ -117,8 +117,12 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     warm = _open_log(store, key, head)
     journal = Journal.from_rows(warm.rows)
     scopes = Scopes(journal.entries)
+    same_sessions = _sessions_as_last_time(warm)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
-                                                         "Sessions", "Actions")}
+                                                         "Sessions", "Actions")
+              if not (name == "Sessions" and same_sessions is not None)}
+    if same_sessions is not None:  # not read: its rows are only ever parsed, and the parse is cached
+        sheets["Sessions"] = SheetData(store.name, "Sessions", warm.cp.sessions[0], ())
     alerts: list[tuple] = []
 
     settings, problems = inputs.read_settings(sheets["Settings"].records())
@@ -155,7 +159,10 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     result.rejected += [a[3] + ": " + a[4] for a in alerts]
 
     # Sessions.
-    parsed, problems, session_cache = _read_sessions(sheets["Sessions"], warm.cp)
+    if same_sessions is not None:
+        parsed, problems, session_cache, session_rows = same_sessions, [], warm.cp.sessions, warm.cp.sessions_rows[1]
+    else:
+        parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp)
     pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
     for p in problems + more:
         alerts.append(_alert(sheets["Sessions"], p))
@@ -216,7 +223,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
                     sheets=warm.changed(body, fingerprints), cells={"Actions": cells} if cells else {})
     result.change = change
     if not dry_run:
-        _commit(store, change, key, warm, fingerprints, None, session_cache)
+        _commit(store, change, key, warm, fingerprints, None, session_cache, session_rows)
     return result
 
 
@@ -257,7 +264,8 @@ def _open_log(store: Store, key: Optional[bytes], head: Optional[tuple[int, str]
 
 
 def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fingerprints: dict[str, str],
-            recomputed: Optional[dt.date], session_cache: Optional[tuple] = None) -> None:
+            recomputed: Optional[dt.date], session_cache: Optional[tuple] = None,
+            session_rows: Optional[list[int]] = None) -> None:
     """Commit, then (only once the workbook is safely written) record the new checkpoint."""
     if change.log_rows or change.sheets or change.cells:
         store.commit(change)
@@ -269,8 +277,32 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fin
     rows = warm.rows + [check_log_row(r, store.name) for r in change.log_rows]
     head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
     sheets = {name: (fp, digests[name]) for name, fp in fingerprints.items() if name in digests}
-    checkpoint.save(store.path, key, checkpoint.Checkpoint(log=digests["Log"], head=head, rows=rows, sheets=sheets,
-                                                           recomputed=recomputed, sessions=session_cache))
+    # The Sessions rows as read are still the sheet's only if its part (and what it is read through) is
+    # the one read, before this commit, and still is after it.
+    same = session_rows is not None and warm.digests is not None and digests.get("Sessions") is not None \
+        and digests.get("Sessions") == warm.digests.get("Sessions")
+    checkpoint.save(store.path, key, checkpoint.Checkpoint(
+        log=digests["Log"], head=head, rows=rows, sheets=sheets, recomputed=recomputed, sessions=session_cache,
+        sessions_rows=(digests["Sessions"], session_rows) if same else None))
+
+
+def _sessions_as_last_time(warm: _Warm) -> Optional[list]:
+    """The Sessions rows, parsed, without reading the sheet: when the checkpoint says every row parsed
+    cleanly at the last post and the Sessions part (with every part its values are read through) is
+    byte-for-byte the one that was read then. Else None (read and parse as usual)."""
+    cp = warm.cp
+    if cp is None or not cp.sessions or not cp.sessions_rows or warm.digests is None:
+        return None
+    digest, row_nos = cp.sessions_rows
+    if digest != warm.digests.get("Sessions"):
+        return None
+    try:
+        cache = checkpoint.unpack(cp.sessions[1])
+    except Exception:  # pickle raises many types on a blob it cannot read
+        return None
+    if not isinstance(cache, dict) or len(cache) != len(row_nos):
+        return None
+    return list(zip(row_nos, cache.values()))
 
 
 def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
@@ -302,9 +334,14 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
     parsed, problems = inputs.read_sessions(todo)
     merged = sorted(known + parsed, key=lambda item: item[0])
     fresh = {keys[r]: s for r, s in merged}
+    # Each cached parse's Excel row, in the cache's order: lets the next post skip reading an unchanged
+    # sheet (_sessions_as_last_time). Only when every row parsed and no two rows share their raw values.
+    rows = [r for r, _s in merged] if not problems and len(fresh) == len(merged) else None
     if blob and not parsed and len(fresh) == len(cache):
-        return merged, problems, (headers, blob)  # every row as last time: the same bytes will do
-    return merged, problems, (headers, checkpoint.pack(fresh))
+        if rows is not None and list(cache) != list(fresh):
+            rows = None  # the cache is in another order (rows moved): keep its bytes, but no row list
+        return merged, problems, (headers, blob), rows  # every row as last time: the same bytes will do
+    return merged, problems, (headers, checkpoint.pack(fresh)), rows
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
@@ -330,7 +367,9 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         fingerprints = {name: checkpoint.body_fingerprint(b) for name, b in body.items()} if warm.digests else {}
         change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=warm.changed(body, fingerprints))
         cache = warm.cp.sessions if warm.cp is not None else None
-        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache)
+        rows_of = warm.cp.sessions_rows[1] if warm.cp is not None and warm.cp.sessions_rows \
+            and warm.cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
+        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache, rows_of)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 
 

@@ -49,6 +49,10 @@ class Checkpoint:
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
     recomputed: Optional[dt.date] = None
     sessions: Optional[tuple[tuple[str, ...], bytes]] = None  # headers, pack({raw row: Session})
+    # When every Sessions row parsed cleanly and each had its own raw values: the digest of the Sessions
+    # part (with the parts its values are read through) and the Excel row of each entry of `sessions`,
+    # in order. While that digest holds, the sheet is the same, so its parse is the cached one as it is.
+    sessions_rows: Optional[tuple[str, list[int]]] = None
 
 
 def path_for(workbook: Path) -> Path:

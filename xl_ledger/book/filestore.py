@@ -245,17 +245,17 @@ class FileStore:
             return None
 
     def part_digests(self) -> dict[str, str]:
-        """Digests of the parts as stored: "Log" → the Log part with every part its values depend on
-        (shared strings, styles, the workbook part's date system); each engine sheet → its own part.
+        """Digests of the parts as stored: "Log" (and "Sessions") → the Log part with every part its values
+        depend on (shared strings, styles, the workbook part's date system); each engine sheet → its own part.
         SHA-256 over name, method, CRC, sizes and the compressed bytes: equal digests, equal cells."""
         with self._open() as book:
             return self._digests(book)
 
     def _digests(self, book: _Book) -> dict[str, str]:
         out = {}
-        for sheet in sorted(ENGINE_SHEET_NAMES):
+        for sheet in sorted(ENGINE_SHEET_NAMES) + ["Sessions"]:
             parts = [book.sheets.get(sheet)]
-            if sheet == "Log":
+            if sheet in ("Log", "Sessions"):  # input sheets: their values are read through these too
                 parts += sorted(n for n in book.read_targets if n)
             members = [book.archive.get(p) for p in parts if p]
             if not members or members[0] is None:
