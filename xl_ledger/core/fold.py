@@ -287,6 +287,13 @@ def last_day(pkg: Package) -> Optional[dt.date]:
     return max(ends)
 
 
+def amount_of(q: Decimal, unit: Optional[str]) -> str:
+    """'1 lesson', '2.5 hours', '0 lessons': how a quantity reads in a message."""
+    text = f"{q.normalize():f}" if q else "0"
+    unit = unit or "credits"
+    return f"{text} {unit[:-1] if q == 1 and unit.endswith('s') else unit}"
+
+
 def alerts(state: State) -> list[Alert]:
     s = state.settings
     out: list[Alert] = []
@@ -295,17 +302,19 @@ def alerts(state: State) -> list[Alert]:
         if a.state == "owed":
             out.append(Alert("owed", a.student_id, None, f"Sessions {a.session_id}",
                              f"{a.session_id} on {a.date.isoformat()} ({a.status}) has no credit: "
-                             f"{a.quantity.normalize():f} {a.unit} owed"))
+                             f"{amount_of(a.quantity, a.unit)} owed"))
     for pkg in sorted(state.packages.values(), key=lambda p: p.package_id):
         if pkg.status not in ("active", "frozen") or pkg.unit == "months":
             continue
-        if pkg.remaining <= s.low_balance_threshold:
+        if pkg.remaining <= s.low_balance_threshold and not pkg.comp:  # a used comp or make-up needs no renewal
+            held = f" ({amount_of(pkg.reserved, pkg.unit)} booked)" if pkg.reserved > 0 else ""
             out.append(Alert("low_balance", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
-                             f"{pkg.package_id} ({pkg.product.name}) has {pkg.remaining.normalize():f} {pkg.unit} left"))
+                             f"{pkg.package_id} ({pkg.product.name}) has {amount_of(pkg.remaining, pkg.unit)} "
+                             f"left{held}"))
         end = pkg.expires_on
         if end is not None and state.as_of <= end <= horizon and pkg.remaining > 0:
             out.append(Alert("expiring", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
-                             f"{pkg.package_id}: {pkg.remaining.normalize():f} {pkg.unit} expire on {end.isoformat()}"))
+                             f"{pkg.package_id}: {amount_of(pkg.remaining, pkg.unit)} expire on {end.isoformat()}"))
     out.extend(state.notices)
     return out
 
