@@ -7,6 +7,9 @@
   recomputed  the as_of when the engine sheets are exactly `recompute`'s output for this Log, else None
   sessions (headers, {raw Sessions row values: parsed Session}) for rows that parsed cleanly, pickled
            separately so an unchanged Sessions sheet is saved again without re-pickling it
+  sessions_rows  (digest of the Sessions part with the parts its values are read through, the Excel row
+           of each cached parse in order) when every row parsed cleanly: while the digest holds, a post
+           takes the parse as it is and does not read the sheet (diff_sessions still checks every row)
 
 It is a cache, never an authority (see DECISIONS.md, 2026-11-21):
 - It is only used when its HMAC checks out. The MAC key is the owner key when one is used, else a
