@@ -15,8 +15,9 @@ byte the one they came from (else step 1 runs in full, so an edited Log still st
 engine sheet whose part is untouched since the engine wrote it and whose new body is the same is not
 rewritten (and, untouched, cannot hold typed-over cells); Sessions rows with the same raw cells as at
 the last post reuse their parse, and a Sessions part byte-for-byte as last read (every row clean) is not
-read at all (diff_sessions still runs over every row, so duplicates and deleted rows are found as before). The checkpoint is MAC'd (owner key or a per-user secret), written only
-after the commit succeeded, and ignored whenever anything about it does not check out.
+read at all (diff_sessions still runs over every row, so duplicates and deleted rows are found as
+before). The checkpoint is MAC'd (owner key or a per-user secret), written only after the commit
+succeeded, and ignored whenever anything about it does not check out.
 """
 
 from __future__ import annotations
