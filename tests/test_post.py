@@ -209,3 +209,23 @@ def test_indexed_balances_equal_the_per_student_queries():
                  queries.next_expiry(state, sid))
                 for sid in sorted(state.students) for unit in (queries.units_of(state, sid) or ["lessons"])]
         assert render.balances(state) == render._checked(slow)
+
+
+def test_an_applied_row_edited_afterwards_is_reported_not_silently_ignored(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell(), 3: {"action": "refund", "date": D(2026, 3, 2), "package_id": "PK-0001",
+                                               "amount": 100, "reason_code": "goodwill"}})
+    run(path)
+    assert [records(path, "Actions")[r]["status"] for r in (2, 3)] == ["applied", "applied"]
+    log = FileStore(path).read_log()
+    # Someone "fixes" the refund by typing a new amount into the posted row.
+    type_rows(path, "Actions", {3: {"amount": 150}})
+    result = run(path)
+    assert result.new_rows == 0 and FileStore(path).read_log() == log  # nothing posted from an applied row
+    [notice] = [n for n in result.notices if "Actions!G3" in n]
+    assert "amount was edited after this row was posted as Log seq" in notice and "the Log says 100" in notice
+    alerts = [a for a in records(path, "Alerts").values() if a["where"] == "studio.xlsm!Actions!G3"]
+    assert alerts and alerts[0]["kind"] == "notice"
+    # Put back, it is quiet again.
+    type_rows(path, "Actions", {3: {"amount": 100}})
+    assert not [n for n in run(path).notices if "Actions!" in n]

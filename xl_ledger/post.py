@@ -179,6 +179,10 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     actions_sheet = sheets["Actions"]
     raw_rows = list(actions_sheet.records())
     pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
+    for where_row, message in edited_after_posting(raw_rows, journal):
+        where = actions_sheet.where(*where_row)
+        alerts.append(("notice", None, None, where, message, None, None))
+        result.notices.append(f"{where}: {message}")
     parsed, problems = inputs.read_actions(pending)
     bad_rows = {}
     for p in problems:
@@ -373,6 +377,49 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
             and warm.cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
         _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache, rows_of)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
+
+
+_KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}
+_COMPARED = ("package_id", "student_id", "quantity", "amount", "reason_code", "to_student_id", "days")
+
+
+def edited_after_posting(raw_rows, journal: Journal) -> list[tuple[tuple[int, str], str]]:
+    """Applied Actions rows whose cells no longer say what their Log row recorded.
+
+    Post skips applied rows, so an edit there would otherwise change nothing and say nothing.
+    """
+    out = []
+    entries = journal.entries
+    for row_no, raw in raw_rows:
+        if str(raw.get("status") or "").strip().lower() != "applied":
+            continue
+        try:
+            seq = int(float(raw.get("log_seq")))
+        except (TypeError, ValueError):
+            continue
+        if not 1 <= seq <= len(entries) or entries[seq - 1].source != f"Actions!{row_no}":
+            continue  # moved or re-sorted rows: nothing reliable to compare with
+        values, problems = inputs.parse_row("Actions", row_no, raw, inputs.ACTION_FIELDS, ())
+        ev = entries[seq - 1].event
+        logged = {"package_id": ev.package_id, "student_id": ev.student_id, "quantity": ev.quantity,
+                  "amount": ev.amount, "reason_code": ev.reason_code,
+                  "to_student_id": getattr(ev, "to_student_id", None), "days": getattr(ev, "days", None)}
+        kind = _KIND_OF_ACTION.get(values.get("action"), values.get("action"))
+        changed = [p.source.column for p in problems]
+        if kind != ev.kind and not (kind == "top_up" and ev.kind == "sale"):  # a top-up with no package sells
+            changed.append("action")
+        for column in _COMPARED:
+            if column in values and logged.get(column) not in (None, "") and values[column] != logged[column]:
+                changed.append(column)
+        if changed:
+            column = changed[0]
+            shown = logged.get(column)
+            was = f" (the Log says {shown.normalize():f})" if isinstance(shown, Decimal) else \
+                (f" (the Log says {shown})" if shown else "")
+            out.append(((row_no, column if column in _COMPARED or column == "action" else None),
+                        f"{column} was edited after this row was posted as Log seq {seq}{was}; a posted action "
+                        "never changes. Put the value back, and post a new row (an adjust, a refund…) to correct it."))
+    return out
 
 
 def _mark(cells: dict, row: int, status: str, message: str, seq) -> None:
