@@ -68,3 +68,19 @@ def test_the_udf_wrappers_in_the_template_equal_what_xlwings_generates():
     body = generated
     assert modules["xlwings_udfs"].replace("\r\n", "\n").strip() == body.replace("\r\n", "\n").strip()
     assert (sources.VBA_DIR / "xlwings_udfs.bas").read_bytes() == generated.encode("cp1252")
+
+
+def test_runpython_never_takes_the_pro_embedded_code_branch():
+    """xlwings.bas (kept verbatim, BSD) calls `xlwings.pro.runpython_embedded_code` only for a workbook
+    that holds `*.py` sheets (embedded code, a PRO feature). The template has none, and the VBA shows
+    that this is the only PRO reference in the runtime module."""
+    import zipfile
+
+    vba = (REPO / "xl_ledger" / "excel" / "vba" / "xlwings.bas").read_text("cp1252")
+    pro_lines = [ln for ln in vba.splitlines() if "xlwings.pro" in ln]
+    assert len(pro_lines) == 1 and "runpython_embedded_code" in pro_lines[0]
+    assert 'If Right$(sht.Name, 3) = ".py" Then' in vba  # the branch is guarded by *.py sheets
+    with zipfile.ZipFile(REPO / "workbook_template.xlsm") as z:
+        workbook = z.read("xl/workbook.xml").decode("utf-8")
+    sheet_names = re.findall(r'<sheet [^>]*name="([^"]+)"', workbook)
+    assert sheet_names and not [n for n in sheet_names if n.endswith(".py")]
