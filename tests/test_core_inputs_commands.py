@@ -48,7 +48,7 @@ def test_defaults_apply_to_blank_optional_cells():
                                                                                          "booking", 100)
     [(_, session)], _ = inputs.read_sessions([(2, {"session_id": 7.0, "date": 46095.0, "student_id": "S-1",
                                                    "status": "Late cancel", "start": "4:30 pm",
-                                                   "cancelled_at": "14/03/2026 09:15"})])
+                                                   "cancelled_at": "3/14/2026 9:15 am"})])
     assert session.session_id == "7" and session.status == "late_cancel" and session.credits == 1
     assert session.date == dt.date(2026, 3, 14) and session.start == dt.time(16, 30)
     assert session.booked_by == "staff" and session.paid_separately is False
@@ -288,3 +288,20 @@ def test_fast_append_matches_the_canonical_row_and_hash(key):
     assert expected == reference
     assert chain.verify(a.rows(), key) is None
     assert [e.hash for e in a.entries[1:]] == [r[chain.HASH] for r in reference]
+
+
+def test_text_dates_follow_the_studio_date_order_and_are_never_silently_swapped():
+    row = {"session_id": "L1", "student_id": "S-1", "status": "attended", "date": "14/03/2026",
+           "cancelled_at": "13/03/2026 18:00"}
+    rows, problems = inputs.read_sessions([(5, row)])
+    assert rows == [] and problems[0].source.column == "date"
+    assert "reads only day-first" in problems[0].message and "date_order to dmy" in problems[0].message
+    [(_, session)], problems = inputs.read_sessions([(5, row)], day_first=True)
+    assert not problems and session.date == dt.date(2026, 3, 14)
+    assert session.cancelled_at == dt.datetime(2026, 3, 13, 18, 0)
+    with pytest.raises(ParseError, match="month-first"):
+        parse_date("03/14/2026", day_first=True)
+    assert parse_date("03/04/2026") == dt.date(2026, 3, 4) and parse_date("03/04/2026", day_first=True) == \
+        dt.date(2026, 4, 3)
+    settings, problems = inputs.read_settings([(2, {"key": "date_order", "value": "DMY"})])
+    assert not problems and settings.date_order == "dmy"

@@ -229,3 +229,22 @@ def test_an_applied_row_edited_afterwards_is_reported_not_silently_ignored(tmp_p
     # Put back, it is quiet again.
     type_rows(path, "Actions", {3: {"amount": 100}})
     assert not [n for n in run(path).notices if "Actions!" in n]
+
+
+def test_switching_date_order_rereads_text_dates_even_with_a_checkpoint(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Sessions", {2: lesson("L1", day="05/03/2026")})  # typed as text
+    run(path, today=D(2026, 6, 1))
+    run(path, today=D(2026, 6, 1))  # a second post: the checkpoint now caches the parse
+    from xl_ledger.core.journal import Journal
+
+    def logged_date():
+        sessions = [e.event for e in Journal.from_rows(FileStore(path).read_log()).entries
+                    if e.event.session_id == "L1"]
+        return sessions[-1].effective_date
+
+    assert logged_date() == D(2026, 5, 3)  # month-first by default
+    settings_row = next(r for r, rec in records(path, "Settings").items() if rec["key"] == "date_order")
+    type_rows(path, "Settings", {settings_row: {"value": "dmy"}})
+    run(path, today=D(2026, 6, 1))
+    assert logged_date() == D(2026, 3, 5)

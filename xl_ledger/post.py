@@ -124,11 +124,15 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
                                                          "Sessions", "Actions")
               if not (name == "Sessions" and same_sessions is not None)}
     if same_sessions is not None:  # not read: its rows are only ever parsed, and the parse is cached
-        sheets["Sessions"] = SheetData(store.name, "Sessions", warm.cp.sessions[0], ())
+        sheets["Sessions"] = SheetData(store.name, "Sessions", _headers(warm.cp.sessions[0]), ())
     alerts: list[tuple] = []
 
     settings, problems = inputs.read_settings(sheets["Settings"].records())
     alerts += [_alert(sheets["Settings"], p) for p in problems]
+    day_first = settings.date_order == "dmy"
+    if same_sessions is not None and _dmy(warm.cp.sessions[0]) != day_first:
+        same_sessions = None  # the cached parses read text dates the other way round: read afresh
+        sheets["Sessions"] = store.read_sheet("Sessions")
     today = today or local_today(now, settings.timezone)
     as_of = as_of or today
     staff, problems = inputs.read_staff(sheets["Staff"].records())
@@ -164,7 +168,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     if same_sessions is not None:
         parsed, problems, session_cache, session_rows = same_sessions, [], warm.cp.sessions, warm.cp.sessions_rows[1]
     else:
-        parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp)
+        parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp, day_first)
     pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
     for p in problems + more:
         alerts.append(_alert(sheets["Sessions"], p))
@@ -183,7 +187,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
         where = actions_sheet.where(*where_row)
         alerts.append(("notice", None, None, where, message, None, None))
         result.notices.append(f"{where}: {message}")
-    parsed, problems = inputs.read_actions(pending)
+    parsed, problems = inputs.read_actions(pending, day_first)
     bad_rows = {}
     for p in problems:
         bad_rows.setdefault(p.source.row, p)
@@ -311,13 +315,29 @@ def _sessions_as_last_time(warm: _Warm) -> Optional[list]:
     return list(zip(row_nos, cache.values()))
 
 
-def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
+_DMY = "<date_order=dmy>"  # marks a Sessions parse cache made with text dates read day-first
+
+
+def _cache_key(headers: tuple, day_first: bool) -> tuple:
+    return tuple(headers) + ((_DMY,) if day_first else ())
+
+
+def _dmy(key: tuple) -> bool:
+    return bool(key) and key[-1] == _DMY
+
+
+def _headers(key: tuple) -> tuple:
+    return tuple(key[:-1]) if _dmy(key) else tuple(key)
+
+
+def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_first: bool = False):
     """inputs.read_sessions, except that a row whose raw values parsed cleanly at the last post reuses
     that parse (a row's parse depends on its own cells only). Duplicate ids and deleted rows are found
     later, by diff_sessions over every row, so they are caught as before. Returns (parsed, problems,
     the cache for the next checkpoint)."""
     headers = sheet.headers
-    blob = cp.sessions[1] if cp is not None and cp.sessions and cp.sessions[0] == headers else None
+    key = _cache_key(headers, day_first)
+    blob = cp.sessions[1] if cp is not None and cp.sessions and tuple(cp.sessions[0]) == key else None
     try:
         cache = checkpoint.unpack(blob) if blob else {}
     except Exception:  # pickle raises many types on a blob it cannot read: parse every row instead
@@ -337,7 +357,7 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
             known.append((row_no, hit))
         else:
             todo.append((row_no, dict(zip(headers, raw))))
-    parsed, problems = inputs.read_sessions(todo)
+    parsed, problems = inputs.read_sessions(todo, day_first)
     merged = sorted(known + parsed, key=lambda item: item[0])
     fresh = {keys[r]: s for r, s in merged}
     # Each cached parse's Excel row, in the cache's order: lets the next post skip reading an unchanged
@@ -346,8 +366,8 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint]):
     if blob and not parsed and len(fresh) == len(cache):
         if rows is not None and list(cache) != list(fresh):
             rows = None  # the cache is in another order (rows moved): keep its bytes, but no row list
-        return merged, problems, (headers, blob), rows  # every row as last time: the same bytes will do
-    return merged, problems, (headers, checkpoint.pack(fresh)), rows
+        return merged, problems, (key, blob), rows  # every row as last time: the same bytes will do
+    return merged, problems, (key, checkpoint.pack(fresh)), rows
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,

@@ -104,6 +104,7 @@ LISTS: dict[str, tuple[str, ...]] = {
     "role": ("owner", "admin", "staff"),
     "breakage_method": ("remote", "proportional"),
     "week_start": ("monday", "sunday"),
+    "date_order": ("mdy", "dmy"),
     "action_status": ("", "applied", "rejected"),
 }
 
@@ -128,6 +129,7 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "makeup_validity_days": (0, INT, "Days a make-up credit lasts (0 = no make-ups)"),
     "makeup_max_per_quarter": (2, INT, "Most make-up credits per student per quarter"),
     "week_start": ("monday", CHOICE, "First day of a week for weekly credits (monday or sunday)"),
+    "date_order": ("mdy", CHOICE, "How dates typed as text read: mdy (3/14/2026) or dmy (14/3/2026)"),
 }
 
 SETTINGS_SHEET = Sheet(

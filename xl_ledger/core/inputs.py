@@ -53,6 +53,7 @@ class Settings(Frozen):
     makeup_validity_days: int = 0
     makeup_max_per_quarter: int = 2
     week_start: Literal["monday", "sunday"] = "monday"
+    date_order: Literal["mdy", "dmy"] = "mdy"  # how dates typed as text read: 3/14/2026 or 14/3/2026
 
 
 class Product(Frozen):
@@ -203,6 +204,7 @@ SETTINGS_FIELDS: dict[str, tuple[Callable, str]] = {
     "makeup_validity_days": (_int_nonneg("a number of days"), "Type whole days; 0 turns make-ups off."),
     "makeup_max_per_quarter": (_int_nonneg("a number"), "Type a whole number, e.g. 2."),
     "week_start": (_choice(("monday", "sunday")), "Type monday or sunday."),
+    "date_order": (_choice(("mdy", "dmy")), "Type mdy (3/14/2026) or dmy (14/3/2026)."),
 }
 
 PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {
@@ -358,12 +360,27 @@ def read_students(rows: Iterable[Row]) -> tuple[list[tuple[int, Student]], list[
     return _build("Students", rows, STUDENT_FIELDS, ("student_id", "name"), Student)
 
 
-def read_sessions(rows: Iterable[Row]) -> tuple[list[tuple[int, Session]], list[Problem]]:
-    return _build("Sessions", rows, SESSION_FIELDS, ("session_id", "date", "student_id", "status"), Session)
+def _day_first(fields: dict, day_first: bool) -> dict:
+    """The same fields, with dates typed as text read day-first (Settings date_order = dmy)."""
+    if not day_first:
+        return fields
+    out = dict(fields)
+    for name, (parser, remedy) in fields.items():
+        if parser is P.parse_date:
+            out[name] = (lambda v: P.parse_date(v, day_first=True), remedy)
+        elif parser is P.parse_datetime:
+            out[name] = (lambda v: P.parse_datetime(v, day_first=True), remedy)
+    return out
 
 
-def read_actions(rows: Iterable[Row]) -> tuple[list[tuple[int, Action]], list[Problem]]:
-    return _build("Actions", rows, ACTION_FIELDS, ("action",), Action, extra=lambda row_no, _v: {"row": row_no})
+def read_sessions(rows: Iterable[Row], day_first: bool = False) -> tuple[list[tuple[int, Session]], list[Problem]]:
+    return _build("Sessions", rows, _day_first(SESSION_FIELDS, day_first),
+                  ("session_id", "date", "student_id", "status"), Session)
+
+
+def read_actions(rows: Iterable[Row], day_first: bool = False) -> tuple[list[tuple[int, Action]], list[Problem]]:
+    return _build("Actions", rows, _day_first(ACTION_FIELDS, day_first), ("action",), Action,
+                  extra=lambda row_no, _v: {"row": row_no})
 
 
 def read_staff(rows: Iterable[Row]) -> tuple[dict[str, str], list[Problem]]:

@@ -50,6 +50,22 @@ def _ledger_range(d, value: object):
     return d
 
 
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+
+
+def _check_order(text: str, day_first: bool) -> None:
+    """dateutil quietly swaps day and month when the given order is impossible (19/01 read month-first
+    becomes 19 January), so one sheet could mix two orders without a word. Refuse instead."""
+    m = _NUMERIC_DATE.match(text)
+    if m:
+        first, second = int(m.group(1)), int(m.group(2))
+        if (first > 12 and not day_first) or (second > 12 and day_first):
+            typed = "day-first (31/01/2026)" if first > 12 else "month-first (01/31/2026)"
+            wanted = "dmy" if first > 12 else "mdy"
+            raise ParseError(f'"{text[:40]}" reads only {typed}, but dates here are read the other way; '
+                             f"set date_order to {wanted} in Settings, or type it like 2026-03-14")
+
+
 def _parse_date(value: object, *, day_first: bool = False) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -68,6 +84,7 @@ def _parse_date(value: object, *, day_first: bool = False) -> dt.date:
                 raise ParseError(f"{_show(value)} is not a date (no such day)") from None
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
             raise ParseError(f"{_show(value)} is not a date; type it like 2026-03-14")
+        _check_order(text, day_first)
         try:
             parsed = dateparser.parse(text, dayfirst=day_first, default=dt.datetime(2000, 1, 1))
         except (ValueError, OverflowError):
@@ -91,6 +108,7 @@ def _parse_datetime(value: object, *, day_first: bool = False) -> dt.datetime:
             return (EXCEL_EPOCH + dt.timedelta(days=float(value))).replace(microsecond=0)
         raise ParseError(f"{_show(value)} is not a date and time")
     if isinstance(value, str) and value.strip():
+        _check_order(value.strip(), day_first)
         try:
             parsed = dateparser.parse(value.strip(), dayfirst=day_first, default=dt.datetime(2000, 1, 1))
         except (ValueError, OverflowError):
