@@ -248,3 +248,26 @@ def test_switching_date_order_rereads_text_dates_even_with_a_checkpoint(tmp_path
     type_rows(path, "Settings", {settings_row: {"value": "dmy"}})
     run(path, today=D(2026, 6, 1))
     assert logged_date() == D(2026, 3, 5)
+
+
+def test_the_report_chart_survives_a_post_and_reads_the_newest_months(tmp_path):
+    import re
+    import zipfile
+
+    from post_helpers import REPO
+
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell(day=D(2026, 1, 5)), 3: sell(student="S2", day=D(2026, 3, 1))})
+    type_rows(path, "Sessions", {2: lesson("L1", day=D(2026, 2, 2))})
+    run(path, today=D(2026, 3, 31))
+    months = [r["month"] for r in records(path, "Report").values()]
+    assert months == ["2026-03", "2026-02", "2026-01"]  # newest first
+    with zipfile.ZipFile(REPO / "workbook_template.xlsm") as t, zipfile.ZipFile(path) as z:
+        assert z.read("xl/charts/chart1.xml") == t.read("xl/charts/chart1.xml")
+        chart = z.read("xl/charts/chart1.xml").decode()
+        workbook, rels = z.read("xl/workbook.xml").decode(), z.read("xl/_rels/workbook.xml.rels").decode()
+        rid = re.search(r'<sheet [^>]*name="Report"[^>]*r:id="([^"]+)"', workbook).group(1)
+        target = re.search(rf'<Relationship [^>]*Id="{rid}"[^>]*/>', rels).group(0)
+        sheet_xml = z.read("xl/" + re.search(r'Target="([^"]+)"', target).group(1)).decode()
+    assert "<drawing r:id=" in sheet_xml  # the sheet still shows its chart
+    assert "Report!$A$2:$A$13" in chart and "Report!$G$2:$G$13" in chart

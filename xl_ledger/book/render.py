@@ -150,7 +150,7 @@ def report(state: State) -> list[tuple]:
         sales, delivered, refunds, breakage, comps = months[month]
         balance += sales - delivered - refunds - breakage
         out.append((month, money(sales), money(delivered), money(refunds), money(breakage), _q(comps), money(balance)))
-    return out
+    return out[::-1]  # newest month first: what the owner and the accountant look at, and what the chart shows
 
 
 SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name)

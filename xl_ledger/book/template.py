@@ -172,6 +172,36 @@ def _add_engine_sheet(wb, sheet: S.Sheet, fmt: _Formats) -> object:
     return ws
 
 
+REPORT_MONTHS = 12  # the chart shows the latest year: Report lists months newest first
+
+
+def _report_chart(wb, ws) -> None:
+    """The last twelve months: money in (sales), revenue earned (delivered), and the deferred-revenue
+    balance. The engine rewrites only the Report sheet's cells, newest month first; the chart reads
+    the top twelve rows by range (its month axis reversed, so time runs left to right)."""
+    rep = S.BY_NAME["Report"]
+    last = REPORT_MONTHS + 1
+
+    def ref(column: str) -> str:
+        i = rep.headers.index(column)
+        return f"=Report!${S.col_letter(i + 1)}$2:${S.col_letter(i + 1)}${last}"
+
+    months = ref("month")
+    bars = wb.add_chart({"type": "column"})
+    for column, colour in (("sales", "#4F7A28"), ("delivered", "#2F5597")):
+        bars.add_series({"name": column, "categories": months, "values": ref(column),
+                         "fill": {"color": colour}, "gap": 80})
+    line = wb.add_chart({"type": "line"})
+    line.add_series({"name": "liability at month end", "categories": months, "values": ref("liability_end"),
+                     "line": {"color": "#C55A11", "width": 2.25}})
+    bars.combine(line)
+    bars.set_title({"name": "Sales, delivered value and liability, last 12 months"})
+    bars.set_x_axis({"reverse": True})
+    bars.set_legend({"position": "bottom"})
+    bars.set_size({"width": 720, "height": 360})
+    ws.insert_chart(1, len(rep.headers) + 1, bars, {"x_offset": 10, "y_offset": 4})
+
+
 def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:
     pk, bal, act = S.BY_NAME["Packages"], S.BY_NAME["Balances"], S.BY_NAME["Actions"]
 
@@ -314,6 +344,7 @@ def build_xlsx(vba_bin: bytes, currency: str, xlwings_vba: str | None = None) ->
     for i, ws in enumerate(sheets.values(), start=1):
         ws.set_vba_name(f"Sheet{i}")  # must match the document modules of the VBA project
     _conditional_formats(sheets, fmt)
+    _report_chart(wb, sheets["Report"])
     _defined_names(wb)
     if xlwings_vba is not None:
         from xl_ledger.excel import config  # imports xlwings: build time only
