@@ -446,3 +446,35 @@ def test_a_closed_month_refuses_backdated_changes():
     assert problems and "closed period" in problems[0].message
     staff = commands.Context(state=state, today=day("2026-04-02"), operator="tom", role="staff")
     assert commands.close_period(day("2026-03-31"), staff)[1] is not None
+
+
+def _breakage_studio(method: str):
+    from xl_ledger.book import render
+
+    s = Studio(breakage_method=method)
+    s.product("P10", "lessons", 10, 200, validity="1 month")
+    s.student("S-001")
+    s.student("S-002")
+    s.sell("S-001", "P10", "2026-01-01")
+    for i in range(8):  # 2 of 10 lapse at the end of January: a 20 % breakage history
+        s.session(f"a{i}", f"2026-01-{i + 2:02d}", "S-001")
+    s.sell("S-002", "P10", "2026-03-01")
+    for i in range(4):
+        s.session(f"b{i}", f"2026-03-{i + 2:02d}", "S-002")
+    return {r[0]: r for r in render.report(s.state("2026-03-20"))}, {r[0]: r for r in render.report(
+        s.state("2026-05-01"))}
+
+
+def test_breakage_remote_waits_for_expiry_proportional_follows_delivery():
+    remote, remote_later = _breakage_studio("remote")
+    prop, prop_later = _breakage_studio("proportional")
+    # January: the first pack expires with 2 unused lessons = $40 breakage under both methods.
+    assert remote["2026-01"][4] == D(40) and prop["2026-01"][4] == D(40)
+    # March: 4 lessons ($80) delivered from the second pack. Remote recognises nothing yet; proportional
+    # recognises the expected share at the historical 20 % rate: 80 × 0.2 / 0.8 = $20.
+    assert remote["2026-03"][4] == 0 and prop["2026-03"][4] == D(20)
+    assert prop["2026-03"][6] == remote["2026-03"][6] - 20  # liability is lower by what was recognised
+    # Once the second pack has expired (6 unused = $120), both methods have recognised the same total.
+    total = lambda rows: sum(r[4] for r in rows.values())  # noqa: E731
+    assert total(remote_later) == total(prop_later) == D(160)
+    assert remote_later["2026-03"][6] == prop_later["2026-03"][6] == 0

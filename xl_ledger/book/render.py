@@ -119,14 +119,44 @@ def alerts(state: State, extra: list[tuple] = ()) -> list[tuple]:
     return list(extra) + rows
 
 
+def breakage_rate(state: State) -> Decimal:
+    """The studio's own history: of the value sold in packages that have ended, the share that expired."""
+    sold = lapsed = ZERO
+    for p in state.packages.values():
+        if not p.comp and p.price and p.status in ("expired", "used_up", "refunded"):
+            sold += p.price
+            lapsed += p.expired * p.unit_value
+    return lapsed / sold if sold else ZERO
+
+
 def report(state: State) -> list[tuple]:
     """Month-end figures for the accountant: sales, delivered revenue, refunds, breakage, comps and the
-    deferred-revenue balance (cumulative sales − delivered − refunds − breakage)."""
+    deferred-revenue balance (cumulative sales − delivered − refunds − breakage).
+
+    Breakage (Settings breakage_method): `remote` recognises unused credit when it expires;
+    `proportional` recognises expected breakage as credit is delivered, at the studio's historical
+    breakage rate r (delivered × r / (1 − r)), and trues each package up to its actual breakage when
+    it ends (expired, used up or refunded). Both give the same total once every package has ended.
+    """
     months: dict[str, list] = {}
 
     def row(d: dt.date) -> list:
         return months.setdefault(d.strftime("%Y-%m"), [ZERO, ZERO, ZERO, ZERO, ZERO])
 
+    proportional = state.settings.breakage_method == "proportional"
+    rate = breakage_rate(state) if proportional else ZERO
+    factor = rate / (1 - rate) if rate < 1 else ZERO
+    recognised: dict[str, Decimal] = {}
+    last_use: dict[str, dt.date] = {}
+    uv_of = {p.package_id: p.unit_value for p in state.packages.values()}
+    for a in state.allocations:
+        if a.state == "used" and a.package_id:
+            value = a.quantity * uv_of.get(a.package_id, ZERO)
+            row(a.date)[1] += value
+            if factor:
+                row(a.date)[3] += value * factor
+                recognised[a.package_id] = recognised.get(a.package_id, ZERO) + value * factor
+            last_use[a.package_id] = max(a.date, last_use.get(a.package_id, a.date))
     for p in state.packages.values():
         if p.comp:
             row(p.purchased_on)[4] += p.granted
@@ -135,16 +165,19 @@ def report(state: State) -> list[tuple]:
             continue  # value moved from another package: not a sale
         row(p.purchased_on)[0] += p.price
         uv = p.unit_value
+        ended_on = None
         if p.expired and p.expires_on:
             row(p.expires_on)[3] += p.expired * uv
+            ended_on = p.expires_on
         for d, kind, _q_, cash in p.draws:
             if kind in ("refund", "chargeback"):
                 row(d)[2] += cash
                 row(d)[3] += _q_ * uv - cash  # what was kept of the refunded credit (admin fee) is income
-    uv_of = {p.package_id: p.unit_value for p in state.packages.values()}
-    for a in state.allocations:
-        if a.state == "used" and a.package_id:
-            row(a.date)[1] += a.quantity * uv_of.get(a.package_id, ZERO)
+                ended_on = max(d, ended_on or d)
+        if p.status == "used_up":
+            ended_on = last_use.get(p.package_id, ended_on)
+        if recognised.get(p.package_id) and (ended_on or p.status in ("expired", "refunded")):
+            row(ended_on or state.as_of)[3] -= recognised[p.package_id]  # true-up to the actual breakage
     out, balance = [], ZERO
     for month in sorted(months):
         sales, delivered, refunds, breakage, comps = months[month]
