@@ -99,8 +99,7 @@ def read_state(args, as_of: Optional[dt.date] = None):
     from xl_ledger.core.scope import Scopes
 
     store = open_store(args.path)
-    rows = store.read_log()
-    post.check_chain(store, rows, read_key(getattr(args, "key_file", None)))
+    rows = post.read_verified_rows(store, read_key(getattr(args, "key_file", None)))
     journal = Journal.from_rows(rows)
     now, today = clock(args)
     if as_of is None:
@@ -175,11 +174,15 @@ def cmd_verify(args) -> int:
     from xl_ledger.core import chain
 
     store = open_store(args.path)
-    rows = store.read_log()
-    broken = chain.verify(rows, read_key(args.key_file))
+    key = read_key(args.key_file)
+    if hasattr(store, "check_log"):
+        count, head, broken = store.check_log(key)
+    else:
+        rows = store.read_log()
+        count, head, broken = len(rows), (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, "-"), \
+            chain.verify(rows, key)
     if broken is None:
-        last = rows[-1][chain.HASH][:16] if rows else "-"
-        print(f"{store.name}: the Log is intact ({len(rows)} rows, last hash {last}…).")
+        print(f"{store.name}: the Log is intact ({count} rows, last hash {str(head[1])[:16] if count else '-'}…).")
         return OK
     raise CliError(f"{store.name}!Log!A{broken.index + 2}",
                    f"seq {broken.seq}, column {broken.column}: found {broken.found or '(empty)'}, expected "

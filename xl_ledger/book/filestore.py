@@ -16,6 +16,7 @@ import datetime as dt
 import getpass
 import glob
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -55,6 +56,8 @@ from xl_ledger.book.xlsx_zip import iter_member
 from xl_ledger.book.xlsx_zip import read_directory
 from xl_ledger.book.xlsx_zip import read_member
 from xl_ledger.core.chain import GENESIS
+from xl_ledger.core.chain import Break
+from xl_ledger.core.chain import verify as verify_chain
 from xl_ledger.core.chain import HASH
 from xl_ledger.core.chain import LOG_COLUMNS
 from xl_ledger.core.chain import PREV
@@ -142,8 +145,39 @@ class FileStore:
             return self._read_log()
 
     def _read_log(self) -> list[tuple]:
+        return _table_rows(self._log_table())
+
+    def check_log(self, key: bytes | None = None) -> tuple[int, tuple[int, str], Break | None]:
+        """Verify the whole Log chain: (row count, head (seq, hash), first bad row or None).
+
+        The Log is read once, as columns: a row's hash covers its own cells and its stored prev_hash, so
+        every row can be hashed without the rows before it, and prev_hash is compared with the hash above
+        it as two columns. Only when that finds a problem (or the cells are not plain text) are the rows
+        built as Python values for chain.verify, which names the first bad row and why.
+        """
+        with gc_paused():
+            table = self._log_table()
+            if _table_intact(table, key):
+                n = table.num_rows
+                head = (int(table.column("seq")[n - 1].as_py()), str(table.column("hash")[n - 1].as_py())) if n \
+                    else (0, GENESIS)
+                return n, head, None
+            rows = _table_rows(table)
+            del table
+            head = (rows[-1][SEQ], rows[-1][HASH]) if rows else (0, GENESIS)
+            return len(rows), head, verify_chain(rows, key)
+
+    def read_verified_log(self, key: bytes | None = None) -> tuple[list[tuple], Break | None]:
+        """The Log rows and the first row where the chain breaks (None when intact), from one read."""
+        with gc_paused():
+            table = self._log_table()
+            intact = _table_intact(table, key)
+            rows = _table_rows(table)
+            del table
+            return rows, (None if intact else verify_chain(rows, key))
+
+    def _log_table(self):
         import fastexcel
-        import pyarrow.compute as pc
 
         with self._open() as book:
             if "Log" not in book.sheets:
@@ -160,34 +194,8 @@ class FileStore:
             del sheet, reader  # free the reader's own copy of the cells before building Python objects
         except fastexcel.FastExcelError as e:
             raise BrokenFileError(f"{self.name}!Log cannot be read ({e}): restore the Log from a backup") from None
-        # Memory matters at a million rows: values that repeat (operator, kind, dates, ids, units) share
-        # one str object each via dictionary encoding, and prev_hash reuses the row before's hash object.
-        columns = []
-        for name in LOG_COLUMNS:
-            col = table.column(name)
-            if name == "seq":
-                columns.append(col.to_pylist())
-                continue
-            col = pc.fill_null(col.cast("string"), "")
-            if name == "hash":
-                columns.append(col.to_pylist())
-                continue
-            if name == "prev_hash":
-                columns.append(col)  # resolved below, once the hashes exist
-                continue
-            encoded = pc.dictionary_encode(col)
-            if hasattr(encoded, "combine_chunks"):  # a ChunkedArray (Table) rather than an Array (RecordBatch)
-                encoded = encoded.combine_chunks()
-            values = encoded.dictionary.to_pylist()
-            columns.append([values[i] for i in encoded.indices.to_pylist()])
-        del table
-        hashes = columns[HASH]
-        prev = columns[PREV].to_pylist()
-        for i in range(1, len(prev)):
-            if prev[i] == hashes[i - 1]:
-                prev[i] = hashes[i - 1]
-        columns[PREV] = prev
-        return list(zip(*columns))
+        return table
+
 
     def read_sheet(self, sheet: str) -> SheetData:
         import python_calamine
@@ -363,6 +371,79 @@ class FileStore:
         except (ZipFormatError, ValueError, zlib.error) as e:
             raise BrokenFileError(f"{self.name} is damaged ({e}); nothing was written. Open it in Excel to repair "
                                   f"it, or restore a backup.") from None
+
+
+
+def _table_rows(table) -> list[tuple]:
+    """The Log's Arrow table as the store contract's rows: seq an int, every other cell text."""
+    import pyarrow.compute as pc
+
+    # Memory matters at a million rows: values that repeat (operator, kind, dates, ids, units) share
+    # one str object each via dictionary encoding, and prev_hash reuses the row before's hash object.
+    columns = []
+    for name in LOG_COLUMNS:
+        col = table.column(name)
+        if name == "seq":
+            columns.append(col.to_pylist())
+            continue
+        col = pc.fill_null(col.cast("string"), "")
+        if name == "hash":
+            columns.append(col.to_pylist())
+            continue
+        if name == "prev_hash":
+            columns.append(col)  # resolved below, once the hashes exist
+            continue
+        encoded = pc.dictionary_encode(col)
+        if hasattr(encoded, "combine_chunks"):  # a ChunkedArray (Table) rather than an Array (RecordBatch)
+            encoded = encoded.combine_chunks()
+        values = encoded.dictionary.to_pylist()
+        columns.append([values[i] for i in encoded.indices.to_pylist()])
+    del table
+    hashes = columns[HASH]
+    prev = columns[PREV].to_pylist()
+    for i in range(1, len(prev)):
+        if prev[i] == hashes[i - 1]:
+            prev[i] = hashes[i - 1]
+    columns[PREV] = prev
+    return list(zip(*columns))
+
+
+def _table_intact(table, key: bytes | None) -> bool:
+    """True when every row of the Log's Arrow table verifies: seq runs 1..n, each prev_hash is the hash
+    above it (the first the genesis hash), and each hash is SHA-256 (HMAC with the owner key) of the
+    row's canonical text (chain.canonical: every cell but hash, joined by the unit separator). False
+    means "not proven here", never "tampered": the caller then runs chain.verify over the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if n == 0:
+        return True
+    try:
+        seq = table.column("seq")
+        if seq.null_count or not pa.types.is_integer(seq.type):
+            return False
+        if not pc.all(pc.equal(seq, pa.array(range(1, n + 1), type=seq.type))).as_py():
+            return False
+        text = {name: pc.fill_null(table.column(name).cast("string"), "") for name in LOG_COLUMNS[1:]}
+        hashes, prev = text["hash"], text["prev_hash"]
+        if prev[0].as_py() != GENESIS or (n > 1 and not pc.all(pc.equal(prev[1:], hashes[:-1])).as_py()):
+            return False
+        covered = [pc.cast(seq, pa.string())] + [text[name] for name in LOG_COLUMNS[1:] if name != "hash"]
+        sha256 = hashlib.sha256
+        step = 65_536  # payloads in slices, so a million-row Log never holds them all as Python bytes
+        for start in range(0, n, step):
+            parts = [c[start:start + step] for c in covered]
+            payloads = pc.binary_join_element_wise(*parts, "\x1f").cast(pa.binary()).to_pylist()
+            expected = hashes[start:start + step].to_pylist()
+            if key is None:
+                if any(sha256(p).hexdigest() != h for p, h in zip(payloads, expected)):
+                    return False
+            elif any(hmac.digest(key, p, "sha256").hex() != h for p, h in zip(payloads, expected)):
+                return False
+        return True
+    except (pa.ArrowException, ValueError, TypeError, KeyError):
+        return False
 
 
 def _read_sheet_slowly(path: Path, sheet: str) -> list[list[object]]:
