@@ -75,7 +75,18 @@ def test_recompute_with_nothing_new_writes_nothing(tmp_path):
     before = path.read_bytes()
     result = post.recompute(FileStore(path), now=NOW)
     assert not result.change.sheets and path.read_bytes() == before
-    assert result.state is not None and result.state.packages
+    assert result.up_to_date == NOW.date() and result.state is None  # not even decoded
+    # Typing over one engine cell is enough for a full recompute (which puts the cell back).
+    packages_row = FileStore(path).read_sheet(schema.PACKAGES.name).rows[0][0]
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb[schema.PACKAGES.name].cell(packages_row, 8).value = 99
+    wb.save(path)
+    result = post.recompute(FileStore(path), now=NOW)
+    assert result.up_to_date is None and result.state.packages and result.drift
+    # Its Alerts now list the typed-over cell, which a recompute would not: one more full run clears it.
+    result = post.recompute(FileStore(path), now=NOW)
+    assert result.up_to_date is None and not result.drift
+    assert post.recompute(FileStore(path), now=NOW).up_to_date == NOW.date()
 
 
 def _tamper_log(path, row=3):
@@ -210,3 +221,33 @@ def test_an_unchanged_sessions_sheet_is_not_read_again_and_an_edit_is_still_seen
         assert results[0].rejected == results[1].rejected and any("Sessions!" in r and "10" in r
                                                                   for r in results[0].rejected)
     assert _snapshot(path) == _snapshot(cold)
+
+
+def test_an_unchanged_sessions_sheet_is_not_diffed_again_yet_deleted_rows_are_still_reported(tmp_path, monkeypatch):
+    """Mon: six lessons posted. Tue: the row of L3 is deleted by mistake; the post says so. Wed and Thu:
+    nothing changes on Sessions; the post still says so, without parsing or diffing 6 rows again. Fri: a
+    new student is typed, and the Sessions diff runs again in full."""
+    path = _posted(tmp_path)
+    type_rows(path, "Sessions", {5: {c: None for c in schema.SESSIONS.headers}})
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    tuesday = [post.post(FileStore(p), now=NOW, operator="owner") for p in (path, cold)]
+    deleted = [n for n in tuesday[0].notices if "session L3" in n and "was deleted" in n]
+    assert deleted and tuesday[0].notices == tuesday[1].notices
+    from xl_ledger.core import commands
+
+    calls = []
+    real = commands.diff_sessions
+    monkeypatch.setattr(commands, "diff_sessions", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for row in (4, 5):  # Wednesday's and Thursday's sale
+        type_rows(path, "Actions", {row: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+        calls.clear()
+        result = post.post(FileStore(path), now=NOW, operator="owner")
+        assert not calls and result.notices == deleted and result.applied
+    checkpoint.discard(cold)
+    type_rows(cold, "Actions", {4: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+    assert post.post(FileStore(cold), now=NOW, operator="owner").notices == deleted  # the full diff agrees
+    type_rows(path, "Students", {5: {"student_id": "S4", "name": "Dora Ek"}})
+    result = post.post(FileStore(path), now=NOW, operator="owner")
+    assert calls and result.notices == deleted

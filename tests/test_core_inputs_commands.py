@@ -185,6 +185,25 @@ def test_every_kind_round_trips_through_canonical_text():
         assert E.from_cells(cells) == ev
         assert E.to_cells(E.from_cells(cells)) == cells  # stable bytes
     assert E.to_cells(samples[3])["quantity"] == "10.5" and E.to_cells(samples[3])["amount"] == "200"
+    # The Log's hot decode path (positional makers filling slots) gives the same objects as the
+    # constructors, for every kind, with extras present, absent (defaults) or unknown (refused alike).
+    from xl_ledger.core.journal import entry_to_row
+    from xl_ledger.core.journal import row_to_entry
+
+    for ev in samples + [E.SessionRecorded(effective_date=d, session_id="L2"), E.Freeze(effective_date=d),
+                         E.ProductSet(effective_date=d), E.Transfer(effective_date=d, package_id="PK-1")]:
+        entry = E.Entry(7, "2026-01-01T00:00:00Z", "owner", "Actions!3", ev, "a" * 64, "b" * 64)
+        again = row_to_entry(entry_to_row(entry))
+        assert again == entry and type(again.event) is type(ev)
+        assert [getattr(again.event, f.name) for f in E.fields(type(ev))] == \
+            [getattr(ev, f.name) for f in E.fields(type(ev))]
+    cells = E.to_cells(samples[11])  # a freeze
+    with pytest.raises(TypeError):
+        E.from_texts("freeze", cells["effective_date"], "", "PK-1", "", "", "", "", "", "", '{"days":3,"bogus":1}')
+    with pytest.raises(TypeError):
+        E.Freeze(effective_date=d, days=3, bogus=1)
+    first, second = (E.from_texts("product_set", "2026-01-01", "", "", "", "", "", "", "", "", "") for _ in range(2))
+    assert first.values == {} and first.values is not second.values  # a default made afresh, as the constructor does
 
 
 def _log(n=6, key=None):

@@ -165,6 +165,10 @@ def cmd_recompute(args) -> int:
     now, today = clock(args)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today)
+    if result.up_to_date is not None:
+        print(f"{store.name} is up to date as of {result.up_to_date}: its engine sheets already hold the "
+              "recompute of this Log (checked against the checkpoint), so nothing was written.")
+        return OK
     print(f"Recomputed {store.name} as of {result.state.as_of}: {len(result.state.packages)} packages, "
           f"{len(result.drift)} hand-typed cells corrected (listed in Alerts).")
     return OK

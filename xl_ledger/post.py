@@ -42,6 +42,7 @@ from xl_ledger.core import chain
 from xl_ledger.core import commands
 from xl_ledger.core import inputs
 from xl_ledger.core.errors import Problem
+from xl_ledger.core.errors import Source
 from xl_ledger.core.errors import one_line
 from xl_ledger.core.journal import Journal
 from xl_ledger.core.scope import Scopes
@@ -80,6 +81,7 @@ class PostResult:
     renewals: int = 0
     state: Optional[State] = None
     change: Optional[Change] = None
+    up_to_date: Optional[dt.date] = None  # recompute only: the engine sheets already held this date's recompute
 
     def summary(self) -> str:
         return (f"{self.new_rows} new Log rows; {len(self.applied)} actions applied, {len(self.rejected)} rows "
@@ -122,19 +124,19 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     warm = _open_log(store, key, head)
     journal = Journal.from_rows(warm.rows)
     scopes = Scopes(journal.entries)
-    same_sessions = _sessions_as_last_time(warm)
+    same_sessions = _sessions_unchanged(warm)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
                                                          "Sessions", "Actions")
-              if not (name == "Sessions" and same_sessions is not None)}
-    if same_sessions is not None:  # not read: its rows are only ever parsed, and the parse is cached
+              if not (name == "Sessions" and same_sessions)}
+    if same_sessions:  # not read: its rows are only ever parsed, and the parse is cached
         sheets["Sessions"] = SheetData(store.name, "Sessions", _headers(warm.cp.sessions[0]), ())
     alerts: list[tuple] = []
 
     settings, problems = inputs.read_settings(sheets["Settings"].records())
     alerts += [_alert(sheets["Settings"], p) for p in problems]
     day_first = settings.date_order == "dmy"
-    if same_sessions is not None and _dmy(warm.cp.sessions[0]) != day_first:
-        same_sessions = None  # the cached parses read text dates the other way round: read afresh
+    if same_sessions and _dmy(warm.cp.sessions[0]) != day_first:
+        same_sessions = False  # the cached parses read text dates the other way round: read afresh
         sheets["Sessions"] = store.read_sheet("Sessions")
     today = today or local_today(now, settings.timezone)
     as_of = as_of or today
@@ -168,11 +170,22 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     result.rejected += [a[3] + ": " + a[4] for a in alerts]
 
     # Sessions.
-    if same_sessions is not None:
-        parsed, problems, session_cache, session_rows = same_sessions, [], warm.cp.sessions, warm.cp.sessions_rows[1]
+    outcome = _sessions_outcome_as_last_time(warm, same_sessions, day_first, as_of, log_rows)
+    cached = _cached_sessions(warm) if same_sessions and outcome is None else None
+    if outcome is not None:
+        pairs, more, notices = [], [], outcome
+        problems, session_cache, session_rows = [], warm.cp.sessions, warm.cp.sessions_rows[1]
     else:
-        parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp, day_first)
-    pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
+        if cached is not None:
+            parsed, problems, session_cache, session_rows = cached, [], warm.cp.sessions, warm.cp.sessions_rows[1]
+        else:
+            if same_sessions:  # the cached parse would not load after all: read the sheet
+                sheets["Sessions"] = store.read_sheet("Sessions")
+            parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp, day_first)
+        pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
+    # What the next post may take as this one's Sessions outcome (see _sessions_outcome_as_last_time).
+    clean = None if problems or more or session_rows is None else \
+        (day_first, as_of, [(p.message, p.remedy) for p in notices if p.source.row is None])
     for p in problems + more:
         alerts.append(_alert(sheets["Sessions"], p))
         result.rejected.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
@@ -232,11 +245,16 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
     fingerprints = {name: checkpoint.body_fingerprint(rows) for name, rows in body.items()} if warm.digests else {}
-    change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows),
-                    sheets=warm.changed(body, fingerprints), cells={"Actions": cells} if cells else {})
+    rewrite = warm.changed(body, fingerprints)
+    change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows), sheets=rewrite,
+                    cells={"Actions": cells} if cells else {}, keep=warm.keep(rewrite) if not dry_run else {})
     result.change = change
     if not dry_run:
-        _commit(store, change, key, warm, fingerprints, None, session_cache, session_rows)
+        # With nothing of the inputs' own in Alerts (no rejected row, notice or typed-over cell), the
+        # engine sheets are exactly what `recompute` would write for this Log and date.
+        pure = not alerts and not drift
+        _commit(store, change, key, warm, fingerprints, as_of if pure else None, session_cache, session_rows,
+                scopes.settings.timezone, clean)
     return result
 
 
@@ -246,9 +264,23 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
 class _Warm:
     """The verified Log rows, and what the checkpoint (if genuine and current) says about the parts."""
 
-    rows: list[tuple]
     cp: Optional[checkpoint.Checkpoint]
     digests: Optional[dict[str, str]]  # the store's part digests now (FileStore only)
+    read: Optional[list[tuple]] = None  # the rows as read from the workbook; None: the checkpoint's are current
+
+    @property
+    def rows(self) -> list[tuple]:
+        if self.read is None:
+            self.read = self.cp.rows()
+            self.from_checkpoint = True
+        return self.read
+
+    from_checkpoint: bool = False  # the rows are the checkpoint's (its chunks can be saved again as they are)
+
+    @property
+    def current(self) -> bool:
+        """The checkpoint describes this very Log."""
+        return self.from_checkpoint or (self.read is None and self.cp is not None)
 
     def untouched(self) -> set[str]:
         """Engine sheets whose part is byte-for-byte what the engine last wrote: nobody typed in them."""
@@ -263,6 +295,17 @@ class _Warm:
         return {name: rows for name, rows in body.items()
                 if not (name in same and self.cp.sheets[name][0] == fingerprints.get(name))}
 
+    def keep(self, sheets: dict[str, list[tuple]]) -> dict[str, tuple[str, list[tuple]]]:
+        """Change.keep for the sheets to rewrite: the body each untouched part holds, so that the store
+        writes only the rows that differ from it."""
+        same = self.untouched()
+        out = {}
+        for name in sheets:
+            body = self.cp.body(name) if name in same else None
+            if body is not None:
+                out[name] = (self.digests[name], body)
+        return out
+
 
 def _open_log(store: Store, key: Optional[bytes], head: Optional[tuple[int, str]]) -> _Warm:
     """The Log rows, verified: from the checkpoint when the Log part (and every part its values are
@@ -270,8 +313,8 @@ def _open_log(store: Store, key: Optional[bytes], head: Optional[tuple[int, str]
     digests = store.part_digests() if hasattr(store, "part_digests") else None
     cp = checkpoint.load(store.path, key) if digests is not None else None
     if cp is not None and cp.log == digests.get("Log") and (head is None or tuple(cp.head) == tuple(head)):
-        return _Warm(cp.rows, cp, digests)
-    return _Warm(read_verified_rows(store, key), cp, digests)
+        return _Warm(cp, digests)  # rows unpickled only if asked for
+    return _Warm(cp, digests, read_verified_rows(store, key))
 
 
 def read_verified_rows(store: Store, key: Optional[bytes]) -> list[tuple]:
@@ -287,7 +330,8 @@ def read_verified_rows(store: Store, key: Optional[bytes]) -> list[tuple]:
 
 def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fingerprints: dict[str, str],
             recomputed: Optional[dt.date], session_cache: Optional[tuple] = None,
-            session_rows: Optional[list[int]] = None) -> None:
+            session_rows: Optional[list[int]] = None, timezone: Optional[str] = None,
+            sessions_outcome: Optional[tuple] = None) -> None:
     """Commit, then (only once the workbook is safely written) record the new checkpoint."""
     if change.log_rows or change.sheets or change.cells:
         store.commit(change)
@@ -296,28 +340,47 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fin
         digests = warm.digests  # nothing to write: the file is as it was read
     if not digests or "Log" not in digests:
         return
-    rows = warm.rows + [check_log_row(r, store.name) for r in change.log_rows]
-    head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+    new_rows = [check_log_row(r, store.name) for r in change.log_rows]
+    if warm.current and len(warm.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
+        blobs = warm.cp.log_blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
+        head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.cp.head)
+    else:
+        rows = warm.rows + new_rows
+        blobs = [checkpoint.pack(rows)]
+        head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
     sheets = {name: (fp, digests[name]) for name, fp in fingerprints.items() if name in digests}
+    bodies = {}
+    for name in sheets:
+        if name in change.sheets:
+            bodies[name] = checkpoint.pack(list(change.sheets[name]))
+        elif warm.cp is not None and name in warm.cp.bodies and warm.cp.sheets.get(name) == sheets[name]:
+            bodies[name] = warm.cp.bodies[name]  # not rewritten: the part and its body are as they were
     # The Sessions rows as read are still the sheet's only if its part (and what it is read through) is
     # the one read, before this commit, and still is after it.
     same = session_rows is not None and warm.digests is not None and digests.get("Sessions") is not None \
         and digests.get("Sessions") == warm.digests.get("Sessions")
+    if timezone is None and warm.current:
+        timezone = warm.cp.timezone
     checkpoint.save(store.path, key, checkpoint.Checkpoint(
-        log=digests["Log"], head=head, rows=rows, sheets=sheets, recomputed=recomputed, sessions=session_cache,
-        sessions_rows=(digests["Sessions"], session_rows) if same else None))
+        log=digests["Log"], head=head, log_blobs=blobs, sheets=sheets, bodies=bodies, recomputed=recomputed,
+        timezone=timezone, sessions=session_cache,
+        sessions_rows=(digests["Sessions"], session_rows) if same else None,
+        sessions_outcome=sessions_outcome if same else None))
 
 
-def _sessions_as_last_time(warm: _Warm) -> Optional[list]:
-    """The Sessions rows, parsed, without reading the sheet: when the checkpoint says every row parsed
-    cleanly at the last post and the Sessions part (with every part its values are read through) is
-    byte-for-byte the one that was read then. Else None (read and parse as usual)."""
+def _sessions_unchanged(warm: _Warm) -> bool:
+    """The Sessions part (with every part its values are read through) is byte-for-byte the one read at
+    the last post, when every row parsed cleanly: its cached parse is the sheet's, so it is not read."""
     cp = warm.cp
     if cp is None or not cp.sessions or not cp.sessions_rows or warm.digests is None:
-        return None
-    digest, row_nos = cp.sessions_rows
-    if digest != warm.digests.get("Sessions"):
-        return None
+        return False
+    return cp.sessions_rows[0] == warm.digests.get("Sessions")
+
+
+def _cached_sessions(warm: _Warm) -> Optional[list]:
+    """The unchanged Sessions sheet's rows, parsed, from the checkpoint; None if they cannot be loaded."""
+    cp = warm.cp
+    row_nos = cp.sessions_rows[1]
     try:
         cache = checkpoint.unpack(cp.sessions[1])
     except Exception:  # pickle raises many types on a blob it cannot read
@@ -325,6 +388,31 @@ def _sessions_as_last_time(warm: _Warm) -> Optional[list]:
     if not isinstance(cache, dict) or len(cache) != len(row_nos):
         return None
     return list(zip(row_nos, cache.values()))
+
+
+# Events that change what diff_sessions compares a row with (the students, the logged sessions, the
+# closed period). Settings and products do not.
+_SESSION_INPUTS = {"student_set", "session_recorded", "session_changed", "period_close"}
+
+
+def _sessions_outcome_as_last_time(warm: _Warm, same_sessions: bool, day_first: bool, as_of: dt.date,
+                                   appended: list[tuple]) -> Optional[list[Problem]]:
+    """diff_sessions' answer without parsing or diffing a row, when it is known: the notices to show again.
+
+    After a post whose Sessions diff rejected no row, every row matches the Log: it already did, or its
+    event was appended. So while the Log is still exactly that post's (the checkpoint is current), the
+    Sessions sheet is byte-for-byte the same, dates are read the same way, the date is the same and this
+    post has appended nothing that diff_sessions compares with, the diff gives no event and no problem,
+    and the same notices of deleted rows (a row's own notices come only with its events)."""
+    cp = warm.cp
+    if not same_sessions or not warm.current or cp.sessions_outcome is None:
+        return None
+    was_day_first, was_as_of, notices = cp.sessions_outcome
+    if was_day_first != day_first or was_as_of != as_of:
+        return None
+    if any(row[chain.COL["kind"]] in _SESSION_INPUTS for row in appended):
+        return None
+    return [Problem(Source("Sessions", None, None), message, remedy) for message, remedy in notices]
 
 
 _DMY = "<date_order=dmy>"  # marks a Sessions parse cache made with text dates read day-first
@@ -373,7 +461,7 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_fi
     merged = sorted(known + parsed, key=lambda item: item[0])
     fresh = {keys[r]: s for r, s in merged}
     # Each cached parse's Excel row, in the cache's order: lets the next post skip reading an unchanged
-    # sheet (_sessions_as_last_time). Only when every row parsed and no two rows share their raw values.
+    # sheet (_sessions_unchanged). Only when every row parsed and no two rows share their raw values.
     rows = [r for r, _s in merged] if not problems and len(fresh) == len(merged) else None
     if blob and not parsed and len(fresh) == len(cache):
         if rows is not None and list(cache) != list(fresh):
@@ -384,30 +472,40 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_fi
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
               as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
-    """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended)."""
+    """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended).
+
+    When the checkpoint says the engine sheets already are this Log's recompute for this date, and
+    every one of their parts is byte-for-byte as the engine wrote it, there is nothing to do: the result
+    has `up_to_date` set and no state (the Log is not even decoded)."""
     with gc_paused():
         warm = _open_log(store, key, None)
+        cp = warm.cp
+        if as_of is None and today is None and warm.current and cp.timezone is not None:
+            as_of = local_today(now, cp.timezone)
+        if as_of is not None or today is not None:
+            as_of = as_of or today
+            if warm.current and cp.recomputed == as_of and warm.untouched() >= set(render.SHEETS):
+                head = tuple(cp.head)
+                return PostResult(change=Change(expected_seq=int(head[0]), expected_hash=str(head[1])),
+                                  up_to_date=as_of)
         rows = warm.rows
         head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
         journal = Journal.from_rows(rows)
-        scopes_settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
-        as_of = as_of or today or local_today(now, scopes_settings.timezone)
+        settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
+        as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)
-        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]))
-        if warm.cp is not None and warm.cp.recomputed == as_of and warm.cp.log == warm.digests.get("Log") \
-                and warm.untouched() >= set(render.SHEETS):
-            # The engine sheets already are this Log's recompute for this date, byte for byte as written.
-            return PostResult(state=state, change=change)
         body = render.all_sheets(state)
         drift = find_drift(store, body, skip=warm.untouched())
         if drift:
             body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
         fingerprints = {name: checkpoint.body_fingerprint(b) for name, b in body.items()} if warm.digests else {}
-        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=warm.changed(body, fingerprints))
-        cache = warm.cp.sessions if warm.cp is not None else None
-        rows_of = warm.cp.sessions_rows[1] if warm.cp is not None and warm.cp.sessions_rows \
-            and warm.cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
-        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache, rows_of)
+        rewrite = warm.changed(body, fingerprints)
+        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=rewrite,
+                        keep=warm.keep(rewrite))
+        cache = cp.sessions if cp is not None else None
+        rows_of = cp.sessions_rows[1] if cp is not None and cp.sessions_rows \
+            and cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
+        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache, rows_of, settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 
 

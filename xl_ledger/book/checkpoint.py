@@ -2,9 +2,12 @@
 
 `.<workbook name>.xl-ledger-checkpoint` holds what the last successful post/recompute knew:
   log      digest of the Log part as stored in the zip (FileStore.part_digests), and the Log rows it
-           decodes to — already verified — with their head (seq, hash)
+           decodes to — already verified — with their head (seq, hash), pickled in chunks that are only
+           unpickled when needed (a new post adds a chunk for its own rows)
   sheets   engine sheet -> (fingerprint of the body written, digest of the part as written)
+  bodies   engine sheet -> the body written, pickled: a rewrite keeps the XML of rows that did not change
   recomputed  the as_of when the engine sheets are exactly `recompute`'s output for this Log, else None
+  timezone the studio's time zone at the head (what `recompute` needs to know today's date)
   sessions (headers, {raw Sessions row values: parsed Session}) for rows that parsed cleanly, pickled
            separately so an unchanged Sessions sheet is saved again without re-pickling it
   sessions_rows  (digest of the Sessions part with the parts its values are read through, the Excel row
@@ -39,7 +42,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Optional
 
-MAGIC = b"xl-ledger-checkpoint/1\n"
+MAGIC = b"xl-ledger-checkpoint/2\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session")}
 
@@ -48,14 +51,38 @@ _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime")
 class Checkpoint:
     log: str  # FileStore.part_digests()["Log"]
     head: tuple[int, str]
-    rows: list[tuple]  # the Log rows, verified with the key this checkpoint is MACed with
+    log_blobs: list[bytes]  # the Log rows in order, verified with the key this checkpoint is MACed with
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
+    bodies: dict[str, bytes] = field(default_factory=dict)  # sheet -> pack(body as written)
     recomputed: Optional[dt.date] = None
+    timezone: Optional[str] = None
     sessions: Optional[tuple[tuple[str, ...], bytes]] = None  # headers, pack({raw row: Session})
     # When every Sessions row parsed cleanly and each had its own raw values: the digest of the Sessions
     # part (with the parts its values are read through) and the Excel row of each entry of `sessions`,
     # in order. While that digest holds, the sheet is the same, so its parse is the cached one as it is.
     sessions_rows: Optional[tuple[str, list[int]]] = None
+    # While sessions_rows holds and the post that made it rejected no Sessions row: (day_first, as_of, its
+    # notices of deleted rows as (message, remedy)). See post._sessions_outcome_as_last_time.
+    sessions_outcome: Optional[tuple[bool, dt.date, list[tuple[str, str]]]] = None
+
+
+    def rows(self) -> list[tuple]:
+        out: list[tuple] = []
+        for blob in self.log_blobs:
+            out += unpack(blob)
+        return out
+
+    def body(self, sheet: str) -> Optional[list[tuple]]:
+        """The body the engine last wrote to `sheet`, or None."""
+        blob = self.bodies.get(sheet)
+        try:
+            body = unpack(blob) if blob else None
+        except Exception:  # pickle raises many types on a blob it cannot read
+            return None
+        return body if isinstance(body, list) else None
+
+
+MAX_LOG_BLOBS = 16  # past this many chunks, the next save packs the rows as one again
 
 
 def path_for(workbook: Path) -> Path:

@@ -48,6 +48,7 @@ from xl_ledger.book.xlsx_sheet import SheetFormatError
 from xl_ledger.book.xlsx_sheet import edit_cells
 from xl_ledger.book.xlsx_sheet import extend_table
 from xl_ledger.book.xlsx_sheet import replace_body
+from xl_ledger.book.xlsx_sheet import replace_body_keeping
 from xl_ledger.book.xlsx_zip import Archive
 from xl_ledger.book.xlsx_zip import ZipFormatError
 from xl_ledger.book.xlsx_zip import ZipWriter
@@ -268,21 +269,24 @@ class FileStore:
             members = [book.archive.get(p) for p in parts if p]
             if not members or members[0] is None:
                 continue
-            h = hashlib.sha256()
-            for m in members:
-                if m is None:
-                    continue
-                h.update(f"{m.name}|{m.method}|{m.crc}|{m.csize}|{m.usize}|".encode())
-                book.f.seek(data_offset(book.f, m))
-                left = m.csize
-                while left:
-                    chunk = book.f.read(min(left, 1 << 20))
-                    if not chunk:
-                        raise BrokenFileError(f"{self.name} is truncated: restore it from a backup")
-                    h.update(chunk)
-                    left -= len(chunk)
-            out[sheet] = h.hexdigest()
+            out[sheet] = self._digest(book, members)
         return out
+
+    def _digest(self, book: _Book, members) -> str:
+        h = hashlib.sha256()
+        for m in members:
+            if m is None:
+                continue
+            h.update(f"{m.name}|{m.method}|{m.crc}|{m.csize}|{m.usize}|".encode())
+            book.f.seek(data_offset(book.f, m))
+            left = m.csize
+            while left:
+                chunk = book.f.read(min(left, 1 << 20))
+                if not chunk:
+                    raise BrokenFileError(f"{self.name} is truncated: restore it from a backup")
+                h.update(chunk)
+                left -= len(chunk)
+        return h.hexdigest()
 
     # --------------------------------------------------------------------------------- writing
     def commit(self, change: Change) -> None:
@@ -328,7 +332,12 @@ class FileStore:
         try:
             for sheet, body in change.sheets.items():
                 path = book.sheets[sheet]
-                replaced[path] = replace_body(book.read(path), body, styles, len(schema.BY_NAME[sheet].headers))
+                width = len(schema.BY_NAME[sheet].headers)
+                hint = change.keep.get(sheet)
+                if hint is not None and self._digest(book, [book.archive.get(path)]) == hint[0]:
+                    replaced[path] = replace_body_keeping(book.read(path), body, styles, width, hint[1])
+                else:
+                    replaced[path] = replace_body(book.read(path), body, styles, width)
                 packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
             for sheet, updates in change.cells.items():
                 path = book.sheets[sheet]

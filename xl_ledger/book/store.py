@@ -64,6 +64,9 @@ class Change:
     expected_seq/expected_hash: the head() the caller computed from; commit refuses with StaleLogError
     when the log moved on. log_rows: already sealed rows to append, in order. sheets: engine-owned
     sheet -> full body rows (no header). cells: input sheet -> {(excel_row, column_name): value}.
+    keep: a hint for stores that write files: engine sheet -> (FileStore part digest, the body that part
+    holds as the store wrote it). When the part still has that digest, rows equal to that body keep their
+    bytes and only the others are written; otherwise the hint is ignored. It never changes the result.
     """
 
     expected_seq: int
@@ -71,6 +74,7 @@ class Change:
     log_rows: tuple[tuple, ...] = ()
     sheets: Mapping[str, Sequence[Sequence[object]]] = field(default_factory=lambda: MappingProxyType({}))
     cells: Mapping[str, Mapping[tuple[int, str], object]] = field(default_factory=lambda: MappingProxyType({}))
+    keep: Mapping[str, tuple[str, Sequence[Sequence[object]]]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,44 @@ def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook
     return head + header_row(rows) + "".join(parts).encode() + tail
 
 
+def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
+                         previous: Sequence[Sequence[object]]) -> bytes:
+    """`replace_body`, for a part that holds exactly `previous` as replace_body wrote it: a row equal to
+    the previous row at the same place keeps its XML; only the others are written. The result is the
+    bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
+    were."""
+    head, rows, tail = split_sheet(xml)
+    chunks = rows.split(b"</row>")
+    old: dict[int, bytes] = {}
+    for chunk in chunks[:-1]:
+        if not chunk.startswith(b'<row r="') or chunk.count(b"<row ") != 1:
+            return replace_body(xml, body, styles, width)  # not the layout replace_body writes
+        end = chunk.find(b'"', 8)
+        old[int(chunk[8:end])] = chunk + b"</row>"
+    if chunks[-1].strip():
+        return replace_body(xml, body, styles, width)
+    writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
+    parts = []
+    last_col = width
+    n_previous = len(previous)
+    for i, values in enumerate(body):
+        r = i + 2
+        kept = old.get(r) if i < n_previous else None
+        if kept is not None:
+            was = previous[i]
+            # Equal and printed alike: 1 == Decimal("1.0") == True, but each is written differently.
+            if was == values and tuple(map(str, was)) == tuple(map(str, values)):
+                parts.append(kept)
+                last_col = max(last_col, len(values))
+                continue
+        row = writer.row(r, values)
+        if row:
+            parts.append(row.encode())
+            last_col = max(last_col, len(values))
+    head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{len(body) + 1}")
+    return head + header_row(rows) + b"".join(parts) + tail
+
+
 def _cell_col(letters: bytes) -> int:
     n = 0
     for ch in letters:

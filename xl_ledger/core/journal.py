@@ -41,7 +41,7 @@ def row_to_entry(row: Sequence[object]) -> E.Entry:
      reason_code, note, source, prev_hash, hash_, data) = row
     event = E.from_texts(kind, effective_date, student_id, package_id, session_id, quantity, unit, amount,
                          reason_code, note, data)
-    return E.Entry(int(seq), recorded_at, operator, source, event, prev_hash, hash_)
+    return E.make_entry(int(seq), recorded_at, operator, source, event, prev_hash, hash_, ())
 
 
 class StaleHead(Exception):

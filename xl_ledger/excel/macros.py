@@ -235,7 +235,8 @@ def alerts(book):
     sheet = book.sheets[schema.ALERTS.name]
     sheet.activate()
     sheet.range("A1").select()
-    status(book, f"xl-ledger: Alerts refreshed ({len(result.state.alerts)} from the ledger).")
+    shown = "already up to date" if result.state is None else f"{len(result.state.alerts)} from the ledger"
+    status(book, f"xl-ledger: Alerts refreshed ({shown}).")
     return result
 
 
