@@ -483,7 +483,9 @@ def _crc_and_deflate(data: bytes) -> tuple[int, bytes]:
 
 
 def _deflate(data: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    # Level 1: the engine sheets are rewritten on every post, and level 6 takes four times as long for
+    # parts a fifth smaller (measured on a 22 MB Allocations part: 0.06 s and 2.2 MB against 0.26 s, 1.8 MB).
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush()
 
 

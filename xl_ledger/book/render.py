@@ -139,9 +139,13 @@ def report(state: State) -> list[tuple]:
     it ends (expired, used up or refunded). Both give the same total once every package has ended.
     """
     months: dict[str, list] = {}
+    by_date: dict[dt.date, list] = {}  # one row per month; tens of thousands of allocations share few dates
 
     def row(d: dt.date) -> list:
-        return months.setdefault(d.strftime("%Y-%m"), [ZERO, ZERO, ZERO, ZERO, ZERO])
+        found = by_date.get(d)
+        if found is None:
+            found = by_date[d] = months.setdefault(f"{d.year:04d}-{d.month:02d}", [ZERO, ZERO, ZERO, ZERO, ZERO])
+        return found
 
     proportional = state.settings.breakage_method == "proportional"
     rate = breakage_rate(state) if proportional else ZERO

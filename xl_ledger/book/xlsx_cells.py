@@ -42,7 +42,13 @@ def number_text(value: object) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ChangeError(f"cannot write {value} into a cell")
-        return format(value, "f")
+        # Normalised, so equal Decimals (1.50 and 1.5) are written alike: the cell holds a number either way,
+        # and an unchanged row can keep its bytes (xlsx_sheet.replace_body_keeping).
+        # (Not Decimal.normalize: it rounds to the context's 28 digits.)
+        if not value:
+            return "0"
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ChangeError(f"cannot write {value} into a cell")

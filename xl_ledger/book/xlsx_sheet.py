@@ -109,25 +109,28 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
     chunks = rows.split(b"</row>")
     old: dict[int, bytes] = {}
     for chunk in chunks[:-1]:
-        if not chunk.startswith(b'<row r="') or chunk.count(b"<row ") != 1:
+        if not chunk.startswith(b'<row r="'):
             return replace_body(xml, body, styles, width)  # not the layout replace_body writes
-        end = chunk.find(b'"', 8)
-        old[int(chunk[8:end])] = chunk + b"</row>"
+        old[int(chunk[8:chunk.find(b'"', 8)])] = chunk
     if chunks[-1].strip():
         return replace_body(xml, body, styles, width)
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     parts = []
     last_col = width
     n_previous = len(previous)
+    end_tag = b"</row>"
     for i, values in enumerate(body):
         r = i + 2
         kept = old.get(r) if i < n_previous else None
         if kept is not None:
             was = previous[i]
-            # Equal and printed alike: 1 == Decimal("1.0") == True, but each is written differently.
-            if was == values and tuple(map(str, was)) == tuple(map(str, values)):
+            # Equal values of the same types print alike (number_text prints a Decimal normalised), but
+            # 1 == Decimal(1) == True, and True is written as text.
+            if was == values and tuple(map(type, was)) == tuple(map(type, values)):
                 parts.append(kept)
-                last_col = max(last_col, len(values))
+                parts.append(end_tag)
+                if len(values) > last_col:
+                    last_col = len(values)
                 continue
         row = writer.row(r, values)
         if row:
