@@ -5,7 +5,7 @@
 
 For each size N: the template with an N-event Log (scripts/bench.py's synthetic studio, sealed with
 core.journal) and input sheets that agree with it (Products, Students, and a Sessions sheet holding
-every lesson, as a studio's would), plus 100 new Actions rows. Then, each in a fresh process:
+every lesson, as a studio's would), plus 100 new Actions rows (sales, top-ups, freezes, a comp, and mistakes). Then, each in a fresh process:
   raw       fastexcel load_sheet("Log") → Arrow (the floor)
   verify    FileStore.read_log + chain.verify (what `xl-ledger verify` does)
   recompute post.recompute: read, verify, fold, render, write the engine sheets
@@ -55,9 +55,11 @@ def build(folder: Path, n: int) -> tuple[Path, dt.date]:
         store.commit(Change(*store.head(), log_rows=tuple(rows)))
         del rows
     # Input sheets as the studio has them: every product, student and lesson (latest state).
-    products, students, sessions = {}, {}, {}
+    products, students, sessions, latest = {}, {}, {}, {}
     for e in entries:
         ev = e.event
+        if isinstance(ev, E.Sale):
+            latest[ev.student_id] = ev.package_id
         if isinstance(ev, E.ProductSet):
             products[ev.values["product_id"]] = ev.values
         elif isinstance(ev, E.StudentSet):
@@ -81,12 +83,23 @@ def build(folder: Path, n: int) -> tuple[Path, dt.date]:
     post.post(FileStore(path), now=NOW, operator="owner", today=as_of)
     ids = sorted(students)
     actions = {}
+    # A day's front desk: mostly sales, some top-ups and freezes of the client's latest package (which
+    # fold the family's history), a comp, and the usual few mistakes (rejected in their rows).
     for k in range(100):
         sid = ids[(k * 37) % len(ids)]
-        if k % 10 == 9:  # the usual few mistakes: rejected in their rows
-            actions[k + 2] = {"action": "sell", "date": as_of, "student_id": sid, "product_id": "NOPE"}
+        pk = latest.get(sid, "PK-1")
+        row = {"date": as_of, "student_id": sid}
+        if k % 10 == 9:
+            row.update(action="sell", product_id="NOPE")
+        elif k % 10 in (1, 5):
+            row.update(action="top_up", package_id=pk, quantity=2, amount=60)
+        elif k % 10 == 3:
+            row.update(action="freeze", package_id=pk, days=7)
+        elif k == 50:
+            row.update(action="comp", quantity=1, reason_code="goodwill")
         else:
-            actions[k + 2] = {"action": "sell", "date": as_of, "student_id": sid, "product_id": "L10"}
+            row.update(action="sell", product_id="L10")
+        actions[k + 2] = row
     type_rows(path, "Actions", actions)
     return path, as_of
 

@@ -324,3 +324,41 @@ def test_text_dates_follow_the_studio_date_order_and_are_never_silently_swapped(
         dt.date(2026, 4, 3)
     settings, problems = inputs.read_settings([(2, {"key": "date_order", "value": "DMY"})])
     assert not problems and settings.date_order == "dmy"
+
+
+def test_sell_and_comp_decide_the_same_from_the_selling_catalog_as_from_the_fold(studio):
+    """Post gives sell and comp rows Scopes.for_selling (master data folded once) instead of a family fold:
+    every such row is decided exactly as with the full state, whatever it is rejected for."""
+    from studio import DEFAULT_REASONS
+
+    from xl_ledger.core import commands
+    from xl_ledger.core.scope import Scopes
+
+    studio.student("S-003", family="F-1")
+    studio.sell("S-002", "P10", "2026-04-20")  # a sale dated after the rows below: a buyer all the same
+    studio._append([E.PeriodClose(effective_date=dt.date(2026, 2, 28))])  # February is closed
+    rows = [("sell", "2026-03-02", dict(student_id=s, product_id=p)) for s in ("S-001", "S-002", "S-003", "S-404", None)
+            for p in ("P10", "INTRO", "OLD", "P-404", None)]
+    rows += [("comp", d, dict(student_id=s, product_id=p, quantity=q, reason_code="goodwill"))
+             for s in ("S-001", "S-404") for p in ("P10", None, "P-404") for q in (1, None)
+             for d in ("2026-03-02", "2026-02-10")]
+    rows += [("sell", "2026-02-15", dict(student_id="S-001", product_id="P10")),
+             ("sell", "2026-03-05", dict(student_id="S-003", product_id="P10", quantity=-1))]
+    scopes = Scopes(studio.journal.entries)
+    seen = []
+    for action, date, cells in rows:
+        parsed, problems = inputs.read_actions([(5, {"action": action, "date": date, **cells})])
+        assert not problems
+        a = parsed[0][1]
+        when = a.date
+        assert action in commands.CATALOG_ONLY
+        answers = []
+        for state in (studio.state(when), scopes.for_selling(when)):
+            ctx = commands.Context(state=state, today=when, operator="owner", role="owner",
+                                   reasons=DEFAULT_REASONS, package_ids=set(studio.package_ids))
+            answers.append(commands.decide(a, ctx))
+        assert answers[0] == answers[1], (action, date, cells)
+        seen.append(answers[0][1].message if answers[0][1] else "accepted")
+    for found in ("accepted", "closed period", "first-time clients only", "is not active", "is not a student",
+                  "is not a product", "is empty", "not more than zero"):
+        assert any(found in m for m in seen), found

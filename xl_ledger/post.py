@@ -213,8 +213,11 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
         alerts.append(_alert(actions_sheet, p))
     for row_no, action in parsed:
         when = action.date or today
-        involved = [action.student_id, action.to_student_id, scopes.package_owner.get(action.package_id or "")]
-        state = scopes.fold_for([s for s in involved if s], when)
+        if action.action in commands.CATALOG_ONLY:
+            state = scopes.for_selling(when)
+        else:
+            involved = [action.student_id, action.to_student_id, scopes.package_owner.get(action.package_id or "")]
+            state = scopes.fold_for([s for s in involved if s], when)
         ctx = commands.Context(state=state, today=today, operator=operator, role=role, reasons=reasons,
                                package_ids=scopes.package_ids)
         events, problem = commands.decide(action, ctx)

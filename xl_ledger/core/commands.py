@@ -326,6 +326,10 @@ def _toggle(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     return [cls(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id))]
 
 
+# Actions whose handlers read only students, products, the closed period and buyers from the state, so
+# a post may give them Scopes.for_selling instead of folding the family (a test pins the equivalence).
+CATALOG_ONLY = frozenset({"sell", "comp"})
+
 _HANDLERS: dict[str, Callable] = {
     "sell": _sell, "top_up": _top_up, "refund": _refund, "chargeback": _chargeback, "transfer": _transfer,
     "freeze": _freeze, "unfreeze": _unfreeze, "extend": _extend, "adjust": _adjust, "comp": _comp,

@@ -35,6 +35,8 @@ class Scopes:
         self.package_ids = IdPool()
         self.package_owner: dict[str, str] = {}
         self.buyers: set[str] = set()
+        self._selling: Optional[State] = None
+        self._selling_key: Optional[tuple] = None
         for entry in entries:
             self.add(entry)
 
@@ -102,6 +104,17 @@ class Scopes:
 
     def fold_for(self, student_ids: Iterable[str], as_of: dt.date) -> State:
         return fold(self.entries_for(student_ids), as_of)
+
+    def for_selling(self, as_of: dt.date) -> State:
+        """What `sell` and `comp` read (commands.CATALOG_ONLY): students, products, the closed period and
+        who has bought. The same fields as fold_for gives, from master data alone, folded once per date
+        and master-data length rather than once per Actions row. Read only."""
+        key = (as_of, len(self.master))
+        if self._selling_key != key:
+            self._selling = fold(self.master, as_of)
+            self._selling_key = key
+        self._selling.buyers = self.buyers  # fold counts every sale, whatever its date: so does this set
+        return self._selling
 
     def catalog(self, as_of: dt.date) -> State:
         """Master data and every session's latest state, without matching: what input diffs need."""
