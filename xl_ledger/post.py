@@ -123,6 +123,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     head = store.head()
     warm = _open_log(store, key, head)
     journal = Journal.from_rows(warm.rows)
+    warm.decoded()  # the entries hold what a commit needs from the rows: at a million rows, memory matters
     scopes = Scopes(journal.entries)
     same_sessions = _sessions_unchanged(warm)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
@@ -279,6 +280,12 @@ class _Warm:
         return self.read
 
     from_checkpoint: bool = False  # the rows are the checkpoint's (its chunks can be saved again as they are)
+
+    def decoded(self) -> None:
+        """The rows have been decoded into entries: when the checkpoint's chunks can be saved again as
+        they are, the rows themselves are not needed any more (a million of them is hundreds of MB)."""
+        if self.from_checkpoint and len(self.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
+            self.read = []
 
     @property
     def current(self) -> bool:

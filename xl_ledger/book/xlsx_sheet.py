@@ -106,13 +106,20 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
     bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
     were."""
     head, rows, tail = split_sheet(xml)
-    chunks = rows.split(b"</row>")
-    old: dict[int, bytes] = {}
-    for chunk in chunks[:-1]:
-        if not chunk.startswith(b'<row r="'):
+    # Row elements as views into `rows`, not copies: an Allocations part can be hundreds of MB.
+    view = memoryview(rows)
+    old: dict[int, memoryview] = {}
+    start = 0
+    find = rows.find
+    while True:
+        end = find(b"</row>", start)
+        if end < 0:
+            break
+        if not rows.startswith(b'<row r="', start):
             return replace_body(xml, body, styles, width)  # not the layout replace_body writes
-        old[int(chunk[8:chunk.find(b'"', 8)])] = chunk
-    if chunks[-1].strip():
+        old[int(rows[start + 8:find(b'"', start + 8)])] = view[start:end]
+        start = end + 6
+    if rows[start:].strip():
         return replace_body(xml, body, styles, width)
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     parts = []
