@@ -281,11 +281,22 @@ class _Warm:
 
     from_checkpoint: bool = False  # the rows are the checkpoint's (its chunks can be saved again as they are)
 
+    # Once decoded: the rows as checkpoint chunks, and their head. The next checkpoint is these chunks
+    # plus one for the new rows, so the rows themselves are dropped (a million of them is GBs).
+    blobs: Optional[list[bytes]] = None
+    head: tuple = (0, chain.GENESIS)
+
     def decoded(self) -> None:
-        """The rows have been decoded into entries: when the checkpoint's chunks can be saved again as
-        they are, the rows themselves are not needed any more (a million of them is hundreds of MB)."""
+        """The rows have been decoded into entries; keep them only as checkpoint chunks from now on."""
+        rows = self.rows
         if self.from_checkpoint and len(self.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
-            self.read = []
+            self.blobs = self.cp.log_blobs
+        elif self.digests is not None:  # a store with a checkpoint (FileStore): pack them now
+            self.blobs = [checkpoint.pack(rows)]
+        else:
+            return
+        self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+        self.read = []
 
     @property
     def current(self) -> bool:
@@ -351,7 +362,10 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fin
     if not digests or "Log" not in digests:
         return
     new_rows = [check_log_row(r, store.name) for r in change.log_rows]
-    if warm.current and len(warm.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
+    if warm.blobs is not None:  # decoded: the chunks, plus one for the new rows
+        blobs = warm.blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
+        head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
+    elif warm.current and len(warm.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:  # never decoded (recompute)
         blobs = warm.cp.log_blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
         head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.cp.head)
     else:
@@ -501,6 +515,8 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         rows = warm.rows
         head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
         journal = Journal.from_rows(rows)
+        del rows
+        warm.decoded()
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
         as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)
