@@ -324,9 +324,10 @@ class FileStore:
                 packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
             for sheet, updates in change.cells.items():
                 path = book.sheets[sheet]
-                names = headers(sheet)
-                by_col = {(r, names.index(c) + 1): v for (r, c), v in updates.items()}
+                number = {name: i for i, name in reversed(list(enumerate(headers(sheet), start=1)))}
+                by_col = {(r, number[c]): v for (r, c), v in updates.items()}
                 replaced[path] = edit_cells(book.read(path), by_col, styles)
+                packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
                 # Rows written below an Excel table join it, as they would if typed in Excel.
                 for table in book.tables_of(path):
                     grown = extend_table(book.read(table), max(r for r, _ in by_col), {c for _, c in by_col})

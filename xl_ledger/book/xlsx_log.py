@@ -25,6 +25,7 @@ import zlib
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import replace
+from itertools import compress
 from typing import BinaryIO
 from typing import Iterable
 from typing import Iterator
@@ -102,21 +103,68 @@ def load_state(comment: bytes, f: BinaryIO, member: Member | None) -> tuple[LogS
 
 
 def rows_xml(rows: Iterable[tuple], first_row: int) -> bytes:
-    """New Log rows: seq as a number, every other non-empty value as an inline string."""
+    """New Log rows: seq as a number, every other non-empty value as an inline string.
+
+    Most rows need no escaping and no xml:space, and a few substring tests over the row's texts joined
+    tell (C speed; a regex or a per-cell look cost more than the encoding itself). Such a row is one
+    str.format of a template chosen by which of its columns are empty (every Log row of a kind leaves
+    the same ones empty); any other row goes cell by cell. Both give the same bytes
+    (tests/test_store_fast_paths.py pins them to the plain per-cell encoder).
+    """
     out = []
-    letters = _LETTERS
+    templates = _TEMPLATES
     r = first_row
     for row in rows:
-        cells = [f'<row r="{r}"><c r="A{r}"><v>{row[SEQ]}</v></c>']
-        for i in range(1, len(LOG_COLUMNS)):
-            v = row[i]
-            if v:
-                space = ' xml:space="preserve"' if v[0].isspace() or v[-1].isspace() else ""
-                cells.append(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t{space}>{escape_text(v)}</t></is></c>')
-        cells.append("</row>")
-        out.append("".join(cells))
+        try:
+            joined = "<".join(row[1:])
+        except TypeError:
+            joined = ""  # not all text: the per-cell path says what it says
+        if _plain(joined) and row[SEQ]:
+            mask = tuple(map(bool, row))
+            template = templates.get(mask)
+            if template is None:
+                template = templates[mask] = _template(mask)
+            out.append(template.format(r, *compress(row, mask)))
+        else:
+            out.append(_row_xml(row, r))
         r += 1
     return "".join(out).encode("utf-8")
+
+
+def _plain(joined: str) -> bool:
+    """The row's texts, joined by "<", hold nothing escape_text would change and no value starts or ends
+    with whitespace. isprintable() is False for every character escape_text rewrites except &, <, > and
+    a literal _xHHHH_ (tested apart; a "<" inside a value shows as one separator too many), and the only
+    printable whitespace is the space, so one test per space position covers xml:space."""
+    return (joined.count("<") == _N_TEXT - 1 and joined.isprintable() and "&" not in joined
+            and ">" not in joined and "_x" not in joined and "< " not in joined and " <" not in joined
+            and joined[:1] != " " and joined[-1:] != " ")
+
+
+_N_TEXT = len(LOG_COLUMNS) - 1
+_TEMPLATES: dict[tuple[bool, ...], str] = {}
+
+
+def _template(mask: tuple[bool, ...]) -> str:
+    parts = ['<row r="{0}"><c r="A{0}"><v>{1}</v></c>']
+    k = 2
+    for i in range(1, len(LOG_COLUMNS)):
+        if mask[i]:
+            parts.append(f'<c r="{_LETTERS[i]}{{0}}" t="inlineStr"><is><t>{{{k}}}</t></is></c>')
+            k += 1
+    parts.append("</row>")
+    return "".join(parts)
+
+
+def _row_xml(row: tuple, r: int) -> str:
+    cells = [f'<row r="{r}"><c r="A{r}"><v>{row[SEQ]}</v></c>']
+    for i in range(1, len(LOG_COLUMNS)):
+        v = row[i]
+        if v:
+            space = ' xml:space="preserve"' if v[0].isspace() or v[-1].isspace() else ""
+            cells.append(f'<c r="{_LETTERS[i]}{r}" t="inlineStr"><is><t{space}>{escape_text(v)}</t></is></c>')
+    cells.append("</row>")
+    return "".join(cells)
 
 
 def _segment(*chunks: bytes, final: bool = False) -> bytes:
