@@ -146,6 +146,9 @@ def bench_import(sizes: list[int]) -> None:
         print(f"  {n:>9,} rows  fastexcel {r['fastexcel']:.3f} s  dry run {r['dry_run']:.3f} s "
               f"({r['dry_run_ratio']:.1f}x)  import {r['import']:.3f} s ({r['import_ratio']:.1f}x)  "
               f"[{int(r['sessions']):,} sessions, {int(r['log_rows']):,} Log rows]")
+        print(f"    floor {r['floor']:.3f} s ({r['floor_ratio']:.1f}x): what the import must output, done once: "
+              f"fastexcel's read {r['fastexcel']:.3f} + " + " + ".join(f"{k} {v:.3f}" for k, v in r["floor_phases"].items())
+              + f" of the {int(r['log_rows']):,} Log rows")
         print("    phases of the import (s): " + ", ".join(f"{k} {v:.3f}" for k, v in r["import_phases"].items()))
 
 
