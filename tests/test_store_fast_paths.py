@@ -13,7 +13,9 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+import openpyxl
 import pytest
+import python_calamine
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -28,12 +30,14 @@ from xl_ledger.book.schema import col_letter
 from xl_ledger.book.store import BrokenFileError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import ChangeError
+from xl_ledger.book.store import cell_value
 from xl_ledger.book.store import check_change
 from xl_ledger.book.xlsx_cells import StyleBook
 from xl_ledger.book.xlsx_cells import escape_text
 from xl_ledger.book.xlsx_sheet import edit_cells
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.core.chain import LOG_COLUMNS
+from xl_ledger.core.chain import verify
 from xl_ledger.core.chain import SEQ
 
 AWKWARD = ["", "plain", " lead", "trail ", "\tTab", "nl\n", "\n", " ", "a<b", "b>a", "AT&T", "&amp;", "cr\rhere",
@@ -250,3 +254,56 @@ def test_log_rows_are_checked_as_before():
             _check(Change(0, GENESIS, (tuple(row),)))
     with pytest.raises(ChangeError, match="needs 17 values"):
         _check(Change(0, GENESIS, (rows[0][:-1],)))
+
+
+# ------------------------------------------------------------------- the big paths, read back for real
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A workbook after two commits large enough for every fast path: the Log rebuilt with 2 pieces and a
+    bit (encoded while a worker thread compresses), then appended to with more than a piece; Sessions
+    rows added below the sheet's own in one block (and the table stretched over them)."""
+    path = build_workbook(tmp_path_factory.mktemp("big") / "studio.xlsx")
+    store = FileStore(path)
+    first = log_rows(2 * xlsx_log.CHUNK + 5)
+    sessions = {}
+    notes = [t for t in AWKWARD if t not in ("\ufffe", "\uffff")]  # calamine reads those back as _xFFFE_
+    for i in range(xlsx_log.CHUNK + 10):
+        r = 4 + i  # below the two sessions build_workbook writes
+        sessions.update({(r, "session_id"): f"N{i}", (r, "date"): dt.date(2026, 2, 1) + dt.timedelta(days=i % 300),
+                         (r, "minutes"): Decimal(30 + 15 * (i % 4)), (r, "student_id"): f"ST{i % 40}",
+                         (r, "status"): "attended", (r, "note"): notes[i % len(notes)] or None})
+    store.commit(Change(0, GENESIS, tuple(first), cells={"Sessions": sessions}))
+    seq, head = store.head()
+    more = log_rows(xlsx_log.CHUNK + 3, seq + 1, head)
+    store.commit(Change(seq, head, tuple(more)))
+    return path, first + more, sessions
+
+
+def test_big_commits_read_back_exactly(big):
+    path, rows, sessions = big
+    store = FileStore(path)
+    back = store.read_log()
+    assert back == rows and verify(back) is None
+    calamine = python_calamine.CalamineWorkbook.from_path(str(path))
+    log = calamine.get_sheet_by_name("Log").to_python()
+    assert [(int(r[0]),) + tuple(r[1:]) for r in log[1:]] == rows
+    read = dict(store.read_sheet("Sessions").records())
+    headers = schema.BY_NAME["Sessions"].headers
+    for (r, column), value in sessions.items():
+        assert read[r][column] == cell_value(value), (r, column)
+    assert max(read) == 3 + xlsx_log.CHUNK + 10
+    ws = openpyxl.load_workbook(path, read_only=False)["Sessions"]
+    assert ws.tables["tblSessions"].ref == f"A1:{col_letter(len(headers))}{max(read)}"
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_reads_the_big_commits(big, tmp_path):
+    from libreoffice import convert
+
+    path, rows, sessions = big
+    xlsx = convert(path, "xlsx", tmp_path / "lo")
+    book = python_calamine.CalamineWorkbook.from_path(str(xlsx))
+    log = book.get_sheet_by_name("Log").to_python()
+    assert [(int(r[0]), r[15]) for r in log[1:]] == [(r[0], r[15]) for r in rows]  # every seq and hash
+    ids = [r[0] for r in book.get_sheet_by_name("Sessions").to_python()[1:] if r[0]]
+    assert ids == ["S1", "S2"] + [v for (_r, c), v in sessions.items() if c == "session_id"]
