@@ -154,23 +154,25 @@ def _new_rows(numbers: list[int], by_row: dict[int, dict[int, object]], col_styl
     """What _edit_row gives for each of these rows the sheet has no element for, cell for cell, faster
     (an import appends tens of thousands): per column the reference letters and style are worked out
     once, numbers and plain texts are written straight away, and other texts and dates are encoded once
-    per column and value (statuses and dates repeat). Anything else goes through cell_xml itself."""
+    per column and value (statuses and dates repeat). Anything else goes through cell_xml itself.
+    Cells are encoded in the order given, as _edit_row does (a date style added for one comes first),
+    and written in column order."""
     columns: dict[int, tuple[str, object, str]] = {}  # column -> (letters, style, ' s="…"' or '')
     seen: dict[tuple[int, type, object], str] = {}  # (column, type, value) -> the cell after its reference
     out = []
     for r in numbers:
         rs = str(r)
-        out.append(f'<row r="{rs}">')
-        for c, v in sorted(by_row[r].items()):
+        cells = []
+        for c, v in by_row[r].items():
             column = columns.get(c)
             if column is None:
                 style = col_style.get(c)
                 column = columns[c] = (col_letter(c), style, f' s="{style}"' if style else "")
             t = type(v)
             if t is Decimal or t is int:
-                out.append(f'<c r="{column[0]}{rs}"{column[2]}><v>{number_text(v)}</v></c>')
+                cells.append((c, f'<c r="{column[0]}{rs}"{column[2]}><v>{number_text(v)}</v></c>'))
             elif t is str and v and plain_text(v):
-                out.append(f'<c r="{column[0]}{rs}"{column[2]} t="inlineStr"><is><t>{v}</t></is></c>')
+                cells.append((c, f'<c r="{column[0]}{rs}"{column[2]} t="inlineStr"><is><t>{v}</t></is></c>'))
             elif t is str or t is dt.date:  # equal values of exactly these types always encode alike
                 key = (c, t, v)
                 rest = seen.get(key)
@@ -178,10 +180,11 @@ def _new_rows(numbers: list[int], by_row: dict[int, dict[int, object]], col_styl
                     cell = cell_xml(c, 1, v, column[1], styles)
                     rest = seen[key] = cell[len(f'<c r="{column[0]}1"'):] if cell else ""
                 if rest:
-                    out.append(f'<c r="{column[0]}{rs}"{rest}')
+                    cells.append((c, f'<c r="{column[0]}{rs}"{rest}'))
             else:
-                out.append(cell_xml(c, r, v, column[1], styles))
-        out.append("</row>")
+                cells.append((c, cell_xml(c, r, v, column[1], styles)))
+        cells.sort()
+        out.append(f'<row r="{rs}">{"".join([x for _c, x in cells])}</row>')
     return "".join(out).encode()
 
 
