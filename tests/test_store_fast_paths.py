@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import openpyxl
@@ -307,3 +309,17 @@ def test_libreoffice_reads_the_big_commits(big, tmp_path):
     assert [(int(r[0]), r[15]) for r in log[1:]] == [(r[0], r[15]) for r in rows]  # every seq and hash
     ids = [r[0] for r in book.get_sheet_by_name("Sessions").to_python()[1:] if r[0]]
     assert ids == ["S1", "S2"] + [v for (_r, c), v in sessions.items() if c == "session_id"]
+
+
+def test_log_rows_encoded_in_pieces_decompress_to_the_rows_xml():
+    rows = log_rows(2 * xlsx_log.CHUNK + 7)
+    whole = xlsx_log.rows_xml(rows, 5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        shared = xlsx_log.encode(rows, 5, pool)  # as a commit does, on its own worker
+        segment = shared.segment()
+    for encoded, data in ((shared, segment), (xlsx_log.encode(rows, 5), None), (xlsx_log.encode(rows[:9], 5), None)):
+        data = data or encoded.segment()
+        xml = zlib.decompressobj(-15).decompress(data)
+        assert xml == whole[:len(xml)] and len(xml) == encoded.length
+        assert encoded.crc == zlib.crc32(xml) and encoded.first_row == 5
+    assert shared.length == len(whole) and shared.fits(5, rows) and not shared.fits(6, rows)

@@ -22,6 +22,7 @@ import json
 import re
 import struct
 import zlib
+from concurrent.futures import Executor
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -171,23 +172,52 @@ def _row_xml(row: tuple, r: int) -> str:
 CHUNK = 4096  # Log rows per piece of XML (about 4 MB) handed to the compressing thread
 
 
-def _encode_and_compress(c, rows: list[tuple], first_row: int, crc: int) -> tuple[bytes, int, int]:
-    """`rows` as XML fed to compressor `c` (not flushed): (compressed bytes, `crc` continued over the
-    XML, the XML's length). Many rows are encoded a piece at a time while a worker thread compresses
-    the piece before (zlib releases the GIL), so a 50k-row import pays for the slower of the two
-    instead of both."""
-    if len(rows) <= CHUNK:
-        xml = rows_xml(rows, first_row)
-        return c.compress(xml), zlib.crc32(xml, crc), len(xml)
-    length = 0
-    with ThreadPoolExecutor(max_workers=1) as pool:  # one worker: the pieces reach `c` in order
-        pending = []
-        for i in range(0, len(rows), CHUNK):
-            xml = rows_xml(rows[i:i + CHUNK], first_row + i)
-            crc = zlib.crc32(xml, crc)
-            length += len(xml)
-            pending.append(pool.submit(c.compress, xml))
-        return b"".join(p.result() for p in pending), crc, length
+@dataclass
+class Encoded:
+    """New Log rows as XML on their way to one deflate segment (a fresh compressor, sync-flushed, so it
+    splices after any byte-aligned segment). `parts`: compressed bytes, or futures of them."""
+
+    first_row: int
+    count: int
+    crc: int  # of the XML alone
+    length: int
+    parts: list
+
+    def segment(self) -> bytes:
+        return b"".join(p if isinstance(p, bytes) else p.result() for p in self.parts)
+
+    def fits(self, first_row: int, rows: list[tuple]) -> bool:
+        return self.first_row == first_row and self.count == len(rows)
+
+
+def encode(rows: list[tuple], first_row: int, pool: Executor | None = None) -> Encoded:
+    """Encode `rows` (Excel rows `first_row` on) a piece at a time; with `pool` (one worker, so the
+    pieces reach the compressor in order) each piece is compressed while the next is encoded — and, in
+    a commit, while the engine sheets are rendered (zlib releases the GIL)."""
+    if pool is None and len(rows) > CHUNK:
+        with ThreadPoolExecutor(max_workers=1) as own:
+            done = encode(rows, first_row, own)
+            done.parts = [done.segment()]
+            return done
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    run = pool.submit if pool is not None else (lambda f, *a: f(*a))
+    crc = length = 0
+    parts = []
+    for i in range(0, len(rows), CHUNK):
+        xml = rows_xml(rows[i:i + CHUNK], first_row + i)
+        crc = zlib.crc32(xml, crc)
+        length += len(xml)
+        parts.append(run(c.compress, xml))
+    parts.append(run(c.flush, zlib.Z_SYNC_FLUSH))
+    return Encoded(first_row, len(rows), crc, length, parts)
+
+
+def scan_last_row(chunks: Iterator[bytes]) -> int:
+    """The last row number of a worksheet part, streamed (what rebuild finds as it copies it)."""
+    split = _Splitter(chunks)
+    for _piece in split.rows():
+        pass
+    return split.last_row
 
 
 def _segment(*chunks: bytes, final: bool = False) -> bytes:
@@ -201,16 +231,19 @@ def _stored(data: bytes) -> bytes:
     return b"\x00" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
 
 
-def append(w: ZipWriter, src: BinaryIO, member: Member, state: LogState, tail: bytes, rows: list[tuple]) -> LogState:
-    """Write the Log member extended by `rows` (fast path: old rows copied compressed)."""
+def append(w: ZipWriter, src: BinaryIO, member: Member, state: LogState, tail: bytes, rows: list[tuple],
+           encoded: Encoded | None = None) -> LogState:
+    """Write the Log member extended by `rows` (fast path: old rows copied compressed). `encoded`: the
+    rows already under way (`encode`), when they start right after the state's last row."""
+    if encoded is None or not encoded.fits(state.last_row + 1, rows):
+        encoded = encode(rows, state.last_row + 1)
     last_row = state.last_row + len(rows)
     dim = dimension_bytes(last_row)
-    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    packed, body_crc, added = _encode_and_compress(c, rows, state.last_row + 1, state.body_crc)
-    seg = packed + c.flush(zlib.Z_SYNC_FLUSH)
+    seg = encoded.segment()
+    body_crc = crc32_combine(state.body_crc, encoded.crc, encoded.length)
     tail_seg = _segment(tail, final=True)
     csize = state.body_end + len(seg) + len(tail_seg)
-    body_len = state.body_len + added
+    body_len = state.body_len + encoded.length
     crc = zlib.crc32(tail, crc32_combine(zlib.crc32(dim, state.h1_crc), body_crc, body_len))
     usize = state.h1_len + DIM_WIDTH + body_len + len(tail)
     w.start(member, crc, csize, usize)
@@ -280,9 +313,10 @@ class _Splitter:
 
 
 def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple], head_seq: int,
-            head_hash: str) -> LogState:
+            head_hash: str, encoded: Encoded | None = None) -> LogState:
     """Write the Log member in the appendable layout from its current bytes (streamed, kept verbatim)
-    plus `rows`. Used the first time, and whenever another program has re-saved the workbook."""
+    plus `rows`. Used the first time, and whenever another program has re-saved the workbook.
+    `encoded`: the rows already under way, used when they start right after the part's last row."""
     split = _Splitter(old)
     m = w.start(member, 0, 0, 0)
     data_start = w.tell()
@@ -309,10 +343,13 @@ def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple
             data = inner.compress(piece)
             w.write_data(data)
             csize += len(data)
-    packed, body_crc, added = _encode_and_compress(inner, rows, split.last_row + 1, body_crc)
+    data = inner.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned: the new rows' own segment follows
+    if encoded is None or not encoded.fits(split.last_row + 1, rows):
+        encoded = encode(rows, split.last_row + 1)
+    data += encoded.segment()
+    body_crc = crc32_combine(body_crc, encoded.crc, encoded.length)
     last_row = split.last_row + len(rows)
-    body_len += added
-    data = packed + inner.flush(zlib.Z_SYNC_FLUSH)
+    body_len += encoded.length
     w.write_data(data)
     csize += len(data)
     body_end = csize
