@@ -319,7 +319,7 @@ class FileStore:
                       packing: dict[str, tuple[bytes, Future]]) -> None:
         log_path = book.sheets["Log"]
         # The new Log rows first, when it is known where they start: the worker compresses them while
-        # the sheets below are rendered (an import's 50k rows: a quarter of a second of deflate).
+        # the sheets below are rendered (an import's 50k rows: about half a second of deflate).
         encoded = None
         if rows:
             first_row = loaded[0].last_row + 1 if loaded else _first_new_row_of_small_log(book, log_path)

@@ -151,7 +151,7 @@ def cell_value(value: object) -> object:
 
 
 _CELL_TYPES = {type(None), bool, int, float, Decimal, str, dt.date, dt.datetime}
-_TEXT_ONLY = {str}
+_TEXT_ONLY = frozenset({str})
 
 
 def check_log_row(row: Sequence[object], where: str) -> tuple:
