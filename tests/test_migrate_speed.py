@@ -25,5 +25,6 @@ def test_the_import_harness_imports_5k_lessons(tmp_path):
     path = lf.log_xlsx(tmp_path / "log_5k.xlsx", rows=5_000)
     r = time_import(path, template_path(), repeat=1)
     print(f"\n5k-row import: fastexcel {r['fastexcel']:.3f}s, dry run {r['dry_run']:.3f}s ({r['dry_run_ratio']:.1f}x), "
-          f"import {r['import']:.3f}s ({r['import_ratio']:.1f}x); phases {r['import_phases']}")
+          f"import {r['import']:.3f}s ({r['import_ratio']:.1f}x), floor {r['floor']:.3f}s ({r['floor_ratio']:.1f}x); "
+          f"phases {r['import_phases']}")
     assert (r["sessions"], r["log_rows"]) == (5_000, 5_040)

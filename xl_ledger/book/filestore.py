@@ -329,6 +329,14 @@ class FileStore:
     def _commit_parts(self, book: _Book, change: Change, rows, head, loaded, styles: StyleBook,
                       replaced: dict[str, bytes], headers, pool: ThreadPoolExecutor,
                       packing: dict[str, tuple[bytes, Future]]) -> None:
+        log_path = book.sheets["Log"]
+        # The new Log rows first, when it is known where they start: the worker compresses them while
+        # the sheets below are rendered (an import's 50k rows: about half a second of deflate).
+        encoded = None
+        if rows:
+            first_row = loaded[0].last_row + 1 if loaded else _first_new_row_of_small_log(book, log_path)
+            if first_row is not None:
+                encoded = xlsx_log.encode(rows, first_row, pool)
         try:
             for sheet, body in change.sheets.items():
                 path = book.sheets[sheet]
@@ -341,9 +349,10 @@ class FileStore:
                 packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
             for sheet, updates in change.cells.items():
                 path = book.sheets[sheet]
-                names = headers(sheet)
-                by_col = {(r, names.index(c) + 1): v for (r, c), v in updates.items()}
+                number = {name: i for i, name in reversed(list(enumerate(headers(sheet), start=1)))}
+                by_col = {(r, number[c]): v for (r, c), v in updates.items()}
                 replaced[path] = edit_cells(book.read(path), by_col, styles)
+                packing[path] = (replaced[path], pool.submit(_crc_and_deflate, replaced[path]))
                 # Rows written below an Excel table join it, as they would if typed in Excel.
                 for table in book.tables_of(path):
                     grown = extend_table(book.read(table), max(r for r, _ in by_col), {c for _, c in by_col})
@@ -354,7 +363,6 @@ class FileStore:
                                   f"Open and save the workbook in Excel, then post again.") from None
         if styles.changed:
             replaced[book.styles_path] = styles.to_bytes()
-        log_path = book.sheets["Log"]
         comment = book.archive.comment if not book.archive.comment.startswith(xlsx_log.MAGIC) else b""
         if loaded:
             comment = loaded[0].comment()  # still true if the Log part is copied unchanged
@@ -364,9 +372,9 @@ class FileStore:
                 for m in book.archive.members:
                     if m.name == log_path and rows:
                         if loaded:
-                            state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows)
+                            state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows, encoded)
                         else:
-                            state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head)
+                            state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head, encoded)
                         comment = state.comment()
                     elif m.name in replaced:
                         data = replaced[m.name]
@@ -453,6 +461,19 @@ def _table_intact(table, key: bytes | None) -> bool:
         return True
     except (pa.ArrowException, ValueError, TypeError, KeyError):
         return False
+
+
+def _first_new_row_of_small_log(book: _Book, log_path: str) -> int | None:
+    """The row after the Log part's last when the part is small enough to scan twice (a new workbook's,
+    before its first commit lays it out for appending); None for a large one, whose new rows are then
+    encoded as it is copied."""
+    m = book.archive.get(log_path)
+    if m is None or m.usize > 1 << 20:
+        return None
+    try:
+        return xlsx_log.scan_last_row(iter_member(book.f, m)) + 1
+    except (ZipFormatError, ValueError, zlib.error):
+        return None  # the rebuild reports it
 
 
 def _read_sheet_slowly(path: Path, sheet: str) -> list[list[object]]:

@@ -22,9 +22,12 @@ import json
 import re
 import struct
 import zlib
+from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import replace
+from itertools import compress
 from typing import BinaryIO
 from typing import Iterable
 from typing import Iterator
@@ -102,21 +105,119 @@ def load_state(comment: bytes, f: BinaryIO, member: Member | None) -> tuple[LogS
 
 
 def rows_xml(rows: Iterable[tuple], first_row: int) -> bytes:
-    """New Log rows: seq as a number, every other non-empty value as an inline string."""
+    """New Log rows: seq as a number, every other non-empty value as an inline string.
+
+    Most rows need no escaping and no xml:space, and a few substring tests over the row's texts joined
+    tell (C speed; a regex or a per-cell look cost more than the encoding itself). Such a row is one
+    str.format of a template chosen by which of its columns are empty (every Log row of a kind leaves
+    the same ones empty); any other row goes cell by cell. Both give the same bytes
+    (tests/test_store_fast_paths.py pins them to the plain per-cell encoder).
+    """
     out = []
-    letters = _LETTERS
+    templates = _TEMPLATES
     r = first_row
     for row in rows:
-        cells = [f'<row r="{r}"><c r="A{r}"><v>{row[SEQ]}</v></c>']
-        for i in range(1, len(LOG_COLUMNS)):
-            v = row[i]
-            if v:
-                space = ' xml:space="preserve"' if v[0].isspace() or v[-1].isspace() else ""
-                cells.append(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t{space}>{escape_text(v)}</t></is></c>')
-        cells.append("</row>")
-        out.append("".join(cells))
+        try:
+            joined = "<".join(row[1:])
+        except TypeError:
+            joined = ""  # not all text: the per-cell path says what it says
+        if _plain(joined) and row[SEQ]:
+            mask = tuple(map(bool, row))
+            template = templates.get(mask)
+            if template is None:
+                template = templates[mask] = _template(mask)
+            out.append(template.format(r, *compress(row, mask)))
+        else:
+            out.append(_row_xml(row, r))
         r += 1
     return "".join(out).encode("utf-8")
+
+
+def _plain(joined: str) -> bool:
+    """The row's texts, joined by "<", hold nothing escape_text would change and no value starts or ends
+    with whitespace. isprintable() is False for every character escape_text rewrites except &, <, > and
+    a literal _xHHHH_ (tested apart; a "<" inside a value shows as one separator too many), and the only
+    printable whitespace is the space, so one test per space position covers xml:space."""
+    return (joined.count("<") == _N_TEXT - 1 and joined.isprintable() and "&" not in joined
+            and ">" not in joined and "_x" not in joined and "< " not in joined and " <" not in joined
+            and joined[:1] != " " and joined[-1:] != " ")
+
+
+_N_TEXT = len(LOG_COLUMNS) - 1
+_TEMPLATES: dict[tuple[bool, ...], str] = {}
+
+
+def _template(mask: tuple[bool, ...]) -> str:
+    parts = ['<row r="{0}"><c r="A{0}"><v>{1}</v></c>']
+    k = 2
+    for i in range(1, len(LOG_COLUMNS)):
+        if mask[i]:
+            parts.append(f'<c r="{_LETTERS[i]}{{0}}" t="inlineStr"><is><t>{{{k}}}</t></is></c>')
+            k += 1
+    parts.append("</row>")
+    return "".join(parts)
+
+
+def _row_xml(row: tuple, r: int) -> str:
+    cells = [f'<row r="{r}"><c r="A{r}"><v>{row[SEQ]}</v></c>']
+    for i in range(1, len(LOG_COLUMNS)):
+        v = row[i]
+        if v:
+            space = ' xml:space="preserve"' if v[0].isspace() or v[-1].isspace() else ""
+            cells.append(f'<c r="{_LETTERS[i]}{r}" t="inlineStr"><is><t{space}>{escape_text(v)}</t></is></c>')
+    cells.append("</row>")
+    return "".join(cells)
+
+
+CHUNK = 4096  # Log rows per piece of XML (about 4 MB) handed to the compressing thread
+
+
+@dataclass
+class Encoded:
+    """New Log rows as XML on their way to one deflate segment (a fresh compressor, sync-flushed, so it
+    splices after any byte-aligned segment). `parts`: compressed bytes, or futures of them."""
+
+    first_row: int
+    count: int
+    crc: int  # of the XML alone
+    length: int
+    parts: list
+
+    def segment(self) -> bytes:
+        return b"".join(p if isinstance(p, bytes) else p.result() for p in self.parts)
+
+    def fits(self, first_row: int, rows: list[tuple]) -> bool:
+        return self.first_row == first_row and self.count == len(rows)
+
+
+def encode(rows: list[tuple], first_row: int, pool: Executor | None = None) -> Encoded:
+    """Encode `rows` (Excel rows `first_row` on) a piece at a time; with `pool` (one worker, so the
+    pieces reach the compressor in order) each piece is compressed while the next is encoded — and, in
+    a commit, while the engine sheets are rendered (zlib releases the GIL)."""
+    if pool is None and len(rows) > CHUNK:
+        with ThreadPoolExecutor(max_workers=1) as own:
+            done = encode(rows, first_row, own)
+            done.parts = [done.segment()]
+            return done
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    run = pool.submit if pool is not None else (lambda f, *a: f(*a))
+    crc = length = 0
+    parts = []
+    for i in range(0, len(rows), CHUNK):
+        xml = rows_xml(rows[i:i + CHUNK], first_row + i)
+        crc = zlib.crc32(xml, crc)
+        length += len(xml)
+        parts.append(run(c.compress, xml))
+    parts.append(run(c.flush, zlib.Z_SYNC_FLUSH))
+    return Encoded(first_row, len(rows), crc, length, parts)
+
+
+def scan_last_row(chunks: Iterator[bytes]) -> int:
+    """The last row number of a worksheet part, streamed (what rebuild finds as it copies it)."""
+    split = _Splitter(chunks)
+    for _piece in split.rows():
+        pass
+    return split.last_row
 
 
 def _segment(*chunks: bytes, final: bool = False) -> bytes:
@@ -130,16 +231,19 @@ def _stored(data: bytes) -> bytes:
     return b"\x00" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
 
 
-def append(w: ZipWriter, src: BinaryIO, member: Member, state: LogState, tail: bytes, rows: list[tuple]) -> LogState:
-    """Write the Log member extended by `rows` (fast path: old rows copied compressed)."""
-    new_rows = rows_xml(rows, state.last_row + 1)
+def append(w: ZipWriter, src: BinaryIO, member: Member, state: LogState, tail: bytes, rows: list[tuple],
+           encoded: Encoded | None = None) -> LogState:
+    """Write the Log member extended by `rows` (fast path: old rows copied compressed). `encoded`: the
+    rows already under way (`encode`), when they start right after the state's last row."""
+    if encoded is None or not encoded.fits(state.last_row + 1, rows):
+        encoded = encode(rows, state.last_row + 1)
     last_row = state.last_row + len(rows)
     dim = dimension_bytes(last_row)
-    seg = _segment(new_rows)
+    seg = encoded.segment()
+    body_crc = crc32_combine(state.body_crc, encoded.crc, encoded.length)
     tail_seg = _segment(tail, final=True)
     csize = state.body_end + len(seg) + len(tail_seg)
-    body_crc = zlib.crc32(new_rows, state.body_crc)
-    body_len = state.body_len + len(new_rows)
+    body_len = state.body_len + encoded.length
     crc = zlib.crc32(tail, crc32_combine(zlib.crc32(dim, state.h1_crc), body_crc, body_len))
     usize = state.h1_len + DIM_WIDTH + body_len + len(tail)
     w.start(member, crc, csize, usize)
@@ -209,9 +313,10 @@ class _Splitter:
 
 
 def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple], head_seq: int,
-            head_hash: str) -> LogState:
+            head_hash: str, encoded: Encoded | None = None) -> LogState:
     """Write the Log member in the appendable layout from its current bytes (streamed, kept verbatim)
-    plus `rows`. Used the first time, and whenever another program has re-saved the workbook."""
+    plus `rows`. Used the first time, and whenever another program has re-saved the workbook.
+    `encoded`: the rows already under way, used when they start right after the part's last row."""
     split = _Splitter(old)
     m = w.start(member, 0, 0, 0)
     data_start = w.tell()
@@ -238,12 +343,13 @@ def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple
             data = inner.compress(piece)
             w.write_data(data)
             csize += len(data)
-    last_row = split.last_row
-    new_rows = rows_xml(rows, last_row + 1)
-    last_row += len(rows)
-    body_crc = zlib.crc32(new_rows, body_crc)
-    body_len += len(new_rows)
-    data = inner.compress(new_rows) + inner.flush(zlib.Z_SYNC_FLUSH)
+    data = inner.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned: the new rows' own segment follows
+    if encoded is None or not encoded.fits(split.last_row + 1, rows):
+        encoded = encode(rows, split.last_row + 1)
+    data += encoded.segment()
+    body_crc = crc32_combine(body_crc, encoded.crc, encoded.length)
+    last_row = split.last_row + len(rows)
+    body_len += encoded.length
     w.write_data(data)
     csize += len(data)
     body_end = csize
