@@ -5,13 +5,16 @@
 
 For each size N: the template with an N-event Log (scripts/bench.py's synthetic studio, sealed with
 core.journal) and input sheets that agree with it (Products, Students, and a Sessions sheet holding
-every lesson, as a studio's would), plus 100 new Actions rows (sales, top-ups, freezes, a comp, and mistakes). Then, each in a fresh process:
-  raw       fastexcel load_sheet("Log") → Arrow (the floor)
-  verify    FileStore.read_log + chain.verify (what `xl-ledger verify` does)
-  recompute post.recompute: read, verify, fold, render, write the engine sheets
-  post100   post.post applying the 100 Actions rows (reads every input sheet, diffs, folds, writes)
-Prints seconds, ratios to raw, and peak memory (VmHWM) per step. recompute and post100 run twice:
-cold (no checkpoint) and warm (with the checkpoint a post before the 100 actions were typed left).
+every lesson, as a studio's would), plus 100 new Actions rows (sales, top-ups, freezes, a comp, and
+mistakes). Then, each in a fresh process:
+  raw          fastexcel load_sheet("Log") → Arrow (the denominator of every ratio)
+  verify       FileStore.check_log (what `xl-ledger verify` does: every row, never the checkpoint)
+  floor        the least a cold recompute must do: read, verify, decode and fold the Log (no render/write)
+  recompute    post.recompute: read, verify, fold, render, write the engine sheets
+  recompute+1  the same for the next day (so not "up to date")
+  post100      post.post applying the 100 Actions rows (reads every input sheet, diffs, folds, writes)
+Prints seconds, ratios to raw, and peak memory (VmHWM) per step. recompute and post100 run cold (no
+checkpoint) and warm (with the checkpoint the post before the 100 actions were typed left).
 """
 
 from __future__ import annotations
@@ -122,6 +125,16 @@ def measure(path: Path, what: str, as_of: dt.date) -> dict:
     elif what == "verify":  # what `xl-ledger verify` does: every row, never the checkpoint
         count, _head, broken = FileStore(path).check_log()
         assert broken is None and count > 0
+    elif what == "floor":  # the least a cold recompute must do, each step once: nothing rendered or written
+        from xl_ledger.book import filestore
+        from xl_ledger.core.journal import Journal
+
+        store = FileStore(path)
+        table = store._log_table()
+        assert filestore._table_intact(table, None)
+        rows = filestore._table_rows(table)
+        del table
+        Journal.from_rows(rows).fold(as_of)
     elif what == "recompute":
         result = post.recompute(FileStore(path), now=NOW, as_of=as_of)
         extra = {"up_to_date": result.up_to_date is not None}
@@ -176,7 +189,7 @@ def main(argv: list[str]) -> None:
             runs = {}
             from xl_ledger.book import checkpoint
 
-            for what in ("raw", "verify", "recompute", "post100", "recompute warm", "recompute+1 warm",
+            for what in ("raw", "verify", "floor", "recompute", "post100", "recompute warm", "recompute+1 warm",
                          "post100 warm"):
                 results = []
                 for _ in range(repeat):
@@ -200,6 +213,8 @@ def main(argv: list[str]) -> None:
                 note = " (up to date: nothing to write)" if r.get("up_to_date") else ""
                 print(f"  verify + recompute, {label:<15} {cell(verify + r['seconds'])}   "
                       f"[recompute alone {cell(r['seconds'])}{note}]", flush=True)
+            print(f"  cold floor: read + verify + decode + fold the Log, nothing rendered or written "
+                  f"{cell(runs['floor']['seconds'])}", flush=True)
             for label, key in (("cold", "post100"), ("warm", "post100 warm")):
                 r = runs[key]
                 print(f"  post of 100 actions, {label:<14} {cell(r['seconds'])}   [{r['applied']} applied, "
