@@ -70,17 +70,27 @@ def test_the_udf_wrappers_in_the_template_equal_what_xlwings_generates():
     assert (sources.VBA_DIR / "xlwings_udfs.bas").read_bytes() == generated.encode("cp1252")
 
 
-def test_runpython_never_takes_the_pro_embedded_code_branch():
-    """xlwings.bas (kept verbatim, BSD) calls `xlwings.pro.runpython_embedded_code` only for a workbook
-    that holds `*.py` sheets (embedded code, a PRO feature). The template has none, and the VBA shows
-    that this is the only PRO reference in the runtime module."""
+def test_the_product_never_reaches_xlwings_pro():
+    """DESIGN §5: only the BSD parts of xlwings in the product. The copy of xlwings.bas has its one PRO
+    call (embedded code in *.py sheets) replaced by a message, no product source names xlwings.pro or
+    xlwings.server, and the template has no *.py sheet."""
     import zipfile
 
+    from xl_ledger.excel import sources
+
+    product = REPO / "xl_ledger"
+    offending = [str(f.relative_to(REPO)) for f in product.rglob("*") if f.suffix in (".py", ".bas", ".cls", ".xml")
+                 and re.search(r"xlwings\.(pro|server)\b", f.read_text("cp1252" if f.suffix in (".bas", ".cls") else "utf-8"))
+                 and f.name != "sources.py"]  # sources.py holds the patch's "old" text, to find it
+    assert offending == []
     vba = (REPO / "xl_ledger" / "excel" / "vba" / "xlwings.bas").read_text("cp1252")
-    pro_lines = [ln for ln in vba.splitlines() if "xlwings.pro" in ln]
-    assert len(pro_lines) == 1 and "runpython_embedded_code" in pro_lines[0]
-    assert 'If Right$(sht.Name, 3) = ".py" Then' in vba  # the branch is guarded by *.py sheets
+    assert "PRO feature that xl-ledger does not use" in vba and "xlwings.pro" not in vba
+    assert b"xlwings.pro" in sources.installed_xlwings_file("xlwings.bas").read_bytes()  # the patch did work
     with zipfile.ZipFile(REPO / "workbook_template.xlsm") as z:
         workbook = z.read("xl/workbook.xml").decode("utf-8")
+    from oletools.olevba import VBA_Parser
+
+    modules = [code for _f, _s, _name, code in VBA_Parser(str(REPO / "workbook_template.xlsm")).extract_macros()]
+    assert len(modules) >= 5 and not [m for m in modules if "xlwings.pro" in m]  # as Excel will read them
     sheet_names = re.findall(r'<sheet [^>]*name="([^"]+)"', workbook)
     assert sheet_names and not [n for n in sheet_names if n.endswith(".py")]

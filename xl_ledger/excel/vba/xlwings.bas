@@ -139,7 +139,8 @@ Public Function RunPython(PythonCommand As String)
             MsgBox "Embedded code requires a valid LICENSE_KEY."
             Exit Function
         Else
-            PythonCommand = "import xlwings.pro;xlwings.pro.runpython_embedded_code('" & SourcePythonCommand & "')"
+            MsgBox "Embedded code (*.py sheets) is an xlwings PRO feature that xl-ledger does not use."
+            Exit Function
         End If
     End If
 
