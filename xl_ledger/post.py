@@ -289,12 +289,12 @@ class _Warm:
     def decoded(self) -> None:
         """The rows have been decoded into entries; keep them only as checkpoint chunks from now on."""
         rows = self.rows
+        if self.digests is None:
+            return  # a store without a checkpoint (LiveStore): nothing to pack them for
         if self.from_checkpoint and len(self.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
             self.blobs = self.cp.log_blobs
-        elif self.digests is not None:  # a store with a checkpoint (FileStore): pack them now
-            self.blobs = [checkpoint.pack(rows)]
         else:
-            return
+            self.blobs = [checkpoint.pack(rows)]
         self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
         self.read = []
 
@@ -362,16 +362,13 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fin
     if not digests or "Log" not in digests:
         return
     new_rows = [check_log_row(r, store.name) for r in change.log_rows]
-    if warm.blobs is not None:  # decoded: the chunks, plus one for the new rows
-        blobs = warm.blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
-        head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
-    elif warm.current and len(warm.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:  # never decoded (recompute)
-        blobs = warm.cp.log_blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
-        head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.cp.head)
-    else:
-        rows = warm.rows + new_rows
-        blobs = [checkpoint.pack(rows)]
-        head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+    if warm.blobs is None:
+        warm.decoded()
+        if warm.blobs is None:
+            return
+    # The rows as read, as checkpoint chunks, plus one for the new rows.
+    blobs = warm.blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
+    head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
     sheets = {name: (fp, digests[name]) for name, fp in fingerprints.items() if name in digests}
     bodies = {}
     for name in sheets:

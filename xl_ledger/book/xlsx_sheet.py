@@ -90,17 +90,7 @@ def header_row(rows: bytes) -> bytes:
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
     """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
     head, rows, tail = split_sheet(xml)
-    writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
-    parts = []
-    last_col = width
-    for i, values in enumerate(body):
-        row = writer.row(i + 2, values)
-        if row:
-            parts.append(row)
-            last_col = max(last_col, len(values))
-    last_row = len(body) + 1
-    head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{last_row}")
-    return head + header_row(rows) + "".join(parts).encode() + tail
+    return _write_body(head, rows, tail, body, styles, width, {}, ())
 
 
 def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
@@ -125,8 +115,15 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
         start = end + 6
     if rows[start:].strip():
         return replace_body(xml, body, styles, width)
+    return _write_body(head, rows, tail, body, styles, width, old, previous)
+
+
+def _write_body(head: bytes, rows: bytes, tail: bytes, body: Sequence[Sequence[object]], styles: StyleBook,
+                width: int, old: Mapping[int, memoryview], previous: Sequence[Sequence[object]]) -> bytes:
+    """The part with `body` as its data rows; a row equal to previous[i] whose element `old` holds (row
+    number -> bytes without its end tag) is kept as it is."""
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
-    parts = []
+    parts: list = []
     last_col = width
     n_previous = len(previous)
     end_tag = b"</row>"
