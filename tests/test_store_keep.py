@@ -62,8 +62,12 @@ ROWS = st.lists(st.tuples(*[st.sampled_from(VALUES + ([dt.date(2026, 3, 1), dt.d
 def test_keeping_rows_gives_the_bytes_of_a_full_rewrite(before, after, data):
     if before and data.draw(st.booleans()):  # most rows shared, as after a post
         after = before[:data.draw(st.integers(0, len(before)))] + after
+    if before and data.draw(st.booleans()):  # a row changed in the middle of the shared ones
+        i = data.draw(st.integers(0, len(before) - 1))
+        after = after[:i] + [data.draw(ROWS.filter(bool))[0]] + after[i + 1:]
+    block = data.draw(st.integers(1, 5))  # blocks kept whole, and blocks with a changed row
     written = replace_body(SHEET, before, StyleBook(STYLES), WIDTH)
-    assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before) == \
+    assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == \
         replace_body(written, after, StyleBook(STYLES), WIDTH)
 
 
@@ -100,3 +104,16 @@ def test_a_stale_hint_is_ignored(tmp_path):
     # The hint claims the part holds other rows, but names a digest the part does not have.
     store.commit(Change(*store.head(), sheets={"Allocations": [row, row]}, keep={"Allocations": ("0" * 64, lie)}))
     assert [r[:2] for _n, r in FileStore(path).read_sheet("Allocations").rows] == [("PK-1", "S1")] * 2
+
+
+def test_rows_with_no_cells_are_kept_or_rewritten_alike():
+    """An all-empty row has no element in the part; the rows around it are still found and kept."""
+    full = tuple(["S1"] + [None] * (WIDTH - 1))
+    empty = (None,) * WIDTH
+    before = [full, empty, full, empty, empty, full, full]
+    for after in (list(before), before[:5] + [("S2",) + full[1:]] + before[6:], [empty] + before[1:],
+                  before[:-1], before + [full, empty]):
+        for block in (1, 2, 3, 4, 256):
+            written = replace_body(SHEET, before, StyleBook(STYLES), WIDTH)
+            assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == \
+                replace_body(written, after, StyleBook(STYLES), WIDTH), (after, block)

@@ -248,8 +248,8 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-    fingerprints = {name: checkpoint.body_fingerprint(rows) for name, rows in body.items()} if warm.digests else {}
-    rewrite = warm.changed(body, fingerprints)
+    packed = warm.pack(body)
+    rewrite = warm.changed(body, packed)
     change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows), sheets=rewrite,
                     cells={"Actions": cells} if cells else {}, keep=warm.keep(rewrite) if not dry_run else {})
     result.change = change
@@ -257,7 +257,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
         # With nothing of the inputs' own in Alerts (no rejected row, notice or typed-over cell), the
         # engine sheets are exactly what `recompute` would write for this Log and date.
         pure = not alerts and not drift
-        _commit(store, change, key, warm, fingerprints, as_of if pure else None, session_cache, session_rows,
+        _commit(store, change, key, warm, packed, as_of if pure else None, session_cache, session_rows,
                 scopes.settings.timezone, clean)
     return result
 
@@ -285,6 +285,7 @@ class _Warm:
     # plus one for the new rows, so the rows themselves are dropped (a million of them is GBs).
     blobs: Optional[list[bytes]] = None
     head: tuple = (0, chain.GENESIS)
+    _previous: dict = field(default_factory=dict)  # sheet -> the checkpoint's body for it, unpickled
 
     def decoded(self) -> None:
         """The rows have been decoded into entries; keep them only as checkpoint chunks from now on."""
@@ -309,12 +310,33 @@ class _Warm:
             return set()
         return {name for name, (_fp, digest) in self.cp.sheets.items() if self.digests.get(name) == digest}
 
-    def changed(self, body: dict[str, list[tuple]], fingerprints: dict[str, str]) -> dict[str, list[tuple]]:
+    def previous(self, sheet: str) -> Optional[list[tuple]]:
+        """The body the engine last wrote to `sheet` (unpickled once), or None."""
+        if self.cp is None or self.digests is None:
+            return None
+        if sheet not in self._previous:
+            self._previous[sheet] = self.cp.body(sheet)
+        return self._previous[sheet]
+
+    def pack(self, body: dict[str, list[tuple]]) -> dict[str, tuple[list[bytes], str]]:
+        """Each sheet's body as checkpoint blocks with its fingerprint (stores with part digests only).
+        Blocks equal to the last body's are its bytes again, so an unchanged body keeps its fingerprint."""
+        if not self.digests:
+            return {}
+        out = {}
+        for name, rows in body.items():
+            previous = self.previous(name)
+            blocks = checkpoint.pack_body(rows, previous, self.cp.bodies.get(name, ()) if previous else ())
+            out[name] = (blocks, checkpoint.body_fingerprint(blocks))
+        return out
+
+    def changed(self, body: dict[str, list[tuple]], packed: dict[str, tuple[list[bytes], str]]
+                ) -> dict[str, list[tuple]]:
         """The sheets to rewrite: all of them, less those whose part is untouched and already holds
         exactly this body."""
         same = self.untouched()
         return {name: rows for name, rows in body.items()
-                if not (name in same and self.cp.sheets[name][0] == fingerprints.get(name))}
+                if not (name in same and name in packed and self.cp.sheets[name][0] == packed[name][1])}
 
     def keep(self, sheets: dict[str, list[tuple]]) -> dict[str, tuple[str, list[tuple]]]:
         """Change.keep for the sheets to rewrite: the body each untouched part holds, so that the store
@@ -322,7 +344,7 @@ class _Warm:
         same = self.untouched()
         out = {}
         for name in sheets:
-            body = self.cp.body(name) if name in same else None
+            body = self.previous(name) if name in same else None
             if body is not None:
                 out[name] = (self.digests[name], body)
         return out
@@ -349,7 +371,8 @@ def read_verified_rows(store: Store, key: Optional[bytes]) -> list[tuple]:
     return rows
 
 
-def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fingerprints: dict[str, str],
+def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm,
+            packed: dict[str, tuple[list[bytes], str]],
             recomputed: Optional[dt.date], session_cache: Optional[tuple] = None,
             session_rows: Optional[list[int]] = None, timezone: Optional[str] = None,
             sessions_outcome: Optional[tuple] = None) -> None:
@@ -369,13 +392,8 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm, fin
     # The rows as read, as checkpoint chunks, plus one for the new rows.
     blobs = warm.blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
     head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
-    sheets = {name: (fp, digests[name]) for name, fp in fingerprints.items() if name in digests}
-    bodies = {}
-    for name in sheets:
-        if name in change.sheets:
-            bodies[name] = checkpoint.pack(list(change.sheets[name]))
-        elif warm.cp is not None and name in warm.cp.bodies and warm.cp.sheets.get(name) == sheets[name]:
-            bodies[name] = warm.cp.bodies[name]  # not rewritten: the part and its body are as they were
+    sheets = {name: (fp, digests[name]) for name, (_blocks, fp) in packed.items() if name in digests}
+    bodies = {name: packed[name][0] for name in sheets}
     # The Sessions rows as read are still the sheet's only if its part (and what it is read through) is
     # the one read, before this commit, and still is after it.
     same = session_rows is not None and warm.digests is not None and digests.get("Sessions") is not None \
@@ -521,14 +539,14 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         drift = find_drift(store, body, skip=warm.untouched())
         if drift:
             body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-        fingerprints = {name: checkpoint.body_fingerprint(b) for name, b in body.items()} if warm.digests else {}
-        rewrite = warm.changed(body, fingerprints)
+        packed = warm.pack(body)
+        rewrite = warm.changed(body, packed)
         change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=rewrite,
                         keep=warm.keep(rewrite))
         cache = cp.sessions if cp is not None else None
         rows_of = cp.sessions_rows[1] if cp is not None and cp.sessions_rows \
             and cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
-        _commit(store, change, key, warm, fingerprints, None if drift else as_of, cache, rows_of, settings.timezone)
+        _commit(store, change, key, warm, packed, None if drift else as_of, cache, rows_of, settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 
 

@@ -5,7 +5,8 @@
            decodes to — already verified — with their head (seq, hash), pickled in chunks that are only
            unpickled when needed (a new post adds a chunk for its own rows)
   sheets   engine sheet -> (fingerprint of the body written, digest of the part as written)
-  bodies   engine sheet -> the body written, pickled: a rewrite keeps the XML of rows that did not change
+  bodies   engine sheet -> the body written, pickled in blocks of BODY_BLOCK rows: a rewrite keeps the XML
+           of rows that did not change, and the next save re-pickles only the blocks that did
   recomputed  the as_of when the engine sheets are exactly `recompute`'s output for this Log, else None
   timezone the studio's time zone at the head (what `recompute` needs to know today's date)
   sessions (headers, {raw Sessions row values: parsed Session}) for rows that parsed cleanly, pickled
@@ -41,8 +42,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Optional
+from typing import Sequence
 
-MAGIC = b"xl-ledger-checkpoint/2\n"
+from xl_ledger.book.xlsx_sheet import same_rows
+
+MAGIC = b"xl-ledger-checkpoint/3\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session")}
 
@@ -53,7 +57,7 @@ class Checkpoint:
     head: tuple[int, str]
     log_blobs: list[bytes]  # the Log rows in order, verified with the key this checkpoint is MACed with
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
-    bodies: dict[str, bytes] = field(default_factory=dict)  # sheet -> pack(body as written)
+    bodies: dict[str, list[bytes]] = field(default_factory=dict)  # sheet -> pack_body(body as written)
     recomputed: Optional[dt.date] = None
     timezone: Optional[str] = None
     sessions: Optional[tuple[tuple[str, ...], bytes]] = None  # headers, pack({raw row: Session})
@@ -74,12 +78,16 @@ class Checkpoint:
 
     def body(self, sheet: str) -> Optional[list[tuple]]:
         """The body the engine last wrote to `sheet`, or None."""
-        blob = self.bodies.get(sheet)
+        blocks = self.bodies.get(sheet)
+        if not isinstance(blocks, list):
+            return None
+        out: list[tuple] = []
         try:
-            body = unpack(blob) if blob else None
+            for blob in blocks:
+                out += unpack(blob)
         except Exception:  # pickle raises many types on a blob it cannot read
             return None
-        return body if isinstance(body, list) else None
+        return out
 
 
 MAX_LOG_BLOBS = 16  # past this many chunks, the next save packs the rows as one again
@@ -194,12 +202,32 @@ def discard(workbook: Path) -> None:
         path_for(workbook).unlink()
 
 
-def body_fingerprint(rows) -> str:
-    """A digest of a sheet body by value: the repr of its rows (exact for the cell types an engine sheet
-    holds — str, int, Decimal with its exponent, date, None — so equal rows give equal text and a value
-    written differently gives different text). Twice as fast as pickling the rows."""
-    text = repr([r if type(r) is tuple else tuple(r) for r in rows])
-    return "r1:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+BODY_BLOCK = 2048  # rows per pickled block of an engine sheet's body
 
 
-__all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "path_for", "save"]
+def pack_body(rows: Sequence[tuple], previous: Optional[Sequence[tuple]] = None,
+              previous_blocks: Sequence[bytes] = ()) -> list[bytes]:
+    """The body as pickled blocks of BODY_BLOCK rows. A block whose rows are the same values of the same
+    types as that block of `previous` (whose blocks are `previous_blocks`) is those bytes again: after a
+    post most of a big sheet is where it was, and pickling all of it cost more than writing the sheet."""
+    out = []
+    for k, i in enumerate(range(0, len(rows), BODY_BLOCK)):
+        block = rows[i:i + BODY_BLOCK]
+        if previous is not None and k < len(previous_blocks) and same_rows(previous[i:i + BODY_BLOCK], block):
+            out.append(previous_blocks[k])
+        else:
+            out.append(pack(block if type(block) is list else list(block)))
+    return out
+
+
+def body_fingerprint(blocks: Sequence[bytes]) -> str:
+    """A digest of a body by value, from its blocks: a pickle spells out each cell's type and value
+    (a Decimal with its exponent), so different rows never give the same blocks. Equal rows may pickle
+    differently (shared objects are memoised), which only costs a rewrite."""
+    h = hashlib.sha256()
+    for blob in blocks:
+        h.update(hashlib.sha256(blob).digest())
+    return "b1:" + h.hexdigest()
+
+
+__all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "pack_body", "path_for", "save"]

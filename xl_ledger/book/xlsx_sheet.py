@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import chain
 from decimal import Decimal
 from typing import Mapping
 from typing import Sequence
@@ -90,62 +91,76 @@ def header_row(rows: bytes) -> bytes:
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
     """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
     head, rows, tail = split_sheet(xml)
-    return _write_body(head, rows, tail, body, styles, width, {}, ())
-
-
-def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-                         previous: Sequence[Sequence[object]]) -> bytes:
-    """`replace_body`, for a part that holds exactly `previous` as replace_body wrote it: a row equal to
-    the previous row at the same place keeps its XML; only the others are written. The result is the
-    bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
-    were."""
-    head, rows, tail = split_sheet(xml)
-    # Row elements as views into `rows`, not copies: an Allocations part can be hundreds of MB.
-    view = memoryview(rows)
-    old: dict[int, memoryview] = {}
-    start = 0
-    find = rows.find
-    while True:
-        end = find(b"</row>", start)
-        if end < 0:
-            break
-        if not rows.startswith(b'<row r="', start):
-            return replace_body(xml, body, styles, width)  # not the layout replace_body writes
-        old[int(rows[start + 8:find(b'"', start + 8)])] = view[start:end]
-        start = end + 6
-    if rows[start:].strip():
-        return replace_body(xml, body, styles, width)
-    return _write_body(head, rows, tail, body, styles, width, old, previous)
-
-
-def _write_body(head: bytes, rows: bytes, tail: bytes, body: Sequence[Sequence[object]], styles: StyleBook,
-                width: int, old: Mapping[int, memoryview], previous: Sequence[Sequence[object]]) -> bytes:
-    """The part with `body` as its data rows; a row equal to previous[i] whose element `old` holds (row
-    number -> bytes without its end tag) is kept as it is."""
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     parts: list = []
     last_col = width
-    n_previous = len(previous)
-    end_tag = b"</row>"
     for i, values in enumerate(body):
-        r = i + 2
-        kept = old.get(r) if i < n_previous else None
-        if kept is not None:
-            was = previous[i]
-            # Equal values of the same types print alike (number_text prints a Decimal normalised), but
-            # 1 == Decimal(1) == True, and True is written as text.
-            if was == values and tuple(map(type, was)) == tuple(map(type, values)):
-                parts.append(kept)
-                parts.append(end_tag)
-                if len(values) > last_col:
-                    last_col = len(values)
-                continue
-        row = writer.row(r, values)
+        row = writer.row(i + 2, values)
         if row:
             parts.append(row.encode())
             last_col = max(last_col, len(values))
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{len(body) + 1}")
     return head + header_row(rows) + b"".join(parts) + tail
+
+
+KEEP_BLOCK = 256  # rows compared (as a slice) and kept (as one byte range) at a time
+
+
+def same_rows(a: Sequence, b: Sequence) -> bool:
+    """Equal rows whose cells have the same types: those print alike (number_text prints a Decimal
+    normalised), but 1 == Decimal(1) == True and True is written as text. Compared in C, slice by slice."""
+    return a == b and [*map(type, chain.from_iterable(a))] == [*map(type, chain.from_iterable(b))]
+
+
+def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
+                         previous: Sequence[Sequence[object]], block: int = KEEP_BLOCK) -> bytes:
+    """`replace_body`, for a part that holds exactly `previous` as replace_body wrote it: a row equal to
+    the previous row at the same place keeps its XML; only the others are written. The result is the
+    bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
+    were, so rows are compared a block at a time and an unchanged block is copied as one byte range."""
+    head, rows, tail = split_sheet(xml)
+    header = header_row(rows)
+    pos = rows.find(header) + len(header) if header else 0  # where the next old row element starts
+    view = memoryview(rows)  # row ranges as views, not copies: an Allocations part can be hundreds of MB
+    writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
+    parts: list = []
+    last_col = width
+    n, n_previous = len(body), len(previous)
+    starts = rows.startswith
+    find = rows.find
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        values = body[i0:i1]
+        widest = max(map(len, values))
+        if widest <= last_col and i1 <= n_previous and starts(b'<row r="%d"' % (i0 + 2), pos) \
+                and same_rows(previous[i0:i1], values):
+            # The block's rows, as written from these very values. Its end: the next row's start, or
+            # after the last row of all.
+            end = find(b'<row r="%d"' % (i1 + 2), pos) if i1 < n_previous else rows.rfind(b"</row>") + 6
+            if end > pos:
+                parts.append(view[pos:end])
+                pos = end
+                continue
+        for i in range(i0, i1):
+            r = i + 2
+            row = values[i - i0]
+            if i < n_previous and starts(b'<row r="%d"' % r, pos):
+                end = find(b"</row>", pos) + 6
+                if end < 6:
+                    return replace_body(xml, body, styles, width)  # not the layout replace_body writes
+                kept = same_rows((previous[i],), (row,))
+                if kept:
+                    parts.append(view[pos:end])
+                    last_col = max(last_col, len(row))
+                pos = end
+                if kept:
+                    continue
+            text = writer.row(r, row)
+            if text:
+                parts.append(text.encode())
+                last_col = max(last_col, len(row))
+    head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}")
+    return head + header + b"".join(parts) + tail
 
 
 def _cell_col(letters: bytes) -> int:

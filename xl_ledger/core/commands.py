@@ -473,11 +473,14 @@ def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
     """Sell the same product again for each student whose auto-renew package left sessions owed."""
     sales = []
     done = set()
+    renewable: dict[str, list] = {}  # owner -> their auto-renew packages (one pass, not one per owed session)
+    for p in state.packages.values():
+        if p.product.auto_renew and not p.comp and p.active:
+            renewable.setdefault(p.owner, []).append(p)
     for a in sorted(queries.owed(state), key=lambda a: (a.date, a.session_id)):
         if a.student_id in done:
             continue
-        own = [p for p in state.packages.values() if p.owner == a.student_id and p.product.auto_renew
-               and not p.comp and p.active and (a.unit is None or p.unit == a.unit)]
+        own = [p for p in renewable.get(a.student_id, ()) if a.unit is None or p.unit == a.unit]
         if not own:
             continue
         last = max(own, key=lambda p: (p.purchased_on, p.package_id))
