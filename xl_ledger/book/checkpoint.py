@@ -156,11 +156,16 @@ def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
         return None
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 32:
         return None
-    mac, payload = data[len(MAGIC):len(MAGIC) + 32], data[len(MAGIC) + 32:]
-    if not hmac.compare_digest(mac, hmac.new(mac_key, payload, hashlib.sha256).digest()):
+    # The payload is read in place (a view, and a BytesIO sharing the bytes): at a million Log rows it
+    # is hundreds of MB, and a copy of it would be the post's peak of memory.
+    start = len(MAGIC) + 32
+    mac = data[len(MAGIC):start]
+    if not hmac.compare_digest(mac, hmac.new(mac_key, memoryview(data)[start:], hashlib.sha256).digest()):
         return None
     try:
-        fields = _Unpickler(io.BytesIO(payload)).load()
+        stream = io.BytesIO(data)
+        stream.seek(start)
+        fields = _Unpickler(stream).load()
         cp = Checkpoint(**fields)
     except Exception:  # a checkpoint from another version: ignore it
         return None
@@ -172,18 +177,36 @@ def save(workbook: Path, key: Optional[bytes], cp: Checkpoint) -> None:
     mac_key = _mac_key(key)
     if mac_key is None:
         return
-    payload = pickle.dumps(cp.__dict__, protocol=5)
     target = path_for(workbook)
     # Named like the store's own temp files, so the next commit (under the lock) removes one left by a
     # killed process.
     tmp = workbook.with_name(f".~xl-ledger.{workbook.name}.{os.getpid()}.checkpoint.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(MAGIC + hmac.new(mac_key, payload, hashlib.sha256).digest() + payload)
+            # Pickled straight into the file (its blobs are written as they are) with the MAC taken on
+            # the way, then the MAC put in its place: at a million Log rows the payload is hundreds of
+            # MB, and pickling it to bytes first made the post's peak of memory.
+            f.write(MAGIC + bytes(32))
+            signed = _Signing(f, hmac.new(mac_key, digestmod=hashlib.sha256))
+            pickle.Pickler(signed, protocol=5).dump(cp.__dict__)
+            f.seek(len(MAGIC))
+            f.write(signed.mac.digest())
         os.replace(tmp, target)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+class _Signing:
+    """A write-only file that MACs what goes through it."""
+
+    def __init__(self, f, mac):
+        self.f = f
+        self.mac = mac
+
+    def write(self, data) -> int:
+        self.mac.update(data)
+        return self.f.write(data)
 
 
 def pack(obj: object) -> bytes:

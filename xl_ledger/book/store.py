@@ -18,6 +18,7 @@ import gc
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
+from itertools import chain
 from types import MappingProxyType
 from typing import Iterator
 from typing import Mapping
@@ -202,7 +203,7 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet) ->
             raise BrokenFileError(f"{book} has no sheet {name!r}: restore it from the template, then post again")
         # Type check up front (all-or-nothing): by the set of value types, one pass at C speed; only a
         # type cell_value does not know needs a closer look (it raises ChangeError).
-        for kind in {type(v) for row in body for v in row} - _CELL_TYPES:
+        for kind in set(map(type, chain.from_iterable(body))) - _CELL_TYPES:
             for row in body:
                 for value in row:
                     if type(value) is kind:

@@ -118,16 +118,35 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
     the previous row at the same place keeps its XML; only the others are written. The result is the
     bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
     were, so rows are compared a block at a time and an unchanged block is copied as one byte range."""
-    head, rows, tail = split_sheet(xml)
-    header = header_row(rows)
-    pos = rows.find(header) + len(header) if header else 0  # where the next old row element starts
-    view = memoryview(rows)  # row ranges as views, not copies: an Allocations part can be hundreds of MB
+    return b"".join(body_parts_keeping(xml, body, styles, width, previous, block))
+
+
+def body_parts_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
+                       previous: Sequence[Sequence[object]], block: int = KEEP_BLOCK) -> list:
+    """replace_body_keeping's result as the pieces it is made of (bytes, and views into `xml`), for a
+    writer that compresses them one by one instead of holding the whole new part as well as the old."""
+    # Offsets into `xml` rather than split copies, and one join at the end: the Allocations part of a
+    # busy studio is hundreds of MB, and each copy of it costs a tenth of a second.
+    m = _SHEETDATA_OPEN.search(xml)
+    if not m or m.group(1):
+        return [replace_body(xml, body, styles, width)]
+    start, stop = m.end(), xml.find(b"</sheetData>", m.end())
+    if stop < 0:
+        raise SheetFormatError("no </sheetData>")
+    first = _ROW.search(xml, start, stop)
+    header = b""
+    if first and first.group(1) == b"1":
+        header = first.group() if first.group(2) else xml[first.start():xml.find(b"</row>", first.end(), stop) + 6]
+    pos = first.start() + len(header) if header else start  # where the next old row element starts
+    view = memoryview(xml)  # row ranges as views, not copies
+    head = xml[:start]
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     parts: list = []
     last_col = width
     n, n_previous = len(body), len(previous)
-    starts = rows.startswith
-    find = rows.find
+    starts = xml.startswith
+    find = xml.find
+    last_end = xml.rfind(b"</row>", start, stop) + 6
     for i0 in range(0, n, block):
         i1 = min(i0 + block, n)
         values = body[i0:i1]
@@ -136,7 +155,7 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
                 and same_rows(previous[i0:i1], values):
             # The block's rows, as written from these very values. Its end: the next row's start, or
             # after the last row of all.
-            end = find(b'<row r="%d"' % (i1 + 2), pos) if i1 < n_previous else rows.rfind(b"</row>") + 6
+            end = find(b'<row r="%d"' % (i1 + 2), pos, stop) if i1 < n_previous else last_end
             if end > pos:
                 parts.append(view[pos:end])
                 pos = end
@@ -145,9 +164,9 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
             r = i + 2
             row = values[i - i0]
             if i < n_previous and starts(b'<row r="%d"' % r, pos):
-                end = find(b"</row>", pos) + 6
+                end = find(b"</row>", pos, stop) + 6
                 if end < 6:
-                    return replace_body(xml, body, styles, width)  # not the layout replace_body writes
+                    return [replace_body(xml, body, styles, width)]  # not the layout replace_body writes
                 kept = same_rows((previous[i],), (row,))
                 if kept:
                     parts.append(view[pos:end])
@@ -160,7 +179,7 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
                 parts.append(text.encode())
                 last_col = max(last_col, len(row))
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}")
-    return head + header + b"".join(parts) + tail
+    return [head, header, *parts, view[stop:]]
 
 
 def _cell_col(letters: bytes) -> int:
