@@ -251,3 +251,21 @@ def test_an_unchanged_sessions_sheet_is_not_diffed_again_yet_deleted_rows_are_st
     type_rows(path, "Students", {5: {"student_id": "S4", "name": "Dora Ek"}})
     result = post.post(FileStore(path), now=NOW, operator="owner")
     assert calls and result.notices == deleted
+
+
+def test_log_pieces_stay_few_and_keep_every_row_in_order():
+    """A post adds a short piece for its rows; past MAX_LOG_BLOBS short pieces they are merged, and the
+    full pieces before them are kept as the same bytes."""
+    rows = [(i, f"r{i}") for i in range(1, 2 * checkpoint.LOG_CHUNK + 11)]
+    blobs, counts = checkpoint.pack_rows(rows)
+    assert counts == [checkpoint.LOG_CHUNK, checkpoint.LOG_CHUNK, 10]
+    full = list(blobs[:2])
+    for post_no in range(40):
+        new = [(len(rows) + k + 1, f"p{post_no}") for k in range(post_no % 3 + 1)]
+        rows += new
+        more, more_counts = checkpoint.pack_rows(new)
+        blobs, counts = checkpoint.compact(blobs + more, counts + more_counts)
+        assert sum(1 for n in counts if n < checkpoint.LOG_CHUNK) <= checkpoint.MAX_LOG_BLOBS
+        assert blobs[:2] == full and blobs[0] is full[0]
+    back = [r for blob in blobs for r in checkpoint.unpack(blob)]
+    assert back == rows and counts == [len(checkpoint.unpack(b)) for b in blobs]

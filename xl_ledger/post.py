@@ -45,6 +45,7 @@ from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
 from xl_ledger.core.errors import one_line
 from xl_ledger.core.journal import Journal
+from xl_ledger.core.journal import row_to_entry
 from xl_ledger.core.scope import Scopes
 from xl_ledger.core.state import State
 
@@ -122,8 +123,7 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
     result = PostResult()
     head = store.head()
     warm = _open_log(store, key, head)
-    journal = Journal.from_rows(warm.rows)
-    warm.decoded()  # the entries hold what a commit needs from the rows: at a million rows, memory matters
+    journal = Journal(warm.entries())
     scopes = Scopes(journal.entries)
     same_sessions = _sessions_unchanged(warm)
     sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
@@ -272,32 +272,37 @@ class _Warm:
     digests: Optional[dict[str, str]]  # the store's part digests now (FileStore only)
     read: Optional[list[tuple]] = None  # the rows as read from the workbook; None: the checkpoint's are current
 
-    @property
-    def rows(self) -> list[tuple]:
-        if self.read is None:
-            self.read = self.cp.rows()
-            self.from_checkpoint = True
-        return self.read
+    from_checkpoint: bool = False  # the rows are the checkpoint's (its pieces can be saved again as they are)
 
-    from_checkpoint: bool = False  # the rows are the checkpoint's (its chunks can be saved again as they are)
-
-    # Once decoded: the rows as checkpoint chunks, and their head. The next checkpoint is these chunks
-    # plus one for the new rows, so the rows themselves are dropped (a million of them is GBs).
+    # Once decoded: the rows as checkpoint pieces (with their row counts), and their head. The next
+    # checkpoint is these pieces plus the new rows', so the rows themselves are dropped (a million of
+    # them is GBs).
     blobs: Optional[list[bytes]] = None
+    counts: Optional[list[int]] = None
     head: tuple = (0, chain.GENESIS)
     _previous: dict = field(default_factory=dict)  # sheet -> the checkpoint's body for it, unpickled
 
-    def decoded(self) -> None:
-        """The rows have been decoded into entries; keep them only as checkpoint chunks from now on."""
-        rows = self.rows
-        if self.digests is None:
-            return  # a store without a checkpoint (LiveStore): nothing to pack them for
-        if self.from_checkpoint and len(self.cp.log_blobs) < checkpoint.MAX_LOG_BLOBS:
-            self.blobs = self.cp.log_blobs
+    def entries(self) -> list:
+        """The Log decoded into entries. From the checkpoint a piece at a time, so that its rows are never
+        all held at once; rows read from the workbook are packed into pieces for the next checkpoint and
+        let go."""
+        if self.read is None:
+            self.from_checkpoint = True
+            self.read = []
+            out: list = []
+            for blob in self.cp.log_blobs:
+                out += map(row_to_entry, checkpoint.unpack(blob))
+            if self.digests is not None:
+                self.blobs, self.counts = list(self.cp.log_blobs), list(self.cp.log_counts)
         else:
-            self.blobs = [checkpoint.pack(rows)]
-        self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
-        self.read = []
+            rows = self.read
+            out = [row_to_entry(r) for r in rows]
+            if self.digests is None:
+                return out  # a store without a checkpoint (LiveStore): nothing to pack them for
+            self.blobs, self.counts = checkpoint.pack_rows(rows)
+            self.read = []
+        self.head = (out[-1].seq, out[-1].hash) if out else (0, chain.GENESIS)
+        return out
 
     @property
     def current(self) -> bool:
@@ -386,11 +391,10 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm,
         return
     new_rows = [check_log_row(r, store.name) for r in change.log_rows]
     if warm.blobs is None:
-        warm.decoded()
-        if warm.blobs is None:
-            return
-    # The rows as read, as checkpoint chunks, plus one for the new rows.
-    blobs = warm.blobs + ([checkpoint.pack(new_rows)] if new_rows else [])
+        return  # the Log was not decoded: nothing to save it from
+    # The rows as read, as checkpoint pieces, plus the new rows'.
+    more, more_counts = checkpoint.pack_rows(new_rows)
+    blobs, counts = checkpoint.compact(warm.blobs + more, warm.counts + more_counts)
     head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
     sheets = {name: (fp, digests[name]) for name, (_blocks, fp) in packed.items() if name in digests}
     bodies = {name: packed[name][0] for name in sheets}
@@ -401,7 +405,7 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm,
     if timezone is None and warm.current:
         timezone = warm.cp.timezone
     checkpoint.save(store.path, key, checkpoint.Checkpoint(
-        log=digests["Log"], head=head, log_blobs=blobs, sheets=sheets, bodies=bodies, recomputed=recomputed,
+        log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets, bodies=bodies, recomputed=recomputed,
         timezone=timezone, sessions=session_cache,
         sessions_rows=(digests["Sessions"], session_rows) if same else None,
         sessions_outcome=sessions_outcome if same else None))
@@ -421,7 +425,7 @@ def _cached_sessions(warm: _Warm) -> Optional[list]:
     cp = warm.cp
     row_nos = cp.sessions_rows[1]
     try:
-        cache = checkpoint.unpack(cp.sessions[1])
+        cache = checkpoint.unpack_map(cp.sessions[1])
     except Exception:  # pickle raises many types on a blob it cannot read
         return None
     if not isinstance(cache, dict) or len(cache) != len(row_nos):
@@ -478,7 +482,7 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_fi
     key = _cache_key(headers, day_first)
     blob = cp.sessions[1] if cp is not None and cp.sessions and tuple(cp.sessions[0]) == key else None
     try:
-        cache = checkpoint.unpack(blob) if blob else {}
+        cache = checkpoint.unpack_map(blob) if blob else {}
     except Exception:  # pickle raises many types on a blob it cannot read: parse every row instead
         cache, blob = {}, None
     width = len(headers)
@@ -495,8 +499,16 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_fi
         if hit is not None:
             known.append((row_no, hit))
         else:
-            todo.append((row_no, dict(zip(headers, raw))))
-    parsed, problems = inputs.read_sessions(todo, day_first)
+            todo.append((row_no, raw))
+    # Parsed a slice at a time (a row's parse depends on its own cells), so that a first post of a
+    # big Sessions sheet does not hold a dict of every row besides the parsed rows.
+    parsed, problems = [], []
+    for i in range(0, len(todo), checkpoint.MAP_CHUNK):
+        more, bad = inputs.read_sessions([(r, dict(zip(headers, raw))) for r, raw in todo[i:i + checkpoint.MAP_CHUNK]],
+                                         day_first)
+        parsed += more
+        problems += bad
+    del todo
     merged = sorted(known + parsed, key=lambda item: item[0])
     fresh = {keys[r]: s for r, s in merged}
     # Each cached parse's Excel row, in the cache's order: lets the next post skip reading an unchanged
@@ -506,7 +518,7 @@ def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_fi
         if rows is not None and list(cache) != list(fresh):
             rows = None  # the cache is in another order (rows moved): keep its bytes, but no row list
         return merged, problems, (key, blob), rows  # every row as last time: the same bytes will do
-    return merged, problems, (key, checkpoint.pack(fresh)), rows
+    return merged, problems, (key, checkpoint.pack_map(fresh)), rows
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
@@ -527,11 +539,8 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
                 head = tuple(cp.head)
                 return PostResult(change=Change(expected_seq=int(head[0]), expected_hash=str(head[1])),
                                   up_to_date=as_of)
-        rows = warm.rows
-        head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
-        journal = Journal.from_rows(rows)
-        del rows
-        warm.decoded()
+        journal = Journal(warm.entries())
+        head = journal.head()
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
         as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)

@@ -2,8 +2,9 @@
 
 `.<workbook name>.xl-ledger-checkpoint` holds what the last successful post/recompute knew:
   log      digest of the Log part as stored in the zip (FileStore.part_digests), and the Log rows it
-           decodes to — already verified — with their head (seq, hash), pickled in chunks that are only
-           unpickled when needed (a new post adds a chunk for its own rows)
+           decodes to — already verified — with their head (seq, hash), pickled in pieces of LOG_CHUNK
+           rows that are unpickled one at a time when needed (a post adds pieces for its own rows;
+           `compact` merges the short ones)
   sheets   engine sheet -> (fingerprint of the body written, digest of the part as written)
   bodies   engine sheet -> the body written, pickled in blocks of BODY_BLOCK rows: a rewrite keeps the XML
            of rows that did not change, and the next save re-pickles only the blocks that did
@@ -46,7 +47,7 @@ from typing import Sequence
 
 from xl_ledger.book.xlsx_sheet import same_rows
 
-MAGIC = b"xl-ledger-checkpoint/3\n"
+MAGIC = b"xl-ledger-checkpoint/4\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session")}
 
@@ -56,11 +57,12 @@ class Checkpoint:
     log: str  # FileStore.part_digests()["Log"]
     head: tuple[int, str]
     log_blobs: list[bytes]  # the Log rows in order, verified with the key this checkpoint is MACed with
+    log_counts: list[int]  # the number of rows in each of log_blobs
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
     bodies: dict[str, list[bytes]] = field(default_factory=dict)  # sheet -> pack_body(body as written)
     recomputed: Optional[dt.date] = None
     timezone: Optional[str] = None
-    sessions: Optional[tuple[tuple[str, ...], bytes]] = None  # headers, pack({raw row: Session})
+    sessions: Optional[tuple[tuple[str, ...], list[bytes]]] = None  # headers, pack_map({raw row: Session})
     # When every Sessions row parsed cleanly and each had its own raw values: the digest of the Sessions
     # part (with the parts its values are read through) and the Excel row of each entry of `sessions`,
     # in order. While that digest holds, the sheet is the same, so its parse is the cached one as it is.
@@ -69,12 +71,6 @@ class Checkpoint:
     # notices of deleted rows as (message, remedy)). See post._sessions_outcome_as_last_time.
     sessions_outcome: Optional[tuple[bool, dt.date, list[tuple[str, str]]]] = None
 
-
-    def rows(self) -> list[tuple]:
-        out: list[tuple] = []
-        for blob in self.log_blobs:
-            out += unpack(blob)
-        return out
 
     def body(self, sheet: str) -> Optional[list[tuple]]:
         """The body the engine last wrote to `sheet`, or None."""
@@ -90,7 +86,28 @@ class Checkpoint:
         return out
 
 
-MAX_LOG_BLOBS = 16  # past this many chunks, the next save packs the rows as one again
+LOG_CHUNK = 65_536  # rows per pickled piece of the Log: pickling a million rows at once briefly took 2x
+MAX_LOG_BLOBS = 16  # past this many pieces smaller than LOG_CHUNK, the small ones are merged
+
+
+def pack_rows(rows: Sequence[tuple]) -> tuple[list[bytes], list[int]]:
+    """Log rows as pickled pieces of LOG_CHUNK rows, and the count in each."""
+    pieces = [rows[i:i + LOG_CHUNK] for i in range(0, len(rows), LOG_CHUNK)]
+    return [pack(list(p)) for p in pieces], [len(p) for p in pieces]
+
+
+def compact(blobs: list[bytes], counts: list[int]) -> tuple[list[bytes], list[int]]:
+    """Each post adds a small piece; once more than MAX_LOG_BLOBS pieces are short of LOG_CHUNK rows,
+    everything from the first short piece on is packed again (those rows only, never the whole Log)."""
+    short = [i for i, n in enumerate(counts) if n < LOG_CHUNK]
+    if len(short) <= MAX_LOG_BLOBS:
+        return blobs, counts
+    first = short[0]
+    rows: list = []
+    for blob in blobs[first:]:
+        rows += unpack(blob)
+    more, more_counts = pack_rows(rows)
+    return blobs[:first] + more, counts[:first] + more_counts
 
 
 def path_for(workbook: Path) -> Path:
@@ -167,6 +184,8 @@ def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
         stream.seek(start)
         fields = _Unpickler(stream).load()
         cp = Checkpoint(**fields)
+        if len(cp.log_blobs) != len(cp.log_counts):
+            return None
     except Exception:  # a checkpoint from another version: ignore it
         return None
     return cp
@@ -215,6 +234,26 @@ def pack(obj: object) -> bytes:
     return pickle.dumps(obj, protocol=5)
 
 
+MAP_CHUNK = 50_000  # entries per pickled piece of a big mapping (the Sessions parse cache)
+
+
+def pack_map(mapping: dict) -> list[bytes]:
+    """A big dict pickled in pieces: one pickle of half a million parsed Sessions rows briefly took
+    twice its size in memory."""
+    items = list(mapping.items())
+    return [pack(dict(items[i:i + MAP_CHUNK])) for i in range(0, len(items), MAP_CHUNK)]
+
+
+def unpack_map(blobs: Sequence[bytes]) -> dict:
+    out: dict = {}
+    for blob in blobs:
+        part = unpack(blob)
+        if not isinstance(part, dict):
+            raise pickle.UnpicklingError("not a piece of a mapping")
+        out.update(part)
+    return out
+
+
 def unpack(blob: bytes) -> object:
     """Only ever called on a blob from a checkpoint whose MAC was checked."""
     return _Unpickler(io.BytesIO(blob)).load()
@@ -253,4 +292,5 @@ def body_fingerprint(blocks: Sequence[bytes]) -> str:
     return "b1:" + h.hexdigest()
 
 
-__all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "pack_body", "path_for", "save"]
+__all__ = ["Checkpoint", "body_fingerprint", "discard", "load", "pack_body", "pack_map", "path_for", "save",
+           "unpack_map"]

@@ -27,6 +27,7 @@ _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
 _ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?(/?)>')
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?(?:/>|>.*?</c>)', re.S)
 _COL = re.compile(rb"<col\b[^>]*/>")
+_ROW_END = re.compile(rb"</row>")
 
 
 class SheetFormatError(Exception):
@@ -79,28 +80,54 @@ def column_styles(head: bytes) -> dict[int, int]:
 
 def header_row(rows: bytes) -> bytes:
     """The `<row r="1">` element, verbatim (the template's header, with its styles)."""
-    m = _ROW.search(rows)
+    m = _ROW.search(rows)  # `rows` may be a view: regular expressions only
     if not m or m.group(1) != b"1":
         return b""
     if m.group(2):
         return m.group()
-    end = rows.find(b"</row>", m.end())
-    return rows[m.start():end + 6]
+    end = _ROW_END.search(rows, m.end())
+    return bytes(rows[m.start():end.end() if end else len(rows) + 6])
 
 
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
     """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
-    head, rows, tail = split_sheet(xml)
+    return b"".join(body_parts(xml, body, styles, width))
+
+
+def body_parts(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
+               chunk: int = 4096) -> list[bytes]:
+    """replace_body's result as pieces (a few thousand rows each) that hold nothing of `xml`: a writer
+    compresses them one by one, and the old part can be let go before the new rows are written."""
+    head, rows, tail = _frame(xml)
+    header = header_row(rows)
+    del rows
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
-    parts: list = []
+    pieces: list[bytes] = []
     last_col = width
-    for i, values in enumerate(body):
-        row = writer.row(i + 2, values)
-        if row:
-            parts.append(row.encode())
-            last_col = max(last_col, len(values))
+    for i0 in range(0, len(body), chunk):
+        parts = []
+        for i, values in enumerate(body[i0:i0 + chunk], start=i0 + 2):
+            row = writer.row(i, values)
+            if row:
+                parts.append(row)
+                last_col = max(last_col, len(values))
+        pieces.append("".join(parts).encode())
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{len(body) + 1}")
-    return head + header_row(rows) + b"".join(parts) + tail
+    return [head, header, *pieces, bytes(tail)]
+
+
+def _frame(xml: bytes) -> tuple[bytes, memoryview, memoryview]:
+    """split_sheet with the rows and tail as views into `xml`, not copies."""
+    m = _SHEETDATA_OPEN.search(xml)
+    if not m:
+        raise SheetFormatError("no <sheetData>")
+    if m.group(1):  # <sheetData/>: no rows
+        return xml[:m.start()] + b"<sheetData>", memoryview(b""), memoryview(b"</sheetData>" + xml[m.end():])
+    end = xml.find(b"</sheetData>", m.end())
+    if end < 0:
+        raise SheetFormatError("no </sheetData>")
+    view = memoryview(xml)
+    return xml[:m.end()], view[m.end():end], view[end:]
 
 
 KEEP_BLOCK = 256  # rows compared (as a slice) and kept (as one byte range) at a time
