@@ -16,6 +16,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from xl_ledger.core import parse as P
 from xl_ledger.core.errors import Problem
@@ -88,7 +89,11 @@ class Student(Frozen):
     active: bool = True
 
 
-class Session(Frozen):
+# A pydantic dataclass with slots, not a model: a studio's Sessions sheet holds every lesson (half a million
+# rows at a million Log rows), and a model instance with its field dict and fields-set took 1.3 KB against
+# 136 bytes. Validated alike (extra fields refused, the same types and literals), immutable, compared by value.
+@pydantic_dataclass(frozen=True, slots=True, kw_only=True, config=ConfigDict(extra="forbid"))
+class Session:
     session_id: str
     date: dt.date
     start: Optional[dt.time] = None
