@@ -194,6 +194,9 @@ def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes]
         alerts.append(_alert(sheets["Sessions"], p, "notice"))
         result.notices.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
     append([ev for _r, ev in pairs], [f"Sessions!{r}" for r, _ev in pairs])
+    # Only its name and headers are needed from here on (to say where): let its rows go.
+    sheets["Sessions"] = SheetData(store.name, "Sessions", sheets["Sessions"].headers, ())
+    del parsed, pairs
 
     # Actions: only rows not applied yet; each one sees the effect of the rows before it.
     cells: dict[tuple[int, str], object] = {}

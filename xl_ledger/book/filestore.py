@@ -48,7 +48,8 @@ from xl_ledger.book.xlsx_cells import StyleBook
 from xl_ledger.book.xlsx_sheet import SheetFormatError
 from xl_ledger.book.xlsx_sheet import edit_cells
 from xl_ledger.book.xlsx_sheet import extend_table
-from xl_ledger.book.xlsx_sheet import body_parts
+from xl_ledger.book.xlsx_sheet import frame
+from xl_ledger.book.xlsx_sheet import framed_body_parts
 from xl_ledger.book.xlsx_sheet import body_parts_keeping
 from xl_ledger.book.xlsx_zip import Archive
 from xl_ledger.book.xlsx_zip import ZipFormatError
@@ -362,7 +363,7 @@ class FileStore:
                 if hint is not None and self._digest(book, [book.archive.get(path)]) == hint[0]:
                     parts = body_parts_keeping(book.read(path), body, styles, width, hint[1])
                 else:
-                    parts = body_parts(book.read(path), body, styles, width)
+                    parts = framed_body_parts(frame(book.read(path)), body, styles, width)
                 # Compressed piece by piece: the new part is never held whole beside the old one.
                 replaced[path] = pool.submit(_crc_and_deflate, parts)
                 del parts

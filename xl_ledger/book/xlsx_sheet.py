@@ -94,13 +94,22 @@ def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook
     return b"".join(body_parts(xml, body, styles, width))
 
 
-def body_parts(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-               chunk: int = 4096) -> list[bytes]:
-    """replace_body's result as pieces (a few thousand rows each) that hold nothing of `xml`: a writer
-    compresses them one by one, and the old part can be let go before the new rows are written."""
+def body_parts(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> list[bytes]:
+    """replace_body's result as pieces (a few thousand rows each), for a writer that compresses them one
+    by one."""
+    return framed_body_parts(frame(xml), body, styles, width)
+
+
+def frame(xml: bytes) -> tuple[bytes, bytes, bytes]:
+    """What replace_body keeps of a part: (head, header row, tail), copied out, so that the part itself
+    (hundreds of MB for a busy Allocations sheet) can be let go before the new rows are written."""
     head, rows, tail = _frame(xml)
-    header = header_row(rows)
-    del rows
+    return head, header_row(rows), bytes(tail)
+
+
+def framed_body_parts(framed: tuple[bytes, bytes, bytes], body: Sequence[Sequence[object]], styles: StyleBook,
+                      width: int, chunk: int = 4096) -> list[bytes]:
+    head, header, tail = framed
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     pieces: list[bytes] = []
     last_col = width
@@ -113,7 +122,7 @@ def body_parts(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, 
                 last_col = max(last_col, len(values))
         pieces.append("".join(parts).encode())
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{len(body) + 1}")
-    return [head, header, *pieces, bytes(tail)]
+    return [head, header, *pieces, tail]
 
 
 def _frame(xml: bytes) -> tuple[bytes, memoryview, memoryview]:
