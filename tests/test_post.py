@@ -271,3 +271,26 @@ def test_the_report_chart_survives_a_post_and_reads_the_newest_months(tmp_path):
         sheet_xml = z.read("xl/" + re.search(r'Target="([^"]+)"', target).group(1)).decode()
     assert "<drawing r:id=" in sheet_xml  # the sheet still shows its chart
     assert "Report!$A$2:$A$13" in chart and "Report!$G$2:$G$13" in chart
+
+
+def test_packages_are_listed_in_sale_order_so_a_new_sale_is_a_new_last_row():
+    """Ids in natural order (PK-2 before PK-10; padded or not), comps after the sold packages. A post's new
+    sale then adds a row at the end of the sold ones instead of moving the rows below it."""
+    from decimal import Decimal
+
+    from xl_ledger.book import render
+    from xl_ledger.core import events as E
+    from xl_ledger.core.fold import fold
+
+    d = dt.date(2026, 3, 2)
+    evs = [E.ProductSet(effective_date=d, values={"product_id": "P1", "name": "Ten", "unit": "lessons",
+                                                  "quantity": "10", "price": "300", "validity": "6 months"}),
+           E.StudentSet(effective_date=d, student_id="S1", values={"student_id": "S1", "name": "Ann"})]
+    for pid in ("PK-10", "PK-2", "PK-0009", "PK-100", "PK-1"):
+        evs.append(E.Sale(effective_date=d, student_id="S1", package_id=pid, quantity=Decimal(10),
+                          amount=Decimal(300), product_id="P1"))
+    evs.append(E.Comp(effective_date=d, student_id="S1", package_id="CP-1", quantity=Decimal(1), product_id=None))
+    entries = [E.Entry(seq=i + 1, recorded_at="2026-03-02T09:00:00Z", operator="owner", source="", event=ev)
+               for i, ev in enumerate(evs)]
+    rows = render.packages(fold(entries, d))
+    assert [r[0] for r in rows] == ["PK-1", "PK-2", "PK-0009", "PK-10", "PK-100", "CP-1"]

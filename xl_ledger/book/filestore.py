@@ -133,6 +133,8 @@ class FileStore:
         self.path = Path(path)
         self.name = self.path.name
         self._parsed: tuple[tuple, _Book] | None = None  # (file stamp, the book as parsed then)
+        self._stamp: tuple | None = None  # the stamp of the file as last opened
+        self._headers: dict[str, tuple] = {}  # sheet -> (stamp, its headers) as last read
 
     # --------------------------------------------------------------------------------- reading
     @contextlib.contextmanager
@@ -149,6 +151,7 @@ class FileStore:
             # inode, size and change times), its directory and workbook parts need not be parsed again.
             st = os.fstat(f.fileno())
             stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            self._stamp = stamp
             parsed = self._parsed
             if parsed is not None and parsed[0] == stamp:
                 yield parsed[1].on(f)
@@ -224,6 +227,7 @@ class FileStore:
         with self._open() as book:
             if sheet not in book.sheets:
                 raise self._missing(sheet)
+            stamp = self._stamp
         try:
             wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
             rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -250,6 +254,7 @@ class FileStore:
                 clean.pop()
             if clean:
                 body.append((i, tuple(clean)))
+        self._headers[sheet] = (stamp, headers)  # what a commit of this very file checks cell updates against
         return SheetData(self.name, sheet, headers, tuple(body))
 
     def head(self) -> tuple[int, str]:
@@ -334,7 +339,8 @@ class FileStore:
                 return None
             if sheet in ENGINE_SHEET_NAMES:
                 return schema.BY_NAME[sheet].headers
-            return self.read_sheet(sheet).headers
+            known = self._headers.get(sheet)
+            return known[1] if known and known[0] == self._stamp else self.read_sheet(sheet).headers
 
         rows = list(check_change(change, head, self.name, headers))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from decimal import Decimal
 
 from xl_ledger.book import schema
@@ -56,10 +57,21 @@ def _checked(rows: list[tuple]) -> list[tuple]:
     return out
 
 
+_ID = re.compile(r"([A-Za-z]*)-?(\d+)")
+
+
+def _natural(package_id: str) -> tuple:
+    """PK-0042 and PK-42 → ("PK", 42): numbered ids by prefix and number; any other id after them, by text."""
+    m = _ID.fullmatch(package_id)
+    return (0, m.group(1), int(m.group(2)), package_id) if m else (1, "", 0, package_id)
+
+
 def packages(state: State) -> list[tuple]:
     rows = []
-    # Sold packages first (in id order, which is sale order), then comps and make-up credits.
-    for p in sorted(state.packages.values(), key=lambda p: (p.comp, p.package_id)):
+    # Sold packages first, in sale order (ids in natural order: PK-2 before PK-10), then comps and make-up
+    # credits. A new sale is then a new row at the end of the sold ones, not a row that moves every row
+    # below it (which a post would have to write again).
+    for p in sorted(state.packages.values(), key=lambda p: (p.comp, _natural(p.package_id))):
         frozen_until = max((end for start, end in p.freezes if start <= state.as_of <= end), default=None)
         rows.append((p.package_id, p.owner, p.product.product_id, p.unit, _q(p.granted + p.transferred_in),
                      _q(p.used), _q(p.reserved), _q(p.remaining), money(p.value_remaining), p.expires_on,
