@@ -135,6 +135,7 @@ class FileStore:
         self._parsed: tuple[tuple, _Book] | None = None  # (file stamp, the book as parsed then)
         self._stamp: tuple | None = None  # the stamp of the file as last opened
         self._headers: dict[str, tuple] = {}  # sheet -> (stamp, its headers) as last read
+        self._digested: dict[tuple, str] = {}  # (stamp, member names) -> _digest, for the file as last opened
 
     # --------------------------------------------------------------------------------- reading
     @contextlib.contextmanager
@@ -151,6 +152,8 @@ class FileStore:
             # inode, size and change times), its directory and workbook parts need not be parsed again.
             st = os.fstat(f.fileno())
             stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if stamp != self._stamp:
+                self._digested = {}
             self._stamp = stamp
             parsed = self._parsed
             if parsed is not None and parsed[0] == stamp:
@@ -298,6 +301,15 @@ class FileStore:
         return out
 
     def _digest(self, book: _Book, members) -> str:
+        # Hashed once per file state: a post digests the parts when it starts, and its commit checks the
+        # engine parts it keeps rows of against the same digests (the file unchanged meanwhile).
+        key = (self._stamp, tuple(m.name for m in members if m is not None))
+        known = self._digested.get(key)
+        if known is None:
+            known = self._digested[key] = self._hash_members(book, members)
+        return known
+
+    def _hash_members(self, book: _Book, members) -> str:
         h = hashlib.sha256()
         for m in members:
             if m is None:
