@@ -269,3 +269,16 @@ def test_log_pieces_stay_few_and_keep_every_row_in_order():
         assert blobs[:2] == full and blobs[0] is full[0]
     back = [r for blob in blobs for r in checkpoint.unpack(blob)]
     assert back == rows and counts == [len(checkpoint.unpack(b)) for b in blobs]
+
+
+def test_bodies_cut_in_other_blocks_are_not_reused(tmp_path, monkeypatch):
+    """pack_body reuses a block's bytes by its place; bodies cut at another BODY_BLOCK are dropped on load."""
+    monkeypatch.setenv("XL_LEDGER_HOME", str(tmp_path / "home"))
+    book = tmp_path / "studio.xlsm"
+    body = [(f"S{i}", i) for i in range(5)]
+    for block, kept in ((checkpoint.BODY_BLOCK, True), (checkpoint.BODY_BLOCK + 1, False)):
+        checkpoint.save(book, None, checkpoint.Checkpoint(log="x", head=(0, "g"), log_blobs=[], log_counts=[],
+                                                          bodies={"Balances": checkpoint.pack_body(body)},
+                                                          body_block=block))
+        cp = checkpoint.load(book, None)
+        assert cp is not None and (cp.body("Balances") == body) is kept

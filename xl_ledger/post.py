@@ -408,7 +408,8 @@ def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm,
     if timezone is None and warm.current:
         timezone = warm.cp.timezone
     checkpoint.save(store.path, key, checkpoint.Checkpoint(
-        log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets, bodies=bodies, recomputed=recomputed,
+        log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets,
+        body_block=checkpoint.BODY_BLOCK, bodies=bodies, recomputed=recomputed,
         timezone=timezone, sessions=session_cache,
         sessions_rows=(digests["Sessions"], session_rows) if same else None,
         sessions_outcome=sessions_outcome if same else None))

@@ -60,6 +60,7 @@ class Checkpoint:
     log_counts: list[int]  # the number of rows in each of log_blobs
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
     bodies: dict[str, list[bytes]] = field(default_factory=dict)  # sheet -> pack_body(body as written)
+    body_block: int = 0  # the BODY_BLOCK the bodies were cut with (a block is reused only at the same size)
     recomputed: Optional[dt.date] = None
     timezone: Optional[str] = None
     sessions: Optional[tuple[tuple[str, ...], list[bytes]]] = None  # headers, pack_map({raw row: Session})
@@ -186,6 +187,8 @@ def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
         cp = Checkpoint(**fields)
         if len(cp.log_blobs) != len(cp.log_counts):
             return None
+        if cp.body_block != BODY_BLOCK:
+            cp.bodies = {}  # cut another way: pack_body must not take them for this cut's blocks
     except Exception:  # a checkpoint from another version: ignore it
         return None
     return cp
