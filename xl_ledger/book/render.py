@@ -22,7 +22,18 @@ from xl_ledger.core.state import State
 
 
 def _q(x: Decimal) -> Decimal:
-    return qty(x).normalize() if x else ZERO
+    if not x:
+        return ZERO  # 0 and -0 alike (they hash alike, so they stay out of the memo)
+    q = _Q.get(x)
+    if q is None:
+        # Equal values round and normalise to the same Decimal, so one entry serves 1, 1.0 and 1.00.
+        if len(_Q) > 65_536:
+            _Q.clear()
+        q = _Q[x] = qty(x).normalize()
+    return q
+
+
+_Q: dict[Decimal, Decimal] = {}  # a studio's quantities repeat (1, 0.75, 10): _q runs per row of three sheets
 
 
 def fingerprint(values) -> str:
