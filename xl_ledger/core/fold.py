@@ -40,6 +40,24 @@ def product_from_values(values: dict) -> Product:
     return Product.model_validate(values)
 
 
+# A post folds master data many times (each command folds its family with every student and product):
+# each model is validated once per distinct set of values (Log values are text; they key the cache).
+_MODELS: dict[tuple, object] = {}
+
+
+def _model(make, values: dict):
+    try:
+        key = (make, tuple(values.items()), tuple(map(type, values.values())))  # 1 == True, but not as input
+        found = _MODELS.get(key)
+    except TypeError:  # a value that is not hashable: validate it every time
+        return make(values)
+    if found is None:
+        if len(_MODELS) > 100_000:
+            _MODELS.clear()
+        found = _MODELS[key] = make(values)
+    return found
+
+
 def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
     settings = Settings()
     products: dict[str, Product] = {}
@@ -66,10 +84,10 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             settings = Settings.model_validate({**settings.model_dump(), **ev.values})
             continue
         if cls is E.ProductSet:
-            products[ev.values["product_id"]] = product_from_values(ev.values)
+            products[ev.values["product_id"]] = _model(product_from_values, ev.values)
             continue
         if cls is E.StudentSet:
-            students[ev.values["student_id"]] = Student.model_validate(ev.values)
+            students[ev.values["student_id"]] = _model(Student.model_validate, ev.values)
             continue
         if cls is E.Sale:
             buyers.add(ev.student_id)
