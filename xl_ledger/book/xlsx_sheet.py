@@ -91,13 +91,7 @@ def header_row(rows: bytes) -> bytes:
 
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
     """The sheet with its data rows (row 2 on) replaced by `body`; header row and the rest kept."""
-    return b"".join(body_parts(xml, body, styles, width))
-
-
-def body_parts(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> list[bytes]:
-    """replace_body's result as pieces (a few thousand rows each), for a writer that compresses them one
-    by one."""
-    return framed_body_parts(frame(xml), body, styles, width)
+    return b"".join(framed_body_parts(frame(xml), body, styles, width))
 
 
 def frame(xml: bytes) -> tuple[bytes, bytes, bytes]:
@@ -109,6 +103,8 @@ def frame(xml: bytes) -> tuple[bytes, bytes, bytes]:
 
 def framed_body_parts(framed: tuple[bytes, bytes, bytes], body: Sequence[Sequence[object]], styles: StyleBook,
                       width: int, chunk: int = 4096) -> list[bytes]:
+    """replace_body's result as pieces of `chunk` rows each, for a writer that compresses them one by one
+    (the whole new part is never held at once)."""
     head, header, tail = framed
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     pieces: list[bytes] = []
