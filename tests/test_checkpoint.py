@@ -282,3 +282,41 @@ def test_bodies_cut_in_other_blocks_are_not_reused(tmp_path, monkeypatch):
                                                           body_block=block))
         cp = checkpoint.load(book, None)
         assert cp is not None and (cp.body("Balances") == body) is kept
+
+
+def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch):
+    """Day after day with the checkpoint — Log pieces added and merged, body blocks kept or re-pickled,
+    unchanged row blocks copied — gives the same Log and sheets as posting without it. Pieces and blocks
+    are made tiny here so that a small studio crosses every boundary."""
+    from xl_ledger.book import xlsx_sheet
+
+    monkeypatch.setattr(checkpoint, "LOG_CHUNK", 16)
+    monkeypatch.setattr(checkpoint, "MAX_LOG_BLOBS", 3)
+    monkeypatch.setattr(checkpoint, "BODY_BLOCK", 4)
+    monkeypatch.setattr(xlsx_sheet, "KEEP_BLOCK", 3)
+    from xl_ledger.book import filestore
+
+    kept = []
+    keeping = filestore.body_parts_keeping
+    monkeypatch.setattr(filestore, "body_parts_keeping", lambda *a, **k: kept.append(a[1]) or keeping(*a, **k))
+    path = _posted(tmp_path)
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    for day in range(20):
+        action = {"action": "sell", "student_id": ("S1", "S2", "S3")[day % 3], "product_id": ("P10", "H10")[day % 2]} \
+            if day % 4 else {"action": "freeze", "student_id": "S1", "package_id": "PK-0001", "days": 2,
+                             "date": f"2026-04-{day + 1:02d}"}
+        lesson = {"session_id": f"D{day}", "date": f"2026-04-{day + 1:02d}", "student_id": ("S1", "S3")[day % 2],
+                  "status": ("attended", "no_show", "scheduled")[day % 3], "minutes": 60}
+        for p in (path, cold):
+            type_rows(p, "Actions", {4 + day: action})
+            type_rows(p, "Sessions", {8 + day: lesson})
+            checkpoint.discard(cold)
+            post.post(FileStore(p), now=NOW, operator="owner")
+        if day % 5 == 4:
+            assert _snapshot(path) == _snapshot(cold), day
+    assert len(kept) >= 20 and max(map(len, kept)) > 3 * 4  # warm rewrites, over more than a few blocks
+    cp = checkpoint.load(path, None)
+    assert cp is not None and sum(1 for n in cp.log_counts if n < 16) <= 3 and len(cp.log_blobs) > 3
+    assert cp.head == FileStore(path).head()

@@ -145,7 +145,7 @@ def same_rows(a: Sequence, b: Sequence) -> bool:
 
 
 def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-                         previous: Sequence[Sequence[object]], block: int = KEEP_BLOCK) -> bytes:
+                         previous: Sequence[Sequence[object]], block: int | None = None) -> bytes:
     """`replace_body`, for a part that holds exactly `previous` as replace_body wrote it: a row equal to
     the previous row at the same place keeps its XML; only the others are written. The result is the
     bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
@@ -154,11 +154,12 @@ def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: S
 
 
 def body_parts_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-                       previous: Sequence[Sequence[object]], block: int = KEEP_BLOCK) -> list:
+                       previous: Sequence[Sequence[object]], block: int | None = None) -> list:
     """replace_body_keeping's result as the pieces it is made of (bytes, and views into `xml`), for a
     writer that compresses them one by one instead of holding the whole new part as well as the old."""
     # Offsets into `xml` rather than split copies, and one join at the end: the Allocations part of a
     # busy studio is hundreds of MB, and each copy of it costs a tenth of a second.
+    block = block or KEEP_BLOCK
     m = _SHEETDATA_OPEN.search(xml)
     if not m or m.group(1):
         return [replace_body(xml, body, styles, width)]
