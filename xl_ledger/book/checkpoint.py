@@ -49,7 +49,8 @@ from xl_ledger.book.xlsx_sheet import same_rows
 
 MAGIC = b"xl-ledger-checkpoint/4\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
-            ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session")}
+            ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session"),
+            ("xl_ledger.core.inputs", "session_from_values")}
 
 
 @dataclass
