@@ -13,6 +13,7 @@ mistakes). Then, each in a fresh process:
   recompute    post.recompute: read, verify, fold, render, write the engine sheets
   recompute+1  the same for the next day (so not "up to date")
   post100      post.post applying the 100 Actions rows (reads every input sheet, diffs, folds, writes)
+  post100+1    the same as the first post of the next day (the date moved on since the last post)
 Prints seconds, ratios to raw, and peak memory (VmHWM) per step. recompute and post100 run cold (no
 checkpoint) and warm (with the checkpoint the post before the 100 actions were typed left).
 """
@@ -141,8 +142,9 @@ def measure(path: Path, what: str, as_of: dt.date) -> dict:
     elif what == "recompute+1":  # the next day: expiries may differ, so the Log is folded again
         result = post.recompute(FileStore(path), now=NOW, as_of=as_of + dt.timedelta(days=1))
         extra = {"up_to_date": result.up_to_date is not None}
-    elif what == "post100":
-        result = post.post(FileStore(path), now=NOW, operator="owner", today=as_of)
+    elif what in ("post100", "post100+1"):  # +1: the first post of the next day (the date moved on)
+        today = as_of + dt.timedelta(days=1) if what == "post100+1" else as_of
+        result = post.post(FileStore(path), now=NOW, operator="owner", today=today)
         extra = {"applied": len(result.applied), "rejected": len(result.rejected), "new_rows": result.new_rows,
                  "notices": len(result.notices)}
     else:
@@ -190,7 +192,7 @@ def main(argv: list[str]) -> None:
             from xl_ledger.book import checkpoint
 
             for what in ("raw", "verify", "floor", "recompute", "post100", "recompute warm", "recompute+1 warm",
-                         "post100 warm"):
+                         "post100 warm", "post100+1 warm"):
                 results = []
                 for _ in range(repeat):
                     copy = Path(tmp) / "run.xlsm"  # every run starts from the same bytes
@@ -215,7 +217,8 @@ def main(argv: list[str]) -> None:
                       f"[recompute alone {cell(r['seconds'])}{note}]", flush=True)
             print(f"  cold floor: read + verify + decode + fold the Log, nothing rendered or written "
                   f"{cell(runs['floor']['seconds'])}", flush=True)
-            for label, key in (("cold", "post100"), ("warm", "post100 warm")):
+            for label, key in (("cold", "post100"), ("warm", "post100 warm"),
+                               ("warm, next day", "post100+1 warm")):
                 r = runs[key]
                 print(f"  post of 100 actions, {label:<14} {cell(r['seconds'])}   [{r['applied']} applied, "
                       f"{r['rejected']} rejected, {r['new_rows']} new Log rows]", flush=True)

@@ -4,6 +4,7 @@ ignored; a Log edited in place is still caught."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import openpyxl
@@ -240,16 +241,19 @@ def test_an_unchanged_sessions_sheet_is_not_diffed_again_yet_deleted_rows_are_st
     calls = []
     real = commands.diff_sessions
     monkeypatch.setattr(commands, "diff_sessions", lambda *a, **k: calls.append(1) or real(*a, **k))
-    for row in (4, 5):  # Wednesday's and Thursday's sale
+    for day, row in ((1, 4), (2, 5)):  # Wednesday's and Thursday's sale, each posted on its own day
         type_rows(path, "Actions", {row: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
         calls.clear()
-        result = post.post(FileStore(path), now=NOW, operator="owner")
+        result = post.post(FileStore(path), now=NOW + dt.timedelta(days=day), operator="owner")
         assert not calls and result.notices == deleted and result.applied
     checkpoint.discard(cold)
-    type_rows(cold, "Actions", {4: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
-    assert post.post(FileStore(cold), now=NOW, operator="owner").notices == deleted  # the full diff agrees
+    for day, row in ((1, 4), (2, 5)):  # the same days without the checkpoint: the full diff agrees
+        type_rows(cold, "Actions", {row: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+        checkpoint.discard(cold)
+        assert post.post(FileStore(cold), now=NOW + dt.timedelta(days=day), operator="owner").notices == deleted
+    assert _snapshot(path) == _snapshot(cold)
     type_rows(path, "Students", {5: {"student_id": "S4", "name": "Dora Ek"}})
-    result = post.post(FileStore(path), now=NOW, operator="owner")
+    result = post.post(FileStore(path), now=NOW + dt.timedelta(days=3), operator="owner")
     assert calls and result.notices == deleted
 
 

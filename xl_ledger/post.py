@@ -448,14 +448,18 @@ def _sessions_outcome_as_last_time(warm: _Warm, same_sessions: bool, day_first: 
 
     After a post whose Sessions diff rejected no row, every row matches the Log: it already did, or its
     event was appended. So while the Log is still exactly that post's (the checkpoint is current), the
-    Sessions sheet is byte-for-byte the same, dates are read the same way, the date is the same and this
-    post has appended nothing that diff_sessions compares with, the diff gives no event and no problem,
-    and the same notices of deleted rows (a row's own notices come only with its events)."""
+    Sessions sheet is byte-for-byte the same, dates are read the same way and this post has appended
+    nothing that diff_sessions compares with, the diff gives no event and no problem, and the same notices
+    of deleted rows (a row's own notices come only with its events).
+
+    The date does not matter, so the first post of a new day skips the diff too: diff_sessions reads
+    `today` and the closed period only for a row that makes an event, and what it compares rows with
+    (students, every logged session, the close) is in the catalog whatever its as-of date."""
     cp = warm.cp
     if not same_sessions or not warm.current or cp.sessions_outcome is None:
         return None
-    was_day_first, was_as_of, notices = cp.sessions_outcome
-    if was_day_first != day_first or was_as_of != as_of:
+    was_day_first, _was_as_of, notices = cp.sessions_outcome
+    if was_day_first != day_first:
         return None
     if any(row[chain.COL["kind"]] in _SESSION_INPUTS for row in appended):
         return None
