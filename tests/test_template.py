@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 import openpyxl
 import pytest
+import xlwings_pins
 from oletools.olevba import VBA_Parser
 
 from xl_ledger.book import schema as S
@@ -52,11 +53,11 @@ def test_generated_sources_are_current():
         assert path.read_bytes() == text.encode(encoding), f"{path.name} is stale: run scripts/build_template.py"
 
 
-@pytest.mark.parametrize("name", sorted(sources.XLWINGS_FILES))
+@pytest.mark.parametrize("name", sorted(xlwings_pins.XLWINGS_FILES))
 def test_xlwings_runtime_equals_the_installed_package(name):
     """The standalone module must match the pinned xlwings (version drift = 'dll not found' for users),
-    but for the one documented patch that keeps PRO out (sources.XLWINGS_PATCHES)."""
-    assert (sources.VBA_DIR / name).read_bytes() == sources.xlwings_copy(name)
+    but for the one documented patch that keeps PRO out (xlwings_pins.XLWINGS_PATCHES)."""
+    assert (sources.VBA_DIR / name).read_bytes() == xlwings_pins.xlwings_copy(name)
 
 
 def test_pinned_xlwings_version_matches_the_vba_module():

@@ -8,6 +8,7 @@ import random
 
 import olefile
 import pytest
+import xlwings_pins
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -62,7 +63,7 @@ def test_incompressible_full_chunks_are_stored_raw():
 
 
 def test_real_module_larger_than_a_chunk():
-    text = sources.installed_xlwings_file("xlwings.bas").read_bytes()  # ~46 KB of VBA
+    text = xlwings_pins.installed_xlwings_file("xlwings.bas").read_bytes()  # ~46 KB of VBA
     assert len(text) > 10 * 4096
     assert roundtrip(text) == text
 

@@ -2,8 +2,8 @@
 
 Committed under `xl_ledger/excel/`:
 - `vba/xlwings.bas`, `vba/Dictionary.cls`: copied from the pinned xlwings package (the standalone
-  RunPython runtime), verbatim but for XLWINGS_PATCHES (no PRO import); `xlwings_copy()` is what they
-  must be.
+  RunPython runtime), verbatim but for one documented patch that keeps its PRO branch out; the tests
+  (`tests/xlwings_pins.py`) check the copies against the installed package.
 - `vba/LedgerRibbon.bas`, `customUI.xml`: generated from `ribbon.BUTTONS`.
 - `vba/xlwings_udfs.bas`: generated from `udfs.py` by xlwings' own wrapper generator.
 - `vba/LedgerFunctions.bas`: generated from the same metadata (docstrings, `@xw.arg` docs, category):
@@ -29,29 +29,6 @@ VBA_DIR = HERE / "vba"
 CUSTOMUI_PATH = HERE / "customUI.xml"
 UDF_MODULE = "xl_ledger.excel.udfs"
 
-# Files copied from the xlwings package: repository name -> path inside the package.
-XLWINGS_FILES = {"xlwings.bas": "xlwings.bas", "Dictionary.cls": "addin/Dictionary.cls"}
-# The one change made to the copy of xlwings.bas: its embedded-code branch (for *.py sheets, an xlwings
-# PRO feature) imports xlwings.pro. The product uses only the BSD parts (DESIGN §5), so that branch
-# says so and stops instead. (old, new) in the file's own CRLF text; tests check the copy is exactly
-# the installed file with this one replacement.
-XLWINGS_PATCHES = {"xlwings.bas": (
-    b"            PythonCommand = \"import xlwings.pro;xlwings.pro.runpython_embedded_code('\" & "
-    b"SourcePythonCommand & \"')\"\r\n",
-    b"            MsgBox \"Embedded code (*.py sheets) is an xlwings PRO feature that xl-ledger does not use.\"\r\n"
-    b"            Exit Function\r\n",
-)}
-
-
-def xlwings_copy(name: str) -> bytes:
-    """What the repository's copy of an xlwings file must be: the installed one, patched as above."""
-    data = installed_xlwings_file(name).read_bytes()
-    if name in XLWINGS_PATCHES:
-        old, new = XLWINGS_PATCHES[name]
-        assert data.count(old) == 1, f"the pinned xlwings changed {name}: review XLWINGS_PATCHES"
-        data = data.replace(old, new)
-    return data
-
 FUNCTIONS_MODULE = "LedgerFunctions"
 DESCRIBE_SUB = "DescribeLedgerFunctions"
 # The code of the ThisWorkbook document module (its Workbook_Open), a VBE export file.
@@ -59,12 +36,6 @@ THISWORKBOOK_PATH = VBA_DIR / "ThisWorkbook.cls"
 
 # VBA modules of the template after the document modules, in project order.
 VBA_SOURCES = ("xlwings.bas", "Dictionary.cls", "LedgerRibbon.bas", "xlwings_udfs.bas", f"{FUNCTIONS_MODULE}.bas")
-
-
-def installed_xlwings_file(name: str) -> Path:
-    import xlwings
-
-    return Path(xlwings.__file__).resolve().parent / XLWINGS_FILES[name]
 
 
 @contextlib.contextmanager
