@@ -132,10 +132,10 @@ class FileStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.name = self.path.name
-        self._parsed: tuple[tuple, _Book] | None = None  # (file stamp, the book as parsed then)
-        self._stamp: tuple | None = None  # the stamp of the file as last opened
-        self._headers: dict[str, tuple] = {}  # sheet -> (stamp, its headers) as last read
-        self._digested: dict[tuple, str] = {}  # (stamp, member names) -> _digest, for the file as last opened
+        # What was worked out from the file as last opened: its parse ("book"), part digests (("digest",
+        # member names)) and sheet headers (("headers", sheet)). Cleared whenever the file's stamp changes.
+        self._stamp: tuple | None = None
+        self._memo: dict = {}
 
     # --------------------------------------------------------------------------------- reading
     @contextlib.contextmanager
@@ -153,14 +153,12 @@ class FileStore:
             st = os.fstat(f.fileno())
             stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
             if stamp != self._stamp:
-                self._digested = {}
-            self._stamp = stamp
-            parsed = self._parsed
-            if parsed is not None and parsed[0] == stamp:
-                yield parsed[1].on(f)
+                self._stamp, self._memo = stamp, {}
+            parsed = self._memo.get("book")
+            if parsed is not None:
+                yield parsed.on(f)
                 return
-            book = _Book(f, self.name)
-            self._parsed = (stamp, book)
+            book = self._memo["book"] = _Book(f, self.name)
             yield book
 
     def _missing(self, sheet: str) -> BrokenFileError:
@@ -230,7 +228,7 @@ class FileStore:
         with self._open() as book:
             if sheet not in book.sheets:
                 raise self._missing(sheet)
-            stamp = self._stamp
+            memo = self._memo
         try:
             wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
             rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -257,7 +255,7 @@ class FileStore:
                 clean.pop()
             if clean:
                 body.append((i, tuple(clean)))
-        self._headers[sheet] = (stamp, headers)  # what a commit of this very file checks cell updates against
+        memo[("headers", sheet)] = headers  # what a commit of this very file checks cell updates against
         return SheetData(self.name, sheet, headers, tuple(body))
 
     def head(self) -> tuple[int, str]:
@@ -303,10 +301,10 @@ class FileStore:
     def _digest(self, book: _Book, members) -> str:
         # Hashed once per file state: a post digests the parts when it starts, and its commit checks the
         # engine parts it keeps rows of against the same digests (the file unchanged meanwhile).
-        key = (self._stamp, tuple(m.name for m in members if m is not None))
-        known = self._digested.get(key)
+        key = ("digest", tuple(m.name for m in members if m is not None))
+        known = self._memo.get(key)
         if known is None:
-            known = self._digested[key] = self._hash_members(book, members)
+            known = self._memo[key] = self._hash_members(book, members)
         return known
 
     def _hash_members(self, book: _Book, members) -> str:
@@ -351,8 +349,8 @@ class FileStore:
                 return None
             if sheet in ENGINE_SHEET_NAMES:
                 return schema.BY_NAME[sheet].headers
-            known = self._headers.get(sheet)
-            return known[1] if known and known[0] == self._stamp else self.read_sheet(sheet).headers
+            known = self._memo.get(("headers", sheet))
+            return known if known is not None else self.read_sheet(sheet).headers
 
         rows = list(check_change(change, head, self.name, headers))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
