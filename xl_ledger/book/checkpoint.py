@@ -79,13 +79,10 @@ class Checkpoint:
         blocks = self.bodies.get(sheet)
         if not isinstance(blocks, list):
             return None
-        out: list[tuple] = []
         try:
-            for blob in blocks:
-                out += unpack(blob)
+            return unpack_pieces(blocks)
         except Exception:  # pickle raises many types on a blob it cannot read
             return None
-        return out
 
 
 LOG_CHUNK = 65_536  # rows per pickled piece of the Log: pickling a million rows at once briefly took 2x
@@ -105,10 +102,7 @@ def compact(blobs: list[bytes], counts: list[int]) -> tuple[list[bytes], list[in
     if len(short) <= MAX_LOG_BLOBS:
         return blobs, counts
     first = short[0]
-    rows: list = []
-    for blob in blobs[first:]:
-        rows += unpack(blob)
-    more, more_counts = pack_rows(rows)
+    more, more_counts = pack_rows(unpack_pieces(blobs[first:]))
     return blobs[:first] + more, counts[:first] + more_counts
 
 
@@ -255,6 +249,14 @@ def unpack_map(blobs: Sequence[bytes]) -> dict:
         if not isinstance(part, dict):
             raise pickle.UnpicklingError("not a piece of a mapping")
         out.update(part)
+    return out
+
+
+def unpack_pieces(blobs: Sequence[bytes]) -> list:
+    """The lists pickled in `blobs`, one after the other (Log pieces, body blocks)."""
+    out: list = []
+    for blob in blobs:
+        out += unpack(blob)
     return out
 
 

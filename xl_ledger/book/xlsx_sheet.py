@@ -80,13 +80,19 @@ def column_styles(head: bytes) -> dict[int, int]:
 
 def header_row(rows: bytes) -> bytes:
     """The `<row r="1">` element, verbatim (the template's header, with its styles)."""
-    m = _ROW.search(rows)  # `rows` may be a view: regular expressions only
+    span = _header_span(rows)
+    return bytes(rows[span[0]:span[1]]) if span else b""
+
+
+def _header_span(rows: bytes) -> tuple[int, int] | None:
+    """Where the `<row r="1">` element is in `rows` (which may be a view: regular expressions only)."""
+    m = _ROW.search(rows)
     if not m or m.group(1) != b"1":
-        return b""
+        return None
     if m.group(2):
-        return m.group()
+        return m.start(), m.end()
     end = _ROW_END.search(rows, m.end())
-    return bytes(rows[m.start():end.end() if end else len(rows) + 6])
+    return m.start(), end.end() if end else len(rows)
 
 
 def replace_body(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int) -> bytes:
@@ -160,19 +166,15 @@ def body_parts_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: Sty
     # Offsets into `xml` rather than split copies, and one join at the end: the Allocations part of a
     # busy studio is hundreds of MB, and each copy of it costs a tenth of a second.
     block = block or KEEP_BLOCK
-    m = _SHEETDATA_OPEN.search(xml)
-    if not m or m.group(1):
+    head, rows, tail = _frame(xml)
+    if not rows:
         return [replace_body(xml, body, styles, width)]
-    start, stop = m.end(), xml.find(b"</sheetData>", m.end())
-    if stop < 0:
-        raise SheetFormatError("no </sheetData>")
-    first = _ROW.search(xml, start, stop)
-    header = b""
-    if first and first.group(1) == b"1":
-        header = first.group() if first.group(2) else xml[first.start():xml.find(b"</row>", first.end(), stop) + 6]
-    pos = first.start() + len(header) if header else start  # where the next old row element starts
+    start = len(head)  # rows is xml[start:stop]
+    stop = start + len(rows)
+    span = _header_span(rows)
+    header = bytes(rows[span[0]:span[1]]) if span else b""
+    pos = start + span[1] if span else start  # where the next old row element starts
     view = memoryview(xml)  # row ranges as views, not copies
-    head = xml[:start]
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
     parts: list = []
     last_col = width
@@ -212,7 +214,7 @@ def body_parts_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: Sty
                 parts.append(text.encode())
                 last_col = max(last_col, len(row))
     head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}")
-    return [head, header, *parts, view[stop:]]
+    return [head, header, *parts, tail]
 
 
 def _cell_col(letters: bytes) -> int:
