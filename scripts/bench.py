@@ -98,7 +98,7 @@ def run_fold(n: int) -> dict:
     entries = synthetic_studio(n)
     as_of = max(e.event.effective_date for e in entries)
     gc.collect()
-    gc.disable()  # a million live objects: the cyclic collector would only re-scan them (performance-floor.md)
+    gc.disable()  # a million live objects: the cyclic collector would only re-scan them
     t0, c0 = time.perf_counter(), time.process_time()
     state = fold(entries, as_of)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -135,7 +135,7 @@ def bench_import(sizes: list[int]) -> None:
 
     sys.path.insert(0, str(REPO / "tests"))
     import legacy_fixtures
-    from xl_ledger.book.template import template_path
+    from xl_ledger.template import template_path
     from xl_ledger.migrate.bench import time_import
 
     print("legacy import (issue 6): target <= 3x fastexcel's raw read of the legacy file; floor: the least any "

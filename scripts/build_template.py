@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xl_ledger.book import template  # noqa: E402
+from xl_ledger import template  # noqa: E402
 from xl_ledger.excel import sources  # noqa: E402
 
 

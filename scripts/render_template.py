@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import openpyxl  # noqa: E402
 from libreoffice import convert  # noqa: E402
 
-from xl_ledger.book import template  # noqa: E402
+from xl_ledger import template  # noqa: E402
 
 D = dt.date
 EXAMPLE: dict[str, list[list[object]]] = {

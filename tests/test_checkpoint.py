@@ -292,7 +292,7 @@ def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch):
     """Day after day with the checkpoint — Log pieces added and merged, body blocks kept or re-pickled,
     unchanged row blocks copied — gives the same Log and sheets as posting without it. Pieces and blocks
     are made tiny here so that a small studio crosses every boundary."""
-    from xl_ledger.book import xlsx_sheet
+    from xl_ledger.xlsx import sheet as xlsx_sheet
 
     monkeypatch.setattr(checkpoint, "LOG_CHUNK", 16)
     monkeypatch.setattr(checkpoint, "MAX_LOG_BLOBS", 3)

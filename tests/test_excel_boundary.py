@@ -73,7 +73,7 @@ def test_the_udf_wrappers_in_the_template_equal_what_xlwings_generates():
 
 
 def test_the_product_never_reaches_xlwings_pro():
-    """DESIGN §5: only the BSD parts of xlwings in the product. The copy of xlwings.bas has its one PRO
+    """Only the BSD parts of xlwings in the product. The copy of xlwings.bas has its one PRO
     call (embedded code in *.py sheets) replaced by a message, no product source names xlwings.pro or
     xlwings.server, and the template has no *.py sheet."""
     import zipfile

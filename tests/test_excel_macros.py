@@ -19,8 +19,8 @@ from test_store_support import TEMPLATE
 import legacy_fixtures as lf
 import xlwings
 
-from xl_ledger.book import template
-from xl_ledger.book import vba_project as V
+from xl_ledger import template
+from xl_ledger.xlsx import vba_project as V
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.livestore import LiveStore
 from xl_ledger.core import queries

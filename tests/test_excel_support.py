@@ -1,7 +1,7 @@
 """Helpers for the Excel tests (no tests here): xlwings' own in-memory book, built from a workbook file.
 
 `xw.Book(json=...)` is xlwings' remote interpreter (PRO code, used here under its noncommercial key,
-in tests only — DESIGN §5). It holds a snapshot of the workbook and records every edit as an action
+in tests only; the product uses only the BSD parts). It holds a snapshot of the workbook and records every edit as an action
 for the client to apply. `ExcelClient` plays the client: it applies the actions to the snapshot the
 way Excel applies values typed or set through the object model (a leading apostrophe keeps text;
 otherwise numbers, dates, TRUE/FALSE and formulas are recognised), then gives a fresh book — which is

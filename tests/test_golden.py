@@ -2,7 +2,7 @@
 the Packages and Balances sheets must equal tests/golden/<case>.packages.csv / .balances.csv.
 
 The CSVs are text, reviewed by hand when (re)generated — the numbers in them are checked against the
-DESIGN's worked examples (24 h − 3.5 h = 20.5 h; refund after use = unused × unit value − fee; a freeze
+hand-worked examples (24 h − 3.5 h = 20.5 h; refund after use = unused × unit value − fee; a freeze
 pushes expiry by its days; a cancel inside late_cancel_hours is a late cancel). Regenerate after an
 intended change with `python tests/test_golden.py --regenerate` and read the diff.
 """

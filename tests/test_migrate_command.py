@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import legacy_fixtures as lf
-from xl_ledger.book.template import template_path
+from xl_ledger.template import template_path
 from xl_ledger.migrate.command import BROKEN
 from xl_ledger.migrate.command import REJECTED
 from xl_ledger.migrate.command import USAGE

@@ -15,7 +15,7 @@ import pytest
 
 import legacy_fixtures as lf
 from xl_ledger.book.filestore import FileStore
-from xl_ledger.book.template import template_path
+from xl_ledger.template import template_path
 from xl_ledger.core import chain
 from xl_ledger.migrate.importer import import_legacy
 from xl_ledger.post import post

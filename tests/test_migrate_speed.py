@@ -19,7 +19,7 @@ def test_a_50k_row_log_is_read_whole(tmp_path):
 
 def test_the_import_harness_imports_5k_lessons(tmp_path):
     """The whole import (scripts/bench.py import) at 5,000 rows: every lesson becomes a session."""
-    from xl_ledger.book.template import template_path
+    from xl_ledger.template import template_path
     from xl_ledger.migrate.bench import time_import
 
     path = lf.log_xlsx(tmp_path / "log_5k.xlsx", rows=5_000)

@@ -26,7 +26,7 @@ from test_store_support import log_rows
 
 from xl_ledger.book import schema
 from xl_ledger.book import xlsx_log
-from xl_ledger.book import xlsx_sheet
+from xl_ledger.xlsx import sheet as xlsx_sheet
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.schema import col_letter
 from xl_ledger.book.store import BrokenFileError
@@ -34,9 +34,9 @@ from xl_ledger.book.store import Change
 from xl_ledger.book.store import ChangeError
 from xl_ledger.book.store import cell_value
 from xl_ledger.book.store import check_change
-from xl_ledger.book.xlsx_cells import StyleBook
-from xl_ledger.book.xlsx_cells import escape_text
-from xl_ledger.book.xlsx_sheet import edit_cells
+from xl_ledger.xlsx.cells import StyleBook
+from xl_ledger.xlsx.cells import escape_text
+from xl_ledger.xlsx.sheet import edit_cells
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.core.chain import LOG_COLUMNS
 from xl_ledger.core.chain import verify
@@ -179,7 +179,7 @@ def test_rows_added_below_a_sheet_encode_as_before(tmp_path, sheet):
 
 
 def test_an_import_into_the_template_encodes_as_before():
-    from xl_ledger.book.template import template_path
+    from xl_ledger.template import template_path
 
     xml, styles_xml = _parts(template_path(), "Sessions")
     updates = {}
@@ -207,7 +207,7 @@ def test_random_edits_encode_as_before(updates):
 
 
 def _template_sessions():
-    from xl_ledger.book.template import template_path
+    from xl_ledger.template import template_path
 
     return _parts(template_path(), "Sessions")
 

@@ -18,14 +18,14 @@ from xl_ledger import post
 from xl_ledger.book import schema
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
-from xl_ledger.book.template import template_path
-from xl_ledger.book.xlsx_cells import StyleBook
-from xl_ledger.book.xlsx_sheet import column_styles
-from xl_ledger.book.xlsx_sheet import replace_body
-from xl_ledger.book.xlsx_sheet import replace_body_keeping
-from xl_ledger.book.xlsx_sheet import split_sheet
-from xl_ledger.book.xlsx_zip import read_directory
-from xl_ledger.book.xlsx_zip import read_member
+from xl_ledger.template import template_path
+from xl_ledger.xlsx.cells import StyleBook
+from xl_ledger.xlsx.sheet import column_styles
+from xl_ledger.xlsx.sheet import replace_body
+from xl_ledger.xlsx.sheet import replace_body_keeping
+from xl_ledger.xlsx.sheet import split_sheet
+from xl_ledger.xlsx.archive import read_directory
+from xl_ledger.xlsx.archive import read_member
 
 WIDTH = len(schema.ALLOCATIONS.headers)
 # Values that are equal but written differently sit side by side on purpose.

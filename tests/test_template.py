@@ -1,4 +1,4 @@
-"""workbook_template.xlsm: reproducible from source, and carrying the workbook contract (DESIGN §2)."""
+"""workbook_template.xlsm: reproducible from source, and carrying the workbook contract (book/schema.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import xlwings_pins
 from oletools.olevba import VBA_Parser
 
 from xl_ledger.book import schema as S
-from xl_ledger.book import template
+from xl_ledger import template
 from xl_ledger.excel import ribbon
 from xl_ledger.excel import sources
 

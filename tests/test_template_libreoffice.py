@@ -14,8 +14,8 @@ from libreoffice import convert
 from libreoffice import run_uno
 
 from xl_ledger.book import schema as S
-from xl_ledger.book import template
-from xl_ledger.book import vba_project as V
+from xl_ledger import template
+from xl_ledger.xlsx import vba_project as V
 from xl_ledger.excel import ribbon
 from xl_ledger.excel import sources
 

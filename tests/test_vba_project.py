@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from oletools.olevba import VBA_Parser
 from oletools.olevba import decompress_stream
 
-from xl_ledger.book import vba_project as V
-from xl_ledger.book.cfb import Storage
-from xl_ledger.book.cfb import write_compound_file
+from xl_ledger.xlsx import vba_project as V
+from xl_ledger.xlsx.cfb import Storage
+from xl_ledger.xlsx.cfb import write_compound_file
 from xl_ledger.excel import sources
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from xl_ledger.book.xlsx_zip import crc32_combine
+from xl_ledger.xlsx.archive import crc32_combine
 
 
 @settings(max_examples=300, deadline=None)

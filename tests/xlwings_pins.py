@@ -1,6 +1,6 @@
 """The files the product copies from the pinned xlwings package, and the one change made to them.
 
-Test-only on purpose (DESIGN §5): the patch's "old" text names the PRO module, and no product source
+Test-only on purpose (the product uses only the BSD parts of xlwings): the patch's "old" text names the PRO module, and no product source
 does. `vba/xlwings.bas` and `vba/Dictionary.cls` under xl_ledger/excel must be `xlwings_copy(name)`.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 # Files copied from the xlwings package: repository name -> path inside the package.
 XLWINGS_FILES = {"xlwings.bas": "xlwings.bas", "Dictionary.cls": "addin/Dictionary.cls"}
 # The one change made to the copy of xlwings.bas: its embedded-code branch (for *.py sheets, an xlwings
-# PRO feature) imports xlwings.pro. The product uses only the BSD parts (DESIGN §5), so that branch
+# PRO feature) imports xlwings.pro. The product uses only the BSD parts, so that branch
 # says so and stops instead. (old, new) in the file's own CRLF text.
 XLWINGS_PATCHES = {"xlwings.bas": (
     b"            PythonCommand = \"import xlwings.pro;xlwings.pro.runpython_embedded_code('\" & "

@@ -334,7 +334,6 @@ def run(argv: Optional[list[str]] = None) -> int:
     from xl_ledger.book.store import LockedError
     from xl_ledger.book.store import StaleLogError
     from xl_ledger.book.store import StoreError
-    from xl_ledger.core.errors import LedgerError
     from xl_ledger.newbook import ExistsError
     from xl_ledger.post import ChainBroken
     from xl_ledger.post import NotAllowed
@@ -361,7 +360,7 @@ def run(argv: Optional[list[str]] = None) -> int:
     except NotAllowed as e:
         print(str(e), file=sys.stderr)
         return NOT_ALLOWED
-    except (PostError, LedgerError) as e:
+    except PostError as e:
         print(str(e), file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:

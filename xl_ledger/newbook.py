@@ -16,7 +16,7 @@ from xl_ledger.book import schema
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import StoreError
-from xl_ledger.book.template import template_path
+from xl_ledger.template import template_path
 
 NOTE = ("Rows above the first blank row are read by xlwings. xl-ledger init recorded the Python that has "
         "xl-ledger installed; change it here if you move the workbook to another computer.")

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Optional
 from typing import Sequence
 
-from xl_ledger.book.xlsx_sheet import same_rows
+from xl_ledger.xlsx.sheet import same_rows
 
 MAGIC = b"xl-ledger-checkpoint/4\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),

@@ -38,26 +38,28 @@ from xl_ledger.book import schema
 from xl_ledger.book import xlsx_log
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
 from xl_ledger.book.store import BrokenFileError
+from xl_ledger.book.store import ChangeError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import LockedError
 from xl_ledger.book.store import SheetData
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import gc_paused
-from xl_ledger.book.xlsx_cells import StyleBook
-from xl_ledger.book.xlsx_sheet import SheetFormatError
-from xl_ledger.book.xlsx_sheet import edit_cells
-from xl_ledger.book.xlsx_sheet import extend_table
-from xl_ledger.book.xlsx_sheet import frame
-from xl_ledger.book.xlsx_sheet import framed_body_parts
-from xl_ledger.book.xlsx_sheet import body_parts_keeping
-from xl_ledger.book.xlsx_zip import Archive
-from xl_ledger.book.xlsx_zip import ZipFormatError
-from xl_ledger.book.xlsx_zip import ZipWriter
-from xl_ledger.book.xlsx_zip import data_offset
-from xl_ledger.book.xlsx_zip import iter_member
-from xl_ledger.book.xlsx_zip import read_directory
-from xl_ledger.book.xlsx_zip import read_member
+from xl_ledger.xlsx.cells import CellValueError
+from xl_ledger.xlsx.cells import StyleBook
+from xl_ledger.xlsx.sheet import SheetFormatError
+from xl_ledger.xlsx.sheet import edit_cells
+from xl_ledger.xlsx.sheet import extend_table
+from xl_ledger.xlsx.sheet import frame
+from xl_ledger.xlsx.sheet import framed_body_parts
+from xl_ledger.xlsx.sheet import body_parts_keeping
+from xl_ledger.xlsx.archive import Archive
+from xl_ledger.xlsx.archive import ZipFormatError
+from xl_ledger.xlsx.archive import ZipWriter
+from xl_ledger.xlsx.archive import data_offset
+from xl_ledger.xlsx.archive import iter_member
+from xl_ledger.xlsx.archive import read_directory
+from xl_ledger.xlsx.archive import read_member
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.core.chain import Break
 from xl_ledger.core.chain import verify as verify_chain
@@ -334,7 +336,10 @@ class FileStore:
                     with contextlib.suppress(OSError):
                         stale.unlink()
             with self._open() as book:
-                self._commit(book, change)
+                try:
+                    self._commit(book, change)
+                except CellValueError as error:  # the format library's refusal, in the store's terms
+                    raise ChangeError(f"{self.name}: {error}") from error
             # Still under the lock, so no other writer's bytes can be mistaken for ours: what the
             # parts now are, for the checkpoint (book/checkpoint.py).
             with self._open() as book:

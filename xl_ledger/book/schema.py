@@ -1,16 +1,18 @@
-"""The workbook contract (DESIGN §2), defined once.
+"""The workbook contract, defined once.
 
 The template builder, the file store, the live-Excel store and the Post cycle all read sheet and
 column names from here. Sheet and column *names* are public: users type into them and migrations
 target them. Add columns at the end of a sheet; never rename or drop one.
 
-This module is pure data (no openpyxl, no xlwings) so that the core may import it too.
+This module is pure data (no openpyxl, no xlwings).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+
+from xl_ledger.xlsx.cells import col_letter  # noqa: F401  (re-exported: callers say schema.col_letter)
 
 # Column types. They drive number formats, widths and input parsing.
 TEXT = "text"
@@ -57,15 +59,6 @@ class Sheet:
 
     def letter(self, name: str) -> str:
         return col_letter(self.headers.index(name) + 1)
-
-
-def col_letter(index: int) -> str:
-    """1 → A, 27 → AA."""
-    letters = ""
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 # Fixed choice lists. Each becomes a defined name `list_<key>` on the hidden Lists sheet.

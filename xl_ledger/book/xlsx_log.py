@@ -33,13 +33,13 @@ from typing import Iterable
 from typing import Iterator
 
 from xl_ledger.book.schema import col_letter
-from xl_ledger.book.xlsx_cells import escape_text
-from xl_ledger.book.xlsx_sheet import insert_dimension
-from xl_ledger.book.xlsx_zip import Member
-from xl_ledger.book.xlsx_zip import ZipWriter
-from xl_ledger.book.xlsx_zip import copy_range
-from xl_ledger.book.xlsx_zip import crc32_combine
-from xl_ledger.book.xlsx_zip import data_offset
+from xl_ledger.xlsx.cells import escape_text
+from xl_ledger.xlsx.sheet import insert_dimension
+from xl_ledger.xlsx.archive import Member
+from xl_ledger.xlsx.archive import ZipWriter
+from xl_ledger.xlsx.archive import copy_range
+from xl_ledger.xlsx.archive import crc32_combine
+from xl_ledger.xlsx.archive import data_offset
 from xl_ledger.core.chain import LOG_COLUMNS
 from xl_ledger.core.chain import HASH
 from xl_ledger.core.chain import SEQ

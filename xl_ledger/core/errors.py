@@ -4,8 +4,7 @@
       minutes: "ninety" is not a number of minutes.
       Type the lesson length in minutes, e.g. 90.
 
-Problems are values (collected and all shown), in the style of beancount's errors; `LedgerError`
-wraps one for the places that must stop (the CLI turns it into exit code + message, never a traceback).
+Problems are values (collected and all shown), in the style of beancount's errors.
 """
 
 from __future__ import annotations
@@ -70,10 +69,3 @@ def one_line(p: Problem) -> str:
         text = f"{p.source.column}: {text}"
     return f"{text} {p.remedy}".strip()
 
-
-class LedgerError(Exception):
-    """A problem that stops an operation. Carries the Problem for formatting."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(format_problem(problem))
-        self.problem = problem

@@ -1,4 +1,4 @@
-"""Input rows → validated, frozen models (DESIGN §2), with owner-readable errors.
+"""Input rows (sheets of book/schema.py) → validated, frozen models, with owner-readable errors.
 
 Each reader takes rows as `(excel_row, {column: raw value})` and returns `(models, problems)`. A bad
 cell makes its row a Problem naming sheet, row and column, e.g.

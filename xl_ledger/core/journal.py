@@ -44,10 +44,6 @@ def row_to_entry(row: Sequence[object]) -> E.Entry:
     return E.make_entry(int(seq), recorded_at, operator, source, event, prev_hash, hash_, ())
 
 
-class StaleHead(Exception):
-    """Someone appended since we read: the expected last seq or hash does not match."""
-
-
 class Journal:
     def __init__(self, entries: Iterable[E.Entry] = ()):
         self.entries: list[E.Entry] = list(entries)
@@ -63,11 +59,8 @@ class Journal:
         return last.seq, last.hash
 
     def append(self, events: Iterable[E.Event], *, operator: str, recorded_at: dt.datetime,
-               sources: Optional[Sequence[str]] = None, key: Optional[bytes] = None,
-               expected: Optional[tuple[int, str]] = None) -> list[tuple]:
+               sources: Optional[Sequence[str]] = None, key: Optional[bytes] = None) -> list[tuple]:
         """Seal events onto the end of the log; return the new Log rows."""
-        if expected is not None and expected != self.head():
-            raise StaleHead(f"expected the log to end at seq {expected[0]}, it ends at {self.head()[0]}")
         seq, prev = self.head()
         when = utc_text(recorded_at)
         rows = []

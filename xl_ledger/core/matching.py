@@ -1,6 +1,6 @@
 """Matching: one sweep in date order that draws each session's demand from eligible lots.
 
-Eligible lot (DESIGN §3): owned by the student, or by the family when the product is `shared`; the
+Eligible lot: owned by the student, or by the family when the product is `shared`; the
 service matches (a lot without a service serves any); the session date lies in the lot's window; the
 package is active and not frozen that day; for a booking that only *reserves*, the product applies
 credit at booking. Draw order = DrawOrder.key: priority, earliest expiry, carried-over credit first,

@@ -49,15 +49,6 @@ def balance(state: State, student_id: str, unit: Optional[str] = None) -> Decima
     return total
 
 
-def family_balance(state: State, family_id: str, unit: Optional[str] = None) -> Decimal:
-    total = ZERO
-    for pkg in state.packages.values():
-        if state.family_of(pkg.owner) == family_id and pkg.status not in ("inactive", "expired", "refunded"):
-            if unit is None or pkg.unit == unit:
-                total += pkg.remaining
-    return total
-
-
 def units_of(state: State, student_id: str) -> list[str]:
     units = {p.unit for p in state.usable_packages(student_id)}
     units |= {a.unit for a in state.allocations if a.student_id == student_id and a.unit}

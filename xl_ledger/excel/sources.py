@@ -156,7 +156,7 @@ def functions_bas() -> str:
 
 def thisworkbook_cls() -> str:
     """The ThisWorkbook document module as the VBE exports it: Workbook_Open describes the functions."""
-    from xl_ledger.book import vba_project as V
+    from xl_ledger.xlsx import vba_project as V
 
     header = "VERSION 1.0 CLASS\r\nBEGIN\r\n  MultiUse = -1  'True\r\nEND\r\n"
     code = [

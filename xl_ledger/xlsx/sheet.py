@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Mapping
 from typing import Sequence
 
-from xl_ledger.book.schema import col_letter
-from xl_ledger.book.xlsx_cells import RowWriter
-from xl_ledger.book.xlsx_cells import StyleBook
-from xl_ledger.book.xlsx_cells import cell_xml
-from xl_ledger.book.xlsx_cells import number_text
-from xl_ledger.book.xlsx_cells import plain_text
+from xl_ledger.xlsx.cells import RowWriter
+from xl_ledger.xlsx.cells import col_letter
+from xl_ledger.xlsx.cells import StyleBook
+from xl_ledger.xlsx.cells import cell_xml
+from xl_ledger.xlsx.cells import number_text
+from xl_ledger.xlsx.cells import plain_text
 
 _SHEETDATA_OPEN = re.compile(rb"<sheetData\b[^>]*?(/?)>")
 _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")

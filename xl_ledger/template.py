@@ -4,7 +4,7 @@ The build is a pure function of the repository: fixed document dates, zip entrie
 with fixed timestamps and stored (not deflated) so the bytes do not depend on the zlib in use.
 `scripts/build_template.py` writes the committed file; a test rebuilds it and compares bytes.
 
-Layout decisions (see also DESIGN §2):
+Layout decisions (the sheets and columns themselves are book/schema.py):
 - Input sheets are Excel tables (header + one empty row) with list validations fed by defined names:
   `list_<key>` point at the hidden Lists sheet, the id lists (`student_ids`, ...) are OFFSET ranges
   over the id column so they grow with the sheet whoever appends the rows.
@@ -22,10 +22,10 @@ import zipfile
 from pathlib import Path
 
 from xl_ledger.book import schema as S
-from xl_ledger.book import vba_project as V
+from xl_ledger.xlsx import vba_project as V
 from xl_ledger.excel import sources
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_NAME = "workbook_template.xlsm"
 CUSTOMUI_PART = "customUI/customUI.xml"
 CUSTOMUI_REL_TYPE = "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility"
@@ -398,10 +398,4 @@ def build_template(currency: str | None = None, vba: list[V.Module] | None = Non
         version = config.vba_module_version(xlwings_module.code)
     xlsx = build_xlsx(V.build_vba_project(modules), currency, version)
     return _add_ribbon(xlsx, sources.CUSTOMUI_PATH.read_bytes())
-
-
-def write_template(path: Path | None = None) -> Path:
-    path = path or REPO_ROOT / TEMPLATE_NAME
-    path.write_bytes(build_template())
-    return path
 

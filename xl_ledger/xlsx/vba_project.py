@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from xl_ledger.book.cfb import Storage
-from xl_ledger.book.cfb import write_compound_file
+from xl_ledger.xlsx.cfb import Storage
+from xl_ledger.xlsx.cfb import write_compound_file
 
 CODEPAGE = 1252
 ENCODING = "cp1252"

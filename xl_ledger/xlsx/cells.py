@@ -11,8 +11,20 @@ import math
 import re
 from decimal import Decimal
 
-from xl_ledger.book.schema import col_letter
-from xl_ledger.book.store import ChangeError
+
+class CellValueError(ValueError):
+    """A value no cell can hold (NaN, an object, a date without a styles part). Stores translate it
+    into their own error; this library knows nothing of them."""
+
+
+def col_letter(index: int) -> str:
+    """1 → A, 27 → AA."""
+    letters = ""
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
 
 _EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 in the 1900 date system (past its 1900 leap bug)
 # XML 1.0 forbids most control characters even as &#..; Excel writes them as _xHHHH_ escapes, and a
@@ -49,9 +61,9 @@ def inline_string(ref: str, text: str, style: int | None = None) -> str:
 def number_text(value: object) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ChangeError(f"cannot write {value} into a cell")
+            raise CellValueError(f"cannot write {value} into a cell")
         # Normalised, so equal Decimals (1.50 and 1.5) are written alike: the cell holds a number either way,
-        # and an unchanged row can keep its bytes (xlsx_sheet.replace_body_keeping).
+        # and an unchanged row can keep its bytes (sheet.replace_body_keeping).
         # (Not Decimal.normalize: it rounds to the context's 28 digits.)
         if not value:
             return "0"
@@ -59,7 +71,7 @@ def number_text(value: object) -> str:
         return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ChangeError(f"cannot write {value} into a cell")
+            raise CellValueError(f"cannot write {value} into a cell")
         return repr(value)
     return str(int(value))
 
@@ -89,7 +101,7 @@ def cell_xml(col: int, row: int, value: object, style: int | None, styles: "Styl
         is_datetime = isinstance(value, dt.datetime) and value.time() != dt.time(0)
         style = styles.date_style(style or 0, DATETIME_FORMAT_ID if is_datetime else DATE_FORMAT_ID)
         return f'<c r="{ref}" s="{style}"><v>{excel_serial(value)}</v></c>'
-    raise ChangeError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
+    raise CellValueError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
 
 
 _XF = re.compile(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
@@ -143,7 +155,7 @@ class StyleBook:
         if key in self._added:
             return self._added[key]
         if self.xml is None or not self._xfs:
-            raise ChangeError("the workbook has no styles part; cannot write a date")
+            raise CellValueError("the workbook has no styles part; cannot write a date")
         base = self._xfs[style] if style < len(self._xfs) else self._xfs[0]
         xf = re.sub(r'\s(numFmtId|applyNumberFormat)="[^"]*"', "", base)
         xf = xf.replace("<xf", f'<xf numFmtId="{format_id}" applyNumberFormat="1"', 1)
