@@ -191,16 +191,25 @@ def open_package(package_id: str, owner: str, product: Product, start: dt.date, 
             add(i + 1, product.per_period, first, last)
     elif product.period == "week":
         if validity and validity.unit in ("months", "years"):
+            # A monthly pack of weekly credits: calendar weeks, clipped at its months (seed 004).
             months = periods.months_in(start, validity.count * (12 if validity.unit == "years" else 1))
-            first, last = months[0][0], months[-1][1]
-        elif validity:
-            first, last = start, periods.last_valid_day(start, validity)
+            first_weekday = 0 if settings.week_start == "monday" else 6
+            for i, (week, a, b) in enumerate(periods.weeks_in(months[0][0], months[-1][1], first_weekday)):
+                add(i + 1, product.per_period, a, b, week)
         else:
-            first = start
-            last = start + dt.timedelta(days=7 * int(-(-quantity // product.per_period)) - 1)
-        first_weekday = 0 if settings.week_start == "monday" else 6
-        for i, (week, a, b) in enumerate(periods.weeks_in(first, last, first_weekday)):
-            add(i + 1, product.per_period, a, b, week)
+            # An N-week pack: one credit per week *of the package*, weeks counted from the purchase day
+            # (or, with validity_starts=first_use, from the first lesson: the lots are dated then).
+            last = periods.last_valid_day(start, validity) if validity else \
+                start + dt.timedelta(days=7 * int(-(-quantity // product.per_period)) - 1)
+            weeks = periods.weeks_from(start, last)
+            if product.validity_starts == "first_use" and validity:
+                for i in range(len(weeks)):
+                    lots.append(Lot(f"{package_id}/{i + 1}", package_id, product.per_period, "period",
+                                    left=product.per_period))
+                pkg.weeks_from_first_use = True
+            else:
+                for i, (a, b) in enumerate(weeks):
+                    add(i + 1, product.per_period, a, b)
     else:
         lots.append(Lot(f"{package_id}/1", package_id, quantity, "main", left=quantity))
         if validity and product.validity_starts == "purchase":

@@ -289,6 +289,12 @@ class Sweep:
             if product.validity_starts == "first_use" and product.validity and pkg.base_end is None:
                 pkg.base_end = periods.last_valid_day(d, parse_validity(product.validity))
                 pkg.expires_on = pkg.expiry()
+                if pkg.weeks_from_first_use:
+                    # Its weeks count from this lesson: lot n covers days 7(n-1)..7n-1 after it.
+                    weekly = sorted((lot for lot in pkg.lots if lot.kind == "period"),
+                                    key=lambda lot: int(lot.lot_id.rsplit("/", 1)[1]))
+                    for lot, (a, b) in zip(weekly, periods.weeks_from(d, pkg.base_end)):
+                        lot.start, lot.end, lot.own_end = a, b, True
                 # Its expiry is known now, so its place in the draw order moves: re-sort who can use it.
                 for lot in pkg.lots:
                     self._key(pkg, lot)

@@ -68,6 +68,17 @@ def weeks_in(first: dt.date, last: dt.date, first_weekday: int) -> list[tuple[dt
     return out
 
 
+def weeks_from(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Seven-day weeks counted from `first` (whatever its weekday), the last clipped at `last`."""
+    out = []
+    a = first
+    while a <= last:
+        b = a + dt.timedelta(days=6)
+        out.append((a, min(b, last)))
+        a = b + ONE_DAY
+    return out
+
+
 def months_in(first: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
     """`count` calendar months starting with first's month, each as (first day, last day)."""
     out = []

@@ -47,6 +47,7 @@ class Package:
     comp: bool = False
     base_end: Optional[dt.date] = None  # expiry before freezes and extensions (purchase-based)
     first_use: Optional[dt.date] = None
+    weeks_from_first_use: bool = False  # an N-week pack whose weekly lots are dated at the first lesson
     freezes: list = field(default_factory=list)  # [start, end] inclusive, mutable end for unfreeze
     extra_days: int = 0
     active: bool = True
