@@ -3,8 +3,8 @@
 Eligible lot: owned by the student, or by the family when the product is `shared`; the
 service matches (a lot without a service serves any); the session date lies in the lot's window; the
 package is active and not frozen that day; for a booking that only *reserves*, the product applies
-credit at booking. Draw order = DrawOrder.key: priority, earliest expiry, carried-over credit first,
-service-specific before any-service, oldest purchase, package id.
+credit at booking. Draw order = draw_key: immediate credit before delayed (apply_at), priority, earliest
+expiry, carried-over credit first, service-specific before any-service, oldest purchase, package id.
 
 Refunds, chargebacks, transfers, negative adjustments and rollovers are "pinned" draws: they take
 from one named package on their date, after that day's sessions.
@@ -37,8 +37,13 @@ CONSUMING = ("attended", "late_cancel", "no_show")
 
 
 def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
-    """The draw order (lower first). Policy lives here so that it can be read in one place."""
+    """The draw order (lower first). Policy lives here so that it can be read in one place.
+
+    Immediate credit (apply_at=booking) before delayed credit (apply_at=service, a coupon book), whatever
+    the purchase order: seed 004 uses a delayed credit only when no other credit is available.
+    """
     return (
+        0 if pkg.product.apply_at == "booking" else 1,
         pkg.product.priority,
         end or FAR,  # the credit that expires first is used first
         0 if lot.kind in ("rollover_in", "makeup") else 1,  # carried-over and make-up credit first
