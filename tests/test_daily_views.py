@@ -49,3 +49,57 @@ def test_a_two_week_pass_valid_from_first_use_counts_its_weeks_from_the_first_le
                                                        (day("2026-10-02"), day("2026-10-08"))]
     assert [a.session_id for a in queries.owed(st, "S-001")] == ["B"]
     assert (p.used, p.expired, p.expires_on) == (D(2), D(0), day("2026-10-08"))
+
+
+def test_an_attended_lesson_draws_the_regular_pack_before_the_coupon_book_bought_earlier():
+    # Coupon book (apply_at=service, a "delayed" credit): 10 lessons for $200, sold 1 Apr.
+    # Regular pack (apply_at=booking, "immediate"): 2 lessons for $60, sold 3 Apr. Neither expires, so
+    # the older purchase would come first; seed 004 says the immediate credit is used first.
+    s = Studio(today="2026-04-01")
+    s.product("COUPON", "lessons", 10, 200, apply_at="service")
+    s.product("REG2", "lessons", 2, 60)
+    s.student("S-001")
+    coupon = s.sell("S-001", "COUPON", "2026-04-01")
+    regular = s.sell("S-001", "REG2", "2026-04-03")
+    for sid, date in (("A", "2026-04-06"), ("B", "2026-04-13"), ("C", "2026-04-20")):
+        s.session(sid, date, "S-001")
+    st = s.state("2026-04-21")
+    drawn = {a.session_id: a.package_id for a in st.allocations}
+    # 6 and 13 Apr use the regular pack's 2 lessons; only 20 Apr, with nothing immediate left, uses the
+    # coupon book: 9 left × $20 = $180.
+    assert drawn == {"A": regular, "B": regular, "C": coupon}
+    assert (st.packages[regular].remaining, st.packages[coupon].remaining) == (D(0), D(9))
+    assert st.packages[coupon].value_remaining == D("180.00")
+
+
+def test_a_monthly_allowance_sold_on_the_27th_expires_month_by_month_and_never_in_a_future_month():
+    # "4 classes a month, 3 months", $360 (12 classes, $30 each), sold Friday 27 Nov 2026, asked 2 Dec.
+    from xl_ledger.book import render
+
+    s = Studio(today="2026-11-27")
+    s.product("M4", "lessons", 12, 360, period="month", per_period=4, validity="3 months")
+    s.product("M4P", "lessons", 12, 360, period="month", per_period=4, validity="3 months", period_start="purchase")
+    s.student("S-001")
+    s.student("S-002")
+    cal = s.sell("S-001", "M4", "2026-11-27")
+    anniv = s.sell("S-002", "M4P", "2026-11-27")
+    s.session("A", "2026-12-01", "S-002")
+    st = s.state("2026-12-02")
+    # Calendar months (the default): November's 4 classes lapse on 30 Nov, their own last day, not on the
+    # package's last day (31 Jan 2027). December and January are left: 8 × $30 = $240.
+    p = st.packages[cal]
+    assert p.expiries == [(day("2026-11-30"), D(4))]
+    assert (p.expired, p.remaining, p.value_remaining, p.expires_on) == (D(4), D(8), D("240.00"), day("2027-01-31"))
+    # Months from the purchase day: 27 Nov–26 Dec, 27 Dec–26 Jan, 27 Jan–26 Feb. Nothing has lapsed on 2 Dec;
+    # the lesson of 1 Dec used the first month: 11 left, $330.
+    q = st.packages[anniv]
+    assert [(lot.start, lot.end) for lot in q.lots] == [
+        (day("2026-11-27"), day("2026-12-26")), (day("2026-12-27"), day("2027-01-26")),
+        (day("2027-01-27"), day("2027-02-26"))]
+    assert (q.expired, q.used, q.remaining, q.value_remaining) == (D(0), D(1), D(11), D("330.00"))
+    # The Report books the $120 of November's lapsed classes in November; no month after today appears.
+    report = {r[0]: r for r in render.report(st)}
+    assert sorted(report) == ["2026-11", "2026-12"]
+    assert report["2026-11"][4] == D("120.00")
+    # December's liability = what is left: $240 + $330.
+    assert report["2026-12"][6] == D("570.00") == p.value_remaining + q.value_remaining

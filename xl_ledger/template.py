@@ -266,6 +266,11 @@ def _add_start(wb, fmt: _Formats) -> object:
         if sheet.engine_owned and name != "Log":
             what += " Recomputed by Post; never type here."
         ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", fmt.link, string=f"{name}: {what}")
+    row += len(SHEET_ORDER) + 2
+    ws.write_string(row, 1, "Terms", fmt.bold)
+    for i, note in enumerate(S.START_NOTES):
+        ws.set_row(row + 1 + i, 32)
+        ws.write_string(row + 1 + i, 1, note, fmt.line)
     return ws
 
 

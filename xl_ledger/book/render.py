@@ -193,9 +193,9 @@ def report(state: State) -> list[tuple]:
         row(p.purchased_on)[0] += p.price
         uv = p.unit_value
         ended_on = None
-        if p.expired and p.expires_on:
-            row(p.expires_on)[3] += p.expired * uv
-            ended_on = p.expires_on
+        for last, quantity in p.expiries:  # each lot's credit lapses on its own last day, never a future one
+            row(last)[3] += quantity * uv
+            ended_on = max(last, ended_on or last)
         for d, kind, _q_, cash in p.draws:
             if kind in ("refund", "chargeback"):
                 row(d)[2] += cash

@@ -99,6 +99,7 @@ LISTS: dict[str, tuple[str, ...]] = {
     "week_start": ("monday", "sunday"),
     "date_order": ("mdy", "dmy"),
     "action_status": ("", "applied", "rejected"),
+    "period_start": ("calendar", "purchase"),
 }
 
 # Dropdowns fed by other sheets' id columns: defined name -> (sheet, column).
@@ -160,6 +161,9 @@ PRODUCTS = Sheet(
         Column("rollover_days", INT, default=0, width=13),
         Column("rollover_cap", QTY, width=12),
         Column("active", YESNO, default="yes", choices="yesno", width=8),
+        Column("period_start", CHOICE, default="calendar", choices="period_start", width=12,
+               help="months of a monthly allowance or months pack: calendar (from the 1st) or purchase "
+                    "(from the purchase day)"),
     ),
     table="tblProducts",
     help="The package catalogue.",
@@ -419,6 +423,15 @@ START_LINES: tuple[str, ...] = (
     "3. Sales, refunds, transfers, freezes and corrections go in Actions (the Ledger ribbon pre-fills them).",
     "4. Press Ledger > Post: every new row is checked, written to the Log, and marked applied or rejected.",
     "5. Read Packages, Balances and Alerts; they are recomputed from the Log, so never type in them.",
+)
+
+# Product terms the Start sheet explains below its list of sheets (what a column's choices mean).
+START_NOTES: tuple[str, ...] = (
+    "Products period_start: calendar (default) gives a monthly allowance or months pack calendar months, the "
+    "first one from the 1st of the purchase month; purchase counts months from the purchase day (27 Nov to 26 "
+    "Dec, ...). Each month's credit expires at the end of its own month.",
+    "Weekly credits of a pack valid N weeks or days count seven-day weeks from the purchase day (or the first "
+    "lesson, with validity_starts = first_use).",
 )
 
 # The Log's columns are owned by the hash chain (the core); the sheet must match them exactly.

@@ -180,22 +180,28 @@ def open_package(package_id: str, owner: str, product: Product, start: dt.date, 
         lots.append(Lot(f"{package_id}/{n}", package_id, qty, "period", start=first, end=last, own_end=True,
                         left=qty, week=week))
 
+    # period_start: calendar months (seed 004, the default) or months counted from the purchase day.
+    months_of = periods.months_from if product.period_start == "purchase" else periods.months_in
     if product.unit == "months":
-        for i, (first, last) in enumerate(periods.months_in(start, int(quantity))):
+        for i, (first, last) in enumerate(months_of(start, int(quantity))):
             add(i + 1, Decimal(1), first, last)
     elif product.period == "month":
         count = int(-(-quantity // product.per_period))
         if validity and validity.unit in ("months", "years"):
             count = validity.count * (12 if validity.unit == "years" else 1)
-        for i, (first, last) in enumerate(periods.months_in(start, count)):
+        for i, (first, last) in enumerate(months_of(start, count)):
             add(i + 1, product.per_period, first, last)
     elif product.period == "week":
         if validity and validity.unit in ("months", "years"):
-            # A monthly pack of weekly credits: calendar weeks, clipped at its months (seed 004).
-            months = periods.months_in(start, validity.count * (12 if validity.unit == "years" else 1))
-            first_weekday = 0 if settings.week_start == "monday" else 6
-            for i, (week, a, b) in enumerate(periods.weeks_in(months[0][0], months[-1][1], first_weekday)):
-                add(i + 1, product.per_period, a, b, week)
+            months = months_of(start, validity.count * (12 if validity.unit == "years" else 1))
+            if product.period_start == "purchase":
+                for i, (a, b) in enumerate(periods.weeks_from(months[0][0], months[-1][1])):
+                    add(i + 1, product.per_period, a, b)
+            else:
+                # A monthly pack of weekly credits: calendar weeks, clipped at its months (seed 004).
+                first_weekday = 0 if settings.week_start == "monday" else 6
+                for i, (week, a, b) in enumerate(periods.weeks_in(months[0][0], months[-1][1], first_weekday)):
+                    add(i + 1, product.per_period, a, b, week)
         else:
             # An N-week pack: one credit per week *of the package*, weeks counted from the purchase day
             # (or, with validity_starts=first_use, from the first lesson: the lots are dated then).
@@ -282,6 +288,7 @@ def settle(pkg: Package, as_of: dt.date) -> None:
         end = lot.end if lot.own_end else pkg.expires_on
         if end is not None and end < as_of and lot.left > 0:
             pkg.expired += lot.left
+            pkg.expiries.append((end, lot.left))  # each lot on its own last day (breakage, history)
             lot.left = ZERO
         remaining += lot.left
     pkg.granted = granted - pkg.adjusted_out

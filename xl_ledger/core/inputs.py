@@ -80,6 +80,7 @@ class Product(Frozen):
     rollover_days: int = 0
     rollover_cap: Optional[Decimal] = None
     active: bool = True
+    period_start: Literal["calendar", "purchase"] = "calendar"  # months of allowances: calendar or anniversary
 
 
 class Student(Frozen):
@@ -258,6 +259,8 @@ PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {
     "rollover_days": (_int_nonneg("a number of days"), "Type whole days; 0 means no rollover."),
     "rollover_cap": (_opt(_qty("a quantity")), "Type the most credits carried over."),
     "active": (_yesno_default(True), "Type yes or no."),
+    "period_start": (_choice(("calendar", "purchase"), "calendar"),
+                     "Choose calendar (months from the 1st) or purchase (months from the purchase day)."),
 }
 
 STUDENT_FIELDS: dict[str, tuple[Callable, str]] = {

@@ -90,5 +90,17 @@ def months_in(first: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
+def months_from(first: dt.date, count: int) -> list[tuple[dt.date, dt.date]]:
+    """`count` months counted from `first` (anniversary periods): 27 Nov → 27 Nov–26 Dec, 27 Dec–26 Jan…
+    Each ends where last_valid_day says N months from `first` end, so 31 Jan → 31 Jan–28 Feb, 1–30 Mar."""
+    out = []
+    a = first
+    for n in range(1, count + 1):
+        b = last_valid_day(first, Validity(n, "months"))
+        out.append((a, b))
+        a = b + ONE_DAY
+    return out
+
+
 def quarter_of(d: dt.date) -> tuple[int, int]:
     return d.year, (d.month - 1) // 3

@@ -58,6 +58,7 @@ class Package:
     reserved: Decimal = ZERO
     remaining: Decimal = ZERO
     expired: Decimal = ZERO
+    expiries: list = field(default_factory=list)  # (lot's last valid day, quantity expired), one per lot
     refunded: Decimal = ZERO
     refunded_money: Decimal = ZERO
     transferred_out: Decimal = ZERO
