@@ -1,0 +1,139 @@
+"""PgStore: a workbook as a front end to a Log kept in PostgreSQL.
+
+The Store contract (book/store.py) over two places: the Log is the database's (the truth: read, head,
+appends), the sheets are the workbook's (input sheets read, engine sheets and engine cells written). The
+workbook's own `Log` sheet becomes a mirror of the database's Log, so a workbook on its own still
+verifies, and its last row is an anchor: a database Log that no longer holds that row was truncated.
+
+A commit holds the workbook's write lock throughout, then
+1. appends the new rows in one database transaction (refused with StaleLogError when another desk
+   appended first: the (studio, seq) key), checking in it that the workbook's mirror is a prefix of the
+   database's Log;
+2. only after COMMIT, writes the workbook: engine sheets, input cells, and the mirror caught up with
+   every row the database has up to the new head.
+A failure in 1 leaves both unchanged. A failure between 1 and 2 (the workbook cannot be written after
+the database committed) leaves the database ahead of the workbook; the next post finds this desk's own
+rows past the mirror's end and marks their Actions rows applied instead of applying them again
+(see xl_ledger/pg/desk.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Optional
+
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.book.filestore import WriteLock
+from xl_ledger.book.store import BrokenFileError
+from xl_ledger.book.store import Change
+from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import check_change
+from xl_ledger.book.store import ENGINE_SHEET_NAMES
+from xl_ledger.book import schema as book_schema
+from xl_ledger.core import chain
+from xl_ledger.core.chain import GENESIS
+from xl_ledger.pg.log import PgLog
+
+
+class MirrorMismatch(BrokenFileError):
+    """The workbook's Log mirror is not a prefix of the database's Log."""
+
+
+class PgStore:
+    """The Store over `log` (PgLog) and the workbook at `path`."""
+
+    def __init__(self, path, log: PgLog):
+        self.book = FileStore(path)
+        self.path = Path(path)
+        self.name = self.book.name
+        self.log = log
+        self.committed: Optional[dict] = None
+
+    # --------------------------------------------------------------------------------- reading
+    def read_log(self) -> list[tuple]:
+        return self.log.read()
+
+    def head(self) -> tuple[int, str]:
+        return self.log.head()
+
+    def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
+        """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
+        _n, _head, broken, rows = self.log.verify(key, keep=True)
+        if broken is None:
+            self.check_anchor(rows)
+        return rows, broken
+
+    def check_anchor(self, rows: Optional[list[tuple]] = None) -> None:
+        """The mirror's last row must be in the database's Log, the same: else the database lost rows
+        (a truncation) or this workbook belongs to another ledger."""
+        seq, digest = self.book.head()
+        if seq == 0:
+            return
+        row = rows[seq - 1] if rows is not None and len(rows) >= seq else self.log.row(seq)
+        if row is None:
+            raise MirrorMismatch(
+                f"{self.name}!Log ends at seq {seq} but the ledger {self.log.where} ends before it: the "
+                f"database lost rows (restore it from a backup), or this workbook belongs to another ledger.")
+        if row[chain.HASH] != digest:
+            raise MirrorMismatch(
+                f"{self.name}!Log seq {seq} (hash {digest[:16]}) differs from the ledger {self.log.where} "
+                f"(hash {row[chain.HASH][:16]}): this workbook was posted to another ledger, or one of them was "
+                "altered. Run `xl-ledger verify` on both.")
+
+    def read_sheet(self, sheet: str) -> SheetData:
+        return self.book.read_sheet(sheet)
+
+    def _headers(self, sheet: str):
+        if sheet in ENGINE_SHEET_NAMES:
+            try:
+                self.book.read_sheet(sheet)
+            except BrokenFileError:
+                return None
+            return book_schema.BY_NAME[sheet].headers
+        try:
+            return self.book.read_sheet(sheet).headers
+        except BrokenFileError:
+            return None
+
+    # --------------------------------------------------------------------------------- writing
+    def commit(self, change: Change) -> None:
+        self.committed = None
+        expected = (change.expected_seq, change.expected_hash)
+        rows = check_change(change, expected, self.name, self._headers)  # malformed: refused before anything
+        book = self.book
+        with WriteLock(self.path):
+            mirror = book.head()
+            with self.log.appending(expected, rows):
+                # In the transaction: the mirror must be a prefix of the database's Log, and the rows the
+                # mirror lacks (other desks') are read here, consistent with the head just checked.
+                if mirror[0] > expected[0]:
+                    raise MirrorMismatch(
+                        f"{self.name}!Log ends at seq {mirror[0]}, past the ledger {self.log.where} (seq "
+                        f"{expected[0]}): the database lost rows, or this workbook belongs to another ledger.")
+                missing = self.log.read(after=mirror[0], upto=expected[0]) if mirror[0] < expected[0] else []
+                at_mirror = GENESIS if mirror[0] == 0 else expected[1] if mirror[0] == expected[0] \
+                    else missing[0][chain.PREV]
+                if at_mirror != mirror[1]:
+                    raise MirrorMismatch(
+                        f"{self.name}!Log seq {mirror[0]} is not the ledger's row {mirror[0]} ({self.log.where}): "
+                        "this workbook belongs to another ledger. Point it at its own ledger, or start a new "
+                        "workbook with `xl-ledger init` and post it to this one.")
+            # Committed in the database: now the workbook (mirror caught up, sheets, cells).
+            with book._open() as opened:
+                book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
+                                            change.cells, change.keep))
+            with book._open() as opened:
+                self.committed = book._digests(opened)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+@contextlib.contextmanager
+def opened(path, url: str, studio: str = "main"):
+    store = PgStore(path, PgLog(url, studio))
+    try:
+        yield store
+    finally:
+        store.close()
