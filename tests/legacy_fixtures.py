@@ -81,6 +81,26 @@ def purchases_xlsx(path: Path) -> Path:
     return path
 
 
+# The owner's answers to what purchases_xlsx leaves unknowable in a USD studio: the "€110" and "200 EUR"
+# signs were slips (the school charges in dollars), and F10's formula points at the wrong row (9 left).
+PURCHASES_ANSWERS = {"Packages!G6": "110", "Packages!G8": "200", "Packages!F10": "9"}
+
+
+def answer(legacy: Path, corrections: dict[str, str], **sheet_keys) -> Path:
+    """Save the detected mapping beside `legacy` with a person's answers (corrections; per-sheet keys
+    such as unit or yearless_from as {sheet: {key: value}}), as someone would after a dry run."""
+    from xl_ledger.migrate.mapping import mapping_path_for
+    from xl_ledger.migrate.mapping import save_mapping
+    from xl_ledger.migrate.reader import read_legacy
+
+    mapping = read_legacy(legacy, save=False).mapping
+    mapping.corrections.update(corrections)
+    for sheet, keys in sheet_keys.items():
+        for k, v in keys.items():
+            setattr(mapping.for_sheet(sheet), k, v)
+    return save_mapping(mapping, mapping_path_for(legacy))
+
+
 def _write_any(ws, ref: str, value, fmt) -> None:
     if isinstance(value, dt.datetime):
         ws.write_datetime(ref, value, fmt)

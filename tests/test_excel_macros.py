@@ -240,6 +240,7 @@ def test_import_legacy_into_the_open_workbook(tmp_path, monkeypatch):
     monkeypatch.delenv("XL_LEDGER_KEY", raising=False)
     monkeypatch.setattr(macros, "_now", lambda: dt.datetime(2025, 4, 15, 10, 0, tzinfo=dt.timezone.utc))
     legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    lf.answer(legacy, lf.PURCHASES_ANSWERS)
     monkeypatch.setattr(macros, "_choose_file", lambda book: str(legacy))
     path = tmp_path / "studio.xlsm"
     shutil.copyfile(TEMPLATE, path)

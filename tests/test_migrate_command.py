@@ -99,19 +99,34 @@ def test_dry_run_writes_nothing(tmp_path, book):
     assert snapshot(tmp_path, book.parent) == before
     assert not mapping_path_for(legacy).exists()
     lines = out.splitlines()
-    assert lines[0].startswith("tracking.xlsx → studio.xlsm: would import 8 students, 4 products, 10 packages, 0 sessions")
+    # The dry run shows every finding first, the held rows among them (left out of the counts).
+    assert lines[0].startswith("tracking.xlsx → studio.xlsm: would import 8 students, 4 products, 8 packages, 5 sessions")
+    assert lines[0].endswith("3 rows held until the mapping or the file says what they mean.")
     assert "Dry run: nothing was written (not the studio, not the report CSV, not the mapping)." in lines
     assert f"Mapping: {mapping_path_for(legacy)} (would be saved)." in lines
-    assert any(ln.startswith("  Dev Patel (LEG-S005) / LEG-P0005 10-pack: legacy 16, recomputed 9, difference -7;")
+    assert any(ln.startswith("  Dev Patel (LEG-S005) / LEG-P0003 10-pack: legacy 16, recomputed 9, difference -7;")
                for ln in lines)
+    held = [ln for ln in lines if ln.startswith(("   foreign_currency:", "   remaining_mismatch:"))]
+    assert [ln.split(":")[0].strip() for ln in held] == ["remaining_mismatch", "foreign_currency", "foreign_currency"]
+    assert "tracking.xlsx!Packages!G6: the amount is in EUR, but the studio counts in USD" in held[1]
 
 
 def test_import_saves_the_mapping_refuses_a_second_import_and_reuses_the_mapping(tmp_path, book):
     legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    # Three rows are held (two euro amounts in a USD studio, a Remaining formula on the wrong row):
+    # nothing is imported, and the detected mapping is saved for the answers.
+    before = snapshot(book.parent)
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--as", "maria")
+    assert (code, out) == (REJECTED, "") and snapshot(book.parent) == before
+    saved = mapping_path_for(legacy)
+    assert "3 row(s) say something the importer cannot know, so nothing was imported" in err
+    assert f"The mapping was saved to {saved}" in err and "foreign_currency: tracking.xlsx!Packages!G6" in err
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    data["corrections"] = lf.PURCHASES_ANSWERS
+    saved.write_text(json.dumps(data), encoding="utf-8")
     code, out, err = cli("import", str(legacy), "--into", str(book), "--as", "maria")
     assert (code, err) == (0, "")
-    saved = mapping_path_for(legacy)
-    assert f"Mapping: {saved} (saved)." in out.splitlines()
+    assert f"Mapping: {saved} (reused)." in out.splitlines()
     assert (book.parent / "studio.migration.csv").exists()
     # The same file again would double every credit: refused, nothing written.
     before = snapshot(tmp_path, book.parent)

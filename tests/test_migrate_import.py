@@ -30,8 +30,10 @@ def studio(folder: Path) -> Path:
     return path
 
 
-def run(folder: Path, build, name: str, **kw):
+def run(folder: Path, build, name: str, answers: dict | None = None, **kw):
     legacy = build(folder / name)
+    if answers is not None:
+        lf.answer(legacy, answers)
     book = studio(folder)
     report = import_legacy(legacy, book, operator="owner", now=NOW, **kw)
     return report, FileStore(book)
@@ -69,22 +71,24 @@ def assert_posts_clean(store: FileStore) -> None:
 # ------------------------------------------------------------------------------- purchases layout
 @pytest.fixture(scope="module")
 def purchases(tmp_path_factory):
-    return run(tmp_path_factory.mktemp("p"), lf.purchases_xlsx, "purchases.xlsx")
+    return run(tmp_path_factory.mktemp("p"), lf.purchases_xlsx, "purchases.xlsx", lf.PURCHASES_ANSWERS)
 
 
 def test_purchases_reconciliation(purchases):
     report, store = purchases
     m = migration(store)
     P = "purchases.xlsx!Packages!"
-    # Dev: the Remaining formula in F10 points at row 9 (=D9-E9): legacy 16, recomputed 10 - 1 = 9.
+    # Dev: the Remaining formula in F10 points at row 9 (=D9-E9, 16). The row was held until the owner's
+    # correction said 9 (10 bought - 1 used); the report keeps what the cell held.
     legacy, recomputed, diff, cells, finding = m[("Dev Patel (LEG-S005)", "LEG-P0005 10-pack")]
-    assert (legacy, recomputed, diff) == (16, 9, -7)
+    assert (legacy, recomputed, diff) == (9, 9, 0)
     assert cells.startswith(f"{P}F10, {P}A10, {P}D10, {P}E10")
-    assert "legacy says 16 remaining at purchases.xlsx!Packages!F10" in finding
-    assert "10 bought − 1 used = 9" in finding and "formula probably points at the wrong row" in finding
+    assert f'corrected: {P}F10 holds "16"; the mapping\'s correction reads it as "9"' in finding
+    assert "1 lesson used before the migration (the row's total, no lesson dates): recorded as one session on " \
+           "2025-02-10, the purchase date" in finding
     assert "paid 0 of 200" in finding
-    assert m[("Dev Patel (LEG-S005)", "all lessons")][:3] == (16, 9, -7)
-    # Every other row agrees with its own Remaining cell.
+    assert m[("Dev Patel (LEG-S005)", "all lessons")][:3] == (9, 9, 0)
+    # Every row agrees with its own Remaining cell: usage is consumption, so Ben has 5 - 2 = 3 left.
     assert m[("Ben Okafor (LEG-S002)", "LEG-P0002 5-pack")][:4] == (3, 3, 0, f"{P}F6, {P}A6, {P}D6, {P}E6")
     assert m[("Ana López (LEG-S003)", "LEG-P0003 10-pack")][:3] == (3, 3, 0)
     assert "paid 100 of 200" in m[("Ana López (LEG-S003)", "LEG-P0003 10-pack")][4]
@@ -96,7 +100,8 @@ def test_purchases_reconciliation(purchases):
     assert m[("finding", f"unreadable_cell:{P}I9")][4].startswith('unreadable_cell: purchases.xlsx!Packages!I9 holds "ask Maria"')
     assert ("finding", f"skipped_total:{P}A17") in m
     assert ("finding", f"name_variant:{P}A5, {P}A8, {P}A13") in m
-    assert report.disagreements == 2 and (report.students, report.packages, report.sessions) == (8, 10, 0)
+    assert ("finding", f"corrected:{P}G6") in m
+    assert report.disagreements == 0 and (report.students, report.packages, report.sessions) == (8, 10, 7)
 
 
 def test_purchases_balances_and_log(purchases):
@@ -108,9 +113,13 @@ def test_purchases_balances_and_log(purchases):
     assert all(r[COL["source"]].startswith("purchases.xlsx!Packages!") for r in rows)
     dev = [r for r in rows if r[COL["package_id"]] == "LEG-P0005"]
     assert [(r[COL["kind"]], r[COL["effective_date"]], r[COL["quantity"]], r[COL["amount"]], r[COL["source"]]) for r in dev] == [
-        ("sale", "2025-02-10", "10", "200", "purchases.xlsx!Packages!A10"),
-        ("adjust", "2025-04-15", "-1", "", "purchases.xlsx!Packages!E10"),
-    ]
+        ("sale", "2025-02-10", "10", "200", "purchases.xlsx!Packages!A10")]
+    # Dev's "used 1" is a session on the purchase date (the row shows no later date), not an adjustment today.
+    used = [r for r in rows if r[COL["kind"]] == "session_recorded" and r[COL["source"]] == "purchases.xlsx!Packages!E10"]
+    assert [(r[COL["effective_date"]], r[COL["student_id"]], r[COL["quantity"]]) for r in used] == [
+        ("2025-02-10", "LEG-S005", "1")]
+    packages = {v[0]: v[4:8] for _r, v in store.read_sheet("Packages").rows}
+    assert packages["LEG-P0005"] == (10, 1, 0, 9)  # total, used, reserved, remaining: as the old sheet says
     products = {v[0]: v[1:5] for _r, v in store.read_sheet("Products").rows}
     assert products == {"LEG-10L-200": ("10-pack", "lessons", 10, 200), "LEG-5L-110": ("5-pack", "lessons", 5, 110),
                         "LEG-20L-380": ("20-pack", "lessons", 20, 380), "LEG-5L-100": ("5-pack", "lessons", 5, 100)}
@@ -126,7 +135,7 @@ def test_purchases_csv_matches_the_sheet(purchases):
     rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
     assert rows[0] == ["student", "package", "legacy_remaining", "recomputed_remaining", "difference", "cells", "finding"]
     dev = next(r for r in rows if r[1] == "LEG-P0005 10-pack")
-    assert dev[:5] == ["Dev Patel (LEG-S005)", "LEG-P0005 10-pack", "16", "9", "-7"]
+    assert dev[:5] == ["Dev Patel (LEG-S005)", "LEG-P0005 10-pack", "9", "9", "0"]
     assert len(rows) - 1 == len(store.read_sheet("Migration").rows)
 
 
@@ -246,16 +255,16 @@ def test_a_larger_log_imports_and_posts_clean(tmp_path):
 
 def test_a_second_file_adds_to_students_of_the_same_exact_name(tmp_path):
     """Purchases from one file, lessons from another: exact spellings are the same student; variants are not."""
-    _report, store = run(tmp_path, lf.purchases_xlsx, "purchases.xlsx")
+    _report, store = run(tmp_path, lf.purchases_xlsx, "purchases.xlsx", lf.PURCHASES_ANSWERS)
     legacy = lf.log_xlsx(tmp_path / "log.xlsx")
     report = import_legacy(legacy, store.path, operator="owner", now=NOW)
     assert report.students == 0 and report.sessions == 7
     m = migration(store)
-    # Her four lessons drew from the 10-pack the purchases sheet already counts as used up: the report
-    # shows that the first file's "used 10" then found only 6 left (the two files count the same lessons).
+    # The purchases sheet's "used 10" is a session on her purchase date (2025-01-05), so the 10-pack was used
+    # up before the log's lessons: the four lessons of the second file (60 + LC 60 + 90 + 60 min) are owed.
     ana = m[("Ana Lopez (LEG-S001)", "all hours")]
-    assert ana[:2] == (None, 0)
-    assert "notice: adjust of 10 lessons from LEG-P0001 on 2025-04-15 found only 6 left after re-matching" in ana[4]
+    assert ana[:2] == (None, Decimal("-4.5"))
+    assert "4 session(s) (4.5 hours) have no credit to draw from and are owed" in ana[4]
     assert m[("Ana Lopez (LEG-S001)", "all lessons")][:2] == (None, 0)
     assert m[("Ana Lopez (LEG-S001)", "")][4].startswith(
         'import: "Ana Lopez" is already a student of the studio (LEG-S001)')

@@ -4,7 +4,8 @@ The main CLI (xl_ledger/cli.py) calls `register(subparsers)` when this module ex
 returns the exit code, with the main CLI's meanings: 0 imported (or dry run done); 1 the studio's
 Log chain is broken; 2 usage (a bad --mapping, a missing file); 3 the studio is locked or changed
 meanwhile; 4 a file is broken or hostile (the legacy file refused, the studio damaged); 5 the
-studio already holds an import of this file; 6 the operator may not import (staff).
+studio already holds an import of this file, or rows are held (no year, no unit, another currency,
+cells that disagree: nothing imported until the mapping or the file answers them); 6 the operator may not import (staff).
 Every refusal is one plain message on stderr and leaves every file as it was.
 """
 
@@ -26,7 +27,7 @@ from xl_ledger.migrate.sources import LegacyFileError
 
 # The same codes as xl_ledger/cli.py (not imported from there: cli.py imports this module).
 OK, TAMPERED, USAGE, LOCKED, BROKEN, REJECTED, NOT_ALLOWED = range(7)
-_REFUSED = {"tampered": TAMPERED, "already_imported": REJECTED, "not_allowed": NOT_ALLOWED}
+_REFUSED = {"tampered": TAMPERED, "already_imported": REJECTED, "not_allowed": NOT_ALLOWED, "held": REJECTED}
 
 
 def register(subparsers) -> argparse.ArgumentParser:

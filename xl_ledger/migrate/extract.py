@@ -42,7 +42,12 @@ from xl_ledger.migrate.values import read_mark
 from xl_ledger.migrate.values import read_minutes
 from xl_ledger.migrate.values import read_money
 from xl_ledger.migrate.values import read_paid
+from xl_ledger.migrate.values import YearlessDate
+from xl_ledger.migrate.values import money_currency
 from xl_ledger.migrate.values import read_qty
+from xl_ledger.migrate.units import pack_size
+from xl_ledger.migrate.units import read_pack
+from xl_ledger.migrate.units import unit_of_text
 
 _TOTAL_RE = re.compile(r"^\s*(grand\s+|sub\s*)?(totals?|sum|summe|totaal)\b", re.I)
 ZERO = Decimal(0)
@@ -58,6 +63,11 @@ class _Ctx:
         self.lessons: list[LegacyLesson] = []
         self.lines: list[LegacyBalanceLine] = []
         self.stated: list[LegacyStatedBalance] = []
+
+    def hold(self, kind: str, ref: str, what: str, answer: str, cells) -> None:
+        """A fact the importer cannot know: the row is held (not read) and the import waits for an answer."""
+        self.findings.append(Finding(kind, f"{ref}: {what}. The row is held: nothing from this file is imported until "
+                                           f"it is answered; {answer}.", tuple(dict.fromkeys([ref, *cells]))))
 
     def unreadable(self, ref: str, value: object, err: Exception, what_next: str) -> None:
         shown = str(value)[:60]
@@ -90,6 +100,7 @@ def _read_all(source: LegacySource, mapping: Mapping) -> ReadResult:
         _check_headers(source, grid, sm)
         day_first = mapping.day_first if sm.day_first is None else sm.day_first
         _fill_merged_down(grid)
+        _apply_corrections(ctx, grid, mapping.corrections)
         reader = {"purchases": _read_purchases, "running_balance": _read_balance,
                   "attendance_grid": _read_grid, "lesson_log": _read_log}[sm.layout]
         reader(ctx, grid, sm, day_first)
@@ -99,6 +110,30 @@ def _read_all(source: LegacySource, mapping: Mapping) -> ReadResult:
     ctx.findings.extend(ctx.names.variant_findings())
     return ReadResult(mapping, tuple(ctx.purchases), tuple(ctx.lessons), tuple(ctx.lines), tuple(ctx.stated),
                       tuple(ctx.findings), ctx.names.students())
+
+
+def _apply_corrections(ctx: _Ctx, grid: SheetGrid, corrections: dict[str, str]) -> None:
+    """The mapping's answers to held findings: a cell is read as the person typed it there. The legacy
+    file is not changed, and the reconciliation lists every correction beside what the cell held."""
+    for ref, value in corrections.items():
+        sheet, _, cell = ref.rpartition("!")
+        if sheet.rpartition("!")[2] != grid.name:
+            continue
+        m = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", cell.strip())
+        if not m:
+            raise LegacyFileError(grid.file_label, f'the correction for "{ref}" does not name a cell like Packages!C7.')
+        r, c = int(m.group(2)) - 1, col_index(m.group(1).upper())
+        while grid.height <= r:
+            grid.rows.append([])
+        row = grid.rows[r]
+        if len(row) <= c:
+            row.extend([""] * (c + 1 - len(row)))
+        before = row[c]
+        row[c] = value
+        if isinstance(before, float) and before.is_integer():
+            before = int(before)
+        ctx.findings.append(Finding("corrected", f'{grid.ref(r, c)} holds "{str(before)[:60]}"; the mapping\'s correction '
+                                                 f'reads it as "{value}".', (grid.ref(r, c),)))
 
 
 def _check_headers(source: LegacySource, grid: SheetGrid, sm: SheetMapping) -> None:
@@ -174,8 +209,10 @@ def _skipped(ctx: _Ctx, grid: SheetGrid, r: int, why: str) -> None:
 
 def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
     cols = _cols(sm)
-    hours = sm.unit == "hours"
     header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
+    raw_headers = grid.rows[sm.header_row - 1]
+    other_units = _amount_header_units(raw_headers, cols, ("used", "remaining"))
+    yearless = _yearless_from(sm)
     seen: dict[tuple, int] = {}
     rows_read: list[tuple[int, dict]] = []
     for r in range(sm.header_row, grid.height):
@@ -188,43 +225,86 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
             continue
         vals: dict[str, object] = {}
         cells = {f: grid.ref(r, c) for f, c in cols.items() if not blank(_get(row, c))}
+        label = _get(row, cols.get("package"))
+        label = str(label).strip() if not blank(label) else None
+        # The pack: its unit and size from the header, the cell, then the package's name (units.py).
+        qv = _get(row, cols.get("quantity"))
+        qty_number = qty_text = None
+        if not blank(qv):
+            if isinstance(qv, str) and pack_size(qv) is not None:
+                qty_text = qv.strip()
+            else:
+                try:
+                    qty_number = read_qty(qv)
+                except ParseError as err:
+                    ctx.unreadable(cells["quantity"], qv, err, "The purchase was read without its quantity; "
+                                                               "fix the cell and run the import again.")
+                    cells.pop("quantity")
+        pack = read_pack(qty_number, qty_text, label, header_unit=sm.unit, header=str(sm.headers.get("quantity", "")),
+                         other_units=other_units)
+        if pack.kind:
+            where = cells.get("quantity") or cells.get("package") or grid.ref(r, cols["student"])
+            ctx.hold(pack.kind, where, f"{pack.why}", f'set "unit" for sheet "{grid.name}" in the mapping file, or '
+                                                      f'add a correction for {grid.name}!{where.rsplit("!", 1)[1]} '
+                                                      'such as "10 lessons"', [c for c in cells.values()])
+            continue
+        hours = pack.unit == "hours"
+        if pack.quantity is not None:
+            vals["quantity"] = pack.quantity
         readers = {
-            "purchased_on": lambda v: read_date(v, day_first),
-            "expires_on": lambda v: read_date(v, day_first),
-            "quantity": lambda v: read_qty(v, hours),
+            "purchased_on": lambda v: read_date(v, day_first, yearless),
+            "last_date": lambda v: read_date(v, day_first, yearless),
+            "expires_on": lambda v: read_date(v, day_first, yearless),
             "used": lambda v: read_qty(v, hours),
             "remaining": lambda v: read_qty(v, hours),
-            "price": read_money,
         }
+        held = False
         for fld, read in readers.items():
             v = _get(row, cols.get(fld))
             if blank(v):
                 continue
             try:
                 vals[fld] = read(v)
+            except YearlessDate as err:
+                if fld == "expires_on":  # an expiry is only reported, never imported: no need to hold the row
+                    ctx.unreadable(cells[fld], v, err, "The expiry was not read; legacy expiries are only reported.")
+                    cells.pop(fld)
+                    continue
+                ctx.hold("yearless_date", cells[fld], f'"{str(v).strip()}" has no year',
+                         f'type the year into the cell, add a correction for {_short(cells[fld])} such as "2025-09-20", '
+                         f'or set "yearless_from" for sheet "{grid.name}" in the mapping file', [cells[fld]])
+                held = True
+                break
             except ParseError as err:
                 ctx.unreadable(cells[fld], v, err, f"The purchase was read without its {fld.replace('_', ' ')}; "
                                                    "fix the cell and run the import again.")
                 cells.pop(fld)
-        v = _get(row, cols.get("paid"))
-        if not blank(v):
+        if held:
+            continue
+        currency = None
+        for fld in ("price", "paid"):
+            v = _get(row, cols.get(fld))
+            if blank(v):
+                continue
+            code = money_currency(v) if sm.currency is None else sm.currency.strip().upper()
+            currency = currency or code
             try:
-                vals["paid"] = read_paid(v, vals.get("price"))
+                vals[fld] = read_money(v) if fld == "price" else read_paid(v, vals.get("price"))
             except ParseError as err:
-                ctx.unreadable(cells["paid"], v, err, "The purchase was read without the amount paid.")
-                cells.pop("paid")
+                what = "its price" if fld == "price" else "the amount paid"
+                ctx.unreadable(cells[fld], v, err, f"The purchase was read without {what}.")
+                cells.pop(fld)
+        note_v = _get(row, cols.get("note"))
+        note = str(note_v).strip() if not blank(note_v) else None
         if "quantity" not in vals and "purchased_on" not in vals:
             _skipped(ctx, grid, r, "it has neither a quantity nor a purchase date")
             continue
         student = ctx.names.add(raw_student, grid.ref(r, cols["student"]))
-        label = _get(row, cols.get("package"))
-        label = str(label).strip() if not blank(label) else None
-        unit = sm.unit or _unit_from_label(label)
         # cells are keyed by the record's own field names, so a report can look up p.cells["stated_remaining"]
         cells = {_RECORD_FIELD.get(f, f): ref for f, ref in cells.items()}
-        p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), unit, vals.get("price"),
+        p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), pack.unit, vals.get("price"),
                            vals.get("paid"), vals.get("expires_on"), vals.get("used"), vals.get("remaining"),
-                           cells, grid.ref(r, cols["student"]))
+                           cells, grid.ref(r, cols["student"]), currency, vals.get("last_date"), note)
         ctx.purchases.append(p)
         rows_read.append((r, vals))
         key = (student, p.package_label, p.purchased_on, p.quantity, p.price, p.paid)
@@ -238,18 +318,28 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
     _check_remaining(ctx, grid, sm, rows_read, cols)
 
 
+def _amount_header_units(raw_headers: list, cols: dict[str, int], fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(header, unit) of the amount columns other than the pack size that name a unit ("Hours used")."""
+    out = []
+    for f in fields:
+        c = cols.get(f)
+        text = _get(raw_headers, c)
+        unit = unit_of_text(text) if isinstance(text, str) else None
+        if unit:
+            out.append((text.strip(), unit))
+    return tuple(out)
+
+
+def _yearless_from(sm: SheetMapping) -> dt.date | None:
+    return dt.date.fromisoformat(sm.yearless_from) if sm.yearless_from else None
+
+
+def _short(ref: str) -> str:
+    """'f.xlsx!Packages!C7' -> 'Packages!C7' (how the mapping's corrections name a cell)."""
+    return ref.split("!", 1)[1] if ref.count("!") >= 2 else ref
+
+
 _RECORD_FIELD = {"package": "package_label", "used": "stated_used", "remaining": "stated_remaining"}
-
-
-def _unit_from_label(label: str | None) -> str | None:
-    if not label:
-        return None
-    t = norm_header(label)
-    if re.search(r"\b(hours?|hrs?)\b|\d\s*h\b", t):
-        return "hours"
-    if re.search(r"\b(lessons?|classes?|sessions?|pack|credits?)\b", t):
-        return "lessons"
-    return None
 
 
 def _check_remaining(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, rows: list[tuple[int, dict]], cols: dict[str, int]) -> None:
@@ -268,7 +358,9 @@ def _check_remaining(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, rows: list[tu
         q, u = v["quantity"], v["used"]
         ctx.findings.append(Finding(
             "remaining_mismatch",
-            f"{ref} says {v['remaining']} remaining, but row {r + 1} bought {q} and used {u}, which leaves {q - u}.{hint}",
+            f"{ref} says {v['remaining']} remaining, but row {r + 1} bought {q} and used {u}, which leaves {q - u}.{hint} "
+            f"The row is held: nothing from this file is imported until it is answered; correct the cell that is wrong "
+            f'in the file, or add a correction for {_short(ref)} (or the bought or used cell) to the mapping file.',
             (ref, grid.ref(r, cols["quantity"]), grid.ref(r, cols["used"])),
         ))
 
@@ -289,6 +381,7 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
     last: tuple[str, Decimal, str] | None = None
     seen: dict[tuple, int] = {}
     owner_fixed = sm.student
+    yearless = _yearless_from(sm)
     for r in range(sm.header_row, grid.height):
         row = grid.rows[r]
         if _skip_row(ctx, grid, r, header_texts):
@@ -315,7 +408,12 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
         date = None
         if not blank(date_v):
             try:
-                date = read_date(date_v, day_first)
+                date = read_date(date_v, day_first, yearless)
+            except YearlessDate:
+                ctx.hold("yearless_date", cells["date"], f'"{str(date_v).strip()}" has no year',
+                         f'type the year into the cell, add a correction for {_short(cells["date"])} such as '
+                         f'"2025-09-20", or set "yearless_from" for sheet "{grid.name}" in the mapping file', [])
+                continue
             except ParseError as err:
                 ctx.unreadable(cells["date"], date_v, err, "The line was read without a date.")
         owner_raw = owner_fixed if owner_fixed else _get(row, cols.get("student"))
@@ -375,7 +473,7 @@ def _read_grid(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) ->
     cols = _cols(sm)
     hr = sm.header_row - 1
     first, last = (col_index(x) for x in sm.date_columns.split(":"))
-    dates = _grid_dates(ctx, grid, hr, first, last, day_first)
+    dates = _grid_dates(ctx, grid, hr, first, last, day_first, _yearless_from(sm))
     header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[hr]]
     hours = sm.unit == "hours"
     for r in range(hr + 1, grid.height):
@@ -403,7 +501,8 @@ def _read_grid(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) ->
         _grid_totals(ctx, grid, sm, cols, r, student, hours)
 
 
-def _grid_dates(ctx: _Ctx, grid: SheetGrid, hr: int, first: int, last: int, day_first: bool) -> dict[int, dt.date]:
+def _grid_dates(ctx: _Ctx, grid: SheetGrid, hr: int, first: int, last: int, day_first: bool,
+                yearless: dt.date | None = None) -> dict[int, dt.date]:
     dates: dict[int, dt.date] = {}
     header = grid.rows[hr]
     prev: dt.date | None = None
@@ -414,21 +513,23 @@ def _grid_dates(ctx: _Ctx, grid: SheetGrid, hr: int, first: int, last: int, day_
         if blank(v):
             continue
         try:
-            d = read_date(v, day_first)
+            d = read_date(v, day_first, yearless)
+        except YearlessDate:
+            # A header like '5 Jan' has no year. The title's year (or the previous column's) says it,
+            # rolling over into the next year when the dates wrap; with neither, ask.
+            year = prev.year if prev else year_hint
+            if year is None:
+                ctx.hold("yearless_date", grid.ref(hr, c), f'the date header "{str(v).strip()}" has no year, and '
+                                                           "neither the title nor an earlier column says one",
+                         f'type the year into the cell, add a correction for {_short(grid.ref(hr, c))} such as '
+                         f'"2025-01-05", or set "yearless_from" for sheet "{grid.name}" in the mapping file', [])
+                continue
+            d = read_date(v, day_first, dt.date(year, 1, 1))
+            if prev and d < prev:
+                d = d.replace(year=year + 1)
         except ParseError as err:
             ctx.unreadable(grid.ref(hr, c), v, err, "Marks in that column were not read; type a full date there.")
             continue
-        if isinstance(v, str) and not re.search(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b", v):
-            # A header like '5 Jan' has no year; dateutil would say 2000. Use the title's year (or the
-            # previous column's) and roll over into the next year when the dates wrap.
-            year = prev.year if prev else year_hint
-            if year is None:
-                ctx.unreadable(grid.ref(hr, c), v, ParseError("the date has no year"),
-                               "Marks in that column were not read; type the year, e.g. 5 Jan 2025.")
-                continue
-            d = d.replace(year=year)
-            if prev and d < prev:
-                d = d.replace(year=year + 1)
         dates[c] = d
         prev = d
     return dates
@@ -455,10 +556,43 @@ def _mark_lesson(student: str, date: dt.date, v: object, hours: bool, ref: str) 
 
 
 def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, int], r: int, student: str, hours: bool) -> None:
-    """A grid's own 'Bought' / 'Left' columns: a purchase without a date, and a stated balance."""
+    """A grid's own pack-size / 'Used' / 'Left' columns: a purchase without a date, and a stated balance.
+    The pack's unit comes from its header, its cell, the package name, then the marks' unit (units.py)."""
     row = grid.rows[r]
+    header = grid.rows[sm.header_row - 1]
+    label = _get(row, cols.get("package"))
+    label = str(label).strip() if not blank(label) else None
+    qv = _get(row, cols.get("quantity"))
+    if blank(qv) and label is None:
+        pack = None
+    else:
+        qty_number = qty_text = None
+        if not blank(qv):
+            if isinstance(qv, str) and pack_size(qv) is not None:
+                qty_text = qv.strip()
+            else:
+                try:
+                    qty_number = read_qty(qv)
+                except ParseError as err:
+                    ctx.unreadable(grid.ref(r, cols["quantity"]), qv, err, "It was not used.")
+        head = _get(header, cols.get("quantity"))
+        head = head.strip() if isinstance(head, str) else ""
+        pack = read_pack(qty_number, qty_text, label, header_unit=unit_of_text(head) if head else None, header=head,
+                         other_units=_amount_header_units(header, cols, ("used", "remaining")), fallback=sm.unit)
+        if not pack.kind and pack.unit != sm.unit:
+            pack = pack._replace(kind="contradiction", why=f"the pack counts {pack.unit}, but the marks of sheet "
+                                                            f'"{grid.name}" are read as {sm.unit}')
+        if pack.kind:
+            where = grid.ref(r, cols["quantity"]) if "quantity" in cols else grid.ref(r, cols["package"])
+            ctx.hold(pack.kind, where, pack.why, f'set "unit" for sheet "{grid.name}" in the mapping file, or add a '
+                                                 f'correction for {_short(where)} such as "8 lessons"', [])
+            return
+        if pack.quantity is None:
+            pack = None
     vals = {}
-    for fld in ("quantity", "used", "remaining"):
+    if pack is not None:
+        vals["quantity"] = pack.quantity
+    for fld in ("used", "remaining"):
         v = _get(row, cols.get(fld))
         if blank(v):
             continue
@@ -467,10 +601,12 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
         except ParseError as err:
             ctx.unreadable(grid.ref(r, cols[fld]), v, err, "It was not used.")
     if "quantity" in vals:
-        label = _get(row, cols.get("package"))
-        ctx.purchases.append(LegacyPurchase(student, str(label).strip() if not blank(label) else None, None, vals["quantity"],
-                                            sm.unit, None, None, None, vals.get("used"), vals.get("remaining"),
-                                            {_RECORD_FIELD.get(f, f): grid.ref(r, cols[f]) for f in vals}, grid.ref(r, cols["student"])))
+        cells = {_RECORD_FIELD.get(f, f): grid.ref(r, cols[f]) for f in vals if f in cols}
+        if label is not None and "package" in cols:
+            cells["package_label"] = grid.ref(r, cols["package"])
+        # A grid's "Used" column counts the marks, which are imported as lessons: it is a check, not usage.
+        ctx.purchases.append(LegacyPurchase(student, label, None, vals["quantity"], sm.unit, None, None, None,
+                                            None, vals.get("remaining"), cells, grid.ref(r, cols["student"])))
     if "remaining" in vals:
         ctx.stated.append(LegacyStatedBalance(student, sm.unit, vals["remaining"], grid.ref(r, cols["remaining"])))
 
@@ -485,6 +621,7 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
     c_dur, c_status, c_credits, c_note = cols.get("duration"), cols.get("status"), cols.get("credits"), cols.get("note")
     bare = sm.duration_bare
     unit = sm.unit
+    yearless = _yearless_from(sm)
     prefix = f"{grid.file_label}!{grid.name}!"
     p_date, p_student = prefix + col_letter(c_date), prefix + col_letter(c_student)
     p_dur = prefix + col_letter(c_dur) if c_dur is not None else ""
@@ -513,7 +650,13 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
                 _skipped(ctx, grid, r, "it has no date")
                 continue
             try:
-                dv = read_date(dv, day_first)
+                dv = read_date(dv, day_first, yearless)
+            except YearlessDate:
+                ref = f"{p_date}{r + 1}"
+                ctx.hold("yearless_date", ref, f'"{str(dv).strip()}" has no year',
+                         f'type the year into the cell, add a correction for {_short(ref)} such as "2025-09-20", '
+                         f'or set "yearless_from" for sheet "{grid.name}" in the mapping file', [])
+                continue
             except ParseError as err:
                 ctx.unreadable(f"{p_date}{r + 1}", dv, err, "The lesson was not read; fix the date and run again.")
                 continue

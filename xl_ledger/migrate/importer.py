@@ -59,7 +59,8 @@ from xl_ledger.post import local_today
 
 class ImportRefused(Exception):
     """The studio workbook cannot take this import. Nothing was written. `str(error)` says why and what
-    to do; `reason` is one of "tampered" (the Log's chain is broken), "already_imported", "not_allowed"."""
+    to do; `reason` is one of "tampered" (the Log's chain is broken), "already_imported", "not_allowed",
+    "held" (rows wait for the mapping or the file to say what they mean)."""
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
@@ -82,6 +83,7 @@ class ImportReport:
     rows: list[tuple] = field(default_factory=list)  # the Migration sheet's rows
     findings: int = 0
     disagreements: int = 0
+    held: int = 0  # rows that wait for an answer (dry run only: a real import with any is refused)
     csv_path: Optional[Path] = None
     warnings: list[str] = field(default_factory=list)  # files beside that could not be written after the commit
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: read, studio, plan, append, fold, report, commit
@@ -91,7 +93,8 @@ class ImportReport:
         return (f"{self.legacy.name} → {self.studio}: {verb} {self.students} students, {self.products} products, "
                 f"{self.packages} packages, {self.sessions} sessions ({self.log_rows} Log rows, reason "
                 f"'{REASON}'); {self.disagreements} balances disagree with the legacy file; "
-                f"{self.findings} findings to review.")
+                f"{self.findings} findings to review"
+                + (f"; {self.held} rows held until the mapping or the file says what they mean." if self.held else "."))
 
     def lines(self) -> list[str]:
         """What the CLI prints: the summary, where things went, then every report row."""
@@ -182,7 +185,10 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     existing_products: dict[str, tuple | None] = {pid: None for pid in sheet_ids["Products"]}
     existing_products.update({pid: (p.unit, p.quantity, p.price) for pid, p in before.products.items()})
     plan = build_plan(result, today=today, taken_ids=taken, existing_products=existing_products,
-                      existing_students={s.name: sid for sid, s in before.students.items()})
+                      existing_students={s.name: sid for sid, s in before.students.items()}, currency=settings.currency)
+    held = result.held() + plan.held
+    if held and not dry_run:
+        _refuse_held(store.name, legacy, held, result.mapping, where if status == "saved" else None)
 
     # 4. events: master data first (the studio's own unposted Settings too, as Post would), then history.
     cells: dict[str, dict[tuple[int, str], object]] = {}
@@ -215,7 +221,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
                           students=sum(1 for s in plan.students.values() if not s.existing),
                           products=len(product_events), packages=len(plan.packages), sessions=len(plan.sessions),
                           log_rows=len(new_rows), rows=rows, findings=len(result.findings) + len(plan.notes),
-                          disagreements=reconcile.disagreements(rows), seconds=clock.laps)
+                          disagreements=reconcile.disagreements(rows), seconds=clock.laps, held=len(held))
     if dry_run:
         return report
 
@@ -263,6 +269,21 @@ def _refuse_second_import(book: str, legacy_name: str, log: list[tuple]) -> None
                 f"{row[chain.COL['recorded_at']]}). Importing it again would count every purchase and lesson twice, "
                 "so nothing was imported. To redo it, start again from a copy of the studio taken before the import.",
                 "already_imported")
+
+
+def _refuse_held(book: str, legacy: Path, held, mapping, save_to: Path | None) -> None:
+    """Rows the importer cannot read without guessing (no year, no unit, another currency, cells that
+    disagree): nothing is imported. The mapping is saved so that its corrections can answer them."""
+    saved = ""
+    if save_to is not None:
+        try:
+            save_mapping(mapping, save_to)
+            saved = f" The mapping was saved to {save_to}: answer them there (\"corrections\", \"unit\", \"yearless_from\", \"currency\") or in {legacy.name}, then run the import again."
+        except OSError:
+            pass
+    lines = "\n".join(f"  {f.kind}: {f.message}" for f in held)
+    raise ImportRefused(f"{legacy.name}: {len(held)} row(s) say something the importer cannot know, so nothing was "
+                        f"imported and {book} is unchanged.{saved}\n{lines}", "held")
 
 
 def _next_row(sheet) -> int:

@@ -28,6 +28,7 @@ from xl_ledger.migrate.sources import SheetGrid
 from xl_ledger.migrate.sources import col_letter
 from xl_ledger.migrate.values import blank
 from xl_ledger.migrate.values import norm_header
+from xl_ledger.migrate.units import unit_of_text
 
 HEADER_SCAN_ROWS = 40
 
@@ -42,7 +43,11 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
                          "sale date", "date bought", "date", "start date", "start"),
         "quantity": ("bought", "qty", "quantity", "lessons bought", "hours bought", "credits bought", "sessions bought",
                      "total lessons", "total hours", "lessons", "hours", "credits", "sessions", "classes", "size",
-                     "lessons purchased", "hours purchased", "# lessons", "# hours", "purchased lessons", "purchased hours"),
+                     "lessons purchased", "hours purchased", "# lessons", "# hours", "purchased lessons", "purchased hours",
+                     "pack lessons", "pack hours", "pack size", "package size", "credits bought", "pack credits",
+                     "lessons in pack", "hours in pack"),
+        "last_date": ("last lesson", "last attended", "last class", "last session", "last visit", "last used",
+                      "last lesson date", "last seen"),
         "used": ("used", "taken", "lessons used", "hours used", "used so far", "consumed", "attended", "lessons taken", "hours taken"),
         "remaining": ("remaining", "left", "balance", "lessons left", "hours left", "lessons remaining", "hours remaining",
                       "credits left", "remaining balance", "remaining lessons", "remaining hours"),
@@ -72,7 +77,8 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
     "attendance_grid": {
         "student": _STUDENT,
         "package": _PACKAGE,
-        "quantity": ("bought", "lessons bought", "hours bought", "paid for", "package size", "purchased", "qty"),
+        "quantity": ("bought", "lessons bought", "hours bought", "paid for", "package size", "purchased", "qty",
+                     "pack lessons", "pack hours", "pack size", "credits", "credits bought", "pack credits", "pack"),
         "used": ("used", "total", "attended", "total used", "taken", "count"),
         "remaining": ("remaining", "left", "balance", "lessons left", "hours left"),
     },
@@ -142,6 +148,8 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
             continue
         for rank, layout in enumerate(("purchases", "running_balance", "lesson_log")):
             fields = _match_fields(texts, VOCAB[layout])
+            if layout == "purchases":
+                fields = _pack_column(grid, r, fields)
             if not _satisfies(layout, fields):
                 continue
             # Score: fields matched; purchases > running_balance > lesson_log when equal, since the
@@ -159,12 +167,11 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
                      headers={f: str(raw[c]).strip() for f, c in fields.items()})
     texts = _row_texts(grid, r)
     if layout == "purchases":
-        amount_fields = [f for f in ("quantity", "used", "remaining") if f in fields]
-        m.unit = _unit_from_texts([texts[fields[f]] for f in amount_fields])
-        m.note = "one row per package purchase"
-        if m.unit is None and "package" not in fields:
-            m.unit = _unit_from_values(grid, r, [fields[f] for f in amount_fields])
-            m.note += "; unit guessed from the amounts, check it"
+        # Only the pack-size column's header says the unit for the whole sheet; otherwise each row's
+        # cell or package name says it, or the import asks (units.py). Amounts are never a reason.
+        m.unit = unit_of_text(str(raw[fields["quantity"]])) if "quantity" in fields else None
+        m.note = "one row per package purchase" + ("" if m.unit else "; the unit is read per row from the pack "
+                                                   "cell or the package name (set unit here if neither says it)")
     elif layout == "running_balance":
         amount_fields = [f for f in ("in", "out", "change", "balance") if f in fields]
         m.unit = _unit_from_texts([texts[fields[f]] for f in amount_fields])
@@ -182,6 +189,19 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
             m.unit = "lessons"
         m.note = "lesson log: one row per lesson"
     return m
+
+
+def _pack_column(grid: SheetGrid, header_r: int, fields: dict[str, int]) -> dict[str, int]:
+    """A "Package" / "Pack" column that holds numbers (8, "10 lessons") is the pack size, not a name."""
+    if "quantity" in fields or "package" not in fields:
+        return fields
+    sample = _column_sample(grid, header_r, fields["package"], 50)
+    numeric = [v for v in sample if (isinstance(v, (int, float)) and not isinstance(v, bool))
+               or (isinstance(v, str) and re.fullmatch(r"\s*\d+([.,]\d+)?\s*[a-z ]*", v.lower()))]
+    if sample and len(numeric) >= 0.8 * len(sample):
+        fields = dict(fields)
+        fields["quantity"] = fields.pop("package")
+    return fields
 
 
 def _satisfies(layout: str, f: dict[str, int]) -> bool:
@@ -258,6 +278,7 @@ def _detect_grid(grid: SheetGrid, scan: int) -> SheetMapping | None:
             continue
         texts = _row_texts(grid, r)
         fields = _match_fields([t if c < first or c > last else "" for c, t in enumerate(texts)], VOCAB["attendance_grid"])
+        fields = _pack_column(grid, r, fields)
         if "student" not in fields:
             # No header word: take the nearest column left of the dates that holds names below.
             cand = [c for c in range(first) if sum(isinstance(grid.value(rr, c), str) and grid.value(rr, c).strip() != ""
@@ -266,7 +287,11 @@ def _detect_grid(grid: SheetGrid, scan: int) -> SheetMapping | None:
                 continue
             fields["student"] = cand[0]
         title = " ".join(norm_header(v) for rr in range(r) for v in grid.rows[rr] if isinstance(v, str)) + " " + norm_header(grid.name)
-        unit = "hours" if re.search(r"\b(hours?|hrs?)\b", title) else None
+        # The pack column's header says the unit first ("Pack (lessons)"), then the title, then the marks.
+        pack_head = row[fields["quantity"]] if "quantity" in fields else ""
+        unit = unit_of_text(pack_head) if isinstance(pack_head, str) else None
+        if unit is None:
+            unit = "hours" if re.search(r"\b(hours?|hrs?)\b", title) else None
         if unit is None:
             marks = [v for row_ in grid.rows[r + 1: r + 201] for v in row_[first:last + 1]
                      if isinstance(v, float) or (isinstance(v, str) and re.fullmatch(r"\s*\d+[.,]\d+\s*", v))]

@@ -12,6 +12,7 @@ Example:
       "source": "tracking.xlsx",
       "day_first": true,
       "aliases": {"lopez, ana": "Ana Lopez"},
+      "corrections": {"Packages!C9": "2025-09-20"},
       "sheets": [
         {"sheet": "Packages", "layout": "purchases", "header_row": 3, "unit": "lessons",
          "columns": {"student": "A", "quantity": "D", "remaining": "F"},
@@ -23,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import asdict
@@ -51,6 +53,8 @@ class SheetMapping:
     student: str | None = None  # running_balance: whose sheet this is
     date_columns: str | None = None  # attendance_grid: "C:AF", the columns whose headers are dates
     note: str = ""  # why this layout was chosen (or why ignored)
+    yearless_from: str | None = None  # "2025-09-01": a date typed without a year is the first such day from then on
+    currency: str | None = None  # the currency the sheet's amounts are in, when a person says so ("USD")
 
 
 @dataclass
@@ -59,6 +63,9 @@ class Mapping:
     sheets: list[SheetMapping]
     day_first: bool = False
     aliases: dict[str, str] = field(default_factory=dict)
+    # "Sheet!C7" -> what the cell means, typed by a person answering a finding ("2025-09-20", "10 lessons",
+    # "" for blank). The legacy file is never changed; the import reads this value instead of the cell's.
+    corrections: dict[str, str] = field(default_factory=dict)
     version: int = MAPPING_VERSION
 
     def for_sheet(self, name: str) -> SheetMapping | None:
@@ -66,7 +73,7 @@ class Mapping:
 
     def to_json(self) -> str:
         data = {"version": self.version, "source": self.source, "day_first": self.day_first,
-                "aliases": self.aliases, "sheets": [_sheet_json(s) for s in self.sheets]}
+                "aliases": self.aliases, "corrections": self.corrections, "sheets": [_sheet_json(s) for s in self.sheets]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -145,6 +152,17 @@ def mapping_from_dict(data: object, path: str | Path = "mapping") -> Mapping:
                 col_index(first), col_index(last)
             except (ValueError, AttributeError):
                 raise bad(f'{where}: date_columns must look like "C:AF"') from None
+        if s.yearless_from is not None:
+            try:
+                dt.date.fromisoformat(s.yearless_from)
+            except (TypeError, ValueError):
+                raise bad(f'{where}: yearless_from must be a date like "2025-09-01"') from None
+        if s.currency is not None and not (isinstance(s.currency, str) and len(s.currency.strip()) == 3):
+            raise bad(f'{where}: currency must be a three-letter code like "USD"')
         sheets.append(s)
+    corrections = data.get("corrections") or {}
+    if not isinstance(corrections, dict) or not all(isinstance(k, str) and "!" in k and isinstance(v, (str, int, float))
+                                                    for k, v in corrections.items()):
+        raise bad('"corrections" must map a cell to what it means, like {"Packages!C7": "2025-09-20"}')
     return Mapping(source=str(data.get("source", "")), sheets=sheets, day_first=bool(data.get("day_first", False)),
-                   aliases=dict(aliases))
+                   aliases=dict(aliases), corrections={k: str(v) for k, v in corrections.items()})

@@ -4,13 +4,15 @@ anything the sheet does not say.
 * Students: one per spelling (variants stay apart, as phase 1 reported them). A spelling that is
   exactly the name of a student already in the studio is that student (an import in several files:
   purchases from one, lessons from another); anything else gets a new id `LEG-S001`.
+* A row whose price names another currency than the studio's is held (a `foreign_currency` finding).
 * Products: one per distinct (package label, unit, quantity, price), id like `LEG-10L-200`
   (10 lessons for 200), `LEG-5H` (5 hours, price unknown). No validity: legacy expiry dates are
   per row and often stale, and expiring credit during an import would silently forfeit it — a
   passed expiry is reported instead.
 * History where the sheet has it: a purchase is a Sale on its date (undated grid purchases take the
-  student's first lesson date); a purchase row's "used" total, which has no lesson dates, is an
-  Adjust of −used on that package; a lesson is a Session (NS → no_show, LC → late_cancel, C →
+  student's first lesson date); a purchase row's "used" total, which has no lesson dates, is one
+  attended Session of that many credits (or hours) on the latest date the row shows — consumption,
+  so `used`, the Report's delivered value and owed debts come out as the sheet says; a lesson is a Session (NS → no_show, LC → late_cancel, C →
   cancelled; charged by the products' default `deduct` policy).
 * Opening balances where the sheet only has a total: a stated balance for a student (and unit) with
   no purchase becomes a Sale of `LEG-OPEN-L`/`LEG-OPEN-H` of the stated remaining plus what that
@@ -34,15 +36,18 @@ from xl_ledger.core import events as E
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import text as num_text
 from xl_ledger.migrate.records import Cell
+from xl_ledger.migrate.records import Finding
 from xl_ledger.migrate.records import LegacyBalanceLine
 from xl_ledger.migrate.records import LegacyLesson
 from xl_ledger.migrate.records import ReadResult
 from xl_ledger.migrate.values import read_mark
+from xl_ledger.migrate.values import same_currency
 
 REASON = "migration"
 SIXTY = Decimal(60)
 ONE = Decimal(1)
-CHARGED = ("attended", "no_show", "late_cancel")  # the default `deduct` policy for late cancels and no-shows
+CHARGED = ("attended", "no_show", "late_cancel")
+USED_NOTE = "used before the migration (the legacy row's total; no lesson dates)"  # the default `deduct` policy for late cancels and no-shows
 
 
 @dataclass
@@ -79,6 +84,7 @@ class PlannedPackage:
     used: Decimal | None = None  # a purchase row's used total (imported as an Adjust)
     notes: list[str] = field(default_factory=list)
     shown: tuple[Cell, ...] = ()  # the cells a report shows for it (cells has every cell, for matching findings)
+    used_cell: Cell | None = None  # the row's "used" total, imported as one session with this cell as its source
 
 
 @dataclass
@@ -93,6 +99,7 @@ class Plan:
     sources: list[Cell]
     notes: list[tuple[str, str, tuple[Cell, ...]]]  # (student spelling or "", message, cells): importer findings
     opening: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (student_id, unit) -> opening qty
+    held: list[Finding] = field(default_factory=list)  # rows the studio's settings make unclear (a foreign currency)
 
 
 class Ids:
@@ -109,6 +116,10 @@ class Ids:
             n = 1 + max((int(m.group(1)) for t in self.taken if (m := pat.match(t))), default=0)
         self.next[prefix] = n + 1
         return f"{prefix}{n:0{width}d}"
+
+
+def _unit_word(unit: str, amount: Decimal) -> str:
+    return unit[:-1] if amount == ONE else unit
 
 
 def unit_letter(unit: str) -> str:
@@ -129,7 +140,7 @@ def lesson_charge(lesson: LegacyLesson, unit: str) -> Decimal:
 
 
 def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[str, str], taken_ids: set[str],
-               existing_products: dict[str, tuple]) -> Plan:
+               existing_products: dict[str, tuple], currency: str | None = None) -> Plan:
     """`existing_students`: name -> student_id already in the studio; `taken_ids`: every student,
     package, session and product id the studio uses; `existing_products`: product_id -> (unit,
     quantity, price) of products already in the studio (a same-id legacy product must match it)."""
@@ -153,8 +164,18 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
         if d is None or lesson.date < d:
             first_lesson[lesson.student] = lesson.date
 
+    usage: list[LegacyLesson] = []
     for p in result.purchases:
         sid = students[p.student].student_id
+        if p.currency is not None and currency is not None and not same_currency(p.currency, currency):
+            cell = p.cells.get("price") or p.cells.get("paid") or p.row_cell
+            plan.held.append(Finding(
+                "foreign_currency",
+                f"{cell}: the amount is in {p.currency}, but the studio counts in {currency}. The row is held: nothing "
+                f"from this file is imported until it is answered; convert it and add a correction for "
+                f'{cell.split("!", 1)[1]} such as "700", or set "currency" for the sheet in the mapping file if '
+                f"the sign is a slip.", (cell, p.row_cell)))
+            continue
         if p.quantity is None or p.quantity <= 0:
             notes.append((p.student, f"{p.row_cell}: the purchase has no quantity bought, so it was not imported. "
                                      "Add the quantity in the legacy file (or sell the package by hand).",
@@ -190,14 +211,20 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
                           unit=unit, amount=price, reason_code=REASON, note=note, product_id=product.product_id),
              p.row_cell)
         if p.stated_used:
-            used_cell = p.cells.get("stated_used", p.row_cell)
-            _add(plan, E.Adjust(effective_date=max(date, today), student_id=sid, package_id=pkg.package_id,
-                                quantity=-p.stated_used, unit=unit, reason_code=REASON,
-                                note="used before the migration (the legacy row's total; it has no lesson dates)"),
-                 used_cell)
+            # Usage without lesson dates is consumption on the latest date the row shows (its last
+            # lesson, else its purchase), never the import day: `used` reads as in the old sheet, the
+            # value delivered lands in that Report month, and a debt (used > bought) stays owed.
+            used_cell = pkg.used_cell = p.cells.get("stated_used", p.row_cell)
+            used_on = max(d for d in (date, p.last_date) if d is not None)
+            minutes, credits = (p.stated_used * SIXTY, ONE) if unit == "hours" else (None, p.stated_used)
+            usage.append(LegacyLesson(p.student, used_on, minutes, credits, unit, "attended", used_cell,
+                                      USED_NOTE))
+            pkg.notes.append(f"{_n(p.stated_used)} {_unit_word(unit, p.stated_used)} used before the migration (the row's total, no lesson "
+                             f"dates): recorded as one session on {used_on.isoformat()}, "
+                             + ("its last lesson" if p.last_date and p.last_date >= date else "the purchase date"))
 
     _plan_balance_lines(plan, result.balance_lines, products, ids, today)
-    _plan_lessons(plan, result.lessons, ids)
+    _plan_lessons(plan, (*result.lessons, *usage) if usage else result.lessons, ids)
     _plan_openings(plan, result, products, ids, today, first_lesson)
     return plan
 

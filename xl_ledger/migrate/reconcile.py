@@ -122,6 +122,14 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
             quantity = (s[2] if s[2] is not None else SIXTY) / SIXTY if unit == "hours" else s[5]
             a = _Owed(a.student_id, a.session_id, a.date, quantity, unit)
         owed.setdefault((a.student_id, a.unit or "lessons"), []).append(a)
+    # A row's "used" total beyond its pack (a debt: "owes 1h!!") is owed by the session made from it.
+    owed_from: dict[str, tuple[Decimal, list[str]]] = {}
+    for items in owed.values():
+        for a in items:
+            s = planned.get(a.session_id)
+            if s is not None:
+                q, ids = owed_from.get(s[7], (ZERO, []))
+                owed_from[s[7]] = (q + a.quantity, [*ids, a.session_id])
     packages_of: dict[str, list[PlannedPackage]] = {}
     for pkg in plan.packages:
         packages_of.setdefault(pkg.student_id, []).append(pkg)
@@ -148,11 +156,11 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
                 notices = []
             rows.append(row)
         for pkg in own:
-            rows.append(_package_row(label, pkg, state, related))
+            rows.append(_package_row(label, pkg, state, related, owed_from.get(pkg.used_cell or "")))
     for spelling, message, cells in plan.notes:
         who = f"{spelling} ({plan.students[spelling].student_id})" if spelling in plan.students else ""
         rows.append((who, None, None, None, None, _cells(cells), f"import: {message}"[:MAX_TEXT]))
-    for f in result.findings:
+    for f in [*result.findings, *plan.held]:
         rows.append(("", None, None, None, None, _cells(f.cells), f"{f.kind}: {f.message}"[:MAX_TEXT]))
     return rows
 
@@ -231,16 +239,22 @@ def _lesson_counts(result: ReadResult) -> dict[tuple[str, str], tuple[int, int, 
     return {k: tuple(v) for k, v in counts.items()}
 
 
-def _package_row(label: str, plan_pkg: PlannedPackage, state: State, related: _Related) -> tuple:
+def _package_row(label: str, plan_pkg: PlannedPackage, state: State, related: _Related,
+                 owed: tuple[Decimal, list[str]] | None = None) -> tuple:
     pkg = state.packages.get(plan_pkg.package_id)
     recomputed = pkg.remaining if pkg is not None else ZERO
+    parts = []
+    if owed is not None:
+        # The package is used up and the rest of its row's usage is owed: the row's remaining is the debt.
+        recomputed -= owed[0]
+        parts.append(f"{_n(owed[0])} {plan_pkg.unit} used beyond the pack are owed ({', '.join(owed[1])}), "
+                     "so the debt stays a debt")
     legacy = plan_pkg.stated_remaining
     diff = _diff(legacy, recomputed)
-    parts = []
     if legacy is None:
-        parts.append("the legacy file states no remaining for this package")
+        parts.insert(0, "the legacy file states no remaining for this package")
     elif diff == 0:
-        parts.append("agrees")
+        parts.insert(0, "agrees")
     else:
         used = (pkg.used + pkg.adjusted_out) if pkg is not None else ZERO
         parts.append(f"legacy says {_n(legacy)} remaining at {plan_pkg.stated_cell}; the ledger counts "

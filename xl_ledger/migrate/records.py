@@ -41,6 +41,9 @@ class LegacyPurchase:
     stated_remaining: Decimal | None
     cells: TMapping[str, Cell] = field(default_factory=dict)  # field name -> cell it was read from
     row_cell: Cell = ""  # the row's student cell: where a report points for the whole row
+    currency: str | None = None  # the currency its price or paid cell names ("GBP" for "£550"), None if none
+    last_date: dt.date | None = None  # the latest date the row shows (a "last lesson" column)
+    note: str | None = None  # the row's note cell ("owes 1h!!", "family pack")
 
 
 class LegacyLesson(NamedTuple):
@@ -92,12 +95,23 @@ class Finding:
     """Something the owner must look at. `kind` is a stable code; `message` is for people.
 
     Kinds: name_variant, unreadable_cell, skipped_total, skipped_row, remaining_mismatch,
-    balance_mismatch, duplicate_row, ambiguous_dates, ignored_sheet, mapping_stale.
+    balance_mismatch, duplicate_row, ambiguous_dates, ignored_sheet, mapping_stale, corrected, and the
+    HELD kinds below.
     """
 
     kind: str
     message: str
     cells: tuple[Cell, ...] = ()
+
+    @property
+    def held(self) -> bool:
+        return self.kind in HELD
+
+
+# Findings about facts the importer cannot know (which unit, which year, which currency, which of two
+# cells that disagree): the row is not imported, and neither is the file, until the mapping's
+# corrections or the legacy file say what it means. `--dry-run` lists them all.
+HELD = frozenset({"unit_unclear", "contradiction", "yearless_date", "foreign_currency", "remaining_mismatch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +136,9 @@ class ReadResult:
     stated_balances: tuple[LegacyStatedBalance, ...]
     findings: tuple[Finding, ...]
     students: TMapping[str, StudentSeen]  # exact spelling -> where it was seen
+
+    def held(self) -> list[Finding]:
+        return [f for f in self.findings if f.held]
 
     def findings_of(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]

@@ -56,14 +56,35 @@ def _date_text(text: str, day_first: bool) -> dt.date:
     return parse_date(text, day_first=day_first)
 
 
-def read_date(v: object, day_first: bool) -> dt.date:
+class YearlessDate(ParseError):
+    """A date typed without its year ("Sept 20", "5/3"): the parser would say 2000; the importer asks."""
+
+
+# A year is there when the text has four digits, three numeric parts (5/3/25), or a two-digit number
+# after a month name and a day ("20 Sep 25", "Sep 20, 25", "Sep '25").
+_HAS_YEAR = re.compile(r"\d{4}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}|[a-z]\.?,?\s+'?\d{1,2},?\s+'?\d{2}\b|\d{1,2}\s+[a-z]{3,9}\.?,?\s+'?\d{2}\b|'\d{2}\b",
+                       re.I)
+
+
+def has_year(text: str) -> bool:
+    return bool(_HAS_YEAR.search(text))
+
+
+def read_date(v: object, day_first: bool, yearless_from: dt.date | None = None) -> dt.date:
+    """A legacy date cell. Text without a year raises YearlessDate, unless the mapping's `yearless_from`
+    says which twelve months such dates fall in (then: the first such day on or after it)."""
     if isinstance(v, dt.date):
         return v if not isinstance(v, dt.datetime) else v.date()
     if isinstance(v, str):
         text = v.strip()
         if not re.search(r"\d", text):  # 'Total', 'Ana': dateutil would guess a weekday or fail slowly
             raise ParseError(f'"{text[:40]}" is not a date')
-        return _date_text(text, day_first)
+        d = _date_text(text, day_first)
+        if not has_year(text):
+            if yearless_from is None:
+                raise YearlessDate(f'"{text[:40]}" has no year')
+            d = _on_or_after(d, yearless_from)
+        return d
     if isinstance(v, float) and v < 20000:
         # A plain number in a date column (e.g. 12 or 2025) is not a believable date after 1954.
         raise ParseError(f'"{v:g}" is not a date')
@@ -124,10 +145,50 @@ def read_minutes(v: object, bare: str) -> Decimal:
     return parse_minutes(v, bare=bare)
 
 
+def _on_or_after(d: dt.date, start: dt.date) -> dt.date:
+    for year in (start.year, start.year + 1):
+        try:
+            candidate = d.replace(year=year)
+        except ValueError:  # 29 February in a year without one
+            continue
+        if candidate >= start:
+            return candidate
+    raise ParseError(f"{d:%d %b} does not fall in the twelve months from {start.isoformat()}")
+
+
 def read_money(v: object) -> Decimal:
     if isinstance(v, float):
         return num(v)
     return parse_money(v)
+
+
+_SIGNS = {"$": "$", "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS",
+          "zł": "PLN", "kr": "kr", "chf": "CHF", "fr.": "CHF", "r$": "BRL", "a$": "AUD", "c$": "CAD", "nz$": "NZD"}
+_CODE = re.compile(r"(?<![A-Za-z])([A-Za-z]{3})(?![A-Za-z])")
+DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})
+KRONER = frozenset({"SEK", "NOK", "DKK", "ISK"})
+
+
+def money_currency(v: object) -> str | None:
+    """The currency a money cell names: "£550" -> GBP, "200 EUR" -> EUR, "$100" -> "$" (any dollar),
+    550 -> None (a bare number names none: it is in the studio's currency)."""
+    if not isinstance(v, str) or not re.search(r"\d", v):
+        return None  # a number, or "yes"/"no" in a Paid column
+    t = v.strip().lower()
+    for sign in sorted(_SIGNS, key=len, reverse=True):
+        if sign in t:
+            return _SIGNS[sign]
+    m = _CODE.search(v)
+    return m.group(1).upper() if m else None
+
+
+def same_currency(named: str, studio: str) -> bool:
+    studio = studio.strip().upper()
+    if named == "$":
+        return studio in DOLLARS
+    if named == "kr":
+        return studio in KRONER
+    return named == studio
 
 
 def read_paid(v: object, price: Decimal | None) -> Decimal:

@@ -1,0 +1,133 @@
+"""Legacy files for the cases where an import used to change the facts (issue 16), written the way
+studios write them: title rows, merged banners and headers, totals rows, mixed date formats, units in
+headers, notes in cells. Each builder's docstring states what the old sheet says; the tests in
+tests/test_migrate_facts.py assert the ledger says the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import xlsxwriter
+
+D = dt.datetime
+
+
+def _wb(path: Path):
+    wb = xlsxwriter.Workbook(str(path))
+    f = {
+        "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+        "title": wb.add_format({"bold": True, "font_size": 14, "align": "center"}),
+        "bold": wb.add_format({"bold": True, "align": "center"}),
+        "usd": wb.add_format({"num_format": "$#,##0.00"}),
+    }
+    return wb, f
+
+
+def _cell(ws, r: int, c: int, v, f) -> None:
+    if isinstance(v, dt.datetime):
+        ws.write_datetime(r, c, v, f["date"])
+    elif v is not None:
+        ws.write(r, c, v)
+
+
+def grid_with_pack(path: Path) -> Path:
+    """An attendance grid whose pack size is a column headed "Pack (lessons)".
+
+    Row 1 title "Group classes – autumn 2025" (merged), row 2 a "September" banner merged over the
+    dates, row 3 the header: Student | Pack (lessons) | 1 Sep (date cell) | "8 Sep" (text, no year:
+    the title's) | "15/09/2025" (text, day first) | 22 Sep (date cell) | Used | Left.
+    The old sheet says:  Dana Wu   pack 8,  X X X X   used 4, left 4   (=B4-G4)
+                         Eli Park  pack 5,  X . NS X  used 3, left 2
+    and a "Total" row. The legacy date is 2025-09-22.
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Autumn")
+    ws.merge_range("A1:H1", "Group classes – autumn 2025", f["title"])
+    ws.merge_range("C2:F2", "September", f["bold"])
+    for c, h in enumerate(["Student", "Pack (lessons)", D(2025, 9, 1), "8 Sep", "15/09/2025", D(2025, 9, 22), "Used", "Left"]):
+        _cell(ws, 2, c, h, f)
+    rows = [("Dana Wu", 8, ["X", "X", "X", "X"], 4, 4), ("Eli Park", 5, ["X", None, "NS", "X"], 3, 2)]
+    for i, (name, pack, marks, used, left) in enumerate(rows):
+        r = 3 + i
+        ws.write(r, 0, name)
+        ws.write_number(r, 1, pack)
+        for j, m in enumerate(marks):
+            _cell(ws, r, 2 + j, m, f)
+        ws.write_formula(r, 6, f"=COUNTA(C{r + 1}:F{r + 1})", None, used)
+        ws.write_formula(r, 7, f"=B{r + 1}-G{r + 1}", None, left)
+    ws.write(6, 0, "Total")
+    ws.write_formula(6, 1, "=SUM(B4:B5)", None, 13)
+    ws.write_formula(6, 7, "=SUM(H4:H5)", None, 6)
+    wb.close()
+    return path
+
+
+def hours_purchases(path: Path) -> Path:
+    """A tutor's purchases list that *looks* like hours (1.5, 6.5 used) with product names that say
+    the unit, "Hours used" columns and no lesson dates.
+
+    Row 1 "Tutoring 2025" (merged), row 2 blank, header row 3:
+      Student | Package | Purchased | Bought | Used | Left | Last lesson | Price | Notes
+    The old sheet says (legacy date 2025-03-28, the latest date in it):
+      Amy Chen  "10h"         2025-01-10  (blank)  6.5 used  3.5 left  last 2025-03-20  $450
+      Bo Li     "20 lessons"  2025-02-01  20      12 used    8 left    last 2025-03-28  $700
+      Cy Diaz   "5 x 60 min"  "3/1/2025"  5        1.5 used  3.5 left  (none)           $250
+      Di Fox    "Gold"        2025-03-05  10       2 used    8 left    (none)           $400  <- no unit anywhere
+      Ed Ruiz   "5h"          2025-02-10  5        6 used   -1 left    last 2025-03-14  $250  "owes 1h!!"
+    and a "Total" row.
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Packages")
+    ws.merge_range("A1:I1", "Tutoring 2025", f["title"])
+    for c, h in enumerate(["Student", "Package", "Purchased", "Bought", "Used", "Left", "Last lesson", "Price", "Notes"]):
+        ws.write(2, c, h, f["bold"])
+    rows = [
+        ("Amy Chen", "10h", D(2025, 1, 10), None, 6.5, 3.5, D(2025, 3, 20), 450, None),
+        ("Bo Li", "20 lessons", D(2025, 2, 1), 20, 12, 8, D(2025, 3, 28), 700, None),
+        ("Cy Diaz", "5 x 60 min", "3/1/2025", 5, 1.5, 3.5, None, 250, None),
+        ("Di Fox", "Gold", D(2025, 3, 5), 10, 2, 8, None, 400, None),
+        ("Ed Ruiz", "5h", D(2025, 2, 10), 5, 6, -1, D(2025, 3, 14), 250, "owes 1h!!"),
+    ]
+    for i, row in enumerate(rows):
+        r = 3 + i
+        for c, v in enumerate(row):
+            if c == 7:
+                ws.write_number(r, c, v, f["usd"])
+            else:
+                _cell(ws, r, c, v, f)
+    ws.write(9, 0, "Total")
+    ws.write_formula(9, 7, "=SUM(H4:H8)", None, 2050)
+    wb.close()
+    return path
+
+
+def facts_not_in_the_sheet(path: Path) -> Path:
+    """Rows that say something the importer cannot know, in a USD studio.
+
+    Header on row 2 under a title; columns Client | Pack | Date | Lessons bought | Used | Remaining | Paid.
+      Gus Hale   10-pack  "Sept 20"     10  4  6   $300    <- no year
+      Ivy Moss   10-pack  2025-09-02    10  2  8   "£550"  <- pounds in a dollar studio
+      Jo Park    10-pack  2025-09-05    10  4  5   $300    <- 10 - 4 is not 5
+      Kai Ng     5-pack   2025-09-10     5  1  4   $160    <- fine
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Sales")
+    ws.write(0, 0, "Front desk sales – autumn")
+    for c, h in enumerate(["Client", "Pack", "Date", "Lessons bought", "Used", "Remaining", "Paid"]):
+        ws.write(1, c, h, f["bold"])
+    rows = [
+        ("Gus Hale", "10-pack", "Sept 20", 10, 4, 6, 300),
+        ("Ivy Moss", "10-pack", D(2025, 9, 2), 10, 2, 8, "£550"),
+        ("Jo Park", "10-pack", D(2025, 9, 5), 10, 4, 5, 300),
+        ("Kai Ng", "5-pack", D(2025, 9, 10), 5, 1, 4, 160),
+    ]
+    for i, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if c == 6 and not isinstance(v, str):
+                ws.write_number(2 + i, c, v, f["usd"])
+            else:
+                _cell(ws, 2 + i, c, v, f)
+    wb.close()
+    return path
