@@ -77,3 +77,27 @@ def test_verify_names_the_tampered_row(posted, tmp_path, how, row, column):
 def test_the_untouched_file_verifies(posted):
     done = cli("verify", str(posted))
     assert done.returncode == 0, done.stderr
+
+
+def test_a_broken_chain_stops_post_balance_and_import_with_one_message(posted, tmp_path):
+    """Every command that opens the Log refuses a tampered one the same way: exit 1, the same words, and
+    the workbook untouched (the message is the store's BrokenChainError)."""
+    import legacy_fixtures as lf
+
+    path = tmp_path / "studio.xlsm"
+    shutil.copyfile(posted, path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    _edit(9)(wb["Log"])
+    wb.save(path)
+    before = path.read_bytes()
+    legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    messages = set()
+    for args in (["post", str(path), "--as", "owner"], ["balance", str(path)],
+                 ["import", str(legacy), "--into", str(path), "--as", "owner"]):
+        done = cli(*args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        line = next(t for t in done.stderr.splitlines() if "studio.xlsm!Log!A9 (seq 8)" in t)
+        messages.add(line.split("studio.xlsm!Log!A9", 1)[1])
+        assert "Traceback" not in done.stderr
+    assert len(messages) == 1 and "Run `xl-ledger verify`" in messages.pop()
+    assert path.read_bytes() == before

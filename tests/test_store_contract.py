@@ -4,6 +4,10 @@ To test a new store, subclass StoreContract and implement `make_store(tmp_path, 
 a workbook holding the fixture input rows (test_store_support.SESSIONS / ACTIONS on Sessions and
 Actions, Excel rows 2..) and `log` already in its Log. Override `reopen` when a store caches state,
 so the assertions read what was really stored.
+
+The interface under test (docs/engine.md, "The store"): read_log, read_sheet, head, commit, and
+open_log(key) -> OpenLog (verified entries, head, read_sheet, commit; BrokenChainError when the chain
+is broken). A store without caches inherits open_log from store.StoreBase.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ from xl_ledger.book.store import StaleLogError
 from xl_ledger.book.store import Store
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import cell_value
+from xl_ledger.book.store import BrokenChainError
+from xl_ledger.core import events as E
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.core.chain import verify
+from xl_ledger.core.journal import Journal
+from xl_ledger.core.journal import entry_to_row
 
 PACKAGE_ROWS = [
     ["PK1", "ST1", "P10", "lessons", Decimal("10"), Decimal("2.5"), 0, 7.5, Decimal("80.50"), dt.date(2026, 4, 14),
@@ -35,6 +43,14 @@ PACKAGE_ROWS = [
     ["PK2", "ST2", "P5", "hours", 5, 5, 0, 0, Decimal("0"), None, "used_up", dt.date(2025, 12, 1)],
     ["PK3", "ST3", "P5", "hours", -1.25, True, False, "0012", "a<b & c", "  spaced  ", "line\nbreak"],
 ]
+
+
+def event_rows(n: int) -> list[tuple]:
+    """n sealed Log rows of real events (students set), as the engine writes them."""
+    events = [E.StudentSet(effective_date=dt.date(2026, 1, 1 + i), student_id=f"S-{i:03d}",
+                           values={"name": f"Student {i}", "note": "a<b & c"}) for i in range(1, n + 1)]
+    return Journal().append(events, operator="owner", recorded_at=dt.datetime(2026, 1, 1, 9, tzinfo=dt.timezone.utc),
+                            sources=[f"Students!{i + 1}" for i in range(1, n + 1)])
 
 
 class StoreContract:
@@ -172,6 +188,43 @@ class StoreContract:
         store = self.make_store(tmp_path)
         with pytest.raises(BrokenFileError, match="no sheet 'Sesions'"):
             store.read_sheet("Sesions")
+
+    # ------------------------------------------------------------------ open_log: how Post reads
+    def test_open_log_gives_the_verified_entries_and_head(self, tmp_path):
+        rows = event_rows(5)
+        store = self.make_store(tmp_path, rows)
+        log = store.open_log()
+        assert log.head == (5, rows[-1][15]) == store.head()
+        assert [entry_to_row(e) for e in log.entries()] == rows
+        assert log.read_sheet("Actions") == store.read_sheet("Actions")
+
+    def test_open_log_commit_writes_the_change_and_the_next_open_sees_it(self, tmp_path):
+        rows = event_rows(5)
+        store = self.make_store(tmp_path, rows[:3])
+        log = store.open_log()
+        written = log.commit(Change(3, rows[2][15], tuple(rows[3:]), sheets={"Alerts": [["notice", None, None, "x",
+                                                                                     "a message", None, None]]}))
+        assert written.log_rows == tuple(rows[3:])
+        again = self.reopen(store).open_log()
+        assert again.head == (5, rows[-1][15])
+        assert [entry_to_row(e) for e in again.entries()] == rows
+        assert self.reopen(store).read_sheet("Alerts").rows[0][1][4] == "a message"
+
+    def test_open_log_dry_run_writes_nothing(self, tmp_path):
+        rows = event_rows(4)
+        store = self.make_store(tmp_path, rows[:2])
+        store.open_log().commit(Change(2, rows[1][15], tuple(rows[2:])), dry_run=True)
+        assert self.reopen(store).read_log() == rows[:2]
+
+    def test_a_broken_chain_is_one_store_error_naming_the_cell(self, tmp_path):
+        rows = event_rows(4)
+        forged = list(rows)
+        forged[2] = forged[2][:12] + ("changed after the fact",) + forged[2][13:]  # the note, hash left alone
+        store = self.make_store(tmp_path, forged)
+        with pytest.raises(BrokenChainError, match=r"studio\.xls[mx]!Log!A4 \(seq 3\): .*Nothing was written\. "
+                                                   r"Run `xl-ledger verify`") as caught:
+            store.open_log()
+        assert isinstance(caught.value, StoreError) and caught.value.broken.seq == 3
 
 
 # ---------------------------------------------------------------------------------- implementations

@@ -99,8 +99,7 @@ def read_state(args, as_of: Optional[dt.date] = None):
     from xl_ledger.core.scope import Scopes
 
     store = open_store(args.path)
-    rows = post.read_verified_rows(store, read_key(getattr(args, "key_file", None)))
-    journal = Journal.from_rows(rows)
+    journal = Journal(store.open_log(read_key(getattr(args, "key_file", None))).entries())
     now, today = clock(args)
     if as_of is None:
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
@@ -351,12 +350,12 @@ def run(argv: Optional[list[str]] = None) -> int:
     except (LockedError, StaleLogError) as e:
         print(f"{args.path}\n  {e}", file=sys.stderr)
         return LOCKED
+    except ChainBroken as e:  # a StoreError: before the catch-all below
+        print(str(e), file=sys.stderr)
+        return TAMPERED
     except (BrokenFileError, StoreError) as e:
         print(f"{getattr(args, 'path', '')}\n  {e}", file=sys.stderr)
         return BROKEN
-    except ChainBroken as e:
-        print(str(e), file=sys.stderr)
-        return TAMPERED
     except NotAllowed as e:
         print(str(e), file=sys.stderr)
         return NOT_ALLOWED

@@ -1,23 +1,22 @@
 """The Post cycle: input sheets → validated events → Log → recomputed engine sheets, all or nothing.
 
-1. Read the Log and verify its chain (a broken chain stops the post: nothing is written).
-2. Read Settings, Products, Students, Staff, Reasons; check the operator against Staff.
-3. Diff Settings/Products/Students/Sessions against what the Log says; each new or changed row is an
-   event, each bad row a rejection shown in Alerts (with its cell).
-4. Apply each new Actions row through its command (rejected rows change nothing else).
-5. Auto-renew, fold, render the engine sheets; report hand-typed drift in Alerts.
-6. One Change: append the Log rows, rewrite the engine sheets, mark Actions rows — committed
-   atomically by the store, which also refuses if someone posted meanwhile.
+`post` is one pipeline of named stages (docs/engine.md has the same numbered steps):
 
-With a FileStore, a checkpoint beside the workbook (book/checkpoint.py; DECISIONS.md 2026-11-21) saves
-re-reading what the last post knew: its verified Log rows are used only when the Log part is byte-for-
-byte the one they came from (else step 1 runs in full, so an edited Log still stops the post); an
-engine sheet whose part is untouched since the engine wrote it and whose new body is the same is not
-rewritten (and, untouched, cannot hold typed-over cells); Sessions rows with the same raw cells as at
-the last post reuse their parse, and a Sessions part byte-for-byte as last read (every row clean) is not
-read at all (diff_sessions still runs over every row, so duplicates and deleted rows are found as
-before). The checkpoint is MAC'd (owner key or a per-user secret), written only after the commit
-succeeded, and ignored whenever anything about it does not check out.
+1. open_log      the store's Log, verified (a broken chain stops here: BrokenChainError, nothing written)
+2. read_inputs   Settings, Staff, Reasons, Products, Students, Actions; the operator checked against Staff
+3. master_data   Settings, Products and Students diffed against what the Log says → events
+4. sessions      Sessions rows diffed against the logged sessions → events
+5. actions       each new Actions row through its command; each row sees the rows before it
+6. auto_renew    a new package for what is owed on an auto-renew product, until nothing is
+7. fold          the state as of the post's date
+8. render        the engine sheets, and hand-typed cells found in them (drift)
+9. commit        one Change (Log rows, engine sheets, Actions status cells), atomic in the store
+
+Stages 2-6 each return (events, problems), as beancount's loader does: the events they appended to the
+Log (through `Posting.append`, so later rows see earlier ones) and the problems to show — a rejected row
+(its own row and Alerts, with its cell, e.g. `studio.xlsm!Sessions!D14`) or a Notice (Alerts only).
+What a store keeps to make this fast (FileStore's checkpoint, book/warm.py) stays behind `open_log`
+and the OpenLog's `sessions`/`untouched`/`commit`; nothing here knows about it.
 """
 
 from __future__ import annotations
@@ -30,13 +29,13 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
-from xl_ledger.book import checkpoint
 from xl_ledger.book import render
 from xl_ledger.book import schema
+from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import Change
+from xl_ledger.book.store import OpenLog
 from xl_ledger.book.store import SheetData
 from xl_ledger.book.store import Store
-from xl_ledger.book.store import check_log_row
 from xl_ledger.book.store import gc_paused
 from xl_ledger.core import chain
 from xl_ledger.core import commands
@@ -45,7 +44,6 @@ from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
 from xl_ledger.core.errors import one_line
 from xl_ledger.core.journal import Journal
-from xl_ledger.core.journal import row_to_entry
 from xl_ledger.core.scope import Scopes
 from xl_ledger.core.state import State
 
@@ -54,22 +52,18 @@ class PostError(Exception):
     """The post cannot run at all. Nothing was written. `str(error)` says where and what to do."""
 
 
-class ChainBroken(PostError):
-    """The Log no longer verifies: posting on top of it would bless the tampering."""
+# The Log no longer verifies: posting on top of it would bless the tampering. A store error (every store
+# raises it from open_log, with one message); the name stays for callers that catch it here.
+ChainBroken = BrokenChainError
 
 
 class NotAllowed(PostError):
     """The operator is not on the Staff sheet (or has no role that may post)."""
 
 
-def check_chain(store: Store, rows: list[tuple], key: Optional[bytes]) -> None:
-    _refuse_broken(store, chain.verify(rows, key))
-
-
-def _refuse_broken(store: Store, broken: Optional[chain.Break]) -> None:
-    if broken is not None:
-        raise ChainBroken(f"{store.name}!Log!A{broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
-                          "Nothing was written. Run `xl-ledger verify` and restore the file from a backup.")
+@dataclass(frozen=True)
+class Notice(Problem):
+    """A problem that rejects nothing (a deleted Sessions row, an edited applied action): Alerts only."""
 
 
 @dataclass
@@ -96,6 +90,199 @@ def local_today(now: dt.datetime, timezone: str) -> dt.date:
         return now.astimezone(dt.timezone.utc).date()
 
 
+def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,
+         as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
+    """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it.
+
+    `today` overrides the studio's local date derived from `now` (a backdated run, the demo).
+    """
+    with gc_paused():
+        log = store.open_log(key)                                  # 1. open_log
+        p = Posting(log, now=now, operator=operator, key=key)
+        p.record(read_inputs(p, as_of=as_of, today=today))         # 2. read_inputs
+        p.record(master_data(p))                                   # 3. master_data
+        p.record(sessions(p))                                      # 4. sessions
+        p.record(actions(p))                                       # 5. actions
+        p.record(auto_renew(p))                                    # 6. auto_renew
+        state = p.fold()                                           # 7. fold
+        body, drift = render_sheets(log, state, p.alerts)          # 8. render
+        commit(p, state, body, drift, dry_run=dry_run)             # 9. commit
+        return p.result
+
+
+class Posting:
+    """What the stages of one post share: the open Log, the clock and operator, the input sheets as read,
+    the Log rows appended so far, and the alerts and result lines recorded so far."""
+
+    def __init__(self, log: OpenLog, *, now: dt.datetime, operator: str, key: Optional[bytes]):
+        self.log, self.now, self.operator, self.key = log, now, operator, key
+        self.journal = Journal(log.entries())
+        self.scopes = Scopes(self.journal.entries)
+        self.sheets: dict[str, SheetData] = {}
+        self.log_rows: list[tuple] = []
+        self.alerts: list[tuple] = []
+        self.cells: dict[tuple[int, str], object] = {}  # Actions status/message/log_seq cells to write
+        self.result = PostResult()
+        self.settings: Optional[inputs.Settings] = None
+        self.role = "owner"
+        self.reasons = None
+        self.today: dt.date = dt.date.min
+        self.as_of: dt.date = dt.date.min
+        self.day_first = False
+        self._folded: tuple[int, Optional[State]] = (-1, None)
+
+    def append(self, events, sources=None, who: Optional[str] = None) -> list[tuple]:
+        """Seal events onto the Log (in memory until the commit); later stages see them."""
+        journal = self.journal
+        new = journal.append(events, operator=who or self.operator, recorded_at=self.now, sources=sources,
+                             key=self.key)
+        for entry in journal.entries[-len(new):] if new else []:
+            self.scopes.add(entry)
+        self.result.new_rows += len(new)
+        self.log_rows.extend(new)
+        return new
+
+    def fold(self) -> State:
+        """The whole Log folded as of the post's date (folded again only after an append)."""
+        n = len(self.journal.entries)
+        if self._folded[0] != n:
+            self._folded = (n, self.journal.fold(self.as_of))
+        return self._folded[1]
+
+    def record(self, stage: tuple[list, list[Problem]]) -> None:
+        """A stage's problems, into Alerts and the result's lines, in the order they came."""
+        _events, problems = stage
+        for p in problems:
+            sheet = self.sheets[p.source.sheet]
+            notice = isinstance(p, Notice)
+            self.alerts.append(_alert(sheet, p, "notice" if notice else "rejected"))
+            (self.result.notices if notice else self.result.rejected).append(f"{_where(sheet, p)}: {one_line(p)}")
+
+
+# --------------------------------------------------------------------------------------- stages
+INPUT_SHEETS = ("Settings", "Products", "Students", "Staff", "Reasons", "Actions")  # Sessions: its own stage
+
+
+def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date]) -> tuple[list, list[Problem]]:
+    """2. Read the input sheets; Settings (the date, the date order), Staff (may the operator post?) and
+    Reasons. Raises NotAllowed for an operator who is not on a non-empty Staff sheet."""
+    p.sheets.update({name: p.log.read_sheet(name) for name in INPUT_SHEETS})
+    p.settings, problems = inputs.read_settings(p.sheets["Settings"].records())
+    p.day_first = p.settings.date_order == "dmy"
+    p.today = today or local_today(p.now, p.settings.timezone)
+    p.as_of = as_of or p.today
+    staff, more = inputs.read_staff(p.sheets["Staff"].records())
+    role = "owner" if not staff else staff.get(p.operator.lower())
+    if role is None:
+        raise NotAllowed(f"{p.log.name}!Staff: {p.operator!r} is not on the Staff sheet, so cannot post. "
+                         "Add the user with a role (owner, admin or staff), or post with --as USER.")
+    p.role = role
+    p.reasons = inputs.read_reasons(p.sheets["Reasons"].records())
+    return [], problems + more
+
+
+def master_data(p: Posting) -> tuple[list, list[Problem]]:
+    """3. Settings, Products and Students rows that differ from the Log become events. First, because
+    later rows (sales, sessions) refer to them."""
+    events = list(commands.diff_settings(p.settings, p.scopes.settings, p.today))
+    p.append(events, ["Settings"])
+    problems: list[Problem] = []
+    for name, reader, differ, current in (
+            ("Products", inputs.read_products, commands.diff_products, lambda: p.scopes.catalog(p.as_of).products),
+            ("Students", inputs.read_students, commands.diff_students, lambda: p.scopes.students)):
+        parsed, bad = reader(p.sheets[name].records())
+        more, worse = differ(parsed, current(), p.today)
+        p.append(more, [ev.note or name for ev in more])
+        events += more
+        problems += bad + worse
+    return events, problems
+
+
+def sessions(p: Posting) -> tuple[list, list[Problem]]:
+    """4. Sessions rows: new or changed ones become events; a deleted or edited past lesson is a notice."""
+    sheet, pairs, problems, notices = p.log.sessions(
+        p.day_first, p.log_rows, lambda parsed: commands.diff_sessions(parsed, p.scopes.catalog(p.as_of), p.today))
+    p.sheets["Sessions"] = sheet  # its name and headers (to say where); the rows are let go
+    events = [ev for _r, ev in pairs]
+    p.append(events, [f"Sessions!{r}" for r, _ev in pairs])
+    return events, problems + [Notice(n.source, n.message, n.remedy, n.value) for n in notices]
+
+
+def actions(p: Posting) -> tuple[list, list[Problem]]:
+    """5. Actions rows not applied yet, each through its command; each sees the effect of the rows before
+    it. The row's status/message/log_seq cells say what happened."""
+    raw_rows = list(p.sheets["Actions"].records())
+    problems: list[Problem] = [Notice(Source("Actions", row, column), message)
+                               for (row, column), message in edited_after_posting(raw_rows, p.journal)]
+    pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
+    parsed, bad = inputs.read_actions(pending, p.day_first)
+    first_bad = {}
+    for problem in bad:
+        first_bad.setdefault(problem.source.row, problem)
+    for row_no, problem in sorted(first_bad.items()):
+        _mark(p.cells, row_no, "rejected", one_line(problem), None)
+        problems.append(problem)
+    events: list = []
+    scopes = p.scopes
+    for row_no, action in parsed:
+        when = action.date or p.today
+        if action.action in commands.CATALOG_ONLY:
+            state = scopes.for_selling(when)
+        else:
+            involved = [action.student_id, action.to_student_id, scopes.package_owner.get(action.package_id or "")]
+            state = scopes.fold_for([s for s in involved if s], when)
+        ctx = commands.Context(state=state, today=p.today, operator=p.operator, role=p.role, reasons=p.reasons,
+                               package_ids=scopes.package_ids)
+        made, problem = commands.decide(action, ctx)
+        if problem is not None:
+            _mark(p.cells, row_no, "rejected", one_line(problem), None)
+            problems.append(problem)
+            continue
+        new = p.append(made, [f"Actions!{row_no}"] * len(made))
+        events += made
+        _mark(p.cells, row_no, "applied", _describe(made), new[0][chain.SEQ])
+        p.result.applied.append(f"Actions!{row_no}: {_describe(made)} (Log seq {new[0][chain.SEQ]})")
+    return events, problems
+
+
+def auto_renew(p: Posting) -> tuple[list, list[Problem]]:
+    """6. Auto-renew until nothing owed is left on an auto-renew product."""
+    events: list = []
+    for _round in range(20):
+        state = p.fold()
+        sales = commands.auto_renew(state, p.today, commands.Context(state=state, today=p.today,
+                                                                       package_ids=p.scopes.package_ids))
+        if not sales:
+            break
+        p.append(sales, ["auto_renew"] * len(sales), who="xl-ledger")
+        p.result.renewals += len(sales)
+        events += sales
+    return events, []
+
+
+def render_sheets(log: OpenLog, state: State, alerts: list[tuple] = ()) -> tuple[dict[str, list[tuple]], list[tuple]]:
+    """8. The engine sheets' bodies, with any cells typed over by hand listed first in Alerts; and those."""
+    body = render.all_sheets(state, alerts)
+    drift = find_drift(log, body)
+    if drift:
+        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    return body, drift
+
+
+def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[tuple], *, dry_run: bool) -> None:
+    """9. One Change: the new Log rows, the engine sheets, the Actions cells; all or nothing."""
+    log = p.log
+    # With nothing of the inputs' own in Alerts (no rejected row, notice or typed-over cell), the
+    # engine sheets are exactly what `recompute` would write for this Log and date.
+    pure = not p.alerts and not drift
+    change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
+                    cells={"Actions": p.cells} if p.cells else {})
+    p.result.state = state
+    p.result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
+    p.result.change = log.commit(change, dry_run=dry_run, recomputed=p.as_of if pure else None,
+                                 timezone=p.scopes.settings.timezone)
+
+
 def _where(sheet: SheetData, p: Problem) -> str:
     if p.source.row is None:
         return f"{sheet.book}!{sheet.sheet}"
@@ -108,462 +295,26 @@ def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
     return (kind, None, None, _where(sheet, p), one_line(p), value, None)
 
 
-def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,
-         as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
-    """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it.
-
-    `today` overrides the studio's local date derived from `now` (a backdated run, the demo).
-    """
-    with gc_paused():
-        return _post(store, now=now, operator=operator, key=key, dry_run=dry_run, as_of=as_of, today=today)
-
-
-def _post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes], dry_run: bool,
-          as_of: Optional[dt.date], today: Optional[dt.date]) -> PostResult:
-    result = PostResult()
-    head = store.head()
-    warm = _open_log(store, key, head)
-    journal = Journal(warm.entries())
-    scopes = Scopes(journal.entries)
-    same_sessions = _sessions_unchanged(warm)
-    sheets = {name: store.read_sheet(name) for name in ("Settings", "Products", "Students", "Staff", "Reasons",
-                                                         "Sessions", "Actions")
-              if not (name == "Sessions" and same_sessions)}
-    if same_sessions:  # not read: its rows are only ever parsed, and the parse is cached
-        sheets["Sessions"] = SheetData(store.name, "Sessions", _headers(warm.cp.sessions[0]), ())
-    alerts: list[tuple] = []
-
-    settings, problems = inputs.read_settings(sheets["Settings"].records())
-    alerts += [_alert(sheets["Settings"], p) for p in problems]
-    day_first = settings.date_order == "dmy"
-    if same_sessions and _dmy(warm.cp.sessions[0]) != day_first:
-        same_sessions = False  # the cached parses read text dates the other way round: read afresh
-        sheets["Sessions"] = store.read_sheet("Sessions")
-    today = today or local_today(now, settings.timezone)
-    as_of = as_of or today
-    staff, problems = inputs.read_staff(sheets["Staff"].records())
-    alerts += [_alert(sheets["Staff"], p) for p in problems]
-    role = "owner" if not staff else staff.get(operator.lower())
-    if role is None:
-        raise NotAllowed(f"{store.name}!Staff: {operator!r} is not on the Staff sheet, so cannot post. "
-                        "Add the user with a role (owner, admin or staff), or post with --as USER.")
-    reasons = inputs.read_reasons(sheets["Reasons"].records())
-
-    def append(events, sources=None, who=operator) -> list[tuple]:
-        new = journal.append(events, operator=who, recorded_at=now, sources=sources, key=key)
-        for entry in journal.entries[-len(new):] if new else []:
-            scopes.add(entry)
-        result.new_rows += len(new)
-        log_rows.extend(new)
-        return new
-
-    log_rows: list[tuple] = []
-    # Master data first: later rows (sales, sessions) refer to it.
-    append(commands.diff_settings(settings, scopes.settings, today), ["Settings"])
-    for name, reader, differ, current in (
-            ("Products", inputs.read_products, commands.diff_products, lambda: scopes.catalog(as_of).products),
-            ("Students", inputs.read_students, commands.diff_students, lambda: scopes.students)):
-        parsed, problems = reader(sheets[name].records())
-        alerts += [_alert(sheets[name], p) for p in problems]
-        events, problems = differ(parsed, current(), today)
-        alerts += [_alert(sheets[name], p) for p in problems]
-        append(events, [ev.note or name for ev in events])
-    result.rejected += [a[3] + ": " + a[4] for a in alerts]
-
-    # Sessions.
-    outcome = _sessions_outcome_as_last_time(warm, same_sessions, day_first, as_of, log_rows)
-    cached = _cached_sessions(warm) if same_sessions and outcome is None else None
-    if outcome is not None:
-        pairs, more, notices = [], [], outcome
-        problems, session_cache, session_rows = [], warm.cp.sessions, warm.cp.sessions_rows[1]
-    else:
-        if cached is not None:
-            parsed, problems, session_cache, session_rows = cached, [], warm.cp.sessions, warm.cp.sessions_rows[1]
-        else:
-            if same_sessions:  # the cached parse would not load after all: read the sheet
-                sheets["Sessions"] = store.read_sheet("Sessions")
-            parsed, problems, session_cache, session_rows = _read_sessions(sheets["Sessions"], warm.cp, day_first)
-        pairs, more, notices = commands.diff_sessions(parsed, scopes.catalog(as_of), today)
-    # What the next post may take as this one's Sessions outcome (see _sessions_outcome_as_last_time).
-    clean = None if problems or more or session_rows is None else \
-        (day_first, as_of, [(p.message, p.remedy) for p in notices if p.source.row is None])
-    for p in problems + more:
-        alerts.append(_alert(sheets["Sessions"], p))
-        result.rejected.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
-    for p in notices:
-        alerts.append(_alert(sheets["Sessions"], p, "notice"))
-        result.notices.append(f"{_where(sheets['Sessions'], p)}: {one_line(p)}")
-    append([ev for _r, ev in pairs], [f"Sessions!{r}" for r, _ev in pairs])
-    # Only its name and headers are needed from here on (to say where): let its rows go.
-    sheets["Sessions"] = SheetData(store.name, "Sessions", sheets["Sessions"].headers, ())
-    del parsed, pairs
-
-    # Actions: only rows not applied yet; each one sees the effect of the rows before it.
-    cells: dict[tuple[int, str], object] = {}
-    actions_sheet = sheets["Actions"]
-    raw_rows = list(actions_sheet.records())
-    pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
-    for where_row, message in edited_after_posting(raw_rows, journal):
-        where = actions_sheet.where(*where_row)
-        alerts.append(("notice", None, None, where, message, None, None))
-        result.notices.append(f"{where}: {message}")
-    parsed, problems = inputs.read_actions(pending, day_first)
-    bad_rows = {}
-    for p in problems:
-        bad_rows.setdefault(p.source.row, p)
-    for row_no, p in sorted(bad_rows.items()):
-        _mark(cells, row_no, "rejected", one_line(p), None)
-        result.rejected.append(f"{_where(actions_sheet, p)}: {one_line(p)}")
-        alerts.append(_alert(actions_sheet, p))
-    for row_no, action in parsed:
-        when = action.date or today
-        if action.action in commands.CATALOG_ONLY:
-            state = scopes.for_selling(when)
-        else:
-            involved = [action.student_id, action.to_student_id, scopes.package_owner.get(action.package_id or "")]
-            state = scopes.fold_for([s for s in involved if s], when)
-        ctx = commands.Context(state=state, today=today, operator=operator, role=role, reasons=reasons,
-                               package_ids=scopes.package_ids)
-        events, problem = commands.decide(action, ctx)
-        if problem is not None:
-            _mark(cells, row_no, "rejected", one_line(problem), None)
-            result.rejected.append(f"{_where(actions_sheet, problem)}: {one_line(problem)}")
-            alerts.append(_alert(actions_sheet, problem))
-            continue
-        new = append(events, [f"Actions!{row_no}"] * len(events))
-        _mark(cells, row_no, "applied", _describe(events), new[0][chain.SEQ])
-        result.applied.append(f"Actions!{row_no}: {_describe(events)} (Log seq {new[0][chain.SEQ]})")
-
-    # Auto-renew until nothing owed is left on an auto-renew product, then the final fold.
-    state = journal.fold(as_of)
-    for _round in range(20):
-        ctx = commands.Context(state=state, today=today, package_ids=scopes.package_ids)
-        sales = commands.auto_renew(state, today, ctx)
-        if not sales:
-            break
-        append(sales, ["auto_renew"] * len(sales), who="xl-ledger")
-        result.renewals += len(sales)
-        state = journal.fold(as_of)
-    result.state = state
-
-    body = render.all_sheets(state, alerts)
-    drift = find_drift(store, body, skip=warm.untouched())
-    result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
-    if drift:
-        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-    packed = warm.pack(body)
-    rewrite = warm.changed(body, packed)
-    change = Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(log_rows), sheets=rewrite,
-                    cells={"Actions": cells} if cells else {}, keep=warm.keep(rewrite) if not dry_run else {})
-    result.change = change
-    if not dry_run:
-        # With nothing of the inputs' own in Alerts (no rejected row, notice or typed-over cell), the
-        # engine sheets are exactly what `recompute` would write for this Log and date.
-        pure = not alerts and not drift
-        _commit(store, change, key, warm, packed, as_of if pure else None, session_cache, session_rows,
-                scopes.settings.timezone, clean)
-    return result
-
-
-# --- the checkpoint: skip re-reading what the last post already knew (book/checkpoint.py) -----------
-
-@dataclass
-class _Warm:
-    """The verified Log rows, and what the checkpoint (if genuine and current) says about the parts."""
-
-    cp: Optional[checkpoint.Checkpoint]
-    digests: Optional[dict[str, str]]  # the store's part digests now (FileStore only)
-    read: Optional[list[tuple]] = None  # the rows as read from the workbook; None: the checkpoint's are current
-
-    from_checkpoint: bool = False  # the rows are the checkpoint's (its pieces can be saved again as they are)
-
-    # Once decoded: the rows as checkpoint pieces (with their row counts), and their head. The next
-    # checkpoint is these pieces plus the new rows', so the rows themselves are dropped (a million of
-    # them is GBs).
-    blobs: Optional[list[bytes]] = None
-    counts: Optional[list[int]] = None
-    head: tuple = (0, chain.GENESIS)
-    _previous: dict = field(default_factory=dict)  # sheet -> the checkpoint's body for it, unpickled
-
-    def entries(self) -> list:
-        """The Log decoded into entries. From the checkpoint a piece at a time, so that its rows are never
-        all held at once; rows read from the workbook are packed into pieces for the next checkpoint and
-        let go."""
-        if self.read is None:
-            self.from_checkpoint = True
-            self.read = []
-            out: list = []
-            for blob in self.cp.log_blobs:
-                out += map(row_to_entry, checkpoint.unpack(blob))
-            if self.digests is not None:
-                self.blobs, self.counts = list(self.cp.log_blobs), list(self.cp.log_counts)
-        else:
-            rows = self.read
-            out = [row_to_entry(r) for r in rows]
-            if self.digests is None:
-                return out  # a store without a checkpoint (LiveStore): nothing to pack them for
-            self.blobs, self.counts = checkpoint.pack_rows(rows)
-            self.read = []
-        self.head = (out[-1].seq, out[-1].hash) if out else (0, chain.GENESIS)
-        return out
-
-    @property
-    def current(self) -> bool:
-        """The checkpoint describes this very Log."""
-        return self.from_checkpoint or (self.read is None and self.cp is not None)
-
-    def untouched(self) -> set[str]:
-        """Engine sheets whose part is byte-for-byte what the engine last wrote: nobody typed in them."""
-        if self.cp is None or self.digests is None:
-            return set()
-        return {name for name, (_fp, digest) in self.cp.sheets.items() if self.digests.get(name) == digest}
-
-    def previous(self, sheet: str) -> Optional[list[tuple]]:
-        """The body the engine last wrote to `sheet` (unpickled once), or None."""
-        if self.cp is None or self.digests is None:
-            return None
-        if sheet not in self._previous:
-            self._previous[sheet] = self.cp.body(sheet)
-        return self._previous[sheet]
-
-    def pack(self, body: dict[str, list[tuple]]) -> dict[str, tuple[list[bytes], str]]:
-        """Each sheet's body as checkpoint blocks with its fingerprint (stores with part digests only).
-        Blocks equal to the last body's are its bytes again, so an unchanged body keeps its fingerprint."""
-        if not self.digests:
-            return {}
-        out = {}
-        for name, rows in body.items():
-            previous = self.previous(name)
-            blocks = checkpoint.pack_body(rows, previous, self.cp.bodies.get(name, ()) if previous else ())
-            out[name] = (blocks, checkpoint.body_fingerprint(blocks))
-        return out
-
-    def changed(self, body: dict[str, list[tuple]], packed: dict[str, tuple[list[bytes], str]]
-                ) -> dict[str, list[tuple]]:
-        """The sheets to rewrite: all of them, less those whose part is untouched and already holds
-        exactly this body."""
-        same = self.untouched()
-        return {name: rows for name, rows in body.items()
-                if not (name in same and name in packed and self.cp.sheets[name][0] == packed[name][1])}
-
-    def keep(self, sheets: dict[str, list[tuple]]) -> dict[str, tuple[str, list[tuple]]]:
-        """Change.keep for the sheets to rewrite: the body each untouched part holds, so that the store
-        writes only the rows that differ from it."""
-        same = self.untouched()
-        out = {}
-        for name in sheets:
-            body = self.previous(name) if name in same else None
-            if body is not None:
-                out[name] = (self.digests[name], body)
-        return out
-
-
-def _open_log(store: Store, key: Optional[bytes], head: Optional[tuple[int, str]]) -> _Warm:
-    """The Log rows, verified: from the checkpoint when the Log part (and every part its values are
-    read through) is byte-for-byte the one the checkpoint was made from, else read and verified in full."""
-    digests = store.part_digests() if hasattr(store, "part_digests") else None
-    cp = checkpoint.load(store.path, key) if digests is not None else None
-    if cp is not None and cp.log == digests.get("Log") and (head is None or tuple(cp.head) == tuple(head)):
-        return _Warm(cp, digests)  # rows unpickled only if asked for
-    return _Warm(cp, digests, read_verified_rows(store, key))
-
-
-def read_verified_rows(store: Store, key: Optional[bytes]) -> list[tuple]:
-    """Every Log row, the chain checked (ChainBroken names the first bad row)."""
-    if hasattr(store, "read_verified_log"):
-        rows, broken = store.read_verified_log(key)
-        _refuse_broken(store, broken)
-        return rows
-    rows = store.read_log()
-    check_chain(store, rows, key)
-    return rows
-
-
-def _commit(store: Store, change: Change, key: Optional[bytes], warm: _Warm,
-            packed: dict[str, tuple[list[bytes], str]],
-            recomputed: Optional[dt.date], session_cache: Optional[tuple] = None,
-            session_rows: Optional[list[int]] = None, timezone: Optional[str] = None,
-            sessions_outcome: Optional[tuple] = None) -> None:
-    """Commit, then (only once the workbook is safely written) record the new checkpoint."""
-    if change.log_rows or change.sheets or change.cells:
-        store.commit(change)
-        digests = getattr(store, "committed", None)
-    else:
-        digests = warm.digests  # nothing to write: the file is as it was read
-    if not digests or "Log" not in digests:
-        return
-    new_rows = [check_log_row(r, store.name) for r in change.log_rows]
-    if warm.blobs is None:
-        return  # the Log was not decoded: nothing to save it from
-    # The rows as read, as checkpoint pieces, plus the new rows'.
-    more, more_counts = checkpoint.pack_rows(new_rows)
-    blobs, counts = checkpoint.compact(warm.blobs + more, warm.counts + more_counts)
-    head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(warm.head)
-    sheets = {name: (fp, digests[name]) for name, (_blocks, fp) in packed.items() if name in digests}
-    bodies = {name: packed[name][0] for name in sheets}
-    # The Sessions rows as read are still the sheet's only if its part (and what it is read through) is
-    # the one read, before this commit, and still is after it.
-    same = session_rows is not None and warm.digests is not None and digests.get("Sessions") is not None \
-        and digests.get("Sessions") == warm.digests.get("Sessions")
-    if timezone is None and warm.current:
-        timezone = warm.cp.timezone
-    checkpoint.save(store.path, key, checkpoint.Checkpoint(
-        log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets,
-        body_block=checkpoint.BODY_BLOCK, bodies=bodies, recomputed=recomputed,
-        timezone=timezone, sessions=session_cache,
-        sessions_rows=(digests["Sessions"], session_rows) if same else None,
-        sessions_outcome=sessions_outcome if same else None))
-
-
-def _sessions_unchanged(warm: _Warm) -> bool:
-    """The Sessions part (with every part its values are read through) is byte-for-byte the one read at
-    the last post, when every row parsed cleanly: its cached parse is the sheet's, so it is not read."""
-    cp = warm.cp
-    if cp is None or not cp.sessions or not cp.sessions_rows or warm.digests is None:
-        return False
-    return cp.sessions_rows[0] == warm.digests.get("Sessions")
-
-
-def _cached_sessions(warm: _Warm) -> Optional[list]:
-    """The unchanged Sessions sheet's rows, parsed, from the checkpoint; None if they cannot be loaded."""
-    cp = warm.cp
-    row_nos = cp.sessions_rows[1]
-    try:
-        cache = checkpoint.unpack_map(cp.sessions[1])
-    except Exception:  # pickle raises many types on a blob it cannot read
-        return None
-    if not isinstance(cache, dict) or len(cache) != len(row_nos):
-        return None
-    return list(zip(row_nos, cache.values()))
-
-
-# Events that change what diff_sessions compares a row with (the students, the logged sessions, the
-# closed period). Settings and products do not.
-_SESSION_INPUTS = {"student_set", "session_recorded", "session_changed", "period_close"}
-
-
-def _sessions_outcome_as_last_time(warm: _Warm, same_sessions: bool, day_first: bool, as_of: dt.date,
-                                   appended: list[tuple]) -> Optional[list[Problem]]:
-    """diff_sessions' answer without parsing or diffing a row, when it is known: the notices to show again.
-
-    After a post whose Sessions diff rejected no row, every row matches the Log: it already did, or its
-    event was appended. So while the Log is still exactly that post's (the checkpoint is current), the
-    Sessions sheet is byte-for-byte the same, dates are read the same way and this post has appended
-    nothing that diff_sessions compares with, the diff gives no event and no problem, and the same notices
-    of deleted rows (a row's own notices come only with its events).
-
-    The date does not matter, so the first post of a new day skips the diff too: diff_sessions reads
-    `today` and the closed period only for a row that makes an event, and what it compares rows with
-    (students, every logged session, the close) is in the catalog whatever its as-of date."""
-    cp = warm.cp
-    if not same_sessions or not warm.current or cp.sessions_outcome is None:
-        return None
-    was_day_first, _was_as_of, notices = cp.sessions_outcome
-    if was_day_first != day_first:
-        return None
-    if any(row[chain.COL["kind"]] in _SESSION_INPUTS for row in appended):
-        return None
-    return [Problem(Source("Sessions", None, None), message, remedy) for message, remedy in notices]
-
-
-_DMY = "<date_order=dmy>"  # marks a Sessions parse cache made with text dates read day-first
-
-
-def _cache_key(headers: tuple, day_first: bool) -> tuple:
-    return tuple(headers) + ((_DMY,) if day_first else ())
-
-
-def _dmy(key: tuple) -> bool:
-    return bool(key) and key[-1] == _DMY
-
-
-def _headers(key: tuple) -> tuple:
-    return tuple(key[:-1]) if _dmy(key) else tuple(key)
-
-
-def _read_sessions(sheet: SheetData, cp: Optional[checkpoint.Checkpoint], day_first: bool = False):
-    """inputs.read_sessions, except that a row whose raw values parsed cleanly at the last post reuses
-    that parse (a row's parse depends on its own cells only). Duplicate ids and deleted rows are found
-    later, by diff_sessions over every row, so they are caught as before. Returns (parsed, problems,
-    the cache for the next checkpoint)."""
-    headers = sheet.headers
-    key = _cache_key(headers, day_first)
-    blob = cp.sessions[1] if cp is not None and cp.sessions and tuple(cp.sessions[0]) == key else None
-    try:
-        cache = checkpoint.unpack_map(blob) if blob else {}
-    except Exception:  # pickle raises many types on a blob it cannot read: parse every row instead
-        cache, blob = {}, None
-    width = len(headers)
-    known, todo, keys = [], [], {}
-    for row_no, values in sheet.rows:
-        raw = tuple(values) + (None,) * (width - len(values))
-        k = raw if bool not in map(type, raw) else ("bool",) + tuple(repr(v) if type(v) is bool else v for v in raw)
-        # ^ True == 1 as a dict key, but not as a cell: a row holding a bool gets a key that says so
-        keys[row_no] = k
-        try:
-            hit = cache.get(k)
-        except TypeError:  # an unhashable value: parse it
-            hit = None
-        if hit is not None:
-            known.append((row_no, hit))
-        else:
-            todo.append((row_no, raw))
-    # Parsed a slice at a time (a row's parse depends on its own cells), so that a first post of a
-    # big Sessions sheet does not hold a dict of every row besides the parsed rows.
-    parsed, problems = [], []
-    for i in range(0, len(todo), checkpoint.MAP_CHUNK):
-        more, bad = inputs.read_sessions([(r, dict(zip(headers, raw))) for r, raw in todo[i:i + checkpoint.MAP_CHUNK]],
-                                         day_first)
-        parsed += more
-        problems += bad
-    del todo
-    merged = sorted(known + parsed, key=lambda item: item[0])
-    fresh = {keys[r]: s for r, s in merged}
-    # Each cached parse's Excel row, in the cache's order: lets the next post skip reading an unchanged
-    # sheet (_sessions_unchanged). Only when every row parsed and no two rows share their raw values.
-    rows = [r for r, _s in merged] if not problems and len(fresh) == len(merged) else None
-    if blob and not parsed and len(fresh) == len(cache):
-        if rows is not None and list(cache) != list(fresh):
-            rows = None  # the cache is in another order (rows moved): keep its bytes, but no row list
-        return merged, problems, (key, blob), rows  # every row as last time: the same bytes will do
-    return merged, problems, (key, checkpoint.pack_map(fresh)), rows
-
-
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
               as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
-    """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended).
+    """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended): stages 1, 7-9.
 
-    When the checkpoint says the engine sheets already are this Log's recompute for this date, and
-    every one of their parts is byte-for-byte as the engine wrote it, there is nothing to do: the result
-    has `up_to_date` set and no state (the Log is not even decoded)."""
+    When the store knows the engine sheets already are this Log's recompute for this date, there is
+    nothing to do: the result has `up_to_date` set and no state (the Log is not even decoded)."""
     with gc_paused():
-        warm = _open_log(store, key, None)
-        cp = warm.cp
-        if as_of is None and today is None and warm.current and cp.timezone is not None:
-            as_of = local_today(now, cp.timezone)
-        if as_of is not None or today is not None:
-            as_of = as_of or today
-            if warm.current and cp.recomputed == as_of and warm.untouched() >= set(render.SHEETS):
-                head = tuple(cp.head)
-                return PostResult(change=Change(expected_seq=int(head[0]), expected_hash=str(head[1])),
-                                  up_to_date=as_of)
-        journal = Journal(warm.entries())
-        head = journal.head()
+        log = store.open_log(key)
+        if as_of is None and today is None and log.timezone() is not None:
+            as_of = local_today(now, log.timezone())
+        as_of = as_of or today
+        if as_of is not None and log.up_to_date(as_of):
+            return PostResult(change=Change(log.head[0], log.head[1]), up_to_date=as_of)
+        journal = Journal(log.entries())
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
         as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)
-        body = render.all_sheets(state)
-        drift = find_drift(store, body, skip=warm.untouched())
-        if drift:
-            body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
-        packed = warm.pack(body)
-        rewrite = warm.changed(body, packed)
-        change = Change(expected_seq=int(head[0]), expected_hash=str(head[1]), sheets=rewrite,
-                        keep=warm.keep(rewrite))
-        cache = cp.sessions if cp is not None else None
-        rows_of = cp.sessions_rows[1] if cp is not None and cp.sessions_rows \
-            and cp.sessions_rows[0] == warm.digests.get("Sessions") else None  # still that sheet's
-        _commit(store, change, key, warm, packed, None if drift else as_of, cache, rows_of, settings.timezone)
+        body, drift = render_sheets(log, state)
+        change = log.commit(Change(log.head[0], log.head[1], sheets=body),
+                            recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 
 
@@ -644,17 +395,18 @@ def _same(a: object, b: object) -> bool:
     return str(a) == str(b)
 
 
-def find_drift(store: Store, body: dict[str, list[tuple]], skip: set[str] = frozenset()) -> list[tuple]:
+def find_drift(log: OpenLog, body: dict[str, list[tuple]]) -> list[tuple]:
     """Cells someone typed over in engine-owned sheets, with what was there and the ledger's value.
 
     Each row the engine writes ends with a fingerprint of its values; a row whose values no longer
     match it was edited by hand. Its cells are compared with the recomputed row of the same key.
     """
     out: list[tuple] = []
+    skip = log.untouched()
     for name in DRIFT_SHEETS:
         if name in skip:
-            continue  # its part is byte-for-byte what the engine wrote: nothing was typed over
-        sheet = store.read_sheet(name)
+            continue  # the store knows it holds exactly what the engine wrote: nothing was typed over
+        sheet = log.read_sheet(name)
         headers = schema.BY_NAME[name].headers
         n = len(headers) - 1  # the last column is the fingerprint
         keyed = {(r[0], r[3]) if name == "Balances" else r[0]: r for r in body.get(name, [])}
@@ -667,7 +419,7 @@ def find_drift(store: Store, body: dict[str, list[tuple]], skip: set[str] = froz
                 now = expected[i] if expected else None
                 if expected is not None and _same(values[i], now):
                     continue
-                where = f"{store.name}!{name}!{schema.col_letter(i + 1)}{excel_row}"
+                where = f"{log.name}!{name}!{schema.col_letter(i + 1)}{excel_row}"
                 out.append(("drift", values[0] if name == "Balances" else None,
                             values[0] if name == "Packages" else None, where,
                             f"{headers[i]} was typed over; the ledger recomputes it from the Log. To change it, "

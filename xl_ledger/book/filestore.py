@@ -42,6 +42,7 @@ from xl_ledger.book.store import ChangeError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import LockedError
 from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import gc_paused
@@ -130,7 +131,7 @@ class _Book:
         return read_member(self.f, m)
 
 
-class FileStore:
+class FileStore(StoreBase):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.name = self.path.name
@@ -166,6 +167,12 @@ class FileStore:
     def _missing(self, sheet: str) -> BrokenFileError:
         return BrokenFileError(f"{self.name} has no sheet {sheet!r}: restore it from the template "
                                f"(sheet names must not be changed)")
+
+    def open_log(self, key: bytes | None = None):
+        """The Log verified, with the checkpoint's fast paths behind it (book/warm.py)."""
+        from xl_ledger.book.warm import CheckpointedLog
+
+        return CheckpointedLog(self, key)
 
     def read_log(self) -> list[tuple]:
         with gc_paused():

@@ -31,6 +31,7 @@ from xl_ledger.book.store import ENGINE_SHEET_NAMES
 from xl_ledger.book.store import BrokenFileError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import cell_value
 from xl_ledger.book.store import check_change
@@ -73,7 +74,7 @@ def _read_value(value: object) -> object:
     return value
 
 
-class LiveStore:
+class LiveStore(StoreBase):
     def __init__(self, book, progress: Optional[Callable[[str], None]] = None):
         self.book = book
         self.name = book.name

@@ -28,6 +28,8 @@ from typing import runtime_checkable
 
 from xl_ledger.book import schema
 from xl_ledger.core.chain import GENESIS
+from xl_ledger.core.chain import Break
+from xl_ledger.core.chain import verify as verify_chain
 from xl_ledger.core.chain import HASH
 from xl_ledger.core.chain import LOG_COLUMNS
 from xl_ledger.core.chain import SEQ
@@ -55,6 +57,16 @@ class BrokenFileError(StoreError):
 
 class ChangeError(StoreError):
     """The Change itself is malformed (a programming error in the caller, reported plainly)."""
+
+
+class BrokenChainError(StoreError):
+    """The Log no longer verifies (tampered or damaged): nothing may be posted or imported on top of it.
+    One message wherever the Log is opened: the cell of the first bad row, what differs, what to do."""
+
+    def __init__(self, book: str, broken: Break):
+        super().__init__(f"{book}!Log!A{broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
+                         "Nothing was written. Run `xl-ledger verify` and restore the file from a backup.")
+        self.broken = broken
 
 
 # ------------------------------------------------------------------------------------ data types
@@ -106,6 +118,12 @@ class SheetData:
 
 @runtime_checkable
 class Store(Protocol):
+    """What every store offers (tests/test_store_contract.py is the contract; docs/engine.md the steps).
+
+    read_log/read_sheet/head/commit are the plain operations. `open_log(key)` is how the pipeline reads
+    the Log: verified (BrokenChainError otherwise), with its head, and with whatever the store keeps to
+    make the next read cheap behind it (StoreBase gives the plain version)."""
+
     name: str
 
     def read_log(self) -> list[tuple]: ...
@@ -115,6 +133,84 @@ class Store(Protocol):
     def head(self) -> tuple[int, str]: ...
 
     def commit(self, change: Change) -> None: ...
+
+    def open_log(self, key: bytes | None = None) -> "OpenLog": ...
+
+
+class OpenLog:
+    """One post's (recompute's, import's) hold on a store's Log: verified, with its head.
+
+    The pipeline (post.py, migrate/importer.py) reads and writes through it only. This class is the plain
+    version, right for any store: every answer comes from reading the store. A store that keeps caches
+    (FileStore's checkpoint, book/warm.py) subclasses it; each method below says what it may skip.
+    """
+
+    def __init__(self, store: Store, rows: list[tuple], key: bytes | None = None):
+        broken = verify_chain(rows, key)
+        if broken is not None:
+            raise BrokenChainError(store.name, broken)
+        self.store = store
+        self.name = store.name
+        self.head: tuple[int, str] = (rows[-1][SEQ], rows[-1][HASH]) if rows else (0, GENESIS)
+        self._rows: list[tuple] | None = rows
+        self._entries: list | None = None
+
+    def entries(self) -> list:
+        """The Log decoded into entries (core.events.Entry), in order; decoded once."""
+        if self._entries is None:
+            from xl_ledger.core.journal import row_to_entry
+
+            self._entries = [row_to_entry(r) for r in self._rows]
+            self._rows = None
+        return self._entries
+
+    def read_sheet(self, name: str) -> SheetData:
+        return self.store.read_sheet(name)
+
+    # ---- what a store with caches may know without reading (the plain answer: nothing)
+    def timezone(self) -> str | None:
+        """The studio's time zone at the head, when known without decoding the Log."""
+        return None
+
+    def untouched(self) -> frozenset[str]:
+        """Engine sheets that hold exactly what the engine last wrote (nobody typed in them)."""
+        return frozenset()
+
+    def up_to_date(self, as_of: dt.date) -> bool:
+        """The engine sheets already are `recompute`'s output for this Log and date."""
+        return False
+
+    def sessions(self, day_first: bool, appended: Sequence[tuple], diff) -> tuple:
+        """The Sessions step: read and parse the sheet, then `diff(parsed) -> (pairs, problems, notices)`
+        (commands.diff_sessions). Returns (the sheet's name and headers, pairs, problems, notices) — the
+        parse problems first. `appended`: the Log rows this post has made so far (a cache may depend on
+        them). A store with caches may reuse a parse, or the whole answer of the last post."""
+        from xl_ledger.core import inputs
+
+        sheet = self.read_sheet("Sessions")
+        parsed, problems = inputs.read_sessions(sheet.records(), day_first)
+        pairs, more, notices = diff(parsed)
+        return SheetData(sheet.book, sheet.sheet, sheet.headers, ()), pairs, problems + more, notices
+
+    # ---- the one write
+    def commit(self, change: Change, *, dry_run: bool = False, recomputed: dt.date | None = None,
+               timezone: str | None = None) -> Change:
+        """Commit `change` all-or-nothing (unless dry_run) and return it as written. A store with caches
+        may leave out sheets that already hold their new body and add keep hints, and records what it
+        needs for the next open_log: `recomputed` (the engine sheets are recompute's output for that date)
+        and `timezone` (the studio's, at the new head) are for that."""
+        if not dry_run and (change.log_rows or change.sheets or change.cells):
+            self.store.commit(change)
+        return change
+
+
+class StoreBase:
+    """The plain open_log for a store: read every Log row, verify the chain (one message when broken)."""
+
+    name: str
+
+    def open_log(self, key: bytes | None = None) -> OpenLog:
+        return OpenLog(self, self.read_log(), key)
 
 
 @contextlib.contextmanager
@@ -230,7 +326,7 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet) ->
 
 
 # ------------------------------------------------------------------------------------ MemoryStore
-class MemoryStore:
+class MemoryStore(StoreBase):
     """The reference store: a workbook held in memory, with the same rules as the file store.
 
     `sheets` maps a sheet name to (headers, {excel_row: values}); build one from plain rows with

@@ -20,6 +20,7 @@ import xlwings as xw
 from xl_ledger.book import schema
 from xl_ledger.book.livestore import LiveStore
 from xl_ledger.book.livestore import excel_text
+from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import StoreError
 from xl_ledger.core import chain
 from xl_ledger.core import queries
@@ -260,7 +261,7 @@ def import_legacy(book):
     except LegacyFileError as error:
         alert(book, f"{error}\n\nNothing was imported.", critical=True)
         return None
-    except ImportRefused as error:
+    except (ImportRefused, BrokenChainError) as error:
         alert(book, str(error), critical=True)
         return None
     _recalculate(book)

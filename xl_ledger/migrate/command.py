@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from xl_ledger.book.store import LockedError
+from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import StaleLogError
 from xl_ledger.book.store import StoreError
 from xl_ledger.migrate.importer import ImportRefused
@@ -27,7 +28,7 @@ from xl_ledger.migrate.sources import LegacyFileError
 
 # The same codes as xl_ledger/cli.py (not imported from there: cli.py imports this module).
 OK, TAMPERED, USAGE, LOCKED, BROKEN, REJECTED, NOT_ALLOWED = range(7)
-_REFUSED = {"tampered": TAMPERED, "already_imported": REJECTED, "not_allowed": NOT_ALLOWED, "held": REJECTED}
+_REFUSED = {"already_imported": REJECTED, "not_allowed": NOT_ALLOWED, "held": REJECTED}
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     except ImportRefused as e:
         print(f"xl-ledger import: {e}", file=err)
         return _REFUSED[e.reason]
+    except BrokenChainError as e:
+        print(f"xl-ledger import: {e}", file=err)
+        return TAMPERED
     except (LockedError, StaleLogError) as e:
         print(f"xl-ledger import: {e}", file=err)
         return LOCKED

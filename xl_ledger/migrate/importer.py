@@ -3,11 +3,12 @@
     report = import_legacy("tracking.xlsx", "studio.xlsm", operator="maria", now=now)
 
 1. Read the legacy file (phase 1; hostile files are refused here, before the studio is touched).
-2. Read the studio's Log, verify its chain, refuse a second import of the same file.
+2. Open the studio's Log as Post does (verified), refuse a second import of the same file.
 3. Plan (plan.py): students, products, sales, adjustments, sessions and opening balances, each event
    with reason code `migration` and its legacy cell as the Log's `source`.
-4. Append the events, fold, render the engine sheets and the Migration report (reconcile.py).
-5. One Change: the Log rows, the engine sheets, the Migration sheet, and the new rows of the input
+4. Append the events, fold, render the engine sheets as Post does (post.render_sheets) and the
+   Migration report (reconcile.py).
+5. One Change, committed through the open Log as Post commits: the Log rows, the engine sheets, the Migration sheet, and the new rows of the input
    sheets (Students, Products, Sessions) written exactly as the next Post will read them, so that
    Post finds nothing to add and no session "deleted".
 6. Then, outside the workbook: the report as CSV beside it (`studio.migration.csv`) and the detected
@@ -29,13 +30,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
-from xl_ledger.book import render
 from xl_ledger.book import schema
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import Store
 from xl_ledger.book.store import cell_value
-from xl_ledger.core import chain
 from xl_ledger.core import commands
 from xl_ledger.core import events as E
 from xl_ledger.core import inputs
@@ -53,14 +52,14 @@ from xl_ledger.migrate.reader import read_legacy
 from xl_ledger.migrate.sources import DEFAULT_LIMITS
 from xl_ledger.migrate.sources import Limits
 from xl_ledger.migrate.sources import no_gc
-from xl_ledger.post import find_drift
+from xl_ledger.post import render_sheets
 from xl_ledger.post import local_today
 
 
 class ImportRefused(Exception):
     """The studio workbook cannot take this import. Nothing was written. `str(error)` says why and what
-    to do; `reason` is one of "tampered" (the Log's chain is broken), "already_imported", "not_allowed",
-    "held" (rows wait for the mapping or the file to say what they mean)."""
+    to do; `reason` is one of "already_imported", "not_allowed", "held" (rows wait for the mapping or the
+    file to say what they mean). A broken Log chain is the store's BrokenChainError, with Post's message."""
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
@@ -153,18 +152,12 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     result = read_legacy(legacy, mapping=mapping, day_first=day_first, save=False, limits=limits)
     clock.lap("read")
 
-    # 2. the studio.
+    # 2. the studio: its Log opened as Post opens it (stage 1; a broken chain is the store's BrokenChainError).
     store: Store = FileStore(studio) if isinstance(studio, (str, os.PathLike)) else studio
-    head = store.head()
-    log = store.read_log()
-    broken = chain.verify(log, key)
-    if broken is not None:
-        raise ImportRefused(f"{store.name}!Log row {broken.index + 2} (seq {broken.seq}): {broken.explanation}. "
-                            "Nothing was imported. Run `xl-ledger verify` and restore the file from a backup.", "tampered")
-    _refuse_second_import(store.name, legacy.name, log)
-    journal = Journal.from_rows(log)
-    del log
-    sheets = {n: store.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
+    log = store.open_log(key)
+    journal = Journal(log.entries())
+    _refuse_second_import(store.name, legacy.name, journal.entries)
+    sheets = {n: log.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
     settings, problems = inputs.read_settings(sheets["Settings"].records())
     today = local_today(now, settings.timezone)
     staff, _ = inputs.read_staff(sheets["Staff"].records())
@@ -211,10 +204,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     clock.lap("fold")
     rows = reconcile.build_rows(plan, result, state)
 
-    body = render.all_sheets(_owed_in_summary(state))
-    drift = find_drift(store, body)
-    if drift:
-        body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
+    body, _drift = render_sheets(log, _owed_in_summary(state))  # Post's stage 8
     body[schema.MIGRATION.name] = rows
     clock.lap("report")
     report = ImportReport(legacy, store.name, dry_run, today, where, status,
@@ -226,8 +216,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
         return report
 
     # 5. one commit; 6. then the files beside.
-    store.commit(Change(expected_seq=head[0], expected_hash=head[1], log_rows=tuple(new_rows), sheets=body,
-                        cells=cells))
+    log.commit(Change(log.head[0], log.head[1], log_rows=tuple(new_rows), sheets=body, cells=cells))  # stage 9
     clock.lap("commit")
     # The import is committed; a file beside that cannot be written is a warning, not a failure.
     path = getattr(store, "path", None)
@@ -259,14 +248,13 @@ class _Clock:
         self.t = now
 
 
-def _refuse_second_import(book: str, legacy_name: str, log: list[tuple]) -> None:
+def _refuse_second_import(book: str, legacy_name: str, entries: list[E.Entry]) -> None:
     prefix = f"{legacy_name}!"
-    src, reason = chain.COL["source"], chain.COL["reason_code"]
-    for row in log:
-        if row[reason] == REASON and str(row[src]).startswith(prefix):
+    for entry in entries:
+        if entry.event.reason_code == REASON and entry.source.startswith(prefix):
             raise ImportRefused(
-                f"{book} already holds an import of {legacy_name} (Log seq {row[chain.SEQ]}, recorded "
-                f"{row[chain.COL['recorded_at']]}). Importing it again would count every purchase and lesson twice, "
+                f"{book} already holds an import of {legacy_name} (Log seq {entry.seq}, recorded "
+                f"{entry.recorded_at}). Importing it again would count every purchase and lesson twice, "
                 "so nothing was imported. To redo it, start again from a copy of the studio taken before the import.",
                 "already_imported")
 
