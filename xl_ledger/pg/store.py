@@ -28,6 +28,7 @@ from xl_ledger.book.filestore import WriteLock
 from xl_ledger.book.store import BrokenFileError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
 from xl_ledger.book import schema as book_schema
@@ -40,7 +41,7 @@ class MirrorMismatch(BrokenFileError):
     """The workbook's Log mirror is not a prefix of the database's Log."""
 
 
-class PgStore:
+class PgStore(StoreBase):
     """The Store over `log` (PgLog) and the workbook at `path`."""
 
     def __init__(self, path, log: PgLog):
