@@ -80,7 +80,8 @@ def clock(args) -> tuple[dt.datetime, Optional[dt.date]]:
     return now, today
 
 
-def open_store(path: str):
+def open_store(path: str, args=None):
+    """The workbook's store; with `args`, the shared ledger's (pg/) when --ledger or Settings name one."""
     from xl_ledger.book.filestore import FileStore
 
     p = Path(path)
@@ -89,6 +90,9 @@ def open_store(path: str):
                        code=BROKEN)
     if p.is_dir():
         raise CliError(path, "is a folder, not a workbook.", "Give the path of the .xlsm file.", code=BROKEN)
+    if args is not None:
+        from xl_ledger.pg.command import open_ledger_store
+        return open_ledger_store(p, args, FileStore(p))
     return FileStore(p)
 
 
@@ -98,7 +102,7 @@ def read_state(args, as_of: Optional[dt.date] = None):
     from xl_ledger.core.journal import Journal
     from xl_ledger.core.scope import Scopes
 
-    store = open_store(args.path)
+    store = open_store(args.path, args)
     journal = Journal(store.open_log(read_key(getattr(args, "key_file", None))).entries())
     now, today = clock(args)
     if as_of is None:
@@ -138,12 +142,16 @@ def cmd_demo(args) -> int:
 def cmd_post(args) -> int:
     from xl_ledger import post
 
-    store = open_store(args.path)
+    store = open_store(args.path, args)
     now, today = clock(args)
     operator = args.user or os_user()
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
-    result = post.post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
-                       as_of=as_of, today=today)
+    run_post = post.post
+    if hasattr(store, "source_tag"):  # a desk of a shared ledger: posts again when another desk was first
+        from xl_ledger.pg.desk import post_at_desk
+        run_post = lambda store, **kw: post_at_desk(store, **kw)[1]  # noqa: E731
+    result = run_post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
+                      as_of=as_of, today=today)
     verb = "Would post" if args.dry_run else "Posted"
     print(f"{verb} {store.name} as {operator}: {result.summary()}.")
     for line in result.applied:
@@ -160,7 +168,7 @@ def cmd_post(args) -> int:
 def cmd_recompute(args) -> int:
     from xl_ledger import post
 
-    store = open_store(args.path)
+    store = open_store(args.path, args)
     now, today = clock(args)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
     result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today)
@@ -176,7 +184,7 @@ def cmd_recompute(args) -> int:
 def cmd_verify(args) -> int:
     from xl_ledger.core import chain
 
-    store = open_store(args.path)
+    store = open_store(args.path, args)
     key = read_key(args.key_file)
     if hasattr(store, "check_log"):
         count, head, broken = store.check_log(key)
@@ -185,9 +193,10 @@ def cmd_verify(args) -> int:
         count, head, broken = len(rows), (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, "-"), \
             chain.verify(rows, key)
     if broken is None:
-        print(f"{store.name}: the Log is intact ({count} rows, last hash {str(head[1])[:16] if count else '-'}…).")
+        print(f"{getattr(store, 'label', store.name)}: the Log is intact ({count} rows, last hash {str(head[1])[:16] if count else '-'}…).")
         return OK
-    raise CliError(f"{store.name}!Log!A{broken.index + 2}",
+    where = store.log_where(broken) if hasattr(store, "log_where") else f"{store.name}!Log!A{broken.index + 2}"
+    raise CliError(where,
                    f"seq {broken.seq}, column {broken.column}: found {broken.found or '(empty)'}, expected "
                    f"{broken.expected}. {broken.explanation[0].upper() + broken.explanation[1:]}.",
                    "The Log must never be edited: restore the file from a backup, then post the change as an "
@@ -325,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
         migrate_command = None
     if migrate_command is not None:
         migrate_command.register(sub)
+    from xl_ledger.pg import command as ledger_command  # --ledger on the commands above, ledger-init
+    ledger_command.register(sub)
     return parser
 
 

@@ -134,6 +134,9 @@ class Posting:
     def append(self, events, sources=None, who: Optional[str] = None) -> list[tuple]:
         """Seal events onto the Log (in memory until the commit); later stages see them."""
         journal = self.journal
+        tag = getattr(self.log, "source_tag", "")  # a desk of a shared ledger (pg/desk.py): whose row it is
+        if tag:
+            sources = [(s or "") + tag for s in sources or [""] * len(events)]
         new = journal.append(events, operator=who or self.operator, recorded_at=self.now, sources=sources,
                              key=self.key)
         for entry in journal.entries[-len(new):] if new else []:
@@ -213,7 +216,8 @@ def actions(p: Posting) -> tuple[list, list[Problem]]:
     it. The row's status/message/log_seq cells say what happened."""
     raw_rows = list(p.sheets["Actions"].records())
     problems: list[Problem] = [Notice(Source("Actions", row, column), message)
-                               for (row, column), message in edited_after_posting(raw_rows, p.journal)]
+                               for (row, column), message in edited_after_posting(raw_rows, p.journal,
+                                                                                  getattr(p.log, "source_tag", ""))]
     pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
     parsed, bad = inputs.read_actions(pending, p.day_first)
     first_bad = {}
@@ -322,7 +326,7 @@ _KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}
 _COMPARED = ("package_id", "student_id", "quantity", "amount", "reason_code", "to_student_id", "days")
 
 
-def edited_after_posting(raw_rows, journal: Journal) -> list[tuple[tuple[int, str], str]]:
+def edited_after_posting(raw_rows, journal: Journal, tag: str = "") -> list[tuple[tuple[int, str], str]]:
     """Applied Actions rows whose cells no longer say what their Log row recorded.
 
     Post skips applied rows, so an edit there would otherwise change nothing and say nothing.
@@ -336,7 +340,7 @@ def edited_after_posting(raw_rows, journal: Journal) -> list[tuple[tuple[int, st
             seq = int(float(raw.get("log_seq")))
         except (TypeError, ValueError):
             continue
-        if not 1 <= seq <= len(entries) or entries[seq - 1].source != f"Actions!{row_no}":
+        if not 1 <= seq <= len(entries) or entries[seq - 1].source != f"Actions!{row_no}{tag}":
             continue  # moved or re-sorted rows: nothing reliable to compare with
         values, problems = inputs.parse_row("Actions", row_no, raw, inputs.ACTION_FIELDS, ())
         ev = entries[seq - 1].event

@@ -28,6 +28,8 @@ from xl_ledger.book.filestore import WriteLock
 from xl_ledger.book.store import BrokenFileError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import SheetData
+from xl_ledger.book.store import BrokenChainError
+from xl_ledger.book.store import OpenLog
 from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
@@ -35,6 +37,17 @@ from xl_ledger.book import schema as book_schema
 from xl_ledger.core import chain
 from xl_ledger.core.chain import GENESIS
 from xl_ledger.pg.log import PgLog
+
+
+class VerifiedLog(OpenLog):
+    """OpenLog over rows the streaming read has already verified (not hashed a second time)."""
+
+    def __init__(self, store, rows: list[tuple]):
+        self.store = store
+        self.name = store.name
+        self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, GENESIS)
+        self._rows = rows
+        self._entries = None
 
 
 class MirrorMismatch(BrokenFileError):
@@ -51,6 +64,10 @@ class PgStore(StoreBase):
         self.log = log
         self.committed: Optional[dict] = None
 
+    @property
+    def label(self) -> str:
+        return f"the ledger {self.log.where}, for {self.name}"
+
     # --------------------------------------------------------------------------------- reading
     def read_log(self) -> list[tuple]:
         return self.log.read()
@@ -58,29 +75,53 @@ class PgStore(StoreBase):
     def head(self) -> tuple[int, str]:
         return self.log.head()
 
+    def open_log(self, key: Optional[bytes] = None) -> OpenLog:
+        """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
+        rows, broken = self.read_verified_log(key)
+        if broken is not None:
+            error = BrokenChainError(self.name, broken)
+            error.args = (f"{self.log_where(broken)}: {broken.explanation}. Nothing was written. Run `xl-ledger "
+                          "verify --ledger` and restore the database from a backup.",)
+            raise error
+        return VerifiedLog(self, rows)
+
     def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
         """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
-        _n, _head, broken, rows = self.log.verify(key, keep=True)
-        if broken is None:
-            self.check_anchor(rows)
-        return rows, broken
+        count, head, broken, rows = self.log.verify(key, keep=True)
+        return rows, broken or self.anchor_break(count, head, rows)
 
-    def check_anchor(self, rows: Optional[list[tuple]] = None) -> None:
-        """The mirror's last row must be in the database's Log, the same: else the database lost rows
-        (a truncation) or this workbook belongs to another ledger."""
+    def check_log(self, key: Optional[bytes] = None) -> tuple[int, tuple[int, str], Optional[chain.Break]]:
+        """`verify`: (rows, head, first break or None) from one streaming read, then the anchor."""
+        count, head, broken, _rows = self.log.verify(key)
+        return count, head, broken or self.anchor_break(count, head)
+
+    def log_where(self, broken: chain.Break) -> str:
+        return f"{self.log.where} Log seq {broken.seq}"
+
+    def anchor_break(self, count: int, head: tuple[int, str], rows: Optional[list[tuple]] = None
+                     ) -> Optional[chain.Break]:
+        """The workbook mirror's last row must be in the database's Log, the same: else the database lost
+        rows (a truncation) or this workbook belongs to another ledger."""
         seq, digest = self.book.head()
         if seq == 0:
-            return
+            return None
+        if seq > head[0]:
+            return chain.Break(count, seq, "seq", str(head[0]), str(seq),
+                               f"the ledger ends at seq {head[0]} but {self.name}!Log holds seq {seq}: rows were "
+                               "removed from the database (a truncation; restore it from a backup), or this "
+                               "workbook belongs to another ledger")
         row = rows[seq - 1] if rows is not None and len(rows) >= seq else self.log.row(seq)
-        if row is None:
-            raise MirrorMismatch(
-                f"{self.name}!Log ends at seq {seq} but the ledger {self.log.where} ends before it: the "
-                f"database lost rows (restore it from a backup), or this workbook belongs to another ledger.")
-        if row[chain.HASH] != digest:
-            raise MirrorMismatch(
-                f"{self.name}!Log seq {seq} (hash {digest[:16]}) differs from the ledger {self.log.where} "
-                f"(hash {row[chain.HASH][:16]}): this workbook was posted to another ledger, or one of them was "
-                "altered. Run `xl-ledger verify` on both.")
+        if row is None or row[chain.HASH] != digest:
+            return chain.Break(seq - 1, seq, "hash", (row[chain.HASH] if row else "")[:16], digest[:16],
+                               f"the ledger's row differs from {self.name}!Log seq {seq}: one of them was "
+                               "altered, or this workbook belongs to another ledger")
+        return None
+
+    def check_anchor(self) -> None:
+        count, head, _broken, _ = self.log.verify()
+        broken = self.anchor_break(count, head)
+        if broken is not None:
+            raise MirrorMismatch(f"{self.log_where(broken)}: {broken.explanation}.")
 
     def read_sheet(self, sheet: str) -> SheetData:
         return self.book.read_sheet(sheet)

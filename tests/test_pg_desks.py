@@ -1,0 +1,180 @@
+"""Several workbooks (front desks) posting into one ledger in PostgreSQL: rows entered at one desk appear
+at the others marked with their desk, the same session changed at two desks is rejected at the second,
+every action is applied exactly once, and all desks show the same balances."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import openpyxl
+import pytest
+from pg_support import new_studio
+from pg_support import pg_url
+from post_helpers import NOW
+from post_helpers import cli
+from post_helpers import fresh
+from post_helpers import records
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger import post
+from xl_ledger.cli import run
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.core.chain import verify
+from xl_ledger.pg.desk import DeskStore
+from xl_ledger.pg.desk import post_at_desk
+from xl_ledger.pg.log import PgLog
+
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def url():
+    return pg_url()
+
+
+def desk_post(path, url, studio_id, **kw) -> post.PostResult:
+    store = DeskStore(path, PgLog(url, studio_id), path.stem)
+    kw.setdefault("operator", "owner")
+    kw.setdefault("now", NOW)
+    return post_at_desk(store, **kw)[1]
+
+
+def sell(student, product="P10", day=D(2026, 3, 1), **more) -> dict:
+    return {"action": "sell", "date": day, "student_id": student, "product_id": product, **more}
+
+
+def lesson(sid, student, day=D(2026, 3, 2), status="attended", **more) -> dict:
+    return {"session_id": sid, "date": day, "student_id": student, "status": status, **more}
+
+
+def balances(path) -> dict:
+    return {(r["student_id"], r["unit"]): r["remaining"] for r in records(path, "Balances").values()}
+
+
+def test_two_desks_and_a_third_that_joins_show_the_same_ledger(url, tmp_path):
+    ledger = new_studio()
+    front = studio(tmp_path, "front.xlsm")
+    type_rows(front, "Actions", {2: sell("S1")})
+    type_rows(front, "Sessions", {2: lesson("L1", "S1")})
+    assert desk_post(front, url, ledger).rejected == []
+
+    owner = fresh(tmp_path, "owner.xlsm")  # a new workbook: it joins by posting
+    first = desk_post(owner, url, ledger)
+    assert first.new_rows == 0 and first.rejected == [] and first.notices == []
+    students = {r["student_id"] for r in records(owner, "Students").values()}
+    assert students == {"S1", "S2", "S3"}
+    (row, l1), = records(owner, "Sessions").items()
+    assert (l1["session_id"], l1["status"], l1["desk"]) == ("L1", "attended", "front")
+    sale = records(owner, "Actions")[2]
+    assert (sale["action"], sale["status"], sale["desk"], sale["package_id"]) == ("sell", "applied", "front", "PK-0001")
+
+    # The owner sells to S3 and records S3's lesson; the front desk then sees both, marked "owner".
+    type_rows(owner, "Actions", {3: sell("S3", "H10")})
+    type_rows(owner, "Sessions", {row + 1: lesson("L2", "S3", minutes=90)})
+    assert desk_post(owner, url, ledger).applied[0].startswith("Actions!3: sale PK-0002 10 hours")
+    again = desk_post(front, url, ledger)
+    assert again.new_rows == 0 and again.notices == [] and again.rejected == []
+    front_sessions = {r["session_id"]: r["desk"] for r in records(front, "Sessions").values()}
+    assert front_sessions == {"L1": None, "L2": "owner"}
+    assert [(r["action"], r["desk"], r["status"]) for r in records(front, "Actions").values()] == \
+        [("sell", None, "applied"), ("sell", "owner", "applied")]
+    # 10 lessons - 1 = 9 for S1; 10 hours - 1.5 = 8.5 for S3, at both desks.
+    assert balances(front) == balances(owner)
+    assert balances(front)[("S1", "lessons")] == 9 and balances(front)[("S3", "hours")] == 8.5
+
+    third = fresh(tmp_path, "third.xlsm")
+    desk_post(third, url, ledger)
+    assert balances(third) == balances(front) == balances(owner)
+    log = PgLog(url, ledger).read()
+    assert verify(log) is None
+    assert FileStore(third).read_log() == FileStore(front).read_log() == log  # every mirror is the whole Log
+    assert sum(r[3] == "sale" for r in log) == 2
+
+
+def test_the_same_session_changed_at_two_desks_is_rejected_at_the_second(url, tmp_path):
+    ledger = new_studio()
+    a = studio(tmp_path, "a.xlsm")
+    type_rows(a, "Actions", {2: sell("S1")})
+    type_rows(a, "Sessions", {2: lesson("L1", "S1", status="scheduled")})
+    desk_post(a, url, ledger)
+    b = fresh(tmp_path, "b.xlsm")
+    desk_post(b, url, ledger)
+    type_rows(a, "Sessions", {2: {"status": "attended"}})
+    type_rows(b, "Sessions", {2: {"status": "no_show"}})
+    assert desk_post(a, url, ledger).rejected == []
+    result = desk_post(b, url, ledger)
+    assert len(result.rejected) == 1
+    assert result.rejected[0].startswith("b.xlsm!Sessions!A2: session L1 was changed at desk a")
+    assert "type it again and post" in result.rejected[0]
+    row = records(b, "Sessions")[2]
+    assert row["status"] == "attended"  # the ledger's value: b's change was not posted
+    assert any("b.xlsm!Sessions!A2" in str(r) and "was changed at desk a" in str(r)
+               for r in records(b, "Alerts").values())
+    log = PgLog(url, ledger).read()
+    assert [r[3] for r in log].count("session_changed") == 1  # only a's change
+    # Nothing left over: both desks post again and nothing changes.
+    assert desk_post(b, url, ledger).new_rows == 0
+    assert desk_post(a, url, ledger).new_rows == 0
+    assert balances(a) == balances(b)
+
+
+def test_an_action_the_ledger_took_is_never_applied_twice(url, tmp_path):
+    """The database committed, then the workbook was not written (here: the old file put back, as a
+    crash between the two would leave it). The next post marks the row applied, and applies nothing."""
+    ledger = new_studio()
+    a = studio(tmp_path, "a.xlsm")
+    desk_post(a, url, ledger)
+    type_rows(a, "Actions", {2: sell("S1")})
+    before = tmp_path / "before.xlsm"
+    shutil.copyfile(a, before)
+    desk_post(a, url, ledger)
+    shutil.copyfile(before, a)  # the workbook as if its write had been lost
+    assert records(a, "Actions")[2]["status"] is None
+    result = desk_post(a, url, ledger)
+    assert result.new_rows == 0 and result.applied == []
+    row = records(a, "Actions")[2]
+    assert row["status"] == "applied" and "the ledger holds it as Log seq" in row["message"]
+    assert [r[3] for r in PgLog(url, ledger).read()].count("sale") == 1
+
+
+def test_cli_ledger_init_post_and_reads_with_ledger(url, tmp_path, capsys):
+    ledger = new_studio()
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell("S1")})
+    assert run(["post", str(path), "--today", "2026-03-10"]) == 0
+    init = cli("ledger-init", "--ledger", url, "--from", str(path), "--studio", ledger)  # the real entry point
+    assert init.returncode == 0 and "copied 7 Log rows" in init.stdout, init.stderr
+    capsys.readouterr()
+    assert run(["ledger-init", "--ledger", url, "--from", str(path), "--studio", ledger]) == 0
+    assert "nothing to copy" in capsys.readouterr().out
+    other = fresh(tmp_path, "desk2.xlsm")
+    on = ["--ledger", url, "--studio", ledger]
+    assert run(["post", str(other), *on, "--today", "2026-03-10"]) == 0
+    for args in (["balance", "--json", "--today", "2026-03-10"], ["history", "--student", "S1"],
+                 ["recompute", "--today", "2026-03-10"]):
+        assert run([args[0], str(other), *args[1:], *on]) == 0, args
+    capsys.readouterr()
+    assert run(["verify", str(other), *on]) == 0
+    assert f"(studio '{ledger}'), for desk2.xlsm: the Log is intact (7 rows" in capsys.readouterr().out
+    assert run(["balance", str(other), "--json", "--today", "2026-03-10", *on]) == 0
+    ledger_json = capsys.readouterr().out
+    assert run(["balance", str(path), "--json", "--today", "2026-03-10"]) == 0
+    assert ledger_json == capsys.readouterr().out
+
+
+def test_ledger_init_refuses_a_log_that_does_not_verify(url, tmp_path, capsys):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell("S1")})
+    run(["post", str(path), "--today", "2026-03-10"])
+    ledger = new_studio()
+    bad = tmp_path / "bad.xlsm"  # the operator of Log row 2 typed over, as someone editing the sheet would
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Log"]["C2"] = "mallory"
+    wb.save(bad)
+    capsys.readouterr()
+    assert run(["ledger-init", "--ledger", url, "--from", str(bad), "--studio", ledger]) == 1
+    err = capsys.readouterr().err
+    assert "bad.xlsm!Log!A2" in err and "not copied" in err
+    assert PgLog(url, ledger).read() == []
