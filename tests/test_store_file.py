@@ -239,10 +239,12 @@ def test_cells_below_a_table_extend_it(book):
     FileStore(book).commit(Change(0, GENESIS, cells={"Actions": {(5, "status"): "rejected",
                                                                  (5, "message"): "row typed below the table"}}))
     ws = openpyxl.load_workbook(book)["Actions"]
-    assert dict(ws.tables.items()) == {"tblActions": "A1:N5"}
-    assert ws.tables["tblActions"].autoFilter.ref == "A1:N5"
+    last = schema.col_letter(len(schema.ACTIONS.headers))
+    assert dict(ws.tables.items()) == {"tblActions": f"A1:{last}5"}
+    assert ws.tables["tblActions"].autoFilter.ref == f"A1:{last}5"
     assert (ws["L5"].value, ws["M5"].value, ws["A2"].value) == ("rejected", "row typed below the table", "sell")
-    assert dict(openpyxl.load_workbook(book)["Sessions"].tables.items()) == {"tblSessions": "A1:L3"}  # untouched
+    assert dict(openpyxl.load_workbook(book)["Sessions"].tables.items()) == \
+        {"tblSessions": f"A1:{schema.col_letter(len(schema.SESSIONS.headers))}3"}  # untouched
 
 
 def test_commit_without_log_rows_keeps_the_append_layout(book):
