@@ -79,10 +79,7 @@ class PgStore(StoreBase):
         """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
         rows, broken = self.read_verified_log(key)
         if broken is not None:
-            error = BrokenChainError(self.name, broken)
-            error.args = (f"{self.log_where(broken)}: {broken.explanation}. Nothing was written. Run `xl-ledger "
-                          "verify --ledger` and restore the database from a backup.",)
-            raise error
+            raise BrokenChainError(self.name, broken)  # the mirror's cell of that seq: one message everywhere
         return VerifiedLog(self, rows)
 
     def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
