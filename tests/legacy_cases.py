@@ -131,3 +131,34 @@ def facts_not_in_the_sheet(path: Path) -> Path:
                 _cell(ws, 2 + i, c, v, f)
     wb.close()
     return path
+
+
+def siblings_purchases(path: Path) -> Path:
+    """A purchases list with a "Parent / family" column and family packs.
+
+    Row 1 title, row 2 merged banners ("Who" over A:B, "Lessons" over E:G), row 3 the header:
+      Student | Parent / family | Package | Date | Bought | Used | Left | Price
+    The old sheet says (legacy date 2025-09-05):
+      Mia Wu    "Lin Wu"    "Family pack 20 lessons"    2025-09-01  20  6  14  $500
+      Noah Wu   "lin wu "   "10 lessons"                2025-09-03  10  3   7  $280   <- same parent, typed loosely
+      Oli Berg  "Sara Berg" "10 lessons"                2025-09-04  10  2   8  $280
+      Pia Sand  (blank)     "Siblings pack 10 lessons"  2025-09-05  10  1   9  $260   <- shared with whom?
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Families")
+    ws.merge_range("A1:H1", "Kids' piano – families", f["title"])
+    ws.merge_range("A2:B2", "Who", f["bold"])
+    ws.merge_range("E2:G2", "Lessons", f["bold"])
+    for c, h in enumerate(["Student", "Parent / family", "Package", "Date", "Bought", "Used", "Left", "Price"]):
+        ws.write(2, c, h, f["bold"])
+    rows = [
+        ("Mia Wu", "Lin Wu", "Family pack 20 lessons", D(2025, 9, 1), 20, 6, 14, 500),
+        ("Noah Wu", "lin wu ", "10 lessons", D(2025, 9, 3), 10, 3, 7, 280),
+        ("Oli Berg", "Sara Berg", "10 lessons", D(2025, 9, 4), 10, 2, 8, 280),
+        ("Pia Sand", None, "Siblings pack 10 lessons", D(2025, 9, 5), 10, 1, 9, 260),
+    ]
+    for i, row in enumerate(rows):
+        for c, v in enumerate(row):
+            _cell(ws, 3 + i, c, v, f)
+    wb.close()
+    return path

@@ -213,3 +213,50 @@ def test_unit_of_a_header(header, unit):
     from xl_ledger.migrate.units import unit_of_text
 
     assert unit_of_text(header) == unit
+
+
+# ------------------------------------------------------------------------------------- 3. families
+def test_a_parent_column_makes_families_and_a_family_pack_is_shared(tmp_path):
+    legacy = lc.siblings_purchases(tmp_path / "families.xlsx")
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    assert report.disagreements == 0
+    students = {v[1]: v[2] for v in sheet(book, "Students")}
+    # "Lin Wu" and "lin wu " are one parent: Mia and Noah are siblings; Pia's row names no parent.
+    assert students == {"Mia Wu": "LEG-F001", "Noah Wu": "LEG-F001", "Oli Berg": "LEG-F002", "Pia Sand": None}
+    shared = {v[1]: v[10] for v in sheet(book, "Products")}
+    assert shared == {"Family pack 20 lessons": "yes", "10 lessons": None, "Siblings pack 10 lessons": None}  # blank = no
+    for as_of in (dt.date(2025, 9, 5), TODAY):
+        s = state_of(book, as_of)
+        ids = {st.name: sid for sid, st in s.students.items()}
+        # Old sheet: Mia's family pack 20 - 6 = 14, Noah's own 10 - 3 = 7; Noah may draw on the family pack.
+        assert queries.balance(s, ids["Mia Wu"]) == 14
+        assert queries.balance(s, ids["Noah Wu"]) == 7 + 14
+        assert queries.balance(s, ids["Oli Berg"]) == 8 and queries.balance(s, ids["Pia Sand"]) == 9
+    migration = [m for m in sheet(book, "Migration")]
+    pia = next(m for m in migration if m[0] == "Pia Sand (LEG-S004)" and m[1] is None)
+    assert '"Siblings pack 10 lessons" sounds like a pack for the family, but no parent or family column names' in pia[6]
+    assert any(m[6] == 'import: family LEG-F001 ("Lin Wu"): Mia Wu, Noah Wu' for m in migration)
+    # Each student's own row agrees with the old sheet (a sibling's shared pack is not in her row).
+    assert {m[0]: m[2:5] for m in migration if m[1] == "all lessons"}["Noah Wu (LEG-S002)"] == (7, 7, 0)
+    posts_clean(book)
+
+
+def test_a_session_that_names_its_package_draws_only_from_it():
+    """The engine rule the import's usage relies on: a session with a package_id is pinned to that
+    package, even when an older package would come first in the draw order; with no credit left there
+    it is owed, never taken from the other package."""
+    from studio import Studio
+    from xl_ledger.core import events as E
+
+    s = Studio(today="2026-03-01")
+    s.product("TEN", "lessons", 10, 200)
+    s.student("S1")
+    old = s.sell("S1", "TEN", "2026-01-05")
+    new = s.sell("S1", "TEN", "2026-02-01")
+    s._append([E.SessionRecorded(effective_date=dt.date(2026, 2, 10), student_id="S1", session_id="U1",
+                                 quantity=Decimal(12), status="attended", package_id=new)])
+    state = s.state()
+    # 10 of the 12 from the newer pack, 2 owed; the older pack keeps its 10.
+    assert (state.packages[old].remaining, state.packages[new].used, state.packages[new].remaining) == (10, 10, 0)
+    assert [a.quantity for a in queries.owed(state, "S1")] == [2]

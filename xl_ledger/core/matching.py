@@ -189,9 +189,12 @@ class Sweep:
         later = None
         dead = 0
         cands = self.candidates(ev.student_id)
+        pin = ev.package_id  # a session that names its package draws only from it (an imported row's usage)
         for _key, pkg, lot in cands:
             if lot.left < QTY_EPS:
                 dead += 1
+                continue
+            if pin is not None and pkg.package_id != pin:
                 continue
             end = lot.end if lot.own_end else pkg.expires_on
             if end is not None and end < d:
@@ -260,6 +263,8 @@ class Sweep:
         d = ev.effective_date
         for pkg in sorted(self.negative.get(ev.student_id, ()), key=lambda p: (p.purchased_on, p.package_id)):
             if not pkg.active or (unit and pkg.unit != unit) or pkg.frozen_on(d):
+                continue
+            if ev.package_id is not None and pkg.package_id != ev.package_id:
                 continue
             end = pkg.expires_on
             if end is not None and end < d:

@@ -63,6 +63,21 @@ class _Ctx:
         self.lessons: list[LegacyLesson] = []
         self.lines: list[LegacyBalanceLine] = []
         self.stated: list[LegacyStatedBalance] = []
+        self.families: dict[str, tuple[str, str]] = {}  # student spelling -> (family text, cell)
+
+    def family(self, student: str, raw: object, ref: str) -> None:
+        """A parent / family / guardian cell: siblings with the same text share a family."""
+        if blank(raw):
+            return
+        text = " ".join(str(raw).split())
+        had = self.families.get(student)
+        if had is None:
+            self.families[student] = (text, ref)
+        elif norm_header(had[0]) != norm_header(text):
+            self.findings.append(Finding("family_conflict", f'{ref} says {student}\'s family is "{text}", but {had[1]} '
+                                                            f'says "{had[0]}". The first was kept; correct the other '
+                                                            "(or add a correction to the mapping file) if it is wrong.",
+                                         (had[1], ref)))
 
     def hold(self, kind: str, ref: str, what: str, answer: str, cells) -> None:
         """A fact the importer cannot know: the row is held (not read) and the import waits for an answer."""
@@ -109,7 +124,7 @@ def _read_all(source: LegacySource, mapping: Mapping) -> ReadResult:
         ctx.findings.append(Finding("mapping_stale", f'The mapping names sheet "{name}", which the file no longer has.'))
     ctx.findings.extend(ctx.names.variant_findings())
     return ReadResult(mapping, tuple(ctx.purchases), tuple(ctx.lessons), tuple(ctx.lines), tuple(ctx.stated),
-                      tuple(ctx.findings), ctx.names.students())
+                      tuple(ctx.findings), ctx.names.students(), ctx.families)
 
 
 def _apply_corrections(ctx: _Ctx, grid: SheetGrid, corrections: dict[str, str]) -> None:
@@ -300,11 +315,14 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
             _skipped(ctx, grid, r, "it has neither a quantity nor a purchase date")
             continue
         student = ctx.names.add(raw_student, grid.ref(r, cols["student"]))
+        if "family" in cols:
+            ctx.family(student, _get(row, cols["family"]), grid.ref(r, cols["family"]))
         # cells are keyed by the record's own field names, so a report can look up p.cells["stated_remaining"]
         cells = {_RECORD_FIELD.get(f, f): ref for f, ref in cells.items()}
         p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), pack.unit, vals.get("price"),
                            vals.get("paid"), vals.get("expires_on"), vals.get("used"), vals.get("remaining"),
-                           cells, grid.ref(r, cols["student"]), currency, vals.get("last_date"), note)
+                           cells, grid.ref(r, cols["student"]), currency, vals.get("last_date"), note,
+                           shared_hint(label, note))
         ctx.purchases.append(p)
         rows_read.append((r, vals))
         key = (student, p.package_label, p.purchased_on, p.quantity, p.price, p.paid)
@@ -337,6 +355,18 @@ def _yearless_from(sm: SheetMapping) -> dt.date | None:
 def _short(ref: str) -> str:
     """'f.xlsx!Packages!C7' -> 'Packages!C7' (how the mapping's corrections name a cell)."""
     return ref.split("!", 1)[1] if ref.count("!") >= 2 else ref
+
+
+_SHARED = re.compile(r"\b(family|families|siblings?|brothers?|sisters?|shared?)\b", re.I)
+
+
+def shared_hint(label: str | None, note: str | None) -> str | None:
+    """'Family pack', 'siblings', 'shared': the words that say a pack is for the whole family."""
+    for text in (label, note):
+        m = _SHARED.search(text or "")
+        if m:
+            return f'"{text}"'
+    return None
 
 
 _RECORD_FIELD = {"package": "package_label", "used": "stated_used", "remaining": "stated_remaining"}
@@ -486,6 +516,8 @@ def _read_grid(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) ->
                 _skipped(ctx, grid, r, "it has marks but no student name")
             continue
         student = ctx.names.add(raw, grid.ref(r, cols["student"]))
+        if "family" in cols:
+            ctx.family(student, _get(row, cols["family"]), grid.ref(r, cols["family"]))
         for c in range(first, min(last, len(row) - 1) + 1):
             v = row[c]
             if blank(v) or c not in dates:
@@ -606,7 +638,8 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
             cells["package_label"] = grid.ref(r, cols["package"])
         # A grid's "Used" column counts the marks, which are imported as lessons: it is a check, not usage.
         ctx.purchases.append(LegacyPurchase(student, label, None, vals["quantity"], sm.unit, None, None, None,
-                                            None, vals.get("remaining"), cells, grid.ref(r, cols["student"])))
+                                            None, vals.get("remaining"), cells, grid.ref(r, cols["student"]),
+                                            shared_hint=shared_hint(label, None)))
     if "remaining" in vals:
         ctx.stated.append(LegacyStatedBalance(student, sm.unit, vals["remaining"], grid.ref(r, cols["remaining"])))
 
@@ -619,6 +652,7 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
     cols = _cols(sm)
     c_date, c_student = cols["date"], cols["student"]
     c_dur, c_status, c_credits, c_note = cols.get("duration"), cols.get("status"), cols.get("credits"), cols.get("note")
+    c_family = cols.get("family")
     bare = sm.duration_bare
     unit = sm.unit
     yearless = _yearless_from(sm)
@@ -667,6 +701,8 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
         t = tally.get(sv)
         if t is None:
             t = tally[sv] = [ctx.names.resolve(sv), [], 0]
+        if c_family is not None and c_family < n and row[c_family] != "":
+            ctx.family(t[0], row[c_family], prefix + col_letter(c_family) + str(r + 1))
         t[2] += 1
         if len(t[1]) < 50:
             t[1].append(p_student + rn)

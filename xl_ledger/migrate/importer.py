@@ -172,13 +172,15 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     taken = set(before.students) | set(before.sessions) | set(before.products)
     taken |= {e.event.package_id for e in journal.entries if e.event.package_id}
     taken |= {getattr(e.event, "to_package_id", "") for e in journal.entries} - {""}
+    taken |= {s.family_id for s in before.students.values() if s.family_id}
     sheet_ids = {n: {str(v[0]).strip() for _r, v in sheets[n].rows if v and v[0] is not None}
                  for n in ("Products", "Students", "Sessions")}
     taken |= sheet_ids["Products"] | sheet_ids["Students"] | sheet_ids["Sessions"]
     existing_products: dict[str, tuple | None] = {pid: None for pid in sheet_ids["Products"]}
     existing_products.update({pid: (p.unit, p.quantity, p.price) for pid, p in before.products.items()})
     plan = build_plan(result, today=today, taken_ids=taken, existing_products=existing_products,
-                      existing_students={s.name: sid for sid, s in before.students.items()}, currency=settings.currency)
+                      existing_students={s.name: sid for sid, s in before.students.items()}, currency=settings.currency,
+                      existing_families={sid: s.family_id for sid, s in before.students.items()})
     held = result.held() + plan.held
     if held and not dry_run:
         _refuse_held(store.name, legacy, held, result.mapping, where if status == "saved" else None)
@@ -287,7 +289,7 @@ def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
         if p.product_id in before.products:
             continue  # the same product is already in the studio
         raw = {"product_id": p.product_id, "name": _safe_text(p.name), "unit": p.unit, "quantity": p.quantity,
-               "price": p.price, "active": "yes"}
+               "price": p.price, "active": "yes", **({"shared": "yes"} if p.shared else {})}
         product_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
         cells.setdefault("Products", {}).update({(row, k): v for k, v in raw.items()})
         sources[row] = p.cell
@@ -303,7 +305,8 @@ def _master_data(plan: Plan, before, sheets, cells, today: dt.date):
     for s in plan.students.values():
         if s.existing:
             continue
-        raw = {"student_id": s.student_id, "name": _safe_text(s.name), "active": "yes"}
+        raw = {"student_id": s.student_id, "name": _safe_text(s.name), "active": "yes",
+               **({"family_id": s.family_id} if s.family_id else {})}
         student_rows.append((row, {k: cell_value(v) for k, v in raw.items()}))
         cells.setdefault("Students", {}).update({(row, k): v for k, v in raw.items()})
         sources[("s", row)] = s.cell

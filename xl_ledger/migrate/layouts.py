@@ -34,6 +34,8 @@ HEADER_SCAN_ROWS = 40
 
 # Header words per field, already in norm_header form. Exact matches beat "contains the word".
 _STUDENT = ("student", "student name", "name", "client", "client name", "pupil", "customer", "member", "learner", "alumno", "eleve")
+_FAMILY = ("family", "parent", "parent / family", "parent/family", "parent family", "family / parent", "guardian",
+           "parents", "parent name", "family name", "household", "parent / guardian", "parent or guardian", "account holder")
 _PACKAGE = ("package", "pack", "product", "plan", "package name", "item", "package type", "bundle")
 VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
     "purchases": {
@@ -55,6 +57,7 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
         "paid": ("paid", "paid?", "amount paid", "payment", "paid amount", "payment received"),
         "expires_on": ("expiry", "expires", "expiry date", "expiration", "expiration date", "valid until", "expires on", "exp"),
         "note": ("note", "notes", "comment", "comments", "memo"),
+        "family": _FAMILY,
     },
     "running_balance": {
         "student": _STUDENT,
@@ -73,6 +76,7 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("status", "attendance", "mark", "attended?", "outcome"),
         "credits": ("credits", "lessons", "credit", "units"),
         "note": ("note", "notes", "comment", "comments", "description", "details", "topic"),
+        "family": _FAMILY,
     },
     "attendance_grid": {
         "student": _STUDENT,
@@ -81,6 +85,7 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
                      "pack lessons", "pack hours", "pack size", "credits", "credits bought", "pack credits", "pack"),
         "used": ("used", "total", "attended", "total used", "taken", "count"),
         "remaining": ("remaining", "left", "balance", "lessons left", "hours left"),
+        "family": _FAMILY,
     },
 }
 

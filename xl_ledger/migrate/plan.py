@@ -5,13 +5,16 @@ anything the sheet does not say.
   exactly the name of a student already in the studio is that student (an import in several files:
   purchases from one, lessons from another); anything else gets a new id `LEG-S001`.
 * A row whose price names another currency than the studio's is held (a `foreign_currency` finding).
+* Families: one `LEG-F001` per distinct parent/family text; a "family pack" of a student with a family
+  is a shared product (without a family: unshared, and a note).
 * Products: one per distinct (package label, unit, quantity, price), id like `LEG-10L-200`
   (10 lessons for 200), `LEG-5H` (5 hours, price unknown). No validity: legacy expiry dates are
   per row and often stale, and expiring credit during an import would silently forfeit it — a
   passed expiry is reported instead.
 * History where the sheet has it: a purchase is a Sale on its date (undated grid purchases take the
   student's first lesson date); a purchase row's "used" total, which has no lesson dates, is one
-  attended Session of that many credits (or hours) on the latest date the row shows — consumption,
+  attended Session of that many credits (or hours) on the latest date the row shows, pinned to the
+  row's package (the session event's package_id) — consumption,
   so `used`, the Report's delivered value and owed debts come out as the sheet says; a lesson is a Session (NS → no_show, LC → late_cancel, C →
   cancelled; charged by the products' default `deduct` policy).
 * Opening balances where the sheet only has a total: a stated balance for a student (and unit) with
@@ -40,6 +43,7 @@ from xl_ledger.migrate.records import Finding
 from xl_ledger.migrate.records import LegacyBalanceLine
 from xl_ledger.migrate.records import LegacyLesson
 from xl_ledger.migrate.records import ReadResult
+from xl_ledger.migrate.values import norm_header
 from xl_ledger.migrate.values import read_mark
 from xl_ledger.migrate.values import same_currency
 
@@ -56,6 +60,7 @@ class PlannedStudent:
     name: str
     cell: Cell  # first place the spelling was seen
     existing: bool = False  # already in the studio (same exact name): no row, no event
+    family_id: str | None = None  # from a parent / family / guardian column: siblings share it
 
 
 @dataclass
@@ -66,6 +71,7 @@ class PlannedProduct:
     quantity: Decimal
     price: Decimal
     cell: Cell
+    shared: bool = False  # a family pack ("family pack", "siblings") of a student with a family
 
 
 @dataclass
@@ -140,7 +146,8 @@ def lesson_charge(lesson: LegacyLesson, unit: str) -> Decimal:
 
 
 def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[str, str], taken_ids: set[str],
-               existing_products: dict[str, tuple], currency: str | None = None) -> Plan:
+               existing_products: dict[str, tuple], currency: str | None = None,
+               existing_families: dict[str, str] | None = None) -> Plan:
     """`existing_students`: name -> student_id already in the studio; `taken_ids`: every student,
     package, session and product id the studio uses; `existing_products`: product_id -> (unit,
     quantity, price) of products already in the studio (a same-id legacy product must match it)."""
@@ -155,6 +162,7 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
                                 "the legacy rows were added to that student.", (first,)))
         else:
             students[name] = PlannedStudent(ids.new("LEG-S", 3), name, first)
+    _plan_families(students, result, ids, notes, existing_families)
     plan = Plan(students, {}, [], [], [], [], notes)
     products = _Products(plan, ids, existing_products)
 
@@ -164,7 +172,7 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
         if d is None or lesson.date < d:
             first_lesson[lesson.student] = lesson.date
 
-    usage: list[LegacyLesson] = []
+    usage: list[tuple[LegacyLesson, str]] = []  # (the row's usage, its package)
     for p in result.purchases:
         sid = students[p.student].student_id
         if p.currency is not None and currency is not None and not same_currency(p.currency, currency):
@@ -187,7 +195,16 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
             notes.append((p.student, f'{p.row_cell}: the unit (hours or lessons) is not known; imported as lessons. '
                                      'Set "unit" for the sheet in the mapping file if that is wrong.', (p.row_cell,)))
         price = p.price if p.price is not None else (p.paid if p.paid is not None else None)
-        product = products.get(p.package_label, unit, p.quantity, price, p.row_cell)
+        shared = False
+        if p.shared_hint:
+            if students[p.student].family_id:
+                shared = True
+            else:
+                notes.append((p.student, f"{p.row_cell}: {p.shared_hint} sounds like a pack for the family, but "
+                                         f"no parent or family column names {p.student}'s family, so it was imported "
+                                         "for them alone. Add a family column (or a correction) to share it.",
+                              (p.row_cell,)))
+        product = products.get(p.package_label, unit, p.quantity, price, p.row_cell, shared=shared)
         date = p.purchased_on
         pkg_notes = []
         if date is None:
@@ -217,16 +234,46 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
             used_cell = pkg.used_cell = p.cells.get("stated_used", p.row_cell)
             used_on = max(d for d in (date, p.last_date) if d is not None)
             minutes, credits = (p.stated_used * SIXTY, ONE) if unit == "hours" else (None, p.stated_used)
-            usage.append(LegacyLesson(p.student, used_on, minutes, credits, unit, "attended", used_cell,
-                                      USED_NOTE))
+            usage.append((LegacyLesson(p.student, used_on, minutes, credits, unit, "attended", used_cell,
+                                       USED_NOTE), pkg.package_id))
             pkg.notes.append(f"{_n(p.stated_used)} {_unit_word(unit, p.stated_used)} used before the migration (the row's total, no lesson "
                              f"dates): recorded as one session on {used_on.isoformat()}, "
                              + ("its last lesson" if p.last_date and p.last_date >= date else "the purchase date"))
 
     _plan_balance_lines(plan, result.balance_lines, products, ids, today)
-    _plan_lessons(plan, (*result.lessons, *usage) if usage else result.lessons, ids)
+    session_ids = _SessionIds(ids)
+    _plan_lessons(plan, result.lessons, ids, session_ids)
+    _plan_lessons(plan, [u for u, _pkg in usage], ids, session_ids, [pkg for _u, pkg in usage])
     _plan_openings(plan, result, products, ids, today, first_lesson)
     return plan
+
+
+def _plan_families(students: dict[str, PlannedStudent], result: ReadResult, ids: Ids, notes: list,
+                   existing: dict[str, str] | None) -> None:
+    """One family id per distinct parent/family text (case, accents and spacing folded): siblings share it.
+    A student already in the studio keeps the family the studio has."""
+    by_text: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for name, (text, cell) in result.families.items():
+        student = students.get(name)
+        if student is None:
+            continue
+        if student.existing:
+            have = (existing or {}).get(student.student_id)
+            if have is None or have == "":
+                notes.append((name, f'{cell}: the legacy file names the family "{text}", but {name} is already a '
+                                    "student of the studio; set family_id on the Students sheet if it applies.", (cell,)))
+            continue
+        key = norm_header(text)
+        fid = by_text.get(key)
+        if fid is None:
+            fid = by_text[key] = ids.new("LEG-F", 3)
+        student.family_id = fid
+        members.setdefault(fid, []).append(name)
+    for text_key, fid in by_text.items():
+        names = members[fid]
+        cells = tuple(result.families[n][1] for n in names)
+        notes.append(("", f'family {fid} ("{result.families[names[0]][0]}"): {", ".join(names)}', cells))
 
 
 def _add(plan: Plan, event: E.Event, source: Cell) -> None:
@@ -244,8 +291,8 @@ class _Products:
         self.by_key: dict[tuple, PlannedProduct] = {}
 
     def get(self, label: str | None, unit: str, quantity: Decimal, price: Decimal | None, cell: Cell,
-            name: str | None = None, base: str | None = None) -> PlannedProduct:
-        key = (label, unit, quantity, price, base)
+            name: str | None = None, base: str | None = None, shared: bool = False) -> PlannedProduct:
+        key = (label, unit, quantity, price, base, shared)
         found = self.by_key.get(key)
         if found is not None:
             return found
@@ -253,13 +300,15 @@ class _Products:
             base = f"LEG-{_n(quantity).replace('.', '_')}{unit_letter(unit)}"
             if price is not None:
                 base += f"-{_n(price).replace('.', '_')}"
+            if shared:
+                base += "-FAM"
         pid, k = base, 1
         used = {p.product_id for p in self.plan.products.values()}
         while pid in used or (pid in self.existing and self.existing[pid] != (unit, quantity, price or ZERO)):
             k += 1
             pid = f"{base}-{k}"
         product = PlannedProduct(pid, name or label or f"Legacy {_n(quantity)} {unit}", unit, quantity,
-                                 price if price is not None else ZERO, cell)
+                                 price if price is not None else ZERO, cell, shared)
         self.by_key[key] = product
         self.plan.products[pid] = product
         return product
@@ -312,13 +361,15 @@ def _opening_product(products: _Products, unit: str, cell: Cell) -> PlannedProdu
                         base=f"LEG-OPEN-{unit_letter(unit)}")
 
 
-def _plan_lessons(plan: Plan, lessons, ids: Ids) -> None:
+def _plan_lessons(plan: Plan, lessons, ids: Ids, session_ids: "_SessionIds | None" = None,
+                  pins: list[str] | None = None) -> None:
+    """Lessons as sessions. `pins`: per lesson, the package it must draw from (a purchase row's usage)."""
     students = plan.students
     sessions = plan.sessions
     events = plan.events
     sources = plan.sources
-    session_ids = _SessionIds(ids)
-    for lesson in lessons:
+    session_ids = session_ids or _SessionIds(ids)
+    for i, lesson in enumerate(lessons):
         sid = students[lesson.student].student_id
         session_id = session_ids.new()
         minutes = lesson.minutes
@@ -328,7 +379,7 @@ def _plan_lessons(plan: Plan, lessons, ids: Ids) -> None:
                          lesson.unit or "lessons"))
         events.append(E.SessionRecorded(effective_date=lesson.date, student_id=sid, session_id=session_id,
                                         quantity=credits, note=lesson.note, reason_code=REASON, status=status,
-                                        minutes=minutes))
+                                        minutes=minutes, package_id=pins[i] if pins else None))
         sources.append(lesson.cell)
 
 

@@ -130,6 +130,9 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
             if s is not None:
                 q, ids = owed_from.get(s[7], (ZERO, []))
                 owed_from[s[7]] = (q + a.quantity, [*ids, a.session_id])
+    owned: dict[str, list] = {}  # the ledger's packages by owner: a sibling's shared pack is not in her old row
+    for p in state.packages.values():
+        owned.setdefault(p.owner, []).append(p)
     packages_of: dict[str, list[PlannedPackage]] = {}
     for pkg in plan.packages:
         packages_of.setdefault(pkg.student_id, []).append(pkg)
@@ -144,7 +147,7 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
                        | ({p.unit for p in state.usable_packages(sid)} if student.existing else set())) or ["lessons"]
         notices = [f"notice: {a.message}" for a in state.notices if a.student_id == sid]
         for unit in units:
-            row = _student_row(label, name, sid, unit, own, result, state, owed.get((sid, unit), []), related,
+            row = _student_row(label, name, sid, unit, own, result, owned.get(sid, []), owed.get((sid, unit), []), related,
                                student_cells.get(name, []), lesson_cells.get(name, []), shown.get(name, []), counts)
             key = result.students[name].match_key if name in result.students else None
             others = [o for o in variants.get(key, []) if o != name]
@@ -165,7 +168,7 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
     return rows
 
 
-def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, owed: list, related: _Related,
+def _student_row(label, name, sid, unit, own, result: ReadResult, ledger_packages: list, owed: list, related: _Related,
                  cells: list[str], lesson_cells: list[str], shown: list[str], counts: dict) -> tuple:
     stated = [s for s in result.stated_balances if s.student == name and (s.unit or "lessons") == unit]
     legacy: Decimal | None = None
@@ -184,7 +187,7 @@ def _student_row(label, name, sid, unit, own, result: ReadResult, state: State, 
     owed_qty = sum((a.quantity for a in owed), ZERO)
     balance = ZERO
     granted = used = ZERO
-    for p in state.usable_packages(sid):
+    for p in ledger_packages:
         if p.unit != unit or p.status in ("inactive", "expired", "refunded"):
             continue
         balance += p.remaining

@@ -44,6 +44,7 @@ class LegacyPurchase:
     currency: str | None = None  # the currency its price or paid cell names ("GBP" for "£550"), None if none
     last_date: dt.date | None = None  # the latest date the row shows (a "last lesson" column)
     note: str | None = None  # the row's note cell ("owes 1h!!", "family pack")
+    shared_hint: str | None = None  # the words that say the pack is for the family ("family pack", "siblings")
 
 
 class LegacyLesson(NamedTuple):
@@ -136,6 +137,7 @@ class ReadResult:
     stated_balances: tuple[LegacyStatedBalance, ...]
     findings: tuple[Finding, ...]
     students: TMapping[str, StudentSeen]  # exact spelling -> where it was seen
+    families: TMapping[str, tuple[str, Cell]] = field(default_factory=dict)  # spelling -> (parent/family text, cell)
 
     def held(self) -> list[Finding]:
         return [f for f in self.findings if f.held]
