@@ -260,3 +260,93 @@ def test_a_session_that_names_its_package_draws_only_from_it():
     # 10 of the 12 from the newer pack, 2 owed; the older pack keeps its 10.
     assert (state.packages[old].remaining, state.packages[new].used, state.packages[new].remaining) == (10, 10, 0)
     assert [a.quantity for a in queries.owed(state, "S1")] == [2]
+
+
+# ---------------------------------------------------------------------------------- the round trip
+def export_tracking_sheet(state, path: Path) -> Path:
+    """A ledger written out as the plain sheet a studio would keep: one row per package (student,
+    family, product, bought with its unit, used, remaining, price, purchase and last lesson dates).
+    A student's owed sessions go on their latest package of that unit, as a tracking sheet shows a
+    debt: used more than bought, remaining below zero."""
+    import xlsxwriter
+
+    owed: dict[tuple[str, str], Decimal] = {}
+    for a in queries.owed(state):
+        owed[(a.student_id, a.unit)] = owed.get((a.student_id, a.unit), Decimal(0)) + a.quantity
+    latest = {}
+    for p in sorted(state.packages.values(), key=lambda p: (p.purchased_on, p.package_id)):
+        latest[(p.owner, p.unit)] = p.package_id
+    last_use: dict[str, dt.date] = {}
+    for a in state.allocations:
+        if a.package_id and a.state == "used":
+            last_use[a.package_id] = max(a.date, last_use.get(a.package_id, a.date))
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Tracking")
+    datef = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, ["Student", "Family", "Product", "Purchased", "Bought", "Used", "Remaining", "Price", "Last lesson"])
+    for r, p in enumerate(sorted(state.packages.values(), key=lambda p: p.package_id), start=1):
+        debt = owed.get((p.owner, p.unit), Decimal(0)) if latest[(p.owner, p.unit)] == p.package_id else Decimal(0)
+        ws.write(r, 0, state.students[p.owner].name)
+        ws.write(r, 1, state.students[p.owner].family_id or "")
+        ws.write(r, 2, p.product.name)
+        ws.write_datetime(r, 3, dt.datetime.combine(p.purchased_on, dt.time()), datef)
+        ws.write(r, 4, f"{p.granted} {p.unit}")
+        ws.write_number(r, 5, float(p.used + debt))
+        ws.write_number(r, 6, float(p.remaining - debt))
+        ws.write_number(r, 7, float(p.price))
+        if p.package_id in last_use:
+            ws.write_datetime(r, 8, dt.datetime.combine(last_use[p.package_id], dt.time()), datef)
+    wb.close()
+    return path
+
+
+def facts(state) -> tuple:
+    """What must survive the round trip: balances by name and unit, owed, families (as groups of names), liability."""
+    balances = {(st.name, u): queries.balance(state, sid, u) for sid, st in state.students.items()
+                for u in queries.units_of(state, sid)}
+    owed = sorted((state.students[a.student_id].name, a.unit, a.quantity) for a in queries.owed(state))
+    families: dict[str, list[str]] = {}
+    for st in state.students.values():
+        if st.family_id:
+            families.setdefault(st.family_id, []).append(st.name)
+    return balances, owed, sorted(sorted(v) for v in families.values()), queries.liability(state)
+
+
+def test_a_ledger_exported_to_a_plain_sheet_imports_with_the_same_facts(tmp_path):
+    from studio import Studio
+
+    s = Studio(today="2026-03-01")
+    s.product("FAM5H", "hours", 5, 250, name="Family 5 hours", shared="yes")
+    s.product("P5", "lessons", 5, 110, name="5 lessons")
+    s.product("P10", "lessons", 10, 200, name="10 lessons")
+    for sid, name, fam in [("S1", "Ana Lopez", "F-LOPEZ"), ("S2", "Ben Lopez", "F-LOPEZ"), ("S3", "Cleo Diaz", None),
+                           ("S4", "Dev Okafor", "F-OKAFOR")]:
+        s.student(sid, name, fam)
+    s.sell("S1", "FAM5H", "2026-01-10")
+    s.sell("S2", "P5", "2026-01-06")
+    s.sell("S3", "P5", "2026-01-07")
+    s.sell("S4", "P10", "2026-01-08")
+    s.sell("S4", "P10", "2026-02-20")
+    s.session("A1", "2026-01-12", "S1", minutes=90)
+    s.session("A2", "2026-01-19", "S1", minutes=60)
+    s.session("B1", "2026-01-13", "S2")
+    s.session("B2", "2026-01-20", "S2", status="no_show")
+    for i, date in enumerate(["2026-01-14", "2026-01-21", "2026-01-28", "2026-02-04", "2026-02-11", "2026-02-18"]):
+        s.session(f"C{i}", date, "S3")  # Cleo: 6 lessons on a 5-pack, one owed
+    for i in range(3):
+        s.session(f"D{i}", f"2026-02-{2 + 7 * i:02d}", "S4")
+    before = s.state("2026-03-01")
+    # By hand: Ana's family pack 5 - 1.5 - 1 = 2.5 hours (Ben may use it too); Ben 5 - 2 = 3 lessons;
+    # Cleo 5 - 6 = 0 left and 1 lesson owed; Dev 10 - 3 = 7 and 10 unused. Liability 2.5 × 50 + 3 × 22
+    # + 0 + 7 × 20 + 10 × 20 = 125 + 66 + 140 + 200 = 531.
+    assert facts(before)[3] == Decimal("531.00")
+    assert facts(before)[1] == [("Cleo Diaz", "lessons", 1)]
+
+    legacy = export_tracking_sheet(before, tmp_path / "tracking.xlsx")
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc))
+    assert report.disagreements == 0 and report.held == 0
+    after = state_of(book, dt.date(2026, 3, 1))
+    assert facts(after) == facts(before), (facts(after), facts(before))
+    posts_clean_on = post(FileStore(book), now=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc), operator="owner")
+    assert (posts_clean_on.new_rows, posts_clean_on.rejected) == (0, [])

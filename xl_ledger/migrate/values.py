@@ -79,12 +79,19 @@ def read_date(v: object, day_first: bool, yearless_from: dt.date | None = None) 
         text = v.strip()
         if not re.search(r"\d", text):  # 'Total', 'Ana': dateutil would guess a weekday or fail slowly
             raise ParseError(f'"{text[:40]}" is not a date')
-        d = _date_text(text, day_first)
-        if not has_year(text):
-            if yearless_from is None:
-                raise YearlessDate(f'"{text[:40]}" has no year')
-            d = _on_or_after(d, yearless_from)
-        return d
+        if has_year(text):
+            return _date_text(text, day_first)
+        if yearless_from is None:
+            raise YearlessDate(f'"{text[:40]}" has no year')
+        # Read it with the year the mapping gives, then the next if that falls before `yearless_from`.
+        for year in (yearless_from.year, yearless_from.year + 1):
+            try:
+                d = _date_text(f"{text} {year}", day_first)
+            except ParseError:
+                continue  # 29 Feb in a year without one
+            if d >= yearless_from:
+                return d
+        raise ParseError(f'"{text[:40]}" does not fall in the twelve months from {yearless_from.isoformat()}')
     if isinstance(v, float) and v < 20000:
         # A plain number in a date column (e.g. 12 or 2025) is not a believable date after 1954.
         raise ParseError(f'"{v:g}" is not a date')
@@ -143,17 +150,6 @@ def read_minutes(v: object, bare: str) -> Decimal:
     if isinstance(v, str):
         return _minutes_text(v.strip(), bare)
     return parse_minutes(v, bare=bare)
-
-
-def _on_or_after(d: dt.date, start: dt.date) -> dt.date:
-    for year in (start.year, start.year + 1):
-        try:
-            candidate = d.replace(year=year)
-        except ValueError:  # 29 February in a year without one
-            continue
-        if candidate >= start:
-            return candidate
-    raise ParseError(f"{d:%d %b} does not fall in the twelve months from {start.isoformat()}")
 
 
 def read_money(v: object) -> Decimal:
