@@ -461,20 +461,20 @@ def _breakage_studio(method: str):
     s.sell("S-002", "P10", "2026-03-01")
     for i in range(4):
         s.session(f"b{i}", f"2026-03-{i + 2:02d}", "S-002")
-    return {r[0]: r for r in render.report(s.state("2026-03-20"))}, {r[0]: r for r in render.report(
-        s.state("2026-05-01"))}
+    return ({r[0]: r for r in render.report(s.state("2026-03-20"), s.journal.entries)},
+            {r[0]: r for r in render.report(s.state("2026-05-01"), s.journal.entries)})
 
 
 def test_breakage_remote_waits_for_expiry_proportional_follows_delivery():
     remote, remote_later = _breakage_studio("remote")
     prop, prop_later = _breakage_studio("proportional")
     # January: the first pack expires with 2 unused lessons = $40 breakage under both methods.
-    assert remote["2026-01"][4] == D(40) and prop["2026-01"][4] == D(40)
+    assert remote["2026-01"][5] == D(40) and prop["2026-01"][5] == D(40)
     # March: 4 lessons ($80) delivered from the second pack. Remote recognises nothing yet; proportional
     # recognises the expected share at the historical 20 % rate: 80 × 0.2 / 0.8 = $20.
-    assert remote["2026-03"][4] == 0 and prop["2026-03"][4] == D(20)
-    assert prop["2026-03"][6] == remote["2026-03"][6] - 20  # liability is lower by what was recognised
+    assert remote["2026-03"][5] == 0 and prop["2026-03"][5] == D(20)
+    assert prop["2026-03"][7] == remote["2026-03"][7] - 20  # liability is lower by what was recognised
     # Once the second pack has expired (6 unused = $120), both methods have recognised the same total.
-    total = lambda rows: sum(r[4] for r in rows.values())  # noqa: E731
+    total = lambda rows: sum(r[5] for r in rows.values())  # noqa: E731
     assert total(remote_later) == total(prop_later) == D(160)
-    assert remote_later["2026-03"][6] == prop_later["2026-03"][6] == 0
+    assert remote_later["2026-03"][7] == prop_later["2026-03"][7] == 0

@@ -105,7 +105,7 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
         p.record(actions(p))                                       # 5. actions
         p.record(auto_renew(p))                                    # 6. auto_renew
         state = p.fold()                                           # 7. fold
-        body, drift = render_sheets(log, state, p.alerts)          # 8. render
+        body, drift = render_sheets(log, state, p.alerts, p.journal.entries)  # 8. render
         commit(p, state, body, drift, dry_run=dry_run)             # 9. commit
         return p.result
 
@@ -264,9 +264,11 @@ def auto_renew(p: Posting) -> tuple[list, list[Problem]]:
     return events, []
 
 
-def render_sheets(log: OpenLog, state: State, alerts: list[tuple] = ()) -> tuple[dict[str, list[tuple]], list[tuple]]:
-    """8. The engine sheets' bodies, with any cells typed over by hand listed first in Alerts; and those."""
-    body = render.all_sheets(state, alerts)
+def render_sheets(log: OpenLog, state: State, alerts: list[tuple] = (), entries=()
+                  ) -> tuple[dict[str, list[tuple]], list[tuple]]:
+    """8. The engine sheets' bodies, with any cells typed over by hand listed first in Alerts; and those.
+    `entries` (the Log) gives the Report its money events."""
+    body = render.all_sheets(state, alerts, entries)
     drift = find_drift(log, body)
     if drift:
         body[schema.ALERTS.name] = drift + body[schema.ALERTS.name]
@@ -316,7 +318,7 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
         as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)
-        body, drift = render_sheets(log, state)
+        body, drift = render_sheets(log, state, entries=journal.entries)
         change = log.commit(Change(log.head[0], log.head[1], sheets=body),
                             recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])

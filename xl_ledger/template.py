@@ -50,7 +50,7 @@ BLURBS: dict[str, str] = {
     "Packages": "Every package sold and what is left on it.",
     "Alerts": "Low balances, packages about to expire, owed sessions, rejected rows.",
     "Allocations": "Which session drew on which package.",
-    "Report": "Month-end sales, delivered value, refunds, breakage and liability.",
+    "Report": "Month-end roll-forward: sales, delivered, refunds, chargebacks, breakage, liability.",
     "Migration": "What the legacy import found, row by row.",
 }
 SETTING_NAMES = ("low_balance_threshold", "expiry_warning_days")

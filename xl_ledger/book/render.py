@@ -1,5 +1,7 @@
 """State → the rows of the engine-owned sheets (Packages, Balances, Allocations, Alerts, Report).
 
+Layout only: the month-end rules (sales, delivered value, breakage, liability) live in core/finance.py.
+
 Deterministic: same state, same rows, in the same order. Quantities are rounded to 4 places and money
 to cents here — the named point where numbers leave the engine for a sheet.
 """
@@ -14,6 +16,7 @@ from decimal import Decimal
 from xl_ledger.book import schema
 from xl_ledger.book.store import cell_value
 from xl_ledger.core.chain import norm
+from xl_ledger.core import finance
 from xl_ledger.core import queries
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
@@ -142,87 +145,30 @@ def alerts(state: State, extra: list[tuple] = ()) -> list[tuple]:
     return list(extra) + rows
 
 
-def breakage_rate(state: State) -> Decimal:
-    """The studio's own history: of the value sold in packages that have ended, the share that expired."""
-    sold = lapsed = ZERO
-    for p in state.packages.values():
-        if not p.comp and p.price and p.status in ("expired", "used_up", "refunded"):
-            sold += p.price
-            lapsed += p.expired * p.unit_value
-    return lapsed / sold if sold else ZERO
-
-
-def report(state: State) -> list[tuple]:
-    """Month-end figures for the accountant: sales, delivered revenue, refunds, breakage, comps and the
-    deferred-revenue balance (cumulative sales − delivered − refunds − breakage).
-
-    Breakage (Settings breakage_method): `remote` recognises unused credit when it expires;
-    `proportional` recognises expected breakage as credit is delivered, at the studio's historical
-    breakage rate r (delivered × r / (1 − r)), and trues each package up to its actual breakage when
-    it ends (expired, used up or refunded). Both give the same total once every package has ended.
-    """
-    months: dict[str, list] = {}
-    by_date: dict[dt.date, list] = {}  # one row per month; tens of thousands of allocations share few dates
-
-    def row(d: dt.date) -> list:
-        found = by_date.get(d)
-        if found is None:
-            found = by_date[d] = months.setdefault(f"{d.year:04d}-{d.month:02d}", [ZERO, ZERO, ZERO, ZERO, ZERO])
-        return found
-
-    proportional = state.settings.breakage_method == "proportional"
-    rate = breakage_rate(state) if proportional else ZERO
-    factor = rate / (1 - rate) if rate < 1 else ZERO
-    recognised: dict[str, Decimal] = {}
-    last_use: dict[str, dt.date] = {}
-    uv_of = {p.package_id: p.unit_value for p in state.packages.values()}
-    for a in state.allocations:
-        if a.state == "used" and a.package_id:
-            value = a.quantity * uv_of.get(a.package_id, ZERO)
-            row(a.date)[1] += value
-            if factor:
-                row(a.date)[3] += value * factor
-                recognised[a.package_id] = recognised.get(a.package_id, ZERO) + value * factor
-            last_use[a.package_id] = max(a.date, last_use.get(a.package_id, a.date))
-    for p in state.packages.values():
-        if p.comp:
-            row(p.purchased_on)[4] += p.granted
-            continue
-        if p.transferred_in and not p.granted:
-            continue  # value moved from another package: not a sale
-        row(p.purchased_on)[0] += p.price
-        uv = p.unit_value
-        ended_on = None
-        for last, quantity in p.expiries:  # each lot's credit lapses on its own last day, never a future one
-            row(last)[3] += quantity * uv
-            ended_on = max(last, ended_on or last)
-        for d, kind, _q_, cash in p.draws:
-            if kind in ("refund", "chargeback"):
-                row(d)[2] += cash
-                row(d)[3] += _q_ * uv - cash  # what was kept of the refunded credit (admin fee) is income
-                ended_on = max(d, ended_on or d)
-        if p.status == "used_up":
-            ended_on = last_use.get(p.package_id, ended_on)
-        if recognised.get(p.package_id) and (ended_on or p.status in ("expired", "refunded")):
-            row(ended_on or state.as_of)[3] -= recognised[p.package_id]  # true-up to the actual breakage
-    out, balance = [], ZERO
-    for month in sorted(months):
-        sales, delivered, refunds, breakage, comps = months[month]
-        balance += sales - delivered - refunds - breakage
-        out.append((month, money(sales), money(delivered), money(refunds), money(breakage), _q(comps), money(balance)))
-    return out[::-1]  # newest month first: what the owner and the accountant look at, and what the chart shows
+def report(state: State, entries=()) -> list[tuple]:
+    """The month-end figures of core/finance.py laid out as Report rows, newest month first (what the
+    owner and the accountant look at, and what the chart shows); never a month after the state's date."""
+    out = []
+    for m in reversed(finance.months(state, entries)):
+        by_product = "; ".join(f"{p.product_id} {p.count}× {money(p.value)}" for p in m.by_product)
+        out.append((m.month, money(m.sales), money(m.delivered), m.refunds, m.chargebacks, money(m.breakage),
+                    money(m.opening), money(m.closing), m.adjustments, Decimal(m.sales_count),
+                    Decimal(m.delivered_count), money(m.refunds_paid), money(m.chargebacks_paid), Decimal(m.comps),
+                    m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product))
+    return out
 
 
 SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name)
 
 
-def all_sheets(state: State, extra_alerts: list[tuple] = ()) -> dict[str, list[tuple]]:
+def all_sheets(state: State, extra_alerts: list[tuple] = (), entries=()) -> dict[str, list[tuple]]:
+    """The engine sheets; `entries` (the Log) gives the Report its money events."""
     sheets = {
         schema.PACKAGES.name: packages(state),
         schema.BALANCES.name: balances(state),
         schema.ALLOCATIONS.name: allocations(state),
         schema.ALERTS.name: alerts(state, extra_alerts),
-        schema.REPORT.name: report(state),
+        schema.REPORT.name: report(state, entries),
     }
     for name, rows in sheets.items():
         width = len(schema.BY_NAME[name].columns)

@@ -108,14 +108,14 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
         elif cls is E.TopUp:
             pkg = packages[ev.package_id]
             pkg.lots.append(Lot(f"{pkg.package_id}/t{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "top_up",
-                                left=ev.quantity))
+                                left=ev.quantity, granted=ev.effective_date))
             pkg.price += ev.amount or ZERO
             pkg.paid_quantity += ev.quantity
         elif cls is E.Adjust:
             pkg = packages[ev.package_id]
             if ev.quantity > 0:
                 pkg.lots.append(Lot(f"{pkg.package_id}/a{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "adjust",
-                                    left=ev.quantity))
+                                    left=ev.quantity, granted=ev.effective_date))
             else:
                 pinned.append((ev.effective_date, entry.seq, "adjust", ev.package_id, -ev.quantity, ev))
         elif cls in (E.Refund, E.Chargeback, E.Transfer):
@@ -281,6 +281,8 @@ def settle(pkg: Package, as_of: dt.date) -> None:
         else:
             granted += lot.quantity
         if pkg.unit == "months" and lot.start is not None and lot.start <= as_of:
+            if lot.left:
+                pkg.begun.append((lot.start, lot.left))  # a month is delivered when it begins (finance.py)
             pkg.used += lot.left
             lot.left = ZERO
             pkg.redeemed = True

@@ -48,6 +48,7 @@ def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
         end or FAR,  # the credit that expires first is used first
         0 if lot.kind in ("rollover_in", "makeup") else 1,  # carried-over and make-up credit first
         0 if pkg.product.service else 1,  # the most restrictive lot first
+        lot.granted or pkg.purchased_on,  # the oldest credit: a top-up or added credit dates from when it was added
         pkg.purchased_on,
         pkg.package_id,
         lot.start or NEAR,
@@ -352,7 +353,10 @@ class Sweep:
     def pinned(self, item: tuple) -> None:
         d, _seq, kind, package_id, qty, extra = item
         pkg = self.packages[package_id]
+        # Credit added after d (a top-up, an adjustment) pays earlier owed lessons, but a refund or transfer
+        # dated d cannot take it: it did not exist yet.
         lots = [lot for lot in pkg.lots if lot.left >= QTY_EPS and (lot.start is None or lot.start <= d)
+                and (lot.granted is None or lot.granted <= d)
                 and ((lot.end if lot.own_end else pkg.expires_on) or FAR) >= d]
         lots.sort(key=lambda lot: ((lot.end if lot.own_end else pkg.expires_on) or FAR, lot.start or NEAR))
         available = sum((lot.left for lot in lots), ZERO) - pkg.overdrawn

@@ -33,6 +33,7 @@ class Lot:
     left: Decimal = ZERO
     week: Optional[dt.date] = None  # weekly lots: the week's first day (for the shared boundary week)
     key: tuple = ()  # its place in the draw order, set by the sweep
+    granted: Optional[dt.date] = None  # top-ups and added credit: the day it was added (pinned draws dated earlier skip it)
 
 
 @dataclass(eq=False, slots=True)
@@ -65,6 +66,7 @@ class Package:
     transferred_in: Decimal = ZERO
     adjusted_out: Decimal = ZERO
     draws: list = field(default_factory=list)  # (date, kind, quantity, money) of pinned draws: refunds, transfers...
+    begun: list = field(default_factory=list)  # (first day, quantity) of each months lot delivered as its month began
     value_remaining: Decimal = ZERO
     expires_on: Optional[dt.date] = None
     status: str = "active"

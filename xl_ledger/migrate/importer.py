@@ -206,7 +206,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     clock.lap("fold")
     rows = reconcile.build_rows(plan, result, state)
 
-    body, _drift = render_sheets(log, _owed_in_summary(state))  # Post's stage 8
+    body, _drift = render_sheets(log, _owed_in_summary(state), entries=journal.entries)  # Post's stage 8
     body[schema.MIGRATION.name] = rows
     clock.lap("report")
     report = ImportReport(legacy, store.name, dry_run, today, where, status,
