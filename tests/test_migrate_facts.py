@@ -120,7 +120,7 @@ def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     # The delivered value lands in the Report's months: March holds Amy 6.5 × 45 = 292.50, Bo 12 × 35 =
     # 420, Cy 1.5 × 50 = 75, Di 2 × 40 = 80 and Ed 5 × 50 = 250 (the owed hour has no value) = 1,117.50.
     report = {r[0]: r[1:] for r in sheet(book, "Report")}
-    assert report["2025-03"][1] == Decimal("1117.5") and report["2025-03"][5] == Decimal("932.5")
+    assert report["2025-03"][1] == Decimal("1117.5") and report["2025-03"][6] == Decimal("932.5")  # liability_end
     # Packages shows total and used as the old sheet does (not total = what was left, used 0).
     rows = {p[0]: (p[4], p[5], p[7]) for p in sheet(book, "Packages")}
     assert rows["LEG-P0001"] == (10, 6.5, 3.5)
@@ -179,7 +179,7 @@ def test_facts_the_sheet_does_not_say_are_asked_and_nothing_is_imported_until_an
         (dt.date(2025, 9, 2), 700, 10, 2, 8), (dt.date(2025, 9, 5), 300, 10, 4, 6),
         (dt.date(2025, 9, 10), 160, 5, 1, 4), (dt.date(2025, 9, 20), 300, 10, 4, 6)]
     months = [r[0] for r in sheet(book, "Report")]
-    assert months == ["2025-09"]  # no 2000-09 month
+    assert months == ["2025-10", "2025-09"]  # no 2000-09 month; the Report runs to the import's month
     findings = [m[6] for m in sheet(book, "Migration") if m[6].startswith("corrected:")]
     assert findings[0] == 'corrected: sales.xlsx!Sales!C3 holds "Sept 20"; the mapping\'s correction reads it as "2025-09-20".'
     posts_clean(book)
