@@ -122,8 +122,8 @@ def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     report = {r[0]: r[1:] for r in sheet(book, "Report")}
     assert report["2025-03"][1] == Decimal("1117.5") and report["2025-03"][6] == Decimal("932.5")  # liability_end
     # Packages shows total and used as the old sheet does (not total = what was left, used 0).
-    rows = {p[0]: (p[4], p[5], p[7]) for p in sheet(book, "Packages")}
-    assert rows["LEG-P0001"] == (10, 6.5, 3.5)
+    rows = {p[0]: (p[4], p[5], p[7], p[8]) for p in sheet(book, "Packages")}
+    assert rows["LEG-P0001"] == (10, 6.5, 3.5, 157.5)  # total, used, remaining, value_remaining (README's example)
     migration = {(m[0], m[1]): m for m in sheet(book, "Migration")}
     amy = migration[("Amy Chen (LEG-S001)", "LEG-P0001 10h")]
     assert "6.5 hours used before the migration (the row's total, no lesson dates): recorded as one session on " \
@@ -147,7 +147,7 @@ def test_a_negative_remaining_is_an_owed_hour_not_zero(tmp_path):
     assert balances["Ed Ruiz"] == (0, 1)  # remaining 0, one owed session
     migration = {(m[0], m[1]): m for m in sheet(book, "Migration")}
     ed_pkg = migration[("Ed Ruiz (LEG-S005)", "LEG-P0005 5h")]
-    assert ed_pkg[2:5] == (-1, -1, 0) and "1 hours used beyond the pack are owed" in ed_pkg[6]
+    assert ed_pkg[2:5] == (-1, -1, 0) and "1 hour used beyond the pack is owed (LEG-L000005), so the debt stays a debt" in ed_pkg[6]
     assert migration[("Ed Ruiz (LEG-S005)", "all hours")][2:5] == (-1, -1, 0)
 
 

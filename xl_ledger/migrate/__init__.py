@@ -11,7 +11,8 @@ Phase 2 imports those records into a studio workbook and reconciles them:
     report.lines()  # what the CLI prints; the Migration sheet and studio.migration.csv hold report.rows
 
 Modules: sources (safe opening, hostile-file guards), layouts (detection), mapping (JSON),
-extract (applying a mapping), names (spelling variants), values (tolerant cell readers),
+extract (applying a mapping), names (spelling variants), values (tolerant cell readers), units (a
+pack's unit and size from header, cell or name),
 records (the output model), reader (the one call above), plan (records → migration events),
 reconcile (the Migration report), importer (the one commit), command (`xl-ledger import`),
 bench (read and import speed vs fastexcel).

@@ -223,7 +223,8 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
                              price if price is not None else ZERO, date, "purchase", cells,
                              p.stated_remaining, p.cells.get("stated_remaining"), p.stated_used, pkg_notes, shown)
         plan.packages.append(pkg)
-        note = f"legacy {p.package_label or 'purchase'}" + (f", expiry {p.expires_on.isoformat()}" if p.expires_on else "")
+        note = f"legacy {p.package_label or 'purchase'}" + (f", expiry {p.expires_on.isoformat()}" if p.expires_on else "") \
+            + (f"; {p.note}" if p.note else "")  # the row's own note ("owes 1h!!") stays with the sale
         _add(plan, E.Sale(effective_date=date, student_id=sid, package_id=pkg.package_id, quantity=p.quantity,
                           unit=unit, amount=price, reason_code=REASON, note=note, product_id=product.product_id),
              p.row_cell)

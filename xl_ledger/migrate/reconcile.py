@@ -8,6 +8,7 @@ Rows (the Migration sheet's columns, schema.MIGRATION):
   file states (a running balance's last line, a grid's "Left" column, or the sum of a purchases
   sheet's "Remaining" cells) beside the ledger's balance minus any owed sessions;
 * one row per imported package: its row's stated remaining beside the package's remaining;
+* first, one row per held finding (a fact the file does not say: the import waits for its answer);
 * one row per note the importer made and per phase-1 finding (name variants, unreadable cells,
   skipped totals, duplicates, …), so nothing the reader saw is lost.
 
@@ -163,9 +164,11 @@ def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
     for spelling, message, cells in plan.notes:
         who = f"{spelling} ({plan.students[spelling].student_id})" if spelling in plan.students else ""
         rows.append((who, None, None, None, None, _cells(cells), f"import: {message}"[:MAX_TEXT]))
+    held = []
     for f in [*result.findings, *plan.held]:
-        rows.append(("", None, None, None, None, _cells(f.cells), f"{f.kind}: {f.message}"[:MAX_TEXT]))
-    return rows
+        row = ("", None, None, None, None, _cells(f.cells), f"{f.kind}: {f.message}"[:MAX_TEXT])
+        (held if f.held else rows).append(row)
+    return held + rows  # what must be answered first comes first (a dry run shows it at the top)
 
 
 def _student_row(label, name, sid, unit, own, result: ReadResult, ledger_packages: list, owed: list, related: _Related,
@@ -250,8 +253,9 @@ def _package_row(label: str, plan_pkg: PlannedPackage, state: State, related: _R
     if owed is not None:
         # The package is used up and the rest of its row's usage is owed: the row's remaining is the debt.
         recomputed -= owed[0]
-        parts.append(f"{_n(owed[0])} {plan_pkg.unit} used beyond the pack are owed ({', '.join(owed[1])}), "
-                     "so the debt stays a debt")
+        one = owed[0] == 1
+        parts.append(f"{_n(owed[0])} {plan_pkg.unit[:-1] if one else plan_pkg.unit} used beyond the pack "
+                     f"{'is' if one else 'are'} owed ({', '.join(owed[1])}), so the debt stays a debt")
     legacy = plan_pkg.stated_remaining
     diff = _diff(legacy, recomputed)
     if legacy is None:
