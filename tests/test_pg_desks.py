@@ -178,3 +178,64 @@ def test_ledger_init_refuses_a_log_that_does_not_verify(url, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.xlsm!Log!A2" in err and "not copied" in err
     assert PgLog(url, ledger).read() == []
+
+
+def test_four_desks_posting_at_once_apply_every_action_exactly_once(url, tmp_path):
+    """4 desk processes x 50 posts into one ledger, every desk selling to the same two families; three desks
+    wait for their turn, one posts optimistically (and posts again when another desk was first). Every
+    typed action is in the Log once, every lesson once, and the balances equal one workbook posting the
+    same rows serially: 6 students, 200 sales of 10 lessons, 68 lessons attended (desk posts 0, 3, …, 48)."""
+    import json
+    import subprocess
+    import sys
+
+    from post_helpers import REPO
+
+    ledger = new_studio()
+    founder = studio(tmp_path, "founder.xlsm")
+    type_rows(founder, "Students", {5: {"student_id": "S4", "name": "Dan Wu", "family_id": "WU"},
+                                    6: {"student_id": "S5", "name": "Eve Wu", "family_id": "WU"},
+                                    7: {"student_id": "S6", "name": "Fay Wu", "family_id": "WU"}})
+    desk_post(founder, url, ledger)
+    desks = [fresh(tmp_path, f"desk{i}.xlsm") for i in range(4)]
+    for path in desks:
+        desk_post(path, url, ledger)  # join: the catalogue and the students arrive
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, str(REPO / "tests" / "pg_desk_worker.py"), str(path), url, ledger,
+                               str(i), "50", "1" if i < 3 else "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for i, path in enumerate(desks)]
+    lines = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        lines += [json.loads(line) for line in out.splitlines()]
+    assert sum(line["attempts"] for line in lines if line["desk"] == "desk3") > 50  # it lost races, and retried
+    assert len(lines) == 200 and all(line["applied"] == 1 and line["rejected"] == [] for line in lines)
+
+    log = PgLog(url, ledger).read()
+    assert verify(log) is None
+    sources = [r[13] for r in log if r[3] == "sale"]
+    assert len(sources) == len(set(sources)) == 200  # each typed sale once: no loss, no double
+    assert set(sources) == {f"Actions!{line['row']}@{line['desk']}" for line in lines}
+    lessons = [r[7] for r in log if r[3] == "session_recorded"]
+    assert sorted(lessons) == sorted(line["lesson"] for line in lines if line["lesson"])
+
+    # Serial replay: one plain workbook, the same rows typed and posted in one go.
+    serial = studio(tmp_path, "serial.xlsm")
+    type_rows(serial, "Students", {5: {"student_id": "S4", "name": "Dan Wu", "family_id": "WU"},
+                                   6: {"student_id": "S5", "name": "Eve Wu", "family_id": "WU"},
+                                   7: {"student_id": "S6", "name": "Fay Wu", "family_id": "WU"}})
+    type_rows(serial, "Actions", {i + 2: sell(line["student"]) for i, line in enumerate(lines)})
+    type_rows(serial, "Sessions", {i + 2: lesson(name, student) for i, (name, student) in
+                                   enumerate((line["lesson"], line["student"]) for line in lines if line["lesson"])})
+    assert post.post(FileStore(serial), now=NOW, operator="owner").rejected == []
+    expected = balances(serial)
+    assert sum(expected.values()) == 200 * 10 - 68
+    for path in desks:
+        assert desk_post(path, url, ledger).new_rows == 0
+        assert balances(path) == expected
+        actions = records(path, "Actions")
+        assert len(actions) == 200 and all(r["status"] == "applied" for r in actions.values())
+    latencies = sorted(line["seconds"] for line in lines)
+    print(f"4 desks x 50 posts: p50 {latencies[100]:.2f}s, p95 {latencies[190]:.2f}s, "
+          f"{sum(line['attempts'] for line in lines)} attempts")

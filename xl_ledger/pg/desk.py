@@ -71,9 +71,10 @@ _ACTION_OF_KIND = {"sale": "sell", "top_up": "top_up", "comp": "comp"}
 class DeskStore(PgStore):
     """PgStore whose input sheets are brought up to date with the ledger before the Post reads them."""
 
-    def __init__(self, path, log: PgLog, desk: str):
+    def __init__(self, path, log: PgLog, desk: str, queue: bool = True):
         super().__init__(path, log)
         self.desk = desk
+        self.queue = queue
         self.source_tag = "@" + desk
         self.conflicts: list[str] = []  # "where: what happened. what to do", one per rejected row
         self._entries: Optional[list] = None
@@ -84,10 +85,12 @@ class DeskStore(PgStore):
 
     def fresh(self) -> "DeskStore":
         """The same desk, nothing read yet (to post again on the ledger's new state)."""
-        return DeskStore(self.path, PgLog(self.log.url, self.log.studio), self.desk)
+        return DeskStore(self.path, PgLog(self.log.url, self.log.studio), self.desk, self.queue)
 
     # --------------------------------------------------------------------------------- reading
     def open_log(self, key: Optional[bytes] = None) -> OpenLog:
+        if self.queue:
+            self.log.queue()  # held until this post's rows are committed (PgStore.commit) or it ends
         log = super().open_log(key)
         log.source_tag = self.source_tag  # Posting.append adds it to every row's source
         self._entries = log.entries()
@@ -333,11 +336,14 @@ def post_at_desk(store: DeskStore, *, attempts: int = 30, **kwargs):
         try:
             result = post_cycle.post(store, **kwargs)
             result.rejected += store.conflicts
+            store.attempts = attempt + 1
             return store, result
         except StaleLogError:
-            store.close()
             if attempt == attempts - 1:
                 raise
+            store.close()
             time.sleep(random.uniform(0.005, 0.05) * (1 + attempt))  # let the other desk's commit land
             store = store.fresh()
+        finally:
+            store.log.unqueue()
     raise AssertionError("unreachable")

@@ -65,6 +65,7 @@ class PgLog:
         self.studio = studio
         self.where = f"{public_url(url)} (studio {studio!r})"
         self._conn = None
+        self._queued = False
 
     # ------------------------------------------------------------------------------ connection
     def connect(self):
@@ -83,7 +84,33 @@ class PgLog:
                 raise LedgerError(f"{self.where}: {e}") from None
         return self._conn
 
+    def queue(self, seconds: float = 30) -> bool:
+        """Wait for this studio's turn to post (a session advisory lock), so that desks posting at once
+        take turns instead of redoing whole posts on StaleLogError. Only a courtesy: the (studio, seq) key
+        still decides. After `seconds` without a turn, go ahead unqueued (False)."""
+        psycopg = _psycopg()
+        conn = self.connect()
+        with self._errors("waiting for a turn"):
+            conn.execute(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", ("xl-ledger post " + self.studio,))
+                self._queued = True
+            except psycopg.errors.LockNotAvailable:
+                self._queued = False
+            finally:
+                conn.execute("SET lock_timeout = 0")
+        return self._queued
+
+    def unqueue(self) -> None:
+        """Give the turn to the next desk (also when the connection closes)."""
+        if self._queued and self._conn is not None and not self._conn.closed:
+            self._queued = False
+            with self._errors("giving the turn back"):
+                self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
+                                   ("xl-ledger post " + self.studio,))
+
     def close(self) -> None:
+        self._queued = False
         if self._conn is not None:
             self._conn.close()
             self._conn = None

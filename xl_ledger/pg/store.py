@@ -158,6 +158,7 @@ class PgStore(StoreBase):
                         f"{self.name}!Log seq {mirror[0]} is not the ledger's row {mirror[0]} ({self.log.where}): "
                         "this workbook belongs to another ledger. Point it at its own ledger, or start a new "
                         "workbook with `xl-ledger init` and post it to this one.")
+            self.log.unqueue()  # the next desk may post while this workbook is written
             # Committed in the database: now the workbook (mirror caught up, sheets, cells).
             with book._open() as opened:
                 book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
