@@ -5,6 +5,7 @@
     python scripts/bench.py post 10000 100000       # verify, recompute, post of 100 actions vs raw read (bench_post.py)
     python scripts/bench.py udf 100000              # worksheet functions: warm, cold, 500 calls (bench_udf.py)
     python scripts/bench.py import 50000             # legacy import (issue 6) vs fastexcel's raw read of the file
+    python scripts/bench.py pg 10000 100000          # the ledger in PostgreSQL: verify, a desk's post, 4 desks at once
 
 Each size runs in a fresh process so that peak memory (ru_maxrss) belongs to that size alone.
 """
@@ -169,6 +170,8 @@ def main(argv: list[str]) -> None:
                        check=True)
     elif what == "post":  # verify/recompute/post-100 on a real workbook vs fastexcel's raw read
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_post.py"), *map(str, sizes)], check=True)
+    elif what == "pg":  # needs XL_LEDGER_BENCH_PG (scripts/bench_pg.py)
+        subprocess.run([sys.executable, str(REPO / "scripts" / "bench_pg.py"), *map(str, sizes)], check=True)
     elif what == "store":
         subprocess.run([sys.executable, str(REPO / "scripts" / "bench_store.py"), *map(str, sizes)], check=True)
     else:

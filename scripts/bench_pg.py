@@ -1,0 +1,156 @@
+"""The ledger in PostgreSQL: verify, a desk's post, and desks posting at once. Not a test.
+
+    XL_LEDGER_BENCH_PG=postgresql://user@127.0.0.1:5432/db python scripts/bench_pg.py 10000 100000 [1000000]
+    python scripts/bench.py pg 10000 100000                 # the same, through bench.py
+
+For each size N, the workbook of scripts/bench_post.py (an N-event Log, the input sheets that agree with
+it, 100 new Actions rows) is copied into a new studio of the ledger (`ledger-init`), then, each in a
+fresh process:
+  raw        fastexcel's raw read of the workbook's Log (the denominator of the ratios)
+  verify     PgLog.verify: the whole chain in one streaming read from the database
+  post100    a desk posting the 100 actions into the ledger (reads and verifies the database's Log,
+             merges the input sheets, folds, writes the workbook and its Log mirror)
+Then, once, on a small ledger: 4 desk processes posting 25 times each at once (tests/pg_desk_worker.py:
+one sale and every third post a lesson): posts per second and p50/p95 latency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def measure(path: Path, url: str, studio: str, what: str, as_of: str) -> dict:
+    import datetime as dt
+
+    import fastexcel
+
+    from bench_post import NOW
+    from bench_post import _peak_mb
+    from xl_ledger.pg.desk import DeskStore
+    from xl_ledger.pg.desk import post_at_desk
+    from xl_ledger.pg.log import PgLog
+
+    log = PgLog(url, studio)
+    log.connect()  # the connection (and the schema check) is not what is measured
+    t = time.perf_counter()
+    extra = {}
+    if what == "raw":
+        fastexcel.read_excel(str(path)).load_sheet("Log").to_arrow()
+    elif what == "verify":
+        count, _head, broken, _ = log.verify()
+        assert broken is None and count > 0
+        extra = {"rows": count}
+    elif what == "post100":
+        _store, result = post_at_desk(DeskStore(path, log, "bench"), now=NOW, operator="owner",
+                                      today=dt.date.fromisoformat(as_of))
+        extra = {"applied": len(result.applied), "rejected": len(result.rejected), "new_rows": result.new_rows}
+    else:
+        raise SystemExit(f"unknown step {what}")
+    return {"seconds": time.perf_counter() - t, "peak_mb": _peak_mb(), **extra}
+
+
+def _fresh(path: Path, url: str, studio: str, what: str, as_of: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path), url, studio, what, as_of],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def copy_in(path: Path, url: str, studio: str) -> float:
+    from xl_ledger.book.filestore import FileStore
+    from xl_ledger.pg.log import PgLog
+
+    t = time.perf_counter()
+    rows, broken = FileStore(path).read_verified_log()
+    assert broken is None
+    log = PgLog(url, studio)
+    log.create()
+    with log.appending((0, "0" * 64), rows):
+        pass
+    log.close()
+    return time.perf_counter() - t
+
+
+def desks_at_once(folder: Path, url: str, desks: int = 4, posts: int = 25) -> None:
+    from post_helpers import NOW
+    from post_helpers import fresh
+    from post_helpers import studio as new_workbook
+    from xl_ledger.pg.desk import DeskStore
+    from xl_ledger.pg.desk import post_at_desk
+    from xl_ledger.pg.log import PgLog
+
+    ledger = f"bench-desks-{uuid.uuid4().hex[:8]}"
+    founder = new_workbook(folder, "founder.xlsm")
+    post_at_desk(DeskStore(founder, PgLog(url, ledger), "founder"), now=NOW, operator="owner")
+    paths = [fresh(folder, f"desk{i}.xlsm") for i in range(desks)]
+    for p in paths:
+        post_at_desk(DeskStore(p, PgLog(url, ledger), p.stem), now=NOW, operator="owner")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, str(REPO / "tests" / "pg_desk_worker.py"), str(p), url, ledger,
+                               str(i), str(posts), "1"], stdout=subprocess.PIPE, text=True, env=env)
+             for i, p in enumerate(paths)]
+    lines = []
+    for proc in procs:
+        out, _err = proc.communicate()
+        lines += [json.loads(line) for line in out.splitlines()]
+    wall = time.perf_counter() - t
+    took = sorted(line["seconds"] for line in lines)
+    attempts = sum(line["attempts"] for line in lines)
+    print(f"\n{desks} desks x {posts} posts at once: {len(lines)} posts in {wall:.1f} s = {len(lines) / wall:.2f} "
+          f"posts/s; latency p50 {took[len(took) // 2]:.2f} s, p95 {took[int(len(took) * 0.95) - 1]:.2f} s; "
+          f"{attempts} attempts", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--measure"]:
+        print(json.dumps(measure(Path(argv[1]), argv[2], argv[3], argv[4], argv[5])))
+        return
+    url = os.environ.get("XL_LEDGER_BENCH_PG") or os.environ.get("XL_LEDGER_TEST_PG")
+    if not url:
+        raise SystemExit("set XL_LEDGER_BENCH_PG to a PostgreSQL URL (README: Several desks, one ledger)")
+    from bench_post import build
+
+    sizes = [int(a) for a in argv] or [10_000, 100_000]
+    print("Each figure: seconds (ratio to fastexcel's raw read of the same Log from the workbook), one fresh "
+          "process each.")
+    print("Targets (issue 17): verify from PostgreSQL <= the raw read; a warm post of 100 actions <= 1 s at any "
+          "length.")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            t0 = time.perf_counter()
+            built, as_of = build(Path(tmp), n)
+            studio = f"bench-{n}-{uuid.uuid4().hex[:8]}"
+            copied = copy_in(built, url, studio)
+            print(f"\n{n:,} events: built in {time.perf_counter() - t0 - copied:.0f} s; copied into the ledger "
+                  f"in {copied:.1f} s", flush=True)
+            runs = {}
+            for what in ("raw", "verify", "raw", "verify"):  # best of two for the reads
+                r = _fresh(built, url, studio, what, as_of.isoformat())
+                if what not in runs or r["seconds"] < runs[what]["seconds"]:
+                    runs[what] = r
+            copy = Path(tmp) / "desk.xlsm"
+            shutil.copyfile(built, copy)
+            runs["post100"] = _fresh(copy, url, studio, "post100", as_of.isoformat())
+            raw = runs["raw"]["seconds"]
+            for what, r in runs.items():
+                more = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("seconds", "peak_mb"))
+                print(f"  {what:<8} {r['seconds']:.2f} s ({r['seconds'] / raw:.2f}x)  peak {r['peak_mb']:.0f} MB"
+                      f"{'  [' + more + ']' if more else ''}", flush=True)
+        desks_at_once(Path(tmp), url)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
