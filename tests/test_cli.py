@@ -91,11 +91,15 @@ def test_balance_and_history_for_one_student(demo, capsys):
     assert [s["student_id"] for s in one["students"]] == ["S-008"]
     assert all(p["owner"] == "S-008" or p["product_id"] == "FAM20" for p in one["packages"])
     assert xl_cli.run(["history", str(path), "--student", "S-008", "--today", "2026-03-31", "--json"]) == 0
-    lines = json.loads(capsys.readouterr().out)
-    final = {}
-    for line in lines:
-        final[line["unit"]] = line["balance"]
-    assert final == one["students"][0]["remaining"]  # the running balance ends at the balance
+    history = json.loads(capsys.readouterr().out)
+    final: dict[str, Decimal] = {}
+    for pid, q in history["closing"].items():  # each package's running balance after its last line
+        unit = next(p["unit"] for p in one["packages"] if p["package_id"] == pid)
+        final[unit] = final.get(unit, Decimal(0)) + Decimal(q)
+    assert {u: str(q) for u, q in final.items()} == one["students"][0]["remaining"]
+    # The running balance of a line is its package's balance that day: the first lines replay from zero.
+    first = history["lines"][0]
+    assert (first["what"], first["change"], first["balance"]) == ("bought", first["balance"], first["balance"])
 
 
 def test_init_records_the_interpreter_and_never_overwrites(tmp_path):

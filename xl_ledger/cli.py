@@ -257,22 +257,9 @@ def cmd_balance(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from xl_ledger.core import queries
+    from xl_ledger.statements.history import cmd_history as run_history
 
-    store, state = read_state(args)
-    sid = _student(state, args.student, store)[0]
-    lines = queries.history(state, sid)
-    if args.json:
-        print(json.dumps([{"date": h.date.isoformat(), "what": h.what, "package_id": h.package_id,
-                           "session_id": h.session_id, "student_id": h.by_student, "change": text(h.change),
-                           "unit": h.unit, "balance": text(h.balance)} for h in lines], indent=2, ensure_ascii=False))
-        return OK
-    print(f"{store.name}: {sid} {state.students[sid].name}, as of {state.as_of}")
-    print(f"  {'date':<10}  {'what':<34} {'package':<10} {'session':<10} {'change':>7} {'balance':>8} unit")
-    for h in lines:
-        print(f"  {h.date}  {h.what[:34]:<34} {h.package_id or '':<10} {h.session_id or '':<10} "
-              f"{text(h.change):>7} {text(h.balance):>8} {h.unit}")
-    return OK
+    return run_history(args)
 
 
 def os_user() -> str:
@@ -321,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", metavar="ID")
     p.add_argument("--as-of", metavar="DATE")
     p.add_argument("--json", action="store_true", help="machine-readable output (see README)")
-    p = add("history", cmd_history, "every change to a student's credit, with a running balance")
+    p = add("history", cmd_history, "every movement of a student's credit, with a running balance per package")
     p.add_argument("--student", metavar="ID", required=True)
+    p.add_argument("--from", dest="from_", metavar="DATE", help="first day (default: the first entry)")
+    p.add_argument("--to", metavar="DATE", help="last day (default: today)")
     p.add_argument("--json", action="store_true")
     for q in (sub.choices["balance"], sub.choices["history"]):
         q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
