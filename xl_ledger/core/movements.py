@@ -356,12 +356,13 @@ def _explain(d: dt.date, before: Optional[Package], after: Optional[Package], pr
             detail = f"{entry.event.amount:f} paid back"
         out.append(_entry_line(key[0] if key[0] == d else d, k, pkg, change, entry, detail))
 
-    # Expiry: credit left in lots past their last day (a negative figure: an extension revived it).
+    # Expiry: credit left in lots past their last day, each lot its own line (a negative figure: an
+    # extension revived it).
     gone = (after.expired if after is not None else ZERO) - (before.expired if before is not None else ZERO)
     if gone >= QTY_EPS:
-        for lot_id, qty, last in _expiring_lots(before, after, d, gone):
+        for qty, last in _expiring_lots(before, after, d, gone):
             out.append(_line(d, Kind.EXPIRED, pkg, None, None, -qty, "", None, "",
-                             f"lot {lot_id}, last valid day {last}" if last else f"lot {lot_id}"))
+                             f"last valid day {last}" if last else ""))
     elif gone <= -QTY_EPS:
         entry = _first(index.events(pid, d, E.Extend, E.Freeze, E.Unfreeze))
         out.append(_entry_line(d, Kind.RESTORED, pkg, -gone, entry, "usable again: its last day moved"))
@@ -463,18 +464,19 @@ def _draws(pkg: Package) -> dict[tuple, Decimal]:
 
 
 def _expiring_lots(before: Optional[Package], after: Package, d: dt.date, gone: Decimal) -> list[tuple]:
-    """Split the credit that expired at `d` over the lots whose last day just passed (each its own line)."""
+    """The credit that expired by `d`, one line per lot on its own last day (fold records each lapse in
+    Package.expiries); whatever those do not cover is one line for the package."""
     out = []
     left = gone
-    prev_left = {lot.lot_id: lot.left for lot in before.lots} if before is not None else {}
-    for lot in sorted(after.lots, key=lambda lot: lot.lot_id):
-        last = lot.end if lot.own_end else after.expires_on
-        if last is None or last >= d or lot.left >= QTY_EPS:
+    earlier = list(before.expiries) if before is not None else []
+    for last, qty in after.expiries:
+        if (last, qty) in earlier:
+            earlier.remove((last, qty))
             continue
-        q = min(prev_left.get(lot.lot_id, ZERO), left)
+        q = min(qty, left)
         if q >= QTY_EPS:
-            out.append((lot.lot_id, q, last))
+            out.append((q, last))
             left -= q
     if left >= QTY_EPS:
-        out.append((after.package_id, left, after.expires_on))
+        out.append((left, after.expires_on))
     return out
