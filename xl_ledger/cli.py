@@ -262,6 +262,12 @@ def cmd_history(args) -> int:
     return run_history(args)
 
 
+def cmd_statement(args) -> int:
+    from xl_ledger.statements.command import cmd_statement as run_statement
+
+    return run_statement(args)
+
+
 def os_user() -> str:
     try:
         return getpass.getuser()
@@ -313,7 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", metavar="DATE", help="first day (default: the first entry)")
     p.add_argument("--to", metavar="DATE", help="last day (default: today)")
     p.add_argument("--json", action="store_true")
-    for q in (sub.choices["balance"], sub.choices["history"]):
+    p = add("statement", cmd_statement, "a family's or a student's statement: every movement, opening and closing "
+                                         "balances, the studio's policy; --pdf to print or send")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--family", metavar="F", help="a family_id: every package its members own, shared ones once")
+    who.add_argument("--student", metavar="S", help="a student_id: their packages and their family's shared ones")
+    p.add_argument("--from", dest="from_", metavar="DATE", help="first day (default: the first entry)")
+    p.add_argument("--to", metavar="DATE", help="last day (default: today)")
+    p.add_argument("--pdf", metavar="OUT", help="write the statement as a PDF here")
+    for q in (sub.choices["balance"], sub.choices["history"], sub.choices["statement"]):
         q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
         q.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
 

@@ -103,6 +103,7 @@ class Movement:
     reason_code: Optional[str]
     source: str  # the input cell the fact came from, e.g. Actions!7 or Sessions!L12
     detail: str  # e.g. "expiry now 2026-05-14", "to S-004 (PK-0012)"
+    amount: Optional[Decimal] = None  # money paid in (sale, top-up) or back (refund, chargeback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,7 @@ def _natural(package_id: str) -> tuple:
 
 def _with_balance(m: Movement, balance: Decimal) -> Movement:
     return Movement(m.date, m.kind, m.package_id, m.product, m.owner, m.student_id, m.session_id, m.session_time,
-                    m.change, m.unit, balance, m.recorded_by, m.reason_code, m.source, m.detail)
+                    m.change, m.unit, balance, m.recorded_by, m.reason_code, m.source, m.detail, m.amount)
 
 
 def _line(d, kind, pkg, student, session_id, change, by, reason, source, detail="", time=None) -> Movement:
@@ -352,8 +353,6 @@ def _explain(d: dt.date, before: Optional[Package], after: Optional[Package], pr
         detail = ""
         if k is Kind.TRANSFER_OUT and entry is not None:
             detail = f"to {entry.event.to_student_id} ({entry.event.to_package_id})"
-        elif k in (Kind.REFUNDED, Kind.CHARGEBACK) and entry is not None and entry.event.amount:
-            detail = f"{entry.event.amount:f} paid back"
         out.append(_entry_line(key[0] if key[0] == d else d, k, pkg, change, entry, detail))
 
     # Expiry: credit left in lots past their last day, each lot its own line (a negative figure: an
@@ -398,7 +397,11 @@ def _entry_line(d, kind, pkg, change, entry: Optional[E.Entry], detail: str = ""
     if entry is None:
         return _line(d, kind, pkg, None, None, change, "", None, "", detail)
     ev = entry.event
-    return _line(d, kind, pkg, None, None, change, entry.operator, ev.reason_code, entry.source, detail)
+    line = _line(d, kind, pkg, None, None, change, entry.operator, ev.reason_code, entry.source, detail)
+    if kind in (Kind.BOUGHT, Kind.TOPPED_UP, Kind.REFUNDED, Kind.CHARGEBACK) and ev.amount is not None:
+        sign = -1 if kind in (Kind.REFUNDED, Kind.CHARGEBACK) else 1
+        line = Movement(*[getattr(line, f) for f in Movement.__slots__[:-1]], amount=sign * ev.amount)
+    return line
 
 
 def _lot_entry(index: _Index, pid: str, d: dt.date, kind: Kind) -> Optional[E.Entry]:
