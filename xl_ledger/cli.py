@@ -268,6 +268,12 @@ def cmd_statement(args) -> int:
     return run_statement(args)
 
 
+def cmd_remind(args) -> int:
+    from xl_ledger.reminders.command import cmd_remind as run_remind
+
+    return run_remind(args)
+
+
 def os_user() -> str:
     try:
         return getpass.getuser()
@@ -327,7 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", metavar="DATE", help="first day (default: the first entry)")
     p.add_argument("--to", metavar="DATE", help="last day (default: today)")
     p.add_argument("--pdf", metavar="OUT", help="write the statement as a PDF here")
-    for q in (sub.choices["balance"], sub.choices["history"], sub.choices["statement"]):
+    p = add("remind", cmd_remind, "queue the reminders due (low balance, expiring, owed, monthly statement) on the "
+                                   "Outbox sheet; --send mails them")
+    p.add_argument("--send", action="store_true", help="send queued and failed messages (SMTP from Settings)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be queued; write nothing")
+    p.add_argument("--retry", metavar="KEY", action="append", help="queue an `unsure` message again (repeatable)")
+    for q in (sub.choices["balance"], sub.choices["history"], sub.choices["statement"], sub.choices["remind"]):
         q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
         q.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
 

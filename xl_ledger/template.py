@@ -36,7 +36,7 @@ MAX_ROW = 1_048_575  # last zero-based row index of a sheet
 SHEET_ORDER: tuple[str, ...] = (
     "Sessions", "Actions", "Balances", "Packages", "Alerts",
     "Students", "Products", "Settings", "Staff", "Reasons",
-    "Allocations", "Report", "Log", "Migration",
+    "Allocations", "Report", "Log", "Migration", "Templates", "Outbox",
 )  # fmt: skip
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
 
@@ -52,6 +52,7 @@ BLURBS: dict[str, str] = {
     "Allocations": "Which session drew on which package.",
     "Report": "Month-end roll-forward: sales, delivered, refunds, chargebacks, breakage, liability.",
     "Migration": "What the legacy import found, row by row.",
+    "Outbox": "Reminder emails: queued, sent or failed, one row per change (xl-ledger remind).",
 }
 SETTING_NAMES = ("low_balance_threshold", "expiry_warning_days")
 
@@ -306,6 +307,8 @@ def _input_rows(sheet: S.Sheet) -> list[list[object]]:
         return [[key, default, meaning] for key, (default, _type, meaning) in S.SETTINGS.items()]
     if sheet is S.REASONS:
         return [list(r) for r in S.DEFAULT_REASONS]
+    if sheet is S.TEMPLATES:
+        return [list(r) for r in S.DEFAULT_TEMPLATES]
     return []
 
 

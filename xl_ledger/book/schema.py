@@ -100,6 +100,8 @@ LISTS: dict[str, tuple[str, ...]] = {
     "date_order": ("mdy", "dmy"),
     "action_status": ("", "applied", "rejected"),
     "period_start": ("calendar", "purchase"),
+    "smtp_security": ("starttls", "ssl", "none"),
+    "reminder_rule": ("low_balance", "used_up", "expiring", "owed", "statement"),
 }
 
 # Dropdowns fed by other sheets' id columns: defined name -> (sheet, column).
@@ -124,6 +126,14 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "makeup_max_per_quarter": (2, INT, "Most make-up credits per student per quarter"),
     "week_start": ("monday", CHOICE, "First day of a week for weekly credits (monday or sunday)"),
     "date_order": ("mdy", CHOICE, "How dates typed as text read: mdy (3/14/2026) or dmy (14/3/2026)"),
+    # Reminders by email (xl-ledger remind). The password is never kept here: it comes from the
+    # environment variable XL_LEDGER_SMTP_PASSWORD or the OS keyring.
+    "smtp_host": (None, TEXT, "Mail server for reminders, e.g. smtp.example.com (blank: reminders are not sent)"),
+    "smtp_port": (587, INT, "Mail server port: 587 for starttls, 465 for ssl"),
+    "smtp_security": ("starttls", CHOICE, "starttls, ssl or none (none only for a server on this computer)"),
+    "smtp_from": (None, TEXT, "Sender address of reminders, e.g. Studio <desk@example.com>"),
+    "smtp_user": (None, TEXT, "Mail server login; the password: XL_LEDGER_SMTP_PASSWORD or the OS keyring"),
+    "monthly_statement": ("no", YESNO, "yes: each family is mailed last month's statement in the first days of a month"),
 }
 
 SETTINGS_SHEET = Sheet(
@@ -257,6 +267,37 @@ DEFAULT_REASONS: tuple[tuple[str, str], ...] = (
     ("chargeback", "Card payment disputed with the bank"),
 )
 
+# Reminder texts: a subject and a body per rule, with $placeholders (xl_ledger/reminders/templates.py).
+TEMPLATES = Sheet(
+    "Templates",
+    (
+        Column("rule", CHOICE, required=True, choices="reminder_rule", width=14),
+        Column("subject", TEXT, required=True, width=40),
+        Column("body", TEXT, required=True, width=90),
+    ),
+    table="tblTemplates",
+    help="Reminder emails: one row per rule. $student $family $remaining $unit $expiry_date $studio $value.",
+)
+
+# Shipped in the template; a rule with no row here uses the same text.
+DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
+    ("low_balance", "$studio: $remaining $unit left for $student",
+     "Hello,\n\n$student has $remaining $unit left on $product ($value). To keep lessons going without a gap, "
+     "please renew before they run out.\n\nThank you,\n$studio"),
+    ("used_up", "$studio: no $unit left for $student",
+     "Hello,\n\n$student has used every one of the $unit on $product. The next lesson needs a new package."
+     "\n\nThank you,\n$studio"),
+    ("expiring", "$studio: $remaining $unit for $student expire on $expiry_date",
+     "Hello,\n\n$remaining $unit on $product ($value) for $student expire on $expiry_date. Book your "
+     "remaining lessons before then.\n\nThank you,\n$studio"),
+    ("owed", "$studio: a lesson of $student is not covered",
+     "Hello,\n\n$student's lesson on $session_date is not covered by a package ($remaining $unit owed). "
+     "Please buy a package or pay for it at the desk.\n\nThank you,\n$studio"),
+    ("statement", "$studio: statement for $family, $period",
+     "Hello,\n\nHere is the statement for $family for $period: $closing left at the end of it. The full "
+     "statement is attached.\n\nThank you,\n$studio"),
+)
+
 LOG = Sheet(
     "Log",
     (
@@ -378,6 +419,25 @@ REPORT = Sheet(
     engine_owned=True,
 )
 
+# Reminders, one row per change of a message's state (append-only: a row is never rewritten). A message's
+# state is its key's last row; the key (package + rule + threshold crossed) is what makes it sent once.
+OUTBOX = Sheet(
+    "Outbox",
+    (
+        Column("time", TEXT, width=20),
+        Column("key", ID, width=34),
+        Column("status", ID, width=9),
+        Column("rule", ID, width=12),
+        Column("to", TEXT, width=28),
+        Column("subject", TEXT, width=40),
+        Column("answer", TEXT, width=44),
+        Column("student_id", ID, width=11),
+        Column("package_id", ID, width=11),
+        Column("body", TEXT, width=60),
+    ),
+    engine_owned=True,
+)
+
 MIGRATION = Sheet(
     "Migration",
     (
@@ -392,8 +452,9 @@ MIGRATION = Sheet(
     engine_owned=True,
 )
 
-INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS)
-ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG)
+INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
+                                   TEMPLATES)
+ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 
