@@ -72,3 +72,18 @@ def test_statement_refuses_unknown_family_and_bad_period(book, capsys):
     assert "--from 2026-04-01" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         xl_cli.run(["statement", str(book)])  # neither --family nor --student: argparse says which is needed
+
+
+def test_statement_sheet_is_filled_and_reads_back_in_another_reader(book, tmp_path, capsys):
+    import python_calamine
+
+    copy = tmp_path / "copy.xlsm"
+    shutil.copyfile(book, copy)
+    assert xl_cli.run(["statement", str(copy), "--family", "FAM-BAKER", "--from", "2026-03-01", "--sheet",
+                       "--today", "2026-03-31"]) == 0
+    assert "Filled copy.xlsm!Statement" in capsys.readouterr().out
+    rows = python_calamine.CalamineWorkbook.from_path(str(copy)).get_sheet_by_name("Statement").to_python()
+    assert rows[0][:5] == ["date", "what", "who", "change", "balance"]
+    assert rows[1][1] == "Riverside Music & Movement — statement for Family FAM-BAKER: Vik Baker, Chloe Baker"
+    assert any(r[1] == "Total lessons: opening 6, closing 17" for r in rows)  # as the PDF and balance say
+    assert xl_cli.run(["verify", str(copy)]) == 0  # the Log is untouched

@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", metavar="DATE", help="first day (default: the first entry)")
     p.add_argument("--to", metavar="DATE", help="last day (default: today)")
     p.add_argument("--pdf", metavar="OUT", help="write the statement as a PDF here")
+    p.add_argument("--sheet", action="store_true", help="fill the workbook's printable Statement sheet")
     p = add("remind", cmd_remind, "queue the reminders due (low balance, expiring, owed, monthly statement) on the "
                                    "Outbox sheet; --send mails them")
     p.add_argument("--send", action="store_true", help="send queued and failed messages (SMTP from Settings)")

@@ -36,7 +36,7 @@ MAX_ROW = 1_048_575  # last zero-based row index of a sheet
 SHEET_ORDER: tuple[str, ...] = (
     "Sessions", "Actions", "Balances", "Packages", "Alerts",
     "Students", "Products", "Settings", "Staff", "Reasons",
-    "Allocations", "Report", "Log", "Migration", "Templates", "Outbox",
+    "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement",
 )  # fmt: skip
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
 
@@ -53,6 +53,7 @@ BLURBS: dict[str, str] = {
     "Report": "Month-end roll-forward: sales, delivered, refunds, chargebacks, breakage, liability.",
     "Migration": "What the legacy import found, row by row.",
     "Outbox": "Reminder emails: queued, sent or failed, one row per change (xl-ledger remind).",
+    "Statement": "A family's statement to print: select a student anywhere, then Ledger > Statement.",
 }
 SETTING_NAMES = ("low_balance_threshold", "expiry_warning_days")
 

@@ -438,6 +438,24 @@ OUTBOX = Sheet(
     engine_owned=True,
 )
 
+# A printable statement for one family or student, filled by the ribbon's Statement button or
+# `xl-ledger statement --sheet` (statements/sheet.py); Post leaves it as it is.
+STATEMENT = Sheet(
+    "Statement",
+    (
+        Column("date", TEXT, width=11),
+        Column("what", TEXT, width=30),
+        Column("who", TEXT, width=16),
+        Column("change", QTY, width=8),
+        Column("balance", QTY, width=8),
+        Column("recorded_by", TEXT, width=12),
+        Column("reason", TEXT, width=14),
+        Column("source", TEXT, width=14),
+        Column("note", TEXT, width=44),
+    ),
+    engine_owned=True,
+)
+
 MIGRATION = Sheet(
     "Migration",
     (
@@ -454,7 +472,8 @@ MIGRATION = Sheet(
 
 INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
                                    TEMPLATES)
-ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX)
+ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX,
+                                    STATEMENT)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 

@@ -241,6 +241,48 @@ def alerts(book):
     return result
 
 
+@macro
+def statement(book):
+    """Fill the Statement sheet for the family of the student under the selection (or that student)."""
+    from xl_ledger.statements import command as statement_command
+    from xl_ledger.statements import sheet as statement_sheet
+    from xl_ledger.statements.load import ledger_from_store
+
+    store = LiveStore(book)
+    student, _package = _context(book, store)
+    if not student:
+        alert(book, "Select a row of a student first (on Students, Sessions, Balances, Packages or Actions), "
+                    "then press Statement.")
+        return None
+    status(book, f"xl-ledger: building the statement of {student}…")
+    ledger = ledger_from_store(store, now=_now(), key=config.owner_key())
+    family = ledger.scopes.students[student].family_id if student in ledger.scopes.students else None
+    doc = statement_command.make(ledger, family_id=family, student_id=None if family else student)
+    statement_sheet.write(store, doc)
+    sheet = book.sheets[schema.STATEMENT.name]
+    sheet.activate()
+    sheet.range("A1").select()
+    status(book, f"xl-ledger: Statement of {doc.title} ready to print.")
+    return doc
+
+
+@macro
+def remind(book):
+    """Queue the reminders due today on the Outbox sheet (sending stays a deliberate `remind --send`)."""
+    from xl_ledger.reminders.command import Remind
+
+    store = LiveStore(book)
+    run = Remind(store, _now(), key=config.owner_key())
+    new = run.queue([])
+    run.save(new)
+    sheet = book.sheets[schema.OUTBOX.name]
+    sheet.activate()
+    queued = sum(1 for r in new if r.status == "queued")
+    alert(book, f"{queued} reminders queued on the Outbox sheet, {len(new) - queued} other rows "
+                "(no address, or unsure). Read them, then send with: xl-ledger remind <this workbook> --send")
+    return new
+
+
 # ------------------------------------------------------------------------------- Setup group
 IMPORT_COMMAND = "xl-ledger import LEGACY.xlsx --into STUDIO.xlsm"
 

@@ -71,6 +71,14 @@ BUTTONS: tuple[Button, ...] = (
     Button("alerts", "Alerts", "HighImportance", "Refresh alerts",
            "Lists low balances, packages expiring soon, owed sessions, rejected rows and hand-typed drift.",
            "alerts", "grpCheck"),
+    Button("statement", "Statement", "FilePrintPreview", "A family's statement",
+           "Fills the Statement sheet for the selected student's family: every movement of their credit, "
+           "opening and closing balances, the studio's policy. Ready to print.",
+           "statement", "grpCheck"),
+    Button("remind", "Reminders", "FileSendAsAttachment", "Queue reminder emails",
+           "Adds the reminders due today (low balance, expiring, owed) to the Outbox sheet for review; "
+           "`xl-ledger remind --send` sends them.",
+           "remind", "grpCheck"),
     Button("import_legacy", "Import legacy", "ImportExcel", "Import an old spreadsheet",
            "Reads a legacy tracking workbook, proposes the opening balances and explains every difference "
            "on the Migration sheet.",

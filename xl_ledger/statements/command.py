@@ -32,6 +32,12 @@ def cmd_statement(args) -> int:
     ledger = load.read_ledger(args)
     start, end = load.period(args, ledger)
     doc = make(ledger, args.family, args.student, start, end)
+    if args.sheet:
+        from xl_ledger.statements import sheet
+
+        sheet.write(cli_store(args), doc)
+        print(f"Filled {ledger.name}!Statement: {doc.title}, {doc.start} to {doc.end}. Print that sheet, or "
+              "open it in Excel.")
     if args.pdf:
         target = Path(args.pdf)
         if not target.parent.exists() if str(target.parent) else False:
@@ -43,5 +49,12 @@ def cmd_statement(args) -> int:
         print(f"Wrote {target}: {doc.title}, {doc.start} to {doc.end}, "
               + ", ".join(f"closing {document.qty(c)} {u}" for u, (_o, c) in sorted(doc.totals.items())))
         return 0
-    print(document.text(doc))
+    if not args.sheet:
+        print(document.text(doc))
     return 0
+
+
+def cli_store(args):
+    from xl_ledger.cli import open_store
+
+    return open_store(args.path)

@@ -41,6 +41,15 @@ def read_ledger(args) -> Ledger:
     return Ledger(store.name, scopes, scopes.settings, today)
 
 
+def ledger_from_store(store, now, key=None) -> Ledger:
+    """The same, for a store already open (the ribbon's LiveStore)."""
+    from xl_ledger import post
+    from xl_ledger.core.journal import Journal
+
+    scopes = Scopes(Journal.from_rows(post.read_verified_rows(store, key)).entries)
+    return Ledger(store.name, scopes, scopes.settings, post.local_today(now, scopes.settings.timezone))
+
+
 def period(args, ledger: Ledger) -> tuple[Optional[dt.date], dt.date]:
     """(--from, --to): --to defaults to today; --from to the first entry (None)."""
     from xl_ledger.cli import CliError

@@ -44,6 +44,16 @@ Public Sub OnAlerts(control As IRibbonControl)
     RunPython "import xl_ledger.excel.macros as m; m.alerts()"
 End Sub
 
+' Statement: A family's statement
+Public Sub OnStatement(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.statement()"
+End Sub
+
+' Reminders: Queue reminder emails
+Public Sub OnRemind(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.remind()"
+End Sub
+
 ' Import legacy: Import an old spreadsheet
 Public Sub OnImportLegacy(control As IRibbonControl)
     RunPython "import xl_ledger.excel.macros as m; m.import_legacy()"
