@@ -161,7 +161,8 @@ def test_ribbon_buttons(parts):
     assert [t.get("label") for t in tabs] == ["Ledger"]
     buttons = root.findall(f".//{UI_NS}button")
     assert [b.get("label") for b in buttons] == ["Post", "Sell/Top-up", "Refund", "Transfer", "Freeze", "Adjust",
-                                                 "Verify", "Alerts", "Import legacy", "Help"]  # fmt: skip
+                                                 "Verify", "Alerts", "Statement", "Reminders", "Import legacy",
+                                                 "Help"]  # fmt: skip
     for b in buttons:
         assert b.get("imageMso") and b.get("screentip") and b.get("supertip"), b.get("id")
     assert len({b.get("id") for b in buttons}) == len(buttons)

@@ -31,8 +31,7 @@ class Remind:
         from xl_ledger.core.scope import Scopes
 
         self.store = store
-        rows = post.read_verified_rows(self.store, key)
-        self.journal = Journal.from_rows(rows)
+        self.journal = Journal(self.store.open_log(key).entries())
         self.now = now
         settings_sheet = self.store.read_sheet("Settings")
         self.settings_records = list(settings_sheet.records())

@@ -31,11 +31,9 @@ def read_ledger(args) -> Ledger:
     """The Log of the workbook at args.path, its chain checked (exit 1 if it does not verify)."""
     from xl_ledger import cli
     from xl_ledger import post
-    from xl_ledger.core.journal import Journal
 
     store = cli.open_store(args.path)
-    rows = post.read_verified_rows(store, cli.read_key(getattr(args, "key_file", None)))
-    scopes = Scopes(Journal.from_rows(rows).entries)
+    scopes = Scopes(store.open_log(cli.read_key(getattr(args, "key_file", None))).entries())
     now, today = cli.clock(args)
     today = today or post.local_today(now, scopes.settings.timezone)
     return Ledger(store.name, scopes, scopes.settings, today)
@@ -44,9 +42,8 @@ def read_ledger(args) -> Ledger:
 def ledger_from_store(store, now, key=None) -> Ledger:
     """The same, for a store already open (the ribbon's LiveStore)."""
     from xl_ledger import post
-    from xl_ledger.core.journal import Journal
 
-    scopes = Scopes(Journal.from_rows(post.read_verified_rows(store, key)).entries)
+    scopes = Scopes(store.open_log(key).entries())
     return Ledger(store.name, scopes, scopes.settings, post.local_today(now, scopes.settings.timezone))
 
 
