@@ -238,8 +238,8 @@ def test_a_run_killed_after_queueing_or_while_sending_never_sends_twice(tmp_path
     assert box.keys() == ["PK-0001:low_balance:2", "PK-0002:low_balance:2"]
 
 
-@pytest.fixture
-def tls_server(tmp_path):
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (the client trusts it through XL_LEDGER_SMTP_CAFILE)."""
     if not shutil_which("openssl"):
         pytest.skip("openssl is needed to make the test server's certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -248,6 +248,12 @@ def tls_server(tmp_path):
                    check=True, capture_output=True)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    cert, context = certificate(tmp_path)
     box = Mailbox()
     logins = []
 
@@ -312,3 +318,25 @@ def test_monthly_statement_goes_to_each_family_once_with_the_pdf(tmp_path, serve
     assert "Family ROSSI: Ann Rossi, Bea Rossi" in text and "Carl" not in text
     total = next(line for line in text.splitlines() if "Total lessons" in line).split()
     assert total[-2:] == ["0", "2"]  # opening 1 March 0 (bought that day), closing 2
+
+
+def test_implicit_tls_ssl_on_its_own_port(tmp_path, monkeypatch, capsys):
+    cert, context = certificate(tmp_path)
+    box = Mailbox()
+    srv = Server(box, free_port(), ssl_context=context)
+    srv.start()
+    try:
+        path = book(tmp_path, srv.port, smtp_security="ssl")
+        monkeypatch.delenv("XL_LEDGER_SMTP_CAFILE", raising=False)
+        assert remind(path, "--send") == 5  # a certificate the client does not trust: failed, and says why
+        assert "CERTIFICATE_VERIFY_FAILED" in last_rows(path)["PK-0001:low_balance:2"]["answer"]
+        assert box.received == []
+        monkeypatch.setenv("XL_LEDGER_SMTP_CAFILE", str(cert))
+        assert remind(path, "--send") == 0  # the failed ones are retried, now over TLS
+        assert box.keys() == ["PK-0001:low_balance:2", "PK-0002:low_balance:2"]
+    finally:
+        srv.stop()
+
+
+def last_rows(path) -> dict[str, dict]:
+    return {r["key"]: r for r in outbox(path)}
