@@ -17,7 +17,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from post_helpers import REPO
