@@ -32,7 +32,7 @@ def read_ledger(args) -> Ledger:
     from xl_ledger import cli
     from xl_ledger import post
 
-    store = cli.open_store(args.path)
+    store = cli.open_store(args.path, args)  # the shared ledger's Log with --ledger (pg/)
     scopes = Scopes(store.open_log(cli.read_key(getattr(args, "key_file", None))).entries())
     now, today = cli.clock(args)
     today = today or post.local_today(now, scopes.settings.timezone)
