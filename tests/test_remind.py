@@ -339,3 +339,16 @@ def test_implicit_tls_ssl_on_its_own_port(tmp_path, monkeypatch, capsys):
 
 def last_rows(path) -> dict[str, dict]:
     return {r["key"]: r for r in outbox(path)}
+
+
+def test_a_second_remind_while_one_runs_is_refused(tmp_path, server, capsys):
+    from xl_ledger.reminders.command import one_run
+
+    box, _srv, port = server
+    path = book(tmp_path, port)
+    with one_run(path):  # another run holds the workbook's remind lock
+        assert remind(path, "--send") == 3
+        assert "another `xl-ledger remind` is running" in capsys.readouterr().err
+    assert outbox(path) == [] and box.received == []
+    assert remind(path, "--send") == 0  # once it has finished, the next run goes ahead
+    assert box.keys() == ["PK-0001:low_balance:2", "PK-0002:low_balance:2"]

@@ -10,7 +10,10 @@ The Outbox is rewritten with its old rows unchanged and new rows after them, in 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Optional
 
 from xl_ledger.reminders import mail
@@ -185,7 +188,33 @@ def _again(row: Row, stamp: str, status: Status, answer: str, to: Optional[str] 
                row.package_id, row.body)
 
 
+@contextlib.contextmanager
+def one_run(workbook: Path):
+    """One remind run per workbook at a time. Each run reads the Outbox, then saves it with rows added:
+    two runs at once would each miss the other's rows and could send a message twice. The OS lock on
+    `.~xl-ledger-remind.<name>` beside the workbook is held for the whole run and dies with the process."""
+    from xl_ledger.book.filestore import _os_lock
+    from xl_ledger.book.store import LockedError
+
+    fd = os.open(workbook.with_name(f".~xl-ledger-remind.{workbook.name}"), os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        if not _os_lock(fd):
+            raise LockedError(f"another `xl-ledger remind` is running on {workbook.name}: wait for it to finish, "
+                              "then run again (nothing was written)")
+        yield
+    finally:
+        os.close(fd)
+
+
 def cmd_remind(args) -> int:
+    from xl_ledger import cli
+
+    cli.open_store(args.path)  # a missing file or a folder is said plainly before any lock file is made
+    with one_run(Path(args.path)):
+        return _remind(args)
+
+
+def _remind(args) -> int:
     from xl_ledger import cli
 
     store = cli.open_store(args.path)
