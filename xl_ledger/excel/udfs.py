@@ -127,8 +127,16 @@ def LEDGER_VERIFY(caller=None):
 @xw.func(category=_CATEGORY)
 @xw.arg("student_id", doc="The student's id, as on the Students sheet (a cell holding it, e.g. A2).")
 def LEDGER_HISTORY(student_id, caller=None):
-    """The student's Log rows with a header row, as a dynamic array that spills down."""
-    state = _state(caller)
-    lines = queries.history(state, _student(state, student_id))
-    return [HISTORY_HEADER] + [[h.date, h.what, h.package_id or "", h.session_id or "", h.by_student or "",
-                                float(h.change), h.unit, float(h.balance)] for h in lines]
+    """Every movement of the student's credit, with a header row; balance is the package's running balance.
+
+    The same lines as the history command, as a dynamic array that spills down.
+    """
+    from xl_ledger.core import movements
+    from xl_ledger.core.scope import Scopes
+
+    ledger = cache.ledger(_book(caller))
+    state = ledger.state()
+    sid = _student(state, student_id)
+    stmt = movements.statement(Scopes(ledger.entries).entries_for([sid]), [sid], None, state.as_of)
+    return [HISTORY_HEADER] + [[m.date, str(m.kind), m.package_id, m.session_id or "", m.student_id or "",
+                                float(m.change), m.unit, float(m.balance)] for m in stmt.lines]

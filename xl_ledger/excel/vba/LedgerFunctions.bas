@@ -18,7 +18,7 @@ Public Sub DescribeLedgerFunctions()
             "Optional: the unit to count (lessons, hours, ...). Leave it out when the student has one unit.", _
             "Optional: the date to answer for. Default: today in the studio's time zone.")
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LEDGER_HISTORY", _
-        Description:="The student's Log rows with a header row, as a dynamic array that spills down.", _
+        Description:="Every movement of the student's credit, with a header row; balance is the package's running balance. The same lines as the history command, as a dynamic array that spills down.", _
         Category:="xl-ledger", _
         ArgumentDescriptions:=Array( _
             "The student's id, as on the Students sheet (a cell holding it, e.g. A2).")
