@@ -101,8 +101,10 @@ def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     legacy = lc.hours_purchases(tmp_path / "tutoring.xlsx")
     lf.answer(legacy, {"Packages!D7": "10 hours"})
     book = studio(tmp_path)
-    import_legacy(legacy, book, operator="owner", now=NOW)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
     legacy_day = dt.date(2025, 3, 28)  # the latest date in the old sheet
+    assert report.as_of == legacy_day  # the reconciliation compares there
+    assert "Legacy figures are compared as of 2025-03-28, the legacy file's last date." in report.lines()
     # Old sheet (total, used, left): Amy 10h 6.5 3.5; Bo 20 lessons 12 8; Cy 5h 1.5 3.5; Di 10h 2 8;
     # Ed 5h, 6 used, -1 left (the debt is item 4 below: 5 used from the pack, 1 hour owed).
     expected = {"10h": (10, Decimal("6.5"), Decimal("3.5")), "20 lessons": (20, 12, 8),

@@ -83,6 +83,7 @@ class ImportReport:
     findings: int = 0
     disagreements: int = 0
     held: int = 0  # rows that wait for an answer (dry run only: a real import with any is refused)
+    as_of: Optional[dt.date] = None  # the date the reconciliation compares at: the legacy file's last date
     csv_path: Optional[Path] = None
     warnings: list[str] = field(default_factory=list)  # files beside that could not be written after the commit
     seconds: dict[str, float] = field(default_factory=dict)  # per phase: read, studio, plan, append, fold, report, commit
@@ -103,6 +104,8 @@ class ImportReport:
         out.append(f"Mapping: {self.mapping_path} ({self.mapping_status}).")
         if self.csv_path is not None:
             out.append(f"Reconciliation: the Migration sheet of {self.studio} and {self.csv_path}.")
+        if self.as_of is not None:
+            out.append(f"Legacy figures are compared as of {self.as_of.isoformat()}, the legacy file's last date.")
         out.extend(f"Warning: {w}" for w in self.warnings)
         for r in self.rows:
             numbers = ""
@@ -204,7 +207,9 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     clock.lap("append")
     state = journal.fold(today)
     clock.lap("fold")
-    rows = reconcile.build_rows(plan, result, state)
+    # The old sheet's figures are compared as of its own last date (a legacy pack may expire later).
+    as_of = reconcile.legacy_as_of(plan, today)
+    rows = reconcile.build_rows(plan, result, state if as_of == today else journal.fold(as_of))
 
     body, _drift = render_sheets(log, _owed_in_summary(state), entries=journal.entries)  # Post's stage 8
     body[schema.MIGRATION.name] = rows
@@ -213,7 +218,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
                           students=sum(1 for s in plan.students.values() if not s.existing),
                           products=len(product_events), packages=len(plan.packages), sessions=len(plan.sessions),
                           log_rows=len(new_rows), rows=rows, findings=len(result.findings) + len(plan.notes),
-                          disagreements=reconcile.disagreements(rows), seconds=clock.laps, held=len(held))
+                          disagreements=reconcile.disagreements(rows), seconds=clock.laps, held=len(held), as_of=as_of)
     if dry_run:
         return report
 

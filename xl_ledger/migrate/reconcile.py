@@ -87,7 +87,14 @@ class _Related:
         return list(out.values())
 
 
+def legacy_as_of(plan: Plan, today) -> object:
+    """The legacy file's last date: the latest date of anything imported from it (a row the import had
+    to date on the import day makes that the date, so nothing imported is left out of the comparison)."""
+    return max((e.effective_date for e in plan.events), default=today)
+
+
 def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
+    """`state`: the ledger folded as of the date the legacy figures are compared at (legacy_as_of)."""
     related = _Related(result.findings)
     counts = _lesson_counts(result)
     student_cells: dict[str, list[str]] = {}  # every cell of the student's rows (to match findings)
