@@ -87,3 +87,23 @@ def test_statement_sheet_is_filled_and_reads_back_in_another_reader(book, tmp_pa
     assert rows[1][1] == "Riverside Music & Movement — statement for Family FAM-BAKER: Vik Baker, Chloe Baker"
     assert any(r[1] == "Total lessons: opening 6, closing 17" for r in rows)  # as the PDF and balance say
     assert xl_cli.run(["verify", str(copy)]) == 0  # the Log is untouched
+
+
+def test_policy_box_says_each_products_rule():
+    from xl_ledger.core.inputs import Product
+    from xl_ledger.core.inputs import Settings
+    from xl_ledger.statements.document import policy
+
+    products = [Product(product_id="P", name="Ten lessons", unit="lessons", quantity=10, price=300,
+                        validity="3 months", late_cancel="free"),
+                Product(product_id="M", name="Pilates monthly", unit="lessons", quantity=12, price=270,
+                        validity="3 months", period="month", per_period=4),
+                Product(product_id="H", name="Hours", unit="hours", quantity=10, price=500, validity_starts="first_use",
+                        validity="6 weeks")]
+    lines = policy(Settings(late_cancel_hours=24), products)
+    assert lines[0] == "A lesson cancelled less than 24 hours before it starts is a late cancel."
+    assert lines[1] == "A late cancel uses the lesson's credit, except on: Ten lessons."
+    assert lines[2] == "A missed lesson (no-show) uses its credit."
+    assert "Pilates monthly: 4 lessons a month; what is not used in a month expires at its end; the package runs " \
+           "3 months." in lines
+    assert any(x.startswith("Hours: credit is valid 6 weeks from the first lesson") for x in lines)

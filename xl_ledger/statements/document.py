@@ -91,6 +91,11 @@ def policy(settings, products: list) -> list[str]:
                + ".")
     for p in products:
         v = parse_validity(p.validity) if p.validity else None
+        if p.period in ("month", "week") and p.per_period:
+            # An allowance: each period's credits lapse at that period's end (fold: lot by lot).
+            out.append(f"{p.name}: {qty(p.per_period)} {p.unit} a {p.period}; what is not used in a {p.period} "
+                       f"expires at its end" + (f"; the package runs {v.count} {v.unit}." if v else "."))
+            continue
         if v is None:
             out.append(f"{p.name}: credit does not expire.")
         else:
