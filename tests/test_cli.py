@@ -191,3 +191,20 @@ def test_verify_with_the_owner_key(tmp_path):
     assert cli("verify", str(path), "--key-file", str(key)).returncode == 0
     plain = cli("verify", str(path))  # a plain-SHA check of an HMAC chain fails at the first row
     assert plain.returncode == 1 and "studio.xlsm!Log!A2" in plain.stderr
+
+
+def test_export_writes_a_balanced_journal_per_format_and_refuses_a_running_month(demo, tmp_path):
+    import csv
+    from decimal import Decimal
+
+    path, _ = demo
+    for fmt in ("qbo", "iif", "xero"):
+        out = tmp_path / f"feb.{fmt}"
+        done = cli("export", str(path), "--month", "2026-02", "--format", fmt, "--out", str(out), "--today", "2026-03-31")
+        assert done.returncode == 0, done.stderr
+        assert f"wrote {out}" in done.stdout and "2026-02: sales" in done.stdout
+    rows = list(csv.DictReader((tmp_path / "feb.qbo").open(encoding="utf-8", newline="")))
+    assert sum(Decimal(r["Debits"] or 0) for r in rows) == sum(Decimal(r["Credits"] or 0) for r in rows) > 0
+    done = cli("export", str(path), "--month", "2026-03", "--format", "qbo", "--out", str(tmp_path / "mar.csv"),
+               "--today", "2026-03-31")
+    assert done.returncode == 2 and "2026-03 has not ended" in done.stderr and not (tmp_path / "mar.csv").exists()

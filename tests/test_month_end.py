@@ -205,3 +205,112 @@ def test_any_studio_rolls_forward_every_month_and_closes_today_at_the_value_rema
             assert sum(m.ageing.values()) == m.closing + m.provision, m
             opening = m.closing
         assert months[-1].closing + months[-1].provision == liability_by_fold(s, today, today)
+
+
+# --- journal exports: golden files of the story, re-read with each format's rules --------------------
+
+import csv  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from xl_ledger.accounting import iif  # noqa: E402
+from xl_ledger.accounting import journal as J  # noqa: E402
+from xl_ledger.accounting import qbo  # noqa: E402
+from xl_ledger.accounting import xero  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden" / "month_end"
+
+
+def story_journals() -> list[J.Journal]:
+    s, _pk = story()
+    accts, problems = J.accounts([(9, {"account": "clearing", "name": "=Stripe Clearing", "code": "+610"})])
+    assert not problems  # a name that would be a formula in a spreadsheet: escaped in every file
+    return [J.month_journal(m, accts, "Studio") for m in figures(s).values() if m.month < "2026-12"]
+
+
+@pytest.mark.parametrize("fmt, name", [(qbo, "story.qbo.csv"), (iif, "story.iif"), (xero, "story.xero.csv")])
+def test_the_story_exports_byte_for_byte_as_its_golden_file(fmt, name):
+    files = fmt.write(story_journals())
+    assert len(files) == 1
+    if os.environ.get("XL_LEDGER_UPDATE_GOLDEN"):
+        (GOLDEN / name).write_bytes(files[0])
+    assert files[0] == (GOLDEN / name).read_bytes()
+
+
+def test_the_journals_hold_the_hand_computed_lines():
+    sep, oct_, nov = story_journals()
+    lines = {(x.account.role, x.debit, x.credit) for x in oct_.lines}
+    # October: delivered 80, breakage 200; the refund releases 60, pays 50 and keeps a 10 fee; the chargeback
+    # releases 80 and takes 100, a 20 loss.
+    assert lines == {("deferred_revenue", D(80), 0), ("class_revenue", 0, D(80)),
+                     ("deferred_revenue", D(200), 0), ("breakage_income", 0, D(200)),
+                     ("deferred_revenue", D(60), 0), ("clearing", 0, D(50)), ("refund_fees", 0, D(10)),
+                     ("deferred_revenue", D(80), 0), ("clearing", 0, D(100)), ("chargeback_losses", D(20), 0)}
+    assert oct_.debits == oct_.credits == D(440)
+    assert "comps 1 (list value 40.00), memo only" in sep.memo and "comps" not in nov.memo
+
+
+def test_qbo_reads_back_as_balanced_journals_with_us_dates():
+    rows = list(csv.DictReader(io.StringIO((GOLDEN / "story.qbo.csv").read_bytes().decode("utf-8"))))
+    assert list(rows[0]) == list(qbo.HEADERS)
+    by_no: dict = {}
+    for r in rows:
+        assert re.fullmatch(r"(0[1-9]|1[0-2])/\d\d/\d{4}", r["Journal Date"])
+        dt.datetime.strptime(r["Journal Date"], "%m/%d/%Y")
+        assert bool(r["Debits"]) != bool(r["Credits"])  # one side per line
+        d, c = Decimal(r["Debits"] or 0), Decimal(r["Credits"] or 0)
+        by_no.setdefault(r["Journal No."], [Decimal(0), Decimal(0)])
+        by_no[r["Journal No."]][0] += d
+        by_no[r["Journal No."]][1] += c
+        assert not r["Account Name"].startswith(("=", "+", "-", "@"))
+    assert list(by_no) == ["XL-2026-09", "XL-2026-10", "XL-2026-11"]
+    assert all(d == c for d, c in by_no.values())
+    assert by_no["XL-2026-09"] == [D(780), D(780)]  # sales 600 + delivered 180
+    assert rows[0]["Journal Date"] == "09/30/2026" and rows[0]["Account Name"] == "'=Stripe Clearing"
+
+
+def test_iif_blocks_sum_to_zero_with_crlf_and_tabs():
+    data = (GOLDEN / "story.iif").read_bytes()
+    assert data.count(b"\r\n") == data.count(b"\n")  # CRLF only
+    lines = [x.split("\t") for x in data.decode("utf-8").split("\r\n")[:-1]]
+    assert lines[0][0] == "!TRNS" and lines[1][0] == "!SPL" and lines[2] == ["!ENDTRNS"]
+    header = lines[0]
+    blocks, block = [], None
+    for fields in lines[3:]:
+        if fields[0] == "TRNS":
+            assert block is None
+            block = [fields]
+        elif fields[0] == "SPL":
+            block.append(fields)
+        else:
+            assert fields == ["ENDTRNS"]
+            blocks.append(block)
+            block = None
+    assert len(blocks) == 3
+    for b in blocks:
+        assert sum(Decimal(f[header.index("AMOUNT")]) for f in b) == 0
+        assert {f[header.index("TRNSTYPE")] for f in b} == {"GENERAL JOURNAL"}
+        for f in b:
+            dt.datetime.strptime(f[header.index("DATE")], "%m/%d/%Y")
+    older = iif.write(story_journals(), iif_trnstype="journal")[0].decode()
+    assert "\tJOURNAL\t" in older and "GENERAL JOURNAL" not in older
+
+
+def test_xero_reads_back_with_day_first_dates_and_splits_at_300_lines():
+    rows = list(csv.DictReader(io.StringIO((GOLDEN / "story.xero.csv").read_bytes().decode("utf-8"))))
+    assert list(rows[0]) == list(xero.HEADERS)
+    groups: dict = {}
+    for r in rows:
+        assert re.fullmatch(r"\d\d/\d\d/\d{4}", r["Date"])
+        dt.datetime.strptime(r["Date"], "%d/%m/%Y")
+        groups[(r["Narration"], r["Date"])] = groups.get((r["Narration"], r["Date"]), 0) + Decimal(r["Amount"])
+    assert len(groups) == 3 and all(v == 0 for v in groups.values())
+    assert rows[0]["Date"] == "30/09/2026" and rows[0]["AccountCode"] == "'+610"
+    # 35 journals of 10 lines: 350 lines → two files of whole journals (300 + 50), each balanced.
+    j = J.Journal("XL-X", dt.date(2026, 11, 30), "big", tuple(J.Line(J.Account("a", "A", "1", "Tax Exempt"),
+                                                                      D(i % 2), D(1 - i % 2), "x") for i in range(10)))
+    files = xero.write([J.Journal(f"XL-{n}", j.date, f"big {n}", j.lines) for n in range(35)])
+    counts = [len(list(csv.DictReader(io.StringIO(f.decode())))) for f in files]
+    assert counts == [300, 50]

@@ -351,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
         migrate_command.register(sub)
     from xl_ledger.pg import command as ledger_command  # --ledger on the commands above, ledger-init
     ledger_command.register(sub)
+    from xl_ledger.accounting import command as month_end  # export (the accountant's month-end)
+    month_end.register(sub)
     return parser
 
 

@@ -35,7 +35,7 @@ MAX_ROW = 1_048_575  # last zero-based row index of a sheet
 # Sheet order as a studio owner meets them: the daily sheets first, set-up and engine detail after.
 SHEET_ORDER: tuple[str, ...] = (
     "Sessions", "Actions", "Balances", "Packages", "Alerts",
-    "Students", "Products", "Settings", "Staff", "Reasons",
+    "Students", "Products", "Settings", "Staff", "Reasons", "Accounts",
     "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement",
 )  # fmt: skip
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
@@ -46,6 +46,7 @@ INPUT_TAB, ENGINE_TAB = "#70AD47", "#7F7F7F"
 BLURBS: dict[str, str] = {
     "Students": "Your clients. Siblings share a family_id.",
     "Reasons": "Reason codes for refunds, transfers and corrections.",
+    "Accounts": "Account names (QuickBooks) and codes (Xero) for the month-end journal export.",
     "Balances": "What each student has left, per unit.",
     "Packages": "Every package sold and what is left on it.",
     "Alerts": "Low balances, packages about to expire, owed sessions, rejected rows.",
@@ -310,6 +311,8 @@ def _input_rows(sheet: S.Sheet) -> list[list[object]]:
         return [list(r) for r in S.DEFAULT_REASONS]
     if sheet is S.TEMPLATES:
         return [list(r) for r in S.DEFAULT_TEMPLATES]
+    if sheet is S.ACCOUNTS:
+        return [list(r) for r in S.DEFAULT_ACCOUNTS]
     return []
 
 

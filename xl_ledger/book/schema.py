@@ -134,6 +134,7 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "smtp_from": (None, TEXT, "Sender address of reminders, e.g. Studio <desk@example.com>"),
     "smtp_user": (None, TEXT, "Mail server login; the password: XL_LEDGER_SMTP_PASSWORD or the OS keyring"),
     "monthly_statement": ("no", YESNO, "yes: each family is mailed last month's statement in the first days of a month"),
+    "iif_trnstype": ("GENERAL JOURNAL", CHOICE, "QuickBooks Desktop IIF: GENERAL JOURNAL (2019 on) or JOURNAL"),
 }
 
 SETTINGS_SHEET = Sheet(
@@ -296,6 +297,29 @@ DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
     ("statement", "$studio: statement for $family, $period",
      "Hello,\n\nHere is the statement for $family for $period: $closing left at the end of it. The full "
      "statement is attached.\n\nThank you,\n$studio"),
+)
+
+ACCOUNTS = Sheet(
+    "Accounts",
+    (
+        Column("account", ID, required=True, width=20, help="what the journal export books here"),
+        Column("name", TEXT, width=26, help="the account's name in QuickBooks (Parent:Sub for a sub-account)"),
+        Column("code", TEXT, width=10, help="the account's code in Xero"),
+        Column("tax_rate", TEXT, width=16, help="Xero's tax rate name, e.g. Tax Exempt"),
+    ),
+    table="tblAccounts",
+    help="The accounts the month-end journal exports use. Change the names and codes to your chart of accounts.",
+)
+
+# The accounts the journal exports book to, with names and codes a small studio can start from.
+DEFAULT_ACCOUNTS: tuple[tuple[str, str, str, str], ...] = (
+    ("clearing", "Stripe Clearing", "610", "Tax Exempt"),
+    ("deferred_revenue", "Deferred Revenue", "820", "Tax Exempt"),
+    ("class_revenue", "Class Revenue", "200", "Tax Exempt"),
+    ("breakage_income", "Breakage Income", "260", "Tax Exempt"),
+    ("refund_fees", "Refund Fee Income", "270", "Tax Exempt"),
+    ("chargeback_losses", "Chargeback Losses", "480", "Tax Exempt"),
+    ("credit_adjustments", "Credit Adjustments", "485", "Tax Exempt"),
 )
 
 LOG = Sheet(
@@ -471,7 +495,7 @@ MIGRATION = Sheet(
 )
 
 INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
-                                   TEMPLATES)
+                                   TEMPLATES, ACCOUNTS)
 ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX,
                                     STATEMENT)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS

@@ -56,6 +56,7 @@ class Settings(Frozen):
     makeup_max_per_quarter: int = 2
     week_start: Literal["monday", "sunday"] = "monday"
     date_order: Literal["mdy", "dmy"] = "mdy"  # how dates typed as text read: 3/14/2026 or 14/3/2026
+    iif_trnstype: Literal["general_journal", "journal"] = "general_journal"  # QuickBooks Desktop before 2019: journal
 
 
 class Product(Frozen):
@@ -235,6 +236,8 @@ SETTINGS_FIELDS: dict[str, tuple[Callable, str]] = {
     "makeup_max_per_quarter": (_int_nonneg("a number"), "Type a whole number, e.g. 2."),
     "week_start": (_choice(("monday", "sunday")), "Type monday or sunday."),
     "date_order": (_choice(("mdy", "dmy")), "Type mdy (3/14/2026) or dmy (14/3/2026)."),
+    "iif_trnstype": (_choice(("general_journal", "journal")),
+                     "Type GENERAL JOURNAL (QuickBooks Desktop 2019 and later) or JOURNAL (older)."),
 }
 
 PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {

@@ -1,0 +1,65 @@
+"""`xl-ledger export` (and the other month-end commands): argparse wiring over monthend.py."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="a month's journal for QuickBooks Online (qbo), QuickBooks Desktop (iif) "
+                                      "or Xero (xero)",
+                       description="One balanced journal per month: sales, delivered, breakage, refunds and "
+                                   "chargebacks in the accounts of the Accounts sheet; comps in the memo.")
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a month that has ended, or a range "
+                                                                      "2026-09..2026-11")
+    p.add_argument("--format", required=True, choices=("qbo", "iif", "xero"))
+    p.add_argument("--out", metavar="F", help="the file to write (default: beside the workbook)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_export)
+
+
+def _books(args):
+    from xl_ledger import cli
+    from xl_ledger.accounting import monthend
+
+    store = cli.open_store(args.path)
+    now, today = cli.clock(args)
+    return store, monthend.open_books(store, cli.read_key(args.key_file), today, now)
+
+
+def _fail(e) -> int:
+    """Print the stop in the product's error format (cli.CliError's) and return its exit code. Printed
+    here, not raised: under `python -m xl_ledger.cli` the running module's CliError is another class."""
+    from xl_ledger.cli import CliError
+
+    err = e if isinstance(e, CliError) else CliError(e.where, e.what, e.todo, e.value)
+    print(str(err), file=sys.stderr)
+    return err.code
+
+
+def cmd_export(args) -> int:
+    from xl_ledger.accounting import monthend
+    from xl_ledger.cli import CliError
+
+    try:
+        store, books = _books(args)
+    except CliError as e:
+        return _fail(e)
+    try:
+        months = monthend.parse_months(args.month, books)
+        fmt = monthend.FORMATS[args.format]
+        out = Path(args.out) if args.out else monthend.default_out(Path(args.path), f"journal-{args.format}", months,
+                                                                  fmt.EXTENSION)
+        paths = monthend.export(store, books, months, args.format, out)
+    except monthend.MonthEndError as e:
+        return _fail(e)
+    for m in months:
+        print(f"{m.month}: sales {m.sales:.2f}, delivered {m.delivered:.2f}, breakage {m.breakage:.2f}, "
+              f"liability {m.opening:.2f} → {m.closing:.2f}")
+    for path in paths:
+        print(f"wrote {path}", file=sys.stdout)
+    return 0

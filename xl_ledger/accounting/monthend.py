@@ -1,0 +1,127 @@
+"""What the month-end commands share: the Log read and folded once, the months asked for, the Accounts
+sheet, and files written whole or not at all. The CLI (command.py) and the ribbon call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from xl_ledger.accounting import iif
+from xl_ledger.accounting import journal as J
+from xl_ledger.accounting import qbo
+from xl_ledger.accounting import xero
+from xl_ledger.core import finance
+from xl_ledger.core.journal import Journal
+from xl_ledger.core.scope import Scopes
+from xl_ledger.core.state import State
+
+FORMATS = {"qbo": qbo, "iif": iif, "xero": xero}
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+class MonthEndError(Exception):
+    """A stop with where, what and what to do (the CLI prints it in the product's error format)."""
+
+    def __init__(self, where: str, what: str, todo: str = "", value: object = None):
+        super().__init__(what)
+        self.where, self.what, self.todo, self.value = where, what, todo, value
+
+
+@dataclass
+class Books:
+    """One verified read of a workbook's Log, folded as of today."""
+    name: str
+    journal: Journal
+    state: State
+    today: dt.date
+
+    @property
+    def months(self) -> list[finance.Month]:
+        return finance.months(self.state, self.journal.entries)
+
+
+def open_books(store, key: Optional[bytes], today: Optional[dt.date], now: dt.datetime) -> Books:
+    from xl_ledger import post
+
+    journal = Journal(store.open_log(key).entries())
+    settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
+    today = today or post.local_today(now, settings.timezone)
+    return Books(store.name, journal, journal.fold(today), today)
+
+
+def parse_months(text: str, books: Books, option: str = "--month") -> list[finance.Month]:
+    """`2026-11` or `2026-09..2026-11`: months that have ended (a month still running cannot be exported
+    or closed: its figures still move)."""
+    parts = text.strip().split("..")
+    keys = []
+    for part in parts:
+        m = _MONTH.fullmatch(part.strip())
+        if not m or not 1 <= int(m.group(2)) <= 12 or len(parts) > 2:
+            raise MonthEndError(option, "is not a month.", "Write it as YYYY-MM, e.g. 2026-11, or a range "
+                                "2026-09..2026-11.", text)
+        keys.append(part.strip())
+    first, last = keys[0], keys[-1]
+    if last < first:
+        raise MonthEndError(option, "ends before it starts.", "Write the earlier month first.", text)
+    running = f"{books.today.year:04d}-{books.today.month:02d}"
+    if last >= running:
+        raise MonthEndError(option, f"{last} has not ended (today is {books.today.isoformat()}).",
+                            "Choose a month that has ended.", text)
+    found = [m for m in books.months if first <= m.month <= last]
+    if not found:
+        raise MonthEndError(option, "has no figures: the Log holds nothing that early.",
+                            "Check the month.", text)
+    return found
+
+
+def accounts(store) -> dict[str, J.Account]:
+    from xl_ledger.book.store import StoreError
+
+    try:
+        records = list(store.read_sheet("Accounts").records())
+    except StoreError:
+        records = []  # a workbook made before the Accounts sheet: the defaults
+    accts, problems = J.accounts(records)
+    if problems:
+        raise MonthEndError(f"{store.name}!Accounts", problems[0].split(": ", 1)[1], "Fix the account column.")
+    return accts
+
+
+def export(store, books: Books, months: list[finance.Month], fmt: str, out: Path) -> list[Path]:
+    """The months' journals in `fmt`, written to `out` (and out-2, out-3… when Xero needs more files)."""
+    accts = accounts(store)
+    try:
+        journals = [J.month_journal(m, accts, books.state.settings.studio_name) for m in months]
+        files = FORMATS[fmt].write(journals, iif_trnstype=books.state.settings.iif_trnstype)
+    except J.Unbalanced as e:
+        raise MonthEndError(f"{store.name}", str(e), "Nothing was written; report this with the workbook.") from None
+    paths = [out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(len(files))]
+    write_all(dict(zip(paths, files)))
+    return paths
+
+
+def write_all(files: dict[Path, bytes]) -> None:
+    """Each file through a temporary file and a rename: a failed export leaves no half-written file."""
+    staged = []
+    try:
+        for path, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            staged.append((tmp, path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _path in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def default_out(book: Path, what: str, months: list[finance.Month], ext: str) -> Path:
+    span = months[0].month if len(months) == 1 else f"{months[0].month}..{months[-1].month}"
+    return book.with_name(f"{book.stem}-{what}-{span}.{ext}")
