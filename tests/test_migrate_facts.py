@@ -352,3 +352,19 @@ def test_a_ledger_exported_to_a_plain_sheet_imports_with_the_same_facts(tmp_path
     assert facts(after) == facts(before), (facts(after), facts(before))
     posts_clean_on = post(FileStore(book), now=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc), operator="owner")
     assert (posts_clean_on.new_rows, posts_clean_on.rejected) == (0, [])
+
+
+def test_the_reconciliation_folds_again_only_when_the_legacy_date_can_read_differently():
+    from studio import Studio
+    from xl_ledger.migrate.reconcile import same_as_of
+
+    s = Studio(today="2026-03-01")
+    s.product("TEN", "lessons", 10, 200)
+    s.student("S1")
+    s.sell("S1", "TEN", "2026-01-05")
+    today = s.state("2026-03-01")
+    assert same_as_of(s.journal, today, dt.date(2026, 1, 31))  # nothing after it, nothing can lapse
+    assert not same_as_of(s.journal, today, dt.date(2026, 1, 1))  # the sale is dated after it
+    s.product("MONTH", "lessons", 4, 80, validity="1 month")
+    s.sell("S1", "MONTH", "2026-01-06")
+    assert not same_as_of(s.journal, s.state("2026-03-01"), dt.date(2026, 1, 31))  # a pack that expires

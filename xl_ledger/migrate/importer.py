@@ -209,7 +209,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     clock.lap("fold")
     # The old sheet's figures are compared as of its own last date (a legacy pack may expire later).
     as_of = reconcile.legacy_as_of(plan, today)
-    rows = reconcile.build_rows(plan, result, state if as_of == today else journal.fold(as_of))
+    rows = reconcile.build_rows(plan, result, state if reconcile.same_as_of(journal, state, as_of) else journal.fold(as_of))
 
     body, _drift = render_sheets(log, _owed_in_summary(state), entries=journal.entries)  # Post's stage 8
     body[schema.MIGRATION.name] = rows

@@ -93,6 +93,17 @@ def legacy_as_of(plan: Plan, today) -> object:
     return max((e.effective_date for e in plan.events), default=today)
 
 
+def same_as_of(journal, state: State, as_of) -> bool:
+    """Whether `state` (folded as of the import day) already reads as of `as_of`: nothing is dated after
+    it and no package can lapse meanwhile (legacy packs have no expiry). Saves a second fold of a big log."""
+    if state.as_of == as_of:
+        return True
+    if any(p.expires_on is not None or p.product.period != "none" for p in state.packages.values()):
+        return False
+    master = ("settings_set", "product_set", "student_set")  # read whatever the date (fold step 1)
+    return all(e.event.effective_date <= as_of or e.event.kind in master for e in journal.entries)
+
+
 def build_rows(plan: Plan, result: ReadResult, state: State) -> list[tuple]:
     """`state`: the ledger folded as of the date the legacy figures are compared at (legacy_as_of)."""
     related = _Related(result.findings)
