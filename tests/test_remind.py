@@ -171,6 +171,9 @@ def test_reminders_arrive_once_per_key_over_three_runs_with_their_numbers(tmp_pa
     status = last_status(path)
     assert status == {"PK-0001:low_balance:2": "sent", "PK-0002:low_balance:2": "sent",
                       "PK-0003:low_balance:2": "failed"}
+    # No family contact is marked on Students: the buyer stands in, and the family pack's queued row says so.
+    (fam,) = [r for r in outbox(path) if r["key"] == "PK-0001:low_balance:2" and r["status"] == "queued"]
+    assert "no family contact marked for ROSSI: sent to the buyer, S1" in fam["answer"]
     dee = [r for r in outbox(path) if r["key"] == "PK-0003:low_balance:2"]
     assert len(dee) == 1 and "no address" in dee[0]["answer"] and "Students!D5" in dee[0]["answer"]
     for _ in range(2):
@@ -352,3 +355,40 @@ def test_a_second_remind_while_one_runs_is_refused(tmp_path, server, capsys):
     assert outbox(path) == [] and box.received == []
     assert remind(path, "--send") == 0  # once it has finished, the next run goes ahead
     assert box.keys() == ["PK-0001:low_balance:2", "PK-0002:low_balance:2"]
+
+
+def test_a_shared_packs_reminder_goes_to_the_family_contact_and_two_contacts_are_reported(tmp_path, server,
+                                                                                         capsys):
+    box, _srv, port = server
+    # Bea (S2, Students row 3) is the Rossis' contact; Carl (S3, row 4, no family) marking himself changes
+    # nothing for the Rossis. The pack was bought by Ann (S1), so without the mark it would go to Ann.
+    path = book(tmp_path, port)
+    type_rows(path, "Students", {3: {"email": "bea@rossi.test", "family_contact": "yes"},
+                                 4: {"family_contact": "yes"}})
+    assert remind(path, "--send") == 0
+    by_key = {m["X-Xl-Ledger-Key"]: m for m in box.received}
+    assert by_key["PK-0001:low_balance:2"]["X-Envelope-To"] == "bea@rossi.test"
+    assert by_key["PK-0001:low_balance:2"]["To"] == "bea@rossi.test"
+    assert by_key["PK-0002:low_balance:2"]["X-Envelope-To"] == "carl@diaz.test"  # his own pack, his own email
+    assert last_rows(path)["PK-0001:low_balance:2"]["to"] == "bea@rossi.test"
+
+    # A second studio where Ann and Bea are both marked: the family's reminder goes to no one, and its
+    # failed row names both cells (family_contact is column F); Carl's still goes.
+    other = tmp_path / "two"
+    other.mkdir()
+    box.received.clear()
+    path = book(other, port)
+    type_rows(path, "Students", {2: {"family_contact": "yes"}, 3: {"email": "bea@rossi.test", "family_contact": "yes"}})
+    assert remind(path, "--send") == 0
+    assert box.keys() == ["PK-0002:low_balance:2"]
+    fam = last_rows(path)["PK-0001:low_balance:2"]
+    assert fam["status"] == "failed" and fam["to"] in ("", None)
+    assert "2 family contacts marked for ROSSI" in fam["answer"]
+    assert "studio.xlsm!Students!F2 (S1)" in fam["answer"] and "studio.xlsm!Students!F3 (S2)" in fam["answer"]
+    # The studio clears Ann's mark: the next run sends the failed reminder to Bea, once.
+    type_rows(path, "Students", {2: {"family_contact": None}})
+    for _ in range(2):
+        assert remind(path, "--send") == 0
+    assert box.keys() == ["PK-0001:low_balance:2", "PK-0002:low_balance:2"]
+    assert {m["X-Xl-Ledger-Key"]: m["X-Envelope-To"] for m in box.received}["PK-0001:low_balance:2"] == \
+        "bea@rossi.test"

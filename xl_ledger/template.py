@@ -44,7 +44,8 @@ INPUT_TAB, ENGINE_TAB = "#70AD47", "#7F7F7F"
 
 # One line per sheet for the Start sheet, where the schema has no help text.
 BLURBS: dict[str, str] = {
-    "Students": "Your clients. Siblings share a family_id.",
+    "Students": "Your clients. Siblings share a family_id; family_contact = yes on one of them gets the "
+                "family's reminders and statements.",
     "Reasons": "Reason codes for refunds, transfers and corrections.",
     "Accounts": "Account names (QuickBooks) and codes (Xero) for the month-end journal export.",
     "Balances": "What each student has left, per unit.",

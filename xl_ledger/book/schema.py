@@ -188,6 +188,8 @@ STUDENTS = Sheet(
         Column("family_id", ID, width=12),
         Column("email", TEXT, width=28),
         Column("active", YESNO, default="yes", choices="yesno", width=8),
+        Column("family_contact", YESNO, choices="yesno", width=14,
+               help="yes on one member of a family: the family's reminders and statements go to this email"),
     ),
     table="tblStudents",
 )

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from xl_ledger.reminders import addresses
 from xl_ledger.reminders import mail
 from xl_ledger.reminders import outbox
 from xl_ledger.reminders import rules
@@ -57,13 +58,7 @@ class Remind:
         except templates.TemplateError:
             raise
         self.rows = outbox.read(self.outbox_sheet.records())
-        self.emails: dict[str, tuple[Optional[str], str]] = {}
-        students = self.store.read_sheet("Students")
-        for row, rec in students.records():
-            sid = str(rec.get("student_id") or "").strip()
-            if sid:
-                email = str(rec.get("email") or "").strip() or None
-                self.emails[sid] = (email, students.where(row, "email") if "email" in students.headers else "")
+        self.addresses = addresses.Addresses(self.store.read_sheet("Students"), self.state.family_of)
         monthly = any(str(r.get("key") or "").strip().lower() == "monthly_statement"
                       and str(r.get("value") or "").strip().lower() in ("yes", "y", "true", "1")
                       for _row, r in self.settings_records)
@@ -85,8 +80,9 @@ class Remind:
         self.store.commit(Change(expected_seq=seq, expected_hash=digest,
                                  sheets={"Outbox": [r.cells() for r in self.rows]}))
 
-    def address(self, student_id: str) -> tuple[Optional[str], str]:
-        return self.emails.get(student_id, (None, f"{self.store.name}!Students"))
+    def address(self, rule: str, package_id: str, student_id: str) -> addresses.Address:
+        family = rules.addressed_family(self.state, rule, package_id, student_id)
+        return self.addresses.of(student_id, family)
 
     def queue(self, retry: list[str]) -> list[Row]:
         """New rows for reminders due and not yet in the Outbox (and `unsure` for interrupted sends)."""
@@ -111,10 +107,9 @@ class Remind:
             if d.rule is rules.Rule.STATEMENT:
                 values["closing"] = self.statement_closing(d)
             text = templates.render(self.templates[str(d.rule)], values)
-            to, where = self.address(d.student_id)
-            status, answer = Status.QUEUED, ""
-            if not to:
-                status, answer = Status.FAILED, f"no address: type {d.student_id}'s email in {where}"
+            address = self.address(d.rule, d.package_id, d.student_id)
+            to = address.to
+            status, answer = (Status.QUEUED, address.note) if to else (Status.FAILED, address.problem)
             new.append(Row(stamp, d.key, status, str(d.rule), to or "", text.subject, answer, d.student_id,
                            d.package_id, text.plain))
         return new
@@ -144,7 +139,7 @@ class Remind:
         carry: list[Row] = []  # the previous message's result, saved together with the next `sending`
         try:
             for row in pending:
-                to = row.to or (self.address(row.student_id)[0] or "")
+                to = row.to or (self.address(row.rule, row.package_id, row.student_id).to or "")
                 if not to:
                     continue  # still no address: the failed row says so; nothing new to write
                 stamp = self.stamp()

@@ -35,7 +35,7 @@ class Rule(StrEnum):
 class Due:
     key: str
     rule: Rule
-    student_id: str  # whose address it goes to (the package's owner for a shared pack: the family contact)
+    student_id: str  # who it is about: the package's owner for a shared pack (addressed_family says whose)
     package_id: str
     family_id: Optional[str]
     values: dict = field(default_factory=dict)  # the $placeholders, as text
@@ -127,6 +127,17 @@ def due(state: State, *, monthly_statement: bool = False) -> list[Due]:
         for d in statements_due(state):
             out[d.key] = d
     return sorted(out.values(), key=lambda d: d.key)
+
+
+def addressed_family(state: State, rule: str, package_id: str, student_id: str) -> Optional[str]:
+    """The family a message belongs to (its address is then the family's contact), or None: a shared
+    pack's reminders and a family's statement are the family's; the rest are the student's own."""
+    if rule == Rule.STATEMENT:
+        return state.family_of(student_id)
+    pkg = state.packages.get(package_id) if package_id else None
+    if pkg is not None and pkg.product.shared:
+        return state.family_of(pkg.owner)
+    return None
 
 
 def last_month(as_of: dt.date) -> tuple[dt.date, dt.date]:
