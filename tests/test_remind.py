@@ -173,7 +173,7 @@ def test_reminders_arrive_once_per_key_over_three_runs_with_their_numbers(tmp_pa
                       "PK-0003:low_balance:2": "failed"}
     # No family contact is marked on Students: the buyer stands in, and the family pack's queued row says so.
     (fam,) = [r for r in outbox(path) if r["key"] == "PK-0001:low_balance:2" and r["status"] == "queued"]
-    assert "no family contact marked for ROSSI: sent to the buyer, S1" in fam["answer"]
+    assert "no family contact marked for ROSSI: it goes to the buyer, S1" in fam["answer"]
     dee = [r for r in outbox(path) if r["key"] == "PK-0003:low_balance:2"]
     assert len(dee) == 1 and "no address" in dee[0]["answer"] and "Students!D5" in dee[0]["answer"]
     for _ in range(2):

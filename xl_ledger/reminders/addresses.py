@@ -72,5 +72,5 @@ class Addresses:
         address = self.own(student_id)
         if not address.to:
             return address
-        return Address(address.to, note=f"no family contact marked for {family_id}: sent to the buyer, "
+        return Address(address.to, note=f"no family contact marked for {family_id}: it goes to the buyer, "
                                         f"{student_id}; type yes in one member's family_contact on Students")

@@ -232,6 +232,8 @@ def _remind(args) -> int:
         print(f"Would add {len(new)} Outbox rows to {name} (as of {r.today}); nothing written:")
         for row in new:
             print(f"  {row.status:<7} {row.key:<36} {row.to or '(no address)':<28} {row.subject}")
+            if row.answer:
+                print(f"          {row.answer}")
         return cli.OK
     r.save(new)
     queued = sum(1 for x in new if x.status is Status.QUEUED)
