@@ -208,3 +208,24 @@ def test_export_writes_a_balanced_journal_per_format_and_refuses_a_running_month
     done = cli("export", str(path), "--month", "2026-03", "--format", "qbo", "--out", str(tmp_path / "mar.csv"),
                "--today", "2026-03-31")
     assert done.returncode == 2 and "2026-03 has not ended" in done.stderr and not (tmp_path / "mar.csv").exists()
+
+
+def test_audit_lists_the_months_changes_by_hand_in_a_csv_and_the_audit_sheet(demo, tmp_path):
+    import csv
+
+    book = tmp_path / "studio.xlsm"
+    shutil.copy(demo[0], book)
+    done = cli("audit", str(book), "--month", "2026-03", "--today", "2026-04-02")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader((tmp_path / "studio-audit-2026-03.csv").open(encoding="utf-8-sig", newline="")))
+    # The demo's refund and sibling transfer (dated 10 Feb, recorded 1 Mar) and its freeze of 12 Mar.
+    assert [(r["what"], r["reason_code"], r["source"]) for r in rows] == [
+        ("refund", "moved_away", "studio.xlsm!Actions!32"),
+        ("transfer to S-009 (PK-0031)", "family_transfer", "studio.xlsm!Actions!33"),
+        ("freeze 14 days", "medical", "studio.xlsm!Actions!49")]
+    assert rows[0]["reason"] == "Client moved away" and rows[0]["operator"] == "owner"
+    sheet = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Audit").to_python()
+    assert [r[4] for r in sheet[1:]] == [r["what"] for r in rows]
+    assert cli("verify", str(book)).returncode == 0  # the Log is untouched
+    done = cli("audit", str(book), "--month", "2026-04", "--today", "2026-04-02")
+    assert done.returncode == 2 and "has not ended" in done.stderr

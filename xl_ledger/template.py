@@ -36,7 +36,7 @@ MAX_ROW = 1_048_575  # last zero-based row index of a sheet
 SHEET_ORDER: tuple[str, ...] = (
     "Sessions", "Actions", "Balances", "Packages", "Alerts",
     "Students", "Products", "Settings", "Staff", "Reasons", "Accounts",
-    "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement",
+    "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement", "Audit",
 )  # fmt: skip
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
 
@@ -47,6 +47,7 @@ BLURBS: dict[str, str] = {
     "Students": "Your clients. Siblings share a family_id; family_contact = yes on one of them gets the "
                 "family's reminders and statements.",
     "Reasons": "Reason codes for refunds, transfers and corrections.",
+    "Audit": "Who changed what and why in a month: xl-ledger audit writes it for printing.",
     "Accounts": "Account names (QuickBooks) and codes (Xero) for the month-end journal export.",
     "Balances": "What each student has left, per unit.",
     "Packages": "Every package sold and what is left on it.",

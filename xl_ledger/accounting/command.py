@@ -20,6 +20,7 @@ def register(sub) -> None:
     p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
     p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_export)
+    register_audit(sub)
 
 
 def _books(args):
@@ -62,4 +63,38 @@ def cmd_export(args) -> int:
               f"liability {m.opening:.2f} → {m.closing:.2f}")
     for path in paths:
         print(f"wrote {path}", file=sys.stdout)
+    return 0
+
+
+def register_audit(sub) -> None:
+    p = sub.add_parser("audit", help="a month's audit trail: who changed what, when and why (CSV and the Audit sheet)",
+                       description="Every adjustment, refund, chargeback, comp, transfer, extension, freeze and "
+                                   "close effective or recorded in the month: who, when, the effective date, the "
+                                   "reason and its meaning, the note and the source cell.")
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a month that has ended")
+    p.add_argument("--out", metavar="F", help="the CSV to write (default: beside the workbook)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_audit(args) -> int:
+    from xl_ledger.accounting import monthend
+    from xl_ledger.cli import CliError
+
+    try:
+        store, books = _books(args)
+    except CliError as e:
+        return _fail(e)
+    try:
+        months = monthend.parse_months(args.month, books)
+        if len(months) != 1:
+            raise monthend.MonthEndError("--month", "names more than one month.", "Give one month, e.g. 2026-11.",
+                                         args.month)
+        out = Path(args.out) if args.out else monthend.default_out(Path(args.path), "audit", months, "csv")
+        rows = monthend.audit(store, books, months[0], out)
+    except monthend.MonthEndError as e:
+        return _fail(e)
+    print(f"{months[0].month}: {len(rows)} changes by hand; wrote {out} and the Audit sheet of {Path(args.path).name}")
     return 0

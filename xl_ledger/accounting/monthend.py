@@ -39,6 +39,7 @@ class Books:
     journal: Journal
     state: State
     today: dt.date
+    log: object = None  # the store's OpenLog: a command that writes commits through it
 
     @property
     def months(self) -> list[finance.Month]:
@@ -48,10 +49,11 @@ class Books:
 def open_books(store, key: Optional[bytes], today: Optional[dt.date], now: dt.datetime) -> Books:
     from xl_ledger import post
 
-    journal = Journal(store.open_log(key).entries())
+    log = store.open_log(key)
+    journal = Journal(log.entries())
     settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
     today = today or post.local_today(now, settings.timezone)
-    return Books(store.name, journal, journal.fold(today), today)
+    return Books(store.name, journal, journal.fold(today), today, log)
 
 
 def parse_months(text: str, books: Books, option: str = "--month") -> list[finance.Month]:
@@ -125,3 +127,22 @@ def write_all(files: dict[Path, bytes]) -> None:
 def default_out(book: Path, what: str, months: list[finance.Month], ext: str) -> Path:
     span = months[0].month if len(months) == 1 else f"{months[0].month}..{months[-1].month}"
     return book.with_name(f"{book.stem}-{what}-{span}.{ext}")
+
+
+def audit(store, books: Books, month: finance.Month, out: Path) -> list[tuple]:
+    """The month's audit rows: the CSV at `out` and the workbook's Audit sheet, both or neither (the CSV
+    is written after the workbook's commit succeeded, through a rename)."""
+    from xl_ledger import csvsafe
+    from xl_ledger.accounting import audit as A
+    from xl_ledger.book.store import Change
+    from xl_ledger.book.store import StoreError
+
+    try:
+        reasons = A.meanings(store.read_sheet("Reasons").records())
+    except StoreError:
+        reasons = A.meanings()
+    rows = A.rows(books.journal.entries, month, Path(books.name).name, reasons)
+    head = books.log.head
+    books.log.commit(Change(head[0], head[1], sheets={"Audit": rows}))
+    write_all({out: csvsafe.to_bytes(A.HEADERS, rows)})
+    return rows

@@ -301,6 +301,26 @@ DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
      "statement is attached.\n\nThank you,\n$studio"),
 )
 
+AUDIT = Sheet(
+    "Audit",
+    (
+        Column("seq", INT, width=7),
+        Column("recorded_at", TEXT, width=21),
+        Column("operator", ID, width=12),
+        Column("effective_date", DATE, width=12),
+        Column("what", TEXT, width=28),
+        Column("student_id", ID, width=11),
+        Column("package_id", ID, width=11),
+        Column("quantity", QTY, width=9),
+        Column("amount", MONEY, width=11),
+        Column("reason_code", ID, width=15),
+        Column("reason", TEXT, width=34),
+        Column("note", TEXT, width=30),
+        Column("source", TEXT, width=26),
+    ),
+    engine_owned=True,
+)
+
 ACCOUNTS = Sheet(
     "Accounts",
     (
@@ -427,20 +447,20 @@ REPORT = Sheet(
         Column("refunds", MONEY, width=12),
         Column("chargebacks", MONEY, width=12),
         Column("breakage", MONEY, width=12),
-        Column("liability_start", MONEY, width=14),
+        Column("liability_start", MONEY, width=15),
         Column("liability_end", MONEY, width=14),
         Column("adjustments", MONEY, width=12),
-        Column("sales_count", QTY, width=8),
-        Column("sessions_delivered", QTY, width=10),
-        Column("refunds_paid", MONEY, width=12),
-        Column("chargebacks_paid", MONEY, width=12),
-        Column("comps", QTY, width=8),
-        Column("comps_list_value", MONEY, width=12),
-        Column("expiring_next_month", MONEY, width=12),
-        Column("expiring_2_3_months", MONEY, width=12),
-        Column("expiring_later", MONEY, width=12),
+        Column("sales_count", INT, width=12),
+        Column("sessions_delivered", INT, width=18),
+        Column("refunds_paid", MONEY, width=13),
+        Column("chargebacks_paid", MONEY, width=17),
+        Column("comps", INT, width=8),
+        Column("comps_list_value", MONEY, width=17),
+        Column("expiring_next_month", MONEY, width=20),
+        Column("expiring_2_3_months", MONEY, width=20),
+        Column("expiring_later", MONEY, width=15),
         Column("no_expiry", MONEY, width=12),
-        Column("sales_by_product", TEXT, width=40),
+        Column("sales_by_product", TEXT, width=80),
     ),
     engine_owned=True,
 )
@@ -499,7 +519,7 @@ MIGRATION = Sheet(
 INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
                                    TEMPLATES, ACCOUNTS)
 ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX,
-                                    STATEMENT)
+                                    STATEMENT, AUDIT)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 
