@@ -60,7 +60,7 @@ def test_balance_json_contract(demo):
     done = cli("balance", str(path), "--json", "--as-of", "2026-03-31")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"as_of", "packages", "students"} and report["as_of"] == "2026-03-31"
+    assert set(report) == {"as_of", "packages", "students", "family_pools"} and report["as_of"] == "2026-03-31"
     pkg_keys = {"package_id", "product_id", "owner", "unit", "total", "used", "reserved", "remaining",
                 "value_remaining", "expires_on", "status"}
     assert report["packages"] and all(set(p) == pkg_keys for p in report["packages"])
@@ -73,11 +73,11 @@ def test_balance_json_contract(demo):
         assert p["expires_on"] is None or dt.date.fromisoformat(p["expires_on"])
     assert len(report["students"]) == 40
     for s in report["students"]:
-        assert set(s) == {"student_id", "name", "remaining", "owed_sessions"}
+        assert set(s) == {"student_id", "name", "remaining", "owed_sessions", "value_remaining", "owed_value"}
         assert isinstance(s["owed_sessions"], int)
         assert all(u in ("hours", "lessons", "months") and isinstance(q, str) for u, q in s["remaining"].items())
-    # The same numbers as the Balances sheet the post wrote for that day.
-    sheet = {(r["student_id"], r["unit"]): r["remaining"]
+    # The same numbers as the Balances sheet the post wrote for that day (what each can use).
+    sheet = {(r["student_id"], r["unit"]): r["can_use"]
              for _, r in FileStore(path).read_sheet("Balances").records()}
     for s in report["students"]:
         for unit, q in s["remaining"].items():

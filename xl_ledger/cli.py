@@ -213,18 +213,20 @@ def _student(state, student_id: Optional[str], store) -> list[str]:
 
 
 def balance_report(state, student_ids: list[str]) -> dict:
-    """The `balance --json` contract (README): decimal strings for quantities and money."""
-    from xl_ledger.core import queries
+    """The `balance --json` contract (README): decimal strings for quantities and money. The figures are the
+    balance index's (core/balances.py), the same as the Balances sheet's."""
+    from xl_ledger.core import balances
+    from xl_ledger.core.numbers import ZERO
     from xl_ledger.core.numbers import money
 
+    index = balances.index(state)
     if len(student_ids) == len(state.students):
         pkgs = list(state.packages.values())
     else:
-        seen = {p.package_id: p for sid in student_ids for p in state.usable_packages(sid)}
+        seen = {p.package_id: p for sid in student_ids for p in index.usable_packages(sid)}
         pkgs = list(seen.values())
-    owed: dict[str, int] = {}
-    for a in queries.owed(state):
-        owed[a.student_id] = owed.get(a.student_id, 0) + 1
+    families = {state.family_of(sid) for sid in student_ids}
+    lines = index.lines()
     return {
         "as_of": state.as_of.isoformat(),
         "packages": [{
@@ -235,9 +237,15 @@ def balance_report(state, student_ids: list[str]) -> dict:
         } for p in sorted(pkgs, key=lambda p: p.package_id)],
         "students": [{
             "student_id": sid, "name": state.students[sid].name,
-            "remaining": {u: text(queries.balance(state, sid, u)) for u in queries.units_of(state, sid)},
-            "owed_sessions": owed.get(sid, 0),
+            "remaining": {u: text(index.usable(sid, u)) for u in index.units(sid)},
+            "owed_sessions": sum(len({a.session_id for a in index.owed(sid, u)}) for u in index.units(sid)),
+            "value_remaining": f"{money(sum((ln.value_remaining for ln in lines if ln.student_id == sid), ZERO)):.2f}",
+            "owed_value": f"{money(sum((index.owed_value(sid, u) for u in index.units(sid)), ZERO)):.2f}",
         } for sid in student_ids],
+        "family_pools": [{
+            "family_id": ln.family_id, "unit": ln.unit, "remaining": text(ln.remaining),
+            "value_remaining": f"{money(ln.value_remaining):.2f}", "packages": list(ln.packages),
+        } for ln in lines if ln.student_id is None and ln.family_id in families],
     }
 
 
@@ -253,6 +261,9 @@ def cmd_balance(args) -> int:
         left = ", ".join(f"{q} {u}" for u, q in s["remaining"].items()) or "no packages"
         owed = f"; {s['owed_sessions']} sessions owed" if s["owed_sessions"] else ""
         print(f"  {s['student_id']:<10} {s['name']:<24} {left}{owed}")
+    for f in report["family_pools"]:
+        print(f"  family {f['family_id']} shares {f['remaining']} {f['unit']} ({', '.join(f['packages'])}), "
+              f"worth {f['value_remaining']} {state.settings.currency}")
     return OK
 
 

@@ -415,12 +415,13 @@ def find_drift(log: OpenLog, body: dict[str, list[tuple]]) -> list[tuple]:
         sheet = log.read_sheet(name)
         headers = schema.BY_NAME[name].headers
         n = len(headers) - 1  # the last column is the fingerprint
-        keyed = {(r[0], r[3]) if name == "Balances" else r[0]: r for r in body.get(name, [])}
+        # Balances rows are keyed by student, family and unit: a family's shared pool has no student id.
+        keyed = {(r[0], r[2], r[3]) if name == "Balances" else r[0]: r for r in body.get(name, [])}
         for excel_row, values in sheet.rows:
             values = tuple(values) + (None,) * (len(headers) - len(values))
-            if not values[0] or render.fingerprint(values[:n]) == values[n]:
+            if not (values[0] or (name == "Balances" and values[2])) or render.fingerprint(values[:n]) == values[n]:
                 continue
-            expected = keyed.get((values[0], values[3]) if name == "Balances" else values[0])
+            expected = keyed.get((values[0] or "", values[2], values[3]) if name == "Balances" else values[0])
             for i in range(n):
                 now = expected[i] if expected else None
                 if expected is not None and _same(values[i], now):

@@ -224,7 +224,7 @@ def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:
     rule(pk, f'=AND(ISNUMBER({rem}),{rem}<=setting_low_balance_threshold,OR({status}="active",{status}="frozen"))',
          fmt.cf_low)  # fmt: skip
 
-    owed, brem, nxt = (f"${bal.letter(c)}2" for c in ("owed_sessions", "remaining", "next_expiry"))
+    owed, brem, nxt = (f"${bal.letter(c)}2" for c in ("owed_sessions", "can_use", "next_expiry"))
     rule(bal, f"=AND(ISNUMBER({owed}),{owed}>0)", fmt.cf_owed, stop=True)
     rule(bal, f"=AND(ISNUMBER({brem}),{brem}<=setting_low_balance_threshold)", fmt.cf_low)
     # Expiring soon marks only the date: the row colour is kept for the balance itself.

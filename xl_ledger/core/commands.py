@@ -125,7 +125,10 @@ def _package(ctx: Context, a: Action, d: dt.date):
     if pkg is None:
         raise Rejected("package_id", f'"{a.package_id}" is not a package (as of {d.isoformat()}).',
                        "Type a package_id from the Packages sheet, and check the date.", a.package_id)
-    if a.student_id and a.student_id != pkg.owner and a.action not in ("transfer",):
+    # A shared pack belongs to the family: any member may act on it (the role rules still apply).
+    family = ctx.state.family_of(pkg.owner)
+    member = pkg.product.shared and family is not None and ctx.state.family_of(a.student_id) == family
+    if a.student_id and a.student_id != pkg.owner and a.action not in ("transfer",) and not member:
         raise Rejected("student_id", f"{a.package_id} belongs to {pkg.owner}, not {a.student_id}.",
                        "Fix the student_id or the package_id.", a.student_id)
     return pkg

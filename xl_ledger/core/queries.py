@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from xl_ledger.core import balances
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.state import Package
@@ -40,19 +41,11 @@ def refund_quote(state: State, package_id: str, quantity: Optional[Decimal] = No
 
 def balance(state: State, student_id: str, unit: Optional[str] = None) -> Decimal:
     """Credit the student can use now: their own packages plus their family's shared ones."""
-    total = ZERO
-    for pkg in state.usable_packages(student_id):
-        if pkg.status in ("inactive", "expired", "refunded"):
-            continue
-        if unit is None or pkg.unit == unit:
-            total += pkg.remaining
-    return total
+    return balances.index(state).usable(student_id, unit)
 
 
 def units_of(state: State, student_id: str) -> list[str]:
-    units = {p.unit for p in state.usable_packages(student_id)}
-    units |= {a.unit for a in state.allocations if a.student_id == student_id and a.unit}
-    return sorted(units)
+    return balances.index(state).units(student_id)
 
 
 def owed(state: State, student_id: Optional[str] = None) -> list:
@@ -60,9 +53,7 @@ def owed(state: State, student_id: Optional[str] = None) -> list:
 
 
 def next_expiry(state: State, student_id: str) -> Optional[dt.date]:
-    dates = [p.expires_on for p in state.usable_packages(student_id)
-             if p.expires_on and p.expires_on >= state.as_of and p.remaining > 0 and p.status != "inactive"]
-    return min(dates) if dates else None
+    return balances.index(state).next_expiry(student_id)
 
 
 def liability(state: State) -> Decimal:

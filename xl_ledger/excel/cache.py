@@ -27,6 +27,7 @@ from xl_ledger.book.livestore import HEAD_NAME
 from xl_ledger.book.livestore import LiveStore
 from xl_ledger.book.livestore import log_row
 from xl_ledger.book.store import BrokenFileError
+from xl_ledger.core import balances
 from xl_ledger.core import events as E
 from xl_ledger.core.chain import LOG_COLUMNS
 from xl_ledger.core.journal import row_to_entry
@@ -51,34 +52,9 @@ class Ledger:
             if len(self.states) >= _MAX_DATES:
                 self.states.pop(next(iter(self.states)))
             with _no_gc():
-                self.states[as_of] = Indexed(fold(self.entries, as_of))
+                state = self.states[as_of] = fold(self.entries, as_of)
+                balances.index(state)  # each UDF call is then a lookup in the one balance index
         return self.states[as_of]
-
-
-class Indexed:
-    """A State whose `usable_packages` is an index built once, so each query is a lookup, not a scan."""
-
-    def __init__(self, state: State):
-        self._state = state
-        members: dict[str, list[str]] = {}
-        for sid, student in state.students.items():
-            if student.family_id:
-                members.setdefault(student.family_id, []).append(sid)
-        usable: dict[str, list] = {}
-        for p in state.packages.values():
-            usable.setdefault(p.owner, []).append(p)
-            family = state.family_of(p.owner)
-            if p.product.shared and family:
-                for sid in members.get(family, ()):
-                    if sid != p.owner:
-                        usable.setdefault(sid, []).append(p)
-        self._usable = usable
-
-    def usable_packages(self, student_id: str) -> list:
-        return list(self._usable.get(student_id, ()))
-
-    def __getattr__(self, name):
-        return getattr(self._state, name)
 
 
 _books: dict[str, Ledger] = {}
