@@ -103,3 +103,62 @@ def test_a_monthly_allowance_sold_on_the_27th_expires_month_by_month_and_never_i
     assert report["2026-11"][5] == D("120.00")  # breakage
     # December's liability = what is left: $240 + $330.
     assert report["2026-12"][7] == D("570.00") == p.value_remaining + q.value_remaining
+
+
+def test_a_shared_family_pack_is_counted_once_any_member_may_freeze_it_and_owed_lessons_have_a_price():
+    from xl_ledger.book import render
+    from xl_ledger.core import balances
+
+    s = Studio(today="2026-03-01")
+    s.product("FAM", "lessons", 20, 560, shared="yes")  # $28 a lesson
+    s.product("L10", "lessons", 10, 300)  # $30 a lesson
+    s.student("S-003", family="F-02")
+    s.student("S-004", family="F-02")
+    s.student("S-005")
+    fam = s.sell("S-003", "FAM", "2026-03-01")
+    s.sell("S-005", "L10", "2026-03-01")
+    s.session("A", "2026-03-02", "S-004")  # the sibling uses the pool: 19 left
+    for i in range(11):  # S-005 attends 11 lessons on a 10-lesson pack: 1 owed
+        s.session(f"B{i}", f"2026-03-{i + 2:02d}", "S-005")
+    # S-004 (not the owner) freezes the family pack for a week: allowed, it is the family's.
+    events, problem = s.act("freeze", "2026-03-03", student_id="S-004", package_id=fam, days=7)
+    assert problem is None and events[0].package_id == fam
+    st = s.state("2026-03-20")
+    lines = {(ln.student_id, ln.family_id): ln for ln in balances.index(st).lines()}
+    # Each sibling's own remaining is 0; both can use the pool of 19; the pool is one row of 19 = $532.
+    assert (lines[("S-003", "F-02")].remaining, lines[("S-003", "F-02")].usable) == (D(0), D(19))
+    assert (lines[("S-004", "F-02")].remaining, lines[("S-004", "F-02")].usable) == (D(0), D(19))
+    pool = lines[(None, "F-02")]
+    assert (pool.remaining, pool.value_remaining, pool.packages) == (D(19), D(532), (fam,))
+    # S-005's owed lesson is worth the unit value of their latest pack: $30.
+    assert (lines[("S-005", None)].owed_sessions, lines[("S-005", None)].owed_value) == (1, D("30.00"))
+    # Adding up the sheet's remaining column counts each package once: 19 + 0 (S-005 used all 10).
+    rows = render.balances(st)
+    assert sum(r[4] for r in rows) == D(19) and sum(r[7] for r in rows) == D(532)
+    # A student outside the family still may not act on it.
+    _, problem = s.act("freeze", "2026-03-20", student_id="S-005", package_id=fam, days=7)
+    assert problem is not None and "belongs to S-003" in str(problem)
+
+
+def test_low_balance_is_one_alert_per_student_and_unit_judged_on_what_they_can_still_use():
+    # S-015 used up PK-1 (10 lessons) while a booking still holds its last lesson, then renewed with 20: the
+    # old pack shows 0 left, but S-015 can use 20, so there is no alert. S-016 has 2 + 0 left across two
+    # packs: one alert for the student, not one per pack.
+    s = Studio(today="2026-03-01", low_balance_threshold=2)
+    s.product("L10", "lessons", 10, 300)
+    s.product("L20", "lessons", 20, 560)
+    s.product("L2", "lessons", 2, 60)
+    s.student("S-015")
+    s.student("S-016")
+    s.sell("S-015", "L10", "2026-03-01")
+    for i in range(9):
+        s.session(f"A{i}", f"2026-03-{i + 2:02d}", "S-015")
+    s.session("A9", "2026-03-25", "S-015", status="scheduled", booked_by="client")
+    s.sell("S-015", "L20", "2026-03-12")
+    s.sell("S-016", "L2", "2026-03-01")
+    s.sell("S-016", "L2", "2026-03-01")
+    s.session("B1", "2026-03-02", "S-016")
+    s.session("B2", "2026-03-03", "S-016")
+    st = s.state("2026-03-12")
+    low = [(a.student_id, a.message) for a in st.alerts if a.kind == "low_balance"]
+    assert low == [("S-016", "S-016 (S-016) has 2 lessons left")]

@@ -396,7 +396,7 @@ def test_liability_expiring_and_low_balance_alerts():
     st = s.state("2026-03-25")
     assert queries.liability(st) == D(40)
     kinds = {(a.kind, a.package_id) for a in st.alerts}
-    assert ("low_balance", pkg) in kinds and ("expiring", pkg) in kinds
+    assert ("low_balance", None) in kinds and ("expiring", pkg) in kinds  # low balance: per student and unit
     assert [p.package_id for p in queries.expiring(st, 10)] == [pkg]
     st = s.state("2026-04-02")
     assert queries.liability(st) == 0 and st.packages[pkg].expired == D(2)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Iterable
 from typing import Optional
 
+from xl_ledger.core import balances
 from xl_ledger.core import events as E
 from xl_ledger.core import periods
 from xl_ledger.core.inputs import Product
@@ -339,14 +340,24 @@ def alerts(state: State) -> list[Alert]:
             out.append(Alert("owed", a.student_id, None, f"Sessions {a.session_id}",
                              f"{a.session_id} on {a.date.isoformat()} ({a.status}) has no credit: "
                              f"{amount_of(a.quantity, a.unit)} owed"))
+    # Low balance: once per student and unit, on everything they can still use (their own packages and the
+    # family pool), and only while they hold a live bought package in that unit (a comp needs no renewal).
+    index = balances.index(state)
+    for sid in sorted(state.students):
+        for unit in index.units(sid):
+            live = [p for p in index.usable_packages(sid)
+                    if p.unit == unit and unit != "months" and p.status in ("active", "frozen") and not p.comp]
+            if not live:
+                continue
+            left = index.usable(sid, unit)
+            if left <= s.low_balance_threshold:
+                booked = sum((p.reserved for p in live), ZERO)
+                held = f" ({amount_of(booked, unit)} booked)" if booked > 0 else ""
+                out.append(Alert("low_balance", sid, None, f"Balances {sid}",
+                                 f"{sid} ({state.students[sid].name}) has {amount_of(left, unit)} left{held}"))
     for pkg in sorted(state.packages.values(), key=lambda p: p.package_id):
         if pkg.status not in ("active", "frozen") or pkg.unit == "months":
             continue
-        if pkg.remaining <= s.low_balance_threshold and not pkg.comp:  # a used comp or make-up needs no renewal
-            held = f" ({amount_of(pkg.reserved, pkg.unit)} booked)" if pkg.reserved > 0 else ""
-            out.append(Alert("low_balance", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
-                             f"{pkg.package_id} ({pkg.product.name}) has {amount_of(pkg.remaining, pkg.unit)} "
-                             f"left{held}"))
         end = pkg.expires_on
         if end is not None and state.as_of <= end <= horizon and pkg.remaining > 0:
             out.append(Alert("expiring", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
