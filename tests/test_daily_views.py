@@ -162,3 +162,54 @@ def test_low_balance_is_one_alert_per_student_and_unit_judged_on_what_they_can_s
     st = s.state("2026-03-12")
     low = [(a.student_id, a.message) for a in st.alerts if a.kind == "low_balance"]
     assert low == [("S-016", "S-016 (S-016) has 2 lessons left")]
+
+
+def test_the_packages_view_names_the_product_its_type_start_date_and_service():
+    from xl_ledger.book import render
+    from xl_ledger.book import schema
+
+    s = Studio(today="2026-03-01")
+    s.product("PIANO10", "lessons", 10, 450, name="Piano 10", service="piano")
+    s.product("MONTHLY", "lessons", 4, 160, name="Monthly 4", auto_renew="yes")
+    s.product("FU", "lessons", 5, 150, name="Five, from first lesson", validity="30 days", validity_starts="first_use")
+    s.student("S-001")
+    s.sell("S-001", "PIANO10", "2026-03-01")
+    s.sell("S-001", "MONTHLY", "2026-03-02")
+    s.sell("S-001", "FU", "2026-03-02")
+    s.session("A", "2026-03-05", "S-001", service="yoga")  # only FU serves any service (MONTHLY first: older)
+    headers = schema.PACKAGES.headers
+    rows = [dict(zip(headers, r)) for r in render.packages(s.state("2026-03-06"))]
+    got = [(r["product_name"], r["type"], r["start_date"], r["service"]) for r in rows]
+    assert got == [("Piano 10", "one-time", day("2026-03-01"), "piano"),
+                   ("Monthly 4", "recurring", day("2026-03-02"), None),
+                   ("Five, from first lesson", "one-time", None, None)]
+
+
+def test_pay_upfront_blocks_a_client_booking_without_credit_and_uses_delayed_credit_at_booking():
+    from xl_ledger.core import commands
+    from xl_ledger.core import inputs
+
+    s = Studio(today="2026-04-01", require_upfront="yes")
+    s.product("COUPON", "lessons", 1, 25, apply_at="service")  # one delayed credit
+    s.student("S-001")
+    coupon = s.sell("S-001", "COUPON", "2026-04-01")
+    # The client books 8 Apr: no immediate credit, so (paying upfront) the coupon's credit is held now.
+    s.session("A", "2026-04-08", "S-001", status="scheduled", booked_by="client")
+    p = s.state("2026-04-01").packages[coupon]
+    assert (p.reserved, p.remaining) == (D(1), D(0))
+
+    def diff(*rows):
+        parsed, problems = inputs.read_sessions([(i + 2, r) for i, r in enumerate(rows)])
+        assert not problems
+        return commands.diff_sessions(parsed, s.state("2026-04-01"), day("2026-04-01"))
+
+    a = {"session_id": "A", "date": "2026-04-08", "student_id": "S-001", "status": "scheduled", "booked_by": "client"}
+    # A second client booking finds no credit: rejected in its row, nothing logged for it.
+    pairs, problems, _ = diff(a, {"session_id": "B", "date": "2026-04-15", "student_id": "S-001",
+                                  "status": "scheduled", "booked_by": "client"})
+    assert pairs == [] and [(p.source.row, p.source.column) for p in problems] == [(3, "status")]
+    assert problems[0].message.startswith("blocked: no credit; sell a package first")
+    # The same lesson booked by staff is accepted (applied at the time of service).
+    pairs, problems, _ = diff(a, {"session_id": "B", "date": "2026-04-15", "student_id": "S-001",
+                                  "status": "scheduled", "booked_by": "staff"})
+    assert problems == [] and [ev.session_id for _row, ev in pairs] == ["B"]

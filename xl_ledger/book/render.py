@@ -90,8 +90,18 @@ def packages(state: State) -> list[tuple]:
         frozen_until = max((end for start, end in p.freezes if start <= state.as_of <= end), default=None)
         rows.append((p.package_id, p.owner, p.product.product_id, p.unit, _q(p.granted + p.transferred_in),
                      _q(p.used), _q(p.reserved), _q(p.remaining), money(p.value_remaining), p.expires_on,
-                     p.status, p.purchased_on, money(p.price), money(p.refunded_money), _q(p.expired), frozen_until))
+                     p.status, p.purchased_on, money(p.price), money(p.refunded_money), _q(p.expired), frozen_until,
+                     p.product.name, "recurring" if p.product.auto_renew else "one-time", start_date(p),
+                     p.product.service))
     return _checked(rows)
+
+
+def start_date(p) -> dt.date | None:
+    """A package's first valid day: its purchase, or for a pack valid from first use its first lesson
+    (blank until then)."""
+    if p.product.validity_starts == "first_use" and p.product.validity:
+        return p.first_use
+    return p.purchased_on
 
 
 def balances(state: State) -> list[tuple]:

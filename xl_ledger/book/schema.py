@@ -135,6 +135,7 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "smtp_user": (None, TEXT, "Mail server login; the password: XL_LEDGER_SMTP_PASSWORD or the OS keyring"),
     "monthly_statement": ("no", YESNO, "yes: each family is mailed last month's statement in the first days of a month"),
     "iif_trnstype": ("GENERAL JOURNAL", CHOICE, "QuickBooks Desktop IIF: GENERAL JOURNAL (2019 on) or JOURNAL"),
+    "require_upfront": ("no", YESNO, "Client bookings need credit when made; without it they are blocked"),
 }
 
 SETTINGS_SHEET = Sheet(
@@ -388,6 +389,10 @@ PACKAGES = Sheet(
         Column("refunded", MONEY, width=11),
         Column("expired", QTY, width=9),
         Column("frozen_until", DATE, width=13),
+        Column("product_name", TEXT, width=26),
+        Column("type", ID, width=10, help="one-time, or recurring (auto-renews)"),
+        Column("start_date", DATE, width=12, help="first valid day: the purchase, or the first lesson"),
+        Column("service", TEXT, width=14, help="blank = any service"),
         Column("check", TEXT, width=13, help="engine: fingerprint of this row as written; typed-over cells break it"),
     ),
     engine_owned=True,

@@ -25,6 +25,7 @@ from xl_ledger.core.inputs import Product
 from xl_ledger.core.inputs import Session
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
+from xl_ledger.core.matching import draw_key
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.numbers import text as num_text
@@ -430,6 +431,7 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                   ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
     """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons)."""
     events, problems, notices, seen = [], [], [], {}
+    taken: dict[str, Decimal] = {}  # package -> credit this post's new client bookings already hold
     closed = state.closed_through
     start_text: dict[dt.time, str] = {}
     for row_no, s in rows:
@@ -456,6 +458,13 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                     "Put the row back as it was and post a correction (Actions: adjust).",
                                     s.date.isoformat()))
             continue
+        if state.settings.require_upfront and _needs_upfront(ev, previous) and not _upfront(state, s, taken):
+            problems.append(Problem(Source("Sessions", row_no, "status"),
+                                    f"blocked: no credit; sell a package first ({s.student_id} has no credit "
+                                    f"for {s.session_id} on {s.date.isoformat()}, and the studio requires "
+                                    "payment upfront).",
+                                    "Sell a package in Actions, post, then book again; or book as staff.", s.status))
+            continue
         if previous is not None and previous.status in ("attended", "no_show", "late_cancel") \
                 and previous.effective_date < today:
             notices.append(Problem(Source("Sessions", row_no, "session_id"),
@@ -470,6 +479,38 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                    f"{ev.status}) was deleted; the Log still counts it.",
                                    "Restore the row and set its status to cancelled instead of deleting it."))
     return events, problems, notices
+
+
+def _needs_upfront(ev: E.Event, previous: Optional[E.SessionRecorded]) -> bool:
+    """A client booking that does not hold credit yet (new, or just turned into a client booking)."""
+    if ev.status != "scheduled" or ev.booked_by != "client":
+        return False
+    return previous is None or previous.status != "scheduled" or previous.booked_by != "client"
+
+
+def _upfront(state: State, s: Session, taken: dict[str, Decimal]) -> bool:
+    """Whether a package the student may use can hold this booking now; if so, it is counted as held.
+
+    Immediate credit first, then delayed (the draw order), as the fold will do when it reserves it."""
+    usable = []
+    for p in state.usable_packages(s.student_id):
+        if not p.active or p.status not in ("active", "frozen", "used_up") or p.frozen_on(s.date):
+            continue
+        if p.product.service and p.product.service != s.service:
+            continue
+        if p.expires_on is not None and p.expires_on < s.date:
+            continue
+        usable.append(p)
+    for p in sorted(usable, key=lambda p: draw_key(p, p.lots[0], p.expires_on) if p.lots else ()):
+        if p.unit == "months":
+            if any(lot.start and lot.start <= s.date <= lot.end for lot in p.lots):
+                return True
+            continue
+        need = (s.minutes if s.minutes is not None else Decimal(60)) / 60 if p.unit == "hours" else s.credits
+        if p.remaining - taken.get(p.package_id, ZERO) >= need:
+            taken[p.package_id] = taken.get(p.package_id, ZERO) + need
+            return True
+    return False
 
 
 def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:

@@ -57,6 +57,7 @@ class Settings(Frozen):
     week_start: Literal["monday", "sunday"] = "monday"
     date_order: Literal["mdy", "dmy"] = "mdy"  # how dates typed as text read: 3/14/2026 or 14/3/2026
     iif_trnstype: Literal["general_journal", "journal"] = "general_journal"  # QuickBooks Desktop before 2019: journal
+    require_upfront: bool = False  # a client booking needs credit when it is made (seed 004 "pay upfront")
 
 
 class Product(Frozen):
@@ -238,6 +239,7 @@ SETTINGS_FIELDS: dict[str, tuple[Callable, str]] = {
     "date_order": (_choice(("mdy", "dmy")), "Type mdy (3/14/2026) or dmy (14/3/2026)."),
     "iif_trnstype": (_choice(("general_journal", "journal")),
                      "Type GENERAL JOURNAL (QuickBooks Desktop 2019 and later) or JOURNAL (older)."),
+    "require_upfront": (P.parse_yesno, "Type yes or no."),
 }
 
 PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {

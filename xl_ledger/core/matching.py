@@ -180,6 +180,8 @@ class Sweep:
             reserve_only = True
         else:
             return  # pending, waitlisted, cancelled in time, unreserved staff booking: nothing drawn
+        # Pay upfront (seed 004): a client's booking takes delayed credit too, after any immediate credit.
+        upfront = reserve_only and ev.booked_by == "client" and self.settings.require_upfront
         d = ev.effective_date
         as_of = self.as_of
         allocations = self.allocations
@@ -208,7 +210,7 @@ class Sweep:
             product = pkg.product
             if product.service and product.service != service:
                 continue
-            if reserve_only and product.apply_at == "service":
+            if reserve_only and product.apply_at == "service" and not upfront:
                 later = later or pkg
                 continue
             if unit is None:
