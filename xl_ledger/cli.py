@@ -259,8 +259,10 @@ def cmd_balance(args) -> int:
     print(f"{store.name}, as of {report['as_of']}")
     for s in report["students"]:
         left = ", ".join(f"{q} {u}" for u, q in s["remaining"].items()) or "no packages"
-        owed = f"; {s['owed_sessions']} sessions owed" if s["owed_sessions"] else ""
-        print(f"  {s['student_id']:<10} {s['name']:<24} {left}{owed}")
+        cur = state.settings.currency
+        worth = f" (own packs worth {s['value_remaining']} {cur})" if Decimal(s["value_remaining"]) else ""
+        owed = f"; {s['owed_sessions']} sessions owed ({s['owed_value']} {cur})" if s["owed_sessions"] else ""
+        print(f"  {s['student_id']:<10} {s['name']:<24} {left}{worth}{owed}")
     for f in report["family_pools"]:
         print(f"  family {f['family_id']} shares {f['remaining']} {f['unit']} ({', '.join(f['packages'])}), "
               f"worth {f['value_remaining']} {state.settings.currency}")

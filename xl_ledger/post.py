@@ -191,7 +191,8 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
     p.append(events, ["Settings"])
     problems: list[Problem] = []
     for name, reader, differ, current in (
-            ("Products", inputs.read_products, commands.diff_products, lambda: p.scopes.catalog(p.as_of).products),
+            ("Products", lambda rows: inputs.read_products(rows, p.settings.currency), commands.diff_products,
+             lambda: p.scopes.catalog(p.as_of).products),
             ("Students", inputs.read_students, commands.diff_students, lambda: p.scopes.students)):
         parsed, bad = reader(p.sheets[name].records())
         more, worse = differ(parsed, current(), p.today)
@@ -219,7 +220,7 @@ def actions(p: Posting) -> tuple[list, list[Problem]]:
                                for (row, column), message in edited_after_posting(raw_rows, p.journal,
                                                                                   getattr(p.log, "source_tag", ""))]
     pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
-    parsed, bad = inputs.read_actions(pending, p.day_first)
+    parsed, bad = inputs.read_actions(pending, p.day_first, p.settings.currency)
     first_bad = {}
     for problem in bad:
         first_bad.setdefault(problem.source.row, problem)
@@ -282,7 +283,8 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     # engine sheets are exactly what `recompute` would write for this Log and date.
     pure = not p.alerts and not drift
     change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
-                    cells={"Actions": p.cells} if p.cells else {})
+                    cells={"Actions": p.cells} if p.cells else {},
+                    money_format=schema.money_format(state.settings.currency))
     p.result.state = state
     p.result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     p.result.change = log.commit(change, dry_run=dry_run, recomputed=p.as_of if pure else None,
@@ -319,7 +321,8 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         as_of = as_of or local_today(now, settings.timezone)
         state = journal.fold(as_of)
         body, drift = render_sheets(log, state, entries=journal.entries)
-        change = log.commit(Change(log.head[0], log.head[1], sheets=body),
+        change = log.commit(Change(log.head[0], log.head[1], sheets=body,
+                                   money_format=schema.money_format(state.settings.currency)),
                             recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 

@@ -366,6 +366,8 @@ class FileStore(StoreBase):
 
         rows = list(check_change(change, head, self.name, headers))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
+        if change.money_format:
+            styles.replace_format_codes(schema.is_money_format, change.money_format)
         # part -> its new bytes, or the Future of (CRC, deflated bytes, length) for a rewritten sheet:
         # each is compressed on a worker thread as soon as its pieces are built (zlib releases the GIL),
         # overlapping the next sheet's rendering and the copying of the other parts.

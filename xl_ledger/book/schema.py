@@ -9,6 +9,8 @@ This module is pure data (no openpyxl, no xlwings).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -558,6 +560,11 @@ def money_format(currency: str) -> str:
     """The number format for money columns in `currency` (an ISO 4217 code)."""
     code = (currency or "USD").strip().upper()
     return _CURRENCY_FORMATS.get(code, f'#,##0.00 "{code}"')
+
+
+def is_money_format(code: str) -> bool:
+    """Whether a number format is one money_format writes (for any currency)."""
+    return code in _CURRENCY_FORMATS.values() or bool(re.fullmatch(r'#,##0\.00 "[A-Z]{3}"', code))
 
 
 # Sheets that are not tables of rows.

@@ -88,6 +88,7 @@ class Change:
     sheets: Mapping[str, Sequence[Sequence[object]]] = field(default_factory=lambda: MappingProxyType({}))
     cells: Mapping[str, Mapping[tuple[int, str], object]] = field(default_factory=lambda: MappingProxyType({}))
     keep: Mapping[str, tuple[str, Sequence[Sequence[object]]]] = field(default_factory=lambda: MappingProxyType({}))
+    money_format: str = ""  # the number format money cells should show (the studio's currency); "" = leave
 
 
 @dataclass(frozen=True)

@@ -379,9 +379,29 @@ def read_settings(rows: Iterable[Row]) -> tuple[Settings, list[Problem]]:
     return Settings(**values), problems
 
 
-def read_products(rows: Iterable[Row]) -> tuple[list[tuple[int, Product]], list[Problem]]:
-    built, problems = _build("Products", rows, PRODUCT_FIELDS, ("product_id", "name", "unit", "quantity", "price"),
-                             Product)
+def currency_problems(sheet: str, rows: list[Row], column: str, currency: Optional[str]) -> list[Problem]:
+    """Amounts typed with a sign or code of another currency than the studio's ("£40" when it keeps USD):
+    flagged in their cell, never converted or guessed."""
+    if not currency:
+        return []
+    out = []
+    for row_no, raw in rows:
+        named = P.money_currencies(raw.get(column))
+        if named is not None and currency.upper() not in named:
+            out.append(Problem(Source(sheet, row_no, column),
+                               f"is in {'/'.join(sorted(named))}, but the studio keeps its books in {currency} "
+                               "(Settings currency)", f"Type the amount in {currency}, or without a sign.",
+                               raw.get(column)))
+    return out
+
+
+def read_products(rows: Iterable[Row], currency: Optional[str] = None) -> tuple[list[tuple[int, Product]], list[Problem]]:
+    rows = list(rows)
+    wrong = currency_problems("Products", rows, "price", currency)
+    bad = {p.source.row for p in wrong}
+    built, problems = _build("Products", [r for r in rows if r[0] not in bad], PRODUCT_FIELDS,
+                             ("product_id", "name", "unit", "quantity", "price"), Product)
+    problems = wrong + problems
     good = []
     for row_no, p in built:
         if p.period != "none" and p.per_period is None:
@@ -415,9 +435,14 @@ def read_sessions(rows: Iterable[Row], day_first: bool = False) -> tuple[list[tu
                   ("session_id", "date", "student_id", "status"), Session)
 
 
-def read_actions(rows: Iterable[Row], day_first: bool = False) -> tuple[list[tuple[int, Action]], list[Problem]]:
-    return _build("Actions", rows, _day_first(ACTION_FIELDS, day_first), ("action",), Action,
-                  extra=lambda row_no, _v: {"row": row_no})
+def read_actions(rows: Iterable[Row], day_first: bool = False, currency: Optional[str] = None
+                 ) -> tuple[list[tuple[int, Action]], list[Problem]]:
+    rows = list(rows)
+    wrong = currency_problems("Actions", rows, "amount", currency)
+    bad = {p.source.row for p in wrong}
+    built, problems = _build("Actions", [r for r in rows if r[0] not in bad], _day_first(ACTION_FIELDS, day_first),
+                             ("action",), Action, extra=lambda row_no, _v: {"row": row_no})
+    return built, wrong + problems
 
 
 def read_staff(rows: Iterable[Row]) -> tuple[dict[str, str], list[Problem]]:

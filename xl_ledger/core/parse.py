@@ -7,6 +7,8 @@ place (sheet, row, column); these functions only know the value.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import datetime as dt
 import functools
 import re
@@ -227,6 +229,31 @@ def parse_money(value: object) -> Decimal:
     if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
         raise ParseError(f"{_show(value)} is not a believable amount of money")
     return amount
+
+
+# The currencies a sign may stand for: "$" alone does not say which dollar, so it agrees with any of them.
+_SIGN_CURRENCIES: dict[str, frozenset] = {
+    "$": frozenset({"USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD"}), "€": frozenset({"EUR"}),
+    "£": frozenset({"GBP"}), "¥": frozenset({"JPY", "CNY"}), "₹": frozenset({"INR"}), "₩": frozenset({"KRW"}),
+    "₽": frozenset({"RUB"}), "₺": frozenset({"TRY"}), "₪": frozenset({"ILS"}),
+}
+
+
+def money_currencies(value: object) -> Optional[frozenset]:
+    """The currencies an amount typed as text names by its sign or code ("£40" → GBP, "40 EUR" → EUR), or
+    None when it names none (a plain number)."""
+    if not isinstance(value, str):
+        return None
+    m = _MONEY_RE.match(value.strip().strip("()").strip())
+    if not m:
+        return None
+    code = m.group("code1") or m.group("code2")
+    if code:
+        return frozenset({code.upper()})
+    for sign, codes in _SIGN_CURRENCIES.items():
+        if sign in value:
+            return codes
+    return None
 
 
 def _number_with_separators(number: str, original: object) -> Decimal:

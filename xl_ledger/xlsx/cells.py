@@ -7,9 +7,12 @@ shared-string table is never touched) and dates as Excel serial numbers with a d
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import re
 from decimal import Decimal
+from typing import Callable
+from xml.sax.saxutils import escape as xml_escape
 
 
 class CellValueError(ValueError):
@@ -166,6 +169,25 @@ class StyleBook:
         self.xml = self.xml.replace("</cellXfs>", xf + "</cellXfs>", 1)
         self.changed = True
         return index
+
+    def replace_format_codes(self, is_old: Callable[[str], bool], new: str) -> bool:
+        """Give every custom number format whose code `is_old` the code `new` (the studio changed its
+        currency: each money cell shows the new one). True when something changed."""
+        if self.xml is None:
+            return False
+        quoted = xml_escape(new, {'"': "&quot;"})
+
+        def swap(m: re.Match) -> str:
+            code = html.unescape(m.group(2))
+            return m.group(1) + quoted + m.group(3) if code != new and is_old(code) else m.group(0)
+
+        xml = re.sub(r'(<numFmt\b[^>]*formatCode=")([^"]*)("[^>]*>)', swap, self.xml)
+        if xml == self.xml:
+            return False
+        self.xml, self.changed = xml, True
+        for m in re.finditer(r'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml):
+            self._formats[int(m.group(1))] = m.group(2)
+        return True
 
     def to_bytes(self) -> bytes:
         assert self.xml is not None
