@@ -44,3 +44,35 @@ def test_a_gbp_studio_shows_pounds_in_every_money_cell_and_flags_a_dollar_amount
     assert value.value == 300 and value.number_format == '"£"#,##0.00'
     assert wb["Products"]["E2"].number_format == '"£"#,##0.00'
     assert "$" not in "".join(str(c.number_format) for ws in wb for row in ws.iter_rows(max_row=3) for c in row)
+
+
+def test_the_owners_sheets_print_with_the_studio_the_sheet_and_the_as_of_date_and_no_check_column(tmp_path):
+    """LibreOffice prints the posted workbook; every Balances and Packages page carries the header, and the
+    engine's fingerprint column neither shows nor prints."""
+    import shutil
+    import subprocess
+
+    from libreoffice import convert
+    from post_helpers import studio
+
+    path = studio(tmp_path)
+    _settings(path, studio_name="Rossi & Sons Music")
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "FAM"}})
+    type_rows(path, "Sessions", {2: {"session_id": "L1", "date": dt.date(2026, 3, 2), "student_id": "S2",
+                                     "status": "attended"}})
+    post.post(FileStore(path), now=NOW, operator="owner", today=dt.date(2026, 3, 10))
+    pdf = convert(path, "pdf", tmp_path / "out")
+    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is needed"
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    owners = [p for p in pages if "as of 2026-03-10" in p]
+    titles = {name for p in owners for name in ("Balances", "Packages", "Alerts", "Report") if name in p.split("\n")[0]}
+    assert titles == {"Balances", "Packages", "Alerts", "Report"}, [p[:200] for p in pages]
+    assert all(p.split("\n")[0].lstrip().startswith("Rossi & Sons Music") for p in owners)
+    for p in owners:
+        if "Balances" in p.split("\n")[0] or "Packages" in p.split("\n")[0]:
+            assert "check" not in p.split()  # the fingerprint column is hidden: not printed
+            assert "Page " in p
+    balances = next(p for p in owners if "Balances" in p.split("\n")[0])
+    assert "shared by the family" in balances and "$532.00" in balances  # the pool once: 19 × $28

@@ -86,7 +86,9 @@ class _Formats:
         self.wb = wb
         self.by_type: dict[str, object] = {}
         for kind, num in {**S.NUMBER_FORMATS, S.MONEY: S.money_format(currency)}.items():
-            self.by_type[kind] = wb.add_format({"num_format": num})
+            # Dates centred: right-aligned against a left-aligned id they read as one ("2026-09-04S-001").
+            center = {"align": "center"} if kind in (S.DATE, S.DATETIME) else {}
+            self.by_type[kind] = wb.add_format({"num_format": num, **center})
         self.text = wb.add_format({"num_format": "@"})  # the Log is text except seq
         base = {"bold": True, "font_color": "#FFFFFF", "valign": "vcenter", "border": 1, "border_color": "#FFFFFF"}
         self.header_engine = wb.add_format({**base, "bg_color": "#595959"})
@@ -108,18 +110,44 @@ class _Formats:
         return self.by_type.get(col.type)
 
 
-def _print_setup(ws) -> None:
-    """Landscape, one page wide, header row repeated: what a printed Balances list should look like."""
+PAGE_WIDTH = 185  # characters of column width that print readably across an A4 landscape page
+
+
+def _print_setup(ws, sheet: S.Sheet) -> None:
+    """Landscape, fit to the page width, header row repeated, a page header and page numbers: what a
+    printed Balances list should look like. A sheet wider than a page at a readable size is split across
+    pages side by side, each repeating the id column, instead of shrunk until nobody can read it."""
     ws.set_landscape()
     ws.set_paper(9)  # A4; Letter users get the same scaling
-    ws.fit_to_pages(1, 0)
+    columns = [c for c in sheet.columns if c.name not in PRINT_HIDDEN]
+    printed = sum(column_width(c) for c in columns)
+    pages = sheet.extra.get("pages_wide") or max(1, -(-int(printed) // PAGE_WIDTH))
+    ws.fit_to_pages(pages, 0)
     ws.repeat_rows(0)
+    if pages > 1:
+        ws.repeat_columns(0)
+    # Engine sheets: the post writes the studio and the as-of date into the header; the Log and the input
+    # sheets say when they were printed.
+    dated = sheet.engine_owned and sheet.name != "Log"
+    ws.set_header("&C&A" if dated else "&C&A&RPrinted &D")
+    ws.set_footer("&CPage &P of &N")
+
+
+# Columns that are for the engine, not for a reader: hidden, so they neither show nor print.
+PRINT_HIDDEN = {"check"}
+
+
+def column_width(col: S.Column) -> float:
+    """Wide enough for its content (the schema's width) and for its bold header, which would run into the
+    next one ("effective_datestudent_id")."""
+    return max(col.width, len(col.name) * 1.1 + 2)
 
 
 def _set_columns(ws, sheet: S.Sheet, fmt: _Formats) -> None:
-    _print_setup(ws)
+    _print_setup(ws, sheet)
     for i, col in enumerate(sheet.columns):
-        ws.set_column(i, i, col.width, fmt.column(sheet, col))
+        hidden = {"hidden": True} if sheet.engine_owned and col.name in PRINT_HIDDEN else {}
+        ws.set_column(i, i, column_width(col), fmt.column(sheet, col), hidden)
 
 
 def _list_key(col: S.Column) -> str | None:

@@ -52,6 +52,7 @@ from xl_ledger.xlsx.sheet import SheetFormatError
 from xl_ledger.xlsx.sheet import edit_cells
 from xl_ledger.xlsx.sheet import extend_table
 from xl_ledger.xlsx.sheet import frame
+from xl_ledger.xlsx.sheet import set_page_header
 from xl_ledger.xlsx.sheet import framed_body_parts
 from xl_ledger.xlsx.sheet import body_parts_keeping
 from xl_ledger.xlsx.archive import Archive
@@ -390,13 +391,27 @@ class FileStore(StoreBase):
                 path = book.sheets[sheet]
                 width = len(schema.BY_NAME[sheet].headers)
                 hint = change.keep.get(sheet)
+                xml = book.read(path)
+                if sheet in change.page_headers:  # after the rows: the offsets of kept rows do not move
+                    xml = set_page_header(xml, change.page_headers[sheet])
                 if hint is not None and self._digest(book, [book.archive.get(path)]) == hint[0]:
-                    parts = body_parts_keeping(book.read(path), body, styles, width, hint[1])
+                    parts = body_parts_keeping(xml, body, styles, width, hint[1])
                 else:
-                    parts = framed_body_parts(frame(book.read(path)), body, styles, width)
+                    parts = framed_body_parts(frame(xml), body, styles, width)
+                del xml
                 # Compressed piece by piece: the new part is never held whole beside the old one.
                 replaced[path] = pool.submit(_crc_and_deflate, parts)
                 del parts
+            for sheet, header in change.page_headers.items():
+                if sheet in change.sheets or sheet not in book.sheets:
+                    continue
+                # Only the header changed (a new as-of date over the same rows): the part is the same bytes
+                # but for it, and is rewritten only when it differs.
+                path = book.sheets[sheet]
+                xml = book.read(path)
+                edited = set_page_header(xml, header)
+                if edited != xml:
+                    replaced[path] = pool.submit(_crc_and_deflate, [edited])
             for sheet, updates in change.cells.items():
                 path = book.sheets[sheet]
                 number = {name: i for i, name in reversed(list(enumerate(headers(sheet), start=1)))}

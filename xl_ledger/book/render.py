@@ -146,6 +146,15 @@ def report(state: State, entries=()) -> list[tuple]:
     return out
 
 
+def page_headers(state: State, rewritten=()) -> dict[str, str]:
+    """The printed page header of each engine sheet: the studio, the sheet, the as-of date. The owner's
+    sheets always get it; the others (Allocations, Log, Migration) when they are rewritten anyway."""
+    studio = state.settings.studio_name.replace("&", "&&")
+    text = f"&L{studio}&C&A&Ras of {state.as_of.isoformat()}"
+    names = set(SHEETS) - {schema.ALLOCATIONS.name} | (set(rewritten) & {s.name for s in schema.ENGINE_SHEETS})
+    return {name: text for name in sorted(names)}
+
+
 SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name)
 
 

@@ -441,11 +441,12 @@ ALERTS = Sheet(
         Column("student_id", ID, width=12),
         Column("package_id", ID, width=12),
         Column("where", TEXT, width=26),
-        Column("message", TEXT, width=70),
+        Column("message", TEXT, width=110),
         Column("found", TEXT, width=14),
         Column("expected", TEXT, width=14),
     ),
     engine_owned=True,
+    extra={"pages_wide": 1},  # a message split from its row on another page cannot be read
 )
 
 REPORT = Sheet(

@@ -89,6 +89,7 @@ class Change:
     cells: Mapping[str, Mapping[tuple[int, str], object]] = field(default_factory=lambda: MappingProxyType({}))
     keep: Mapping[str, tuple[str, Sequence[Sequence[object]]]] = field(default_factory=lambda: MappingProxyType({}))
     money_format: str = ""  # the number format money cells should show (the studio's currency); "" = leave
+    page_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # sheet -> header
 
 
 @dataclass(frozen=True)

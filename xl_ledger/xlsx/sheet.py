@@ -359,3 +359,33 @@ def extend_table(xml: bytes, row: int, cols: set[int]) -> bytes | None:
     old = f"{m.group(1).decode()}{first_row}:{m.group(3).decode()}{last_row}".encode()
     new = f"{m.group(1).decode()}{first_row}:{m.group(3).decode()}{row}".encode()
     return xml.replace(b'ref="' + old + b'"', b'ref="' + new + b'"')
+
+
+_HEADER_FOOTER = re.compile(rb"<headerFooter\b[^>]*?(?:/>|>.*?</headerFooter>)", re.S)
+_AFTER_HEADER_FOOTER = re.compile(rb"<(?:rowBreaks|colBreaks|customProperties|cellWatches|ignoredErrors|smartTags|"
+                                  rb"drawing|legacyDrawing|legacyDrawingHF|picture|oleObjects|controls|webPublishItems|"
+                                  rb"tableParts|extLst)\b|</worksheet>")
+
+
+PAGE_FOOTER = "&CPage &P of &N"
+
+
+def set_page_header(xml: bytes, header: str) -> bytes:
+    """The sheet with `header` as its printed page header (Excel's codes: &L, &C, &R, &A...; a literal & is
+    &&) and "Page n of m" below. The headerFooter element is replaced, or added where the schema puts it."""
+
+    def esc(t: str) -> bytes:
+        return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode("utf-8")
+
+    element = (b"<headerFooter><oddHeader>" + esc(header) + b"</oddHeader><oddFooter>" + esc(PAGE_FOOTER)
+               + b"</oddFooter></headerFooter>")
+    m = _HEADER_FOOTER.search(xml)
+    if m:
+        if m.group(0) == element:
+            return xml
+        return xml[:m.start()] + element + xml[m.end():]
+    tail_at = xml.find(b"</sheetData>")
+    m = _AFTER_HEADER_FOOTER.search(xml, max(tail_at, 0))
+    if m is None:
+        raise SheetFormatError("the sheet has no </worksheet> end tag")
+    return xml[:m.start()] + element + xml[m.start():]
