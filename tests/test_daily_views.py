@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from studio import D
 from studio import Studio
 from studio import day
@@ -213,3 +215,39 @@ def test_pay_upfront_blocks_a_client_booking_without_credit_and_uses_delayed_cre
     pairs, problems, _ = diff(a, {"session_id": "B", "date": "2026-04-15", "student_id": "S-001",
                                   "status": "scheduled", "booked_by": "staff"})
     assert problems == [] and [ev.session_id for _row, ev in pairs] == ["B"]
+
+
+def test_the_dashboard_values_liability_expiring_credit_low_balances_owed_lessons_and_churn_risk():
+    from xl_ledger.core import dashboard
+
+    s = Studio(today="2026-01-05", low_balance_threshold=2, churn_weeks=4)
+    s.product("P10M", "lessons", 10, 300, validity="1 month")  # $30 a lesson, a month to use them
+    s.product("L10", "lessons", 10, 300)  # $30 a lesson, no expiry
+    s.product("L2", "lessons", 2, 70)  # $35 a lesson
+    for sid in ("S-001", "S-002", "S-003"):
+        s.student(sid)
+    s.sell("S-002", "L10", "2026-01-05")
+    for i in range(9):  # nine lessons, the last on 2 Mar: 1 left
+        s.session(f"B{i}", (day("2026-01-05") + dt.timedelta(weeks=i)).isoformat(), "S-002")
+    s.sell("S-001", "P10M", "2026-03-10")  # valid to 9 Apr
+    for i, d in enumerate(("2026-03-11", "2026-03-18", "2026-03-25")):
+        s.session(f"A{i}", d, "S-001")
+    s.sell("S-003", "L2", "2026-03-01")
+    for i, d in enumerate(("2026-03-02", "2026-03-09", "2026-03-30")):
+        s.session(f"C{i}", d, "S-003")  # the third has no credit: owed, worth $35
+    st = s.state("2026-03-31")
+    lines = dashboard.lines(st, head=(123, "ab" * 32))
+    summary = {ln.section: ln for ln in lines[:6]}
+    # Liability: S-001 7 × $30 + S-002 1 × $30 = $240.
+    assert summary["liability"].value == D("240.00")
+    # Expiring within 30 days (by 30 Apr): S-001's pack on 9 Apr, 7 lessons worth $210.
+    assert (summary["expiring"].quantity, summary["expiring"].value) == (D(1), D("210.00"))
+    assert [(ln.student_id, ln.quantity, ln.value, ln.date) for ln in lines if ln.section == "expiring"][1:] == \
+        [("S-001", D(7), D("210.00"), day("2026-04-09"))]
+    # Low balance: S-002 has 1 lesson ($30). S-003's pack is used up, so it is not "low" but owes one lesson.
+    assert (summary["low_balance"].quantity, summary["low_balance"].value) == (D(1), D("30.00"))
+    assert (summary["owed"].quantity, summary["owed"].value) == (D(1), D("35.00"))
+    # Churn risk: S-002's last lesson was 2 Mar, more than 4 weeks before 31 Mar (3 Mar), with 1 lesson left.
+    churn = [(ln.student_id, ln.date) for ln in lines if ln.section == "churn_risk"][1:]
+    assert churn == [("S-002", day("2026-03-02"))] and summary["churn_risk"].value == D("30.00")
+    assert summary["log"].quantity == 123 and "ab" * 8 in summary["log"].item  # the hash, shortened to read

@@ -284,7 +284,8 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     pure = not p.alerts and not drift
     change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
                     cells={"Actions": p.cells} if p.cells else {},
-                    money_format=schema.money_format(state.settings.currency))
+                    money_format=schema.money_format(state.settings.currency),
+                    page_headers=render.page_headers(state))
     p.result.state = state
     p.result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     p.result.change = log.commit(change, dry_run=dry_run, recomputed=p.as_of if pure else None,
@@ -322,7 +323,8 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         state = journal.fold(as_of)
         body, drift = render_sheets(log, state, entries=journal.entries)
         change = log.commit(Change(log.head[0], log.head[1], sheets=body,
-                                   money_format=schema.money_format(state.settings.currency)),
+                                   money_format=schema.money_format(state.settings.currency),
+                                   page_headers=render.page_headers(state)),
                             recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
 

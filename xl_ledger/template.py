@@ -34,7 +34,7 @@ MAX_ROW = 1_048_575  # last zero-based row index of a sheet
 
 # Sheet order as a studio owner meets them: the daily sheets first, set-up and engine detail after.
 SHEET_ORDER: tuple[str, ...] = (
-    "Sessions", "Actions", "Balances", "Packages", "Alerts",
+    "Dashboard", "Sessions", "Actions", "Balances", "Packages", "Alerts",
     "Students", "Products", "Settings", "Staff", "Reasons", "Accounts",
     "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement", "Audit",
 )  # fmt: skip
@@ -128,7 +128,7 @@ def _print_setup(ws, sheet: S.Sheet) -> None:
         ws.repeat_columns(0)
     # Engine sheets: the post writes the studio and the as-of date into the header; the Log and the input
     # sheets say when they were printed.
-    dated = sheet.engine_owned and sheet.name != "Log"
+    dated = sheet.engine_owned and sheet.name not in ("Log", "Allocations", "Migration")
     ws.set_header("&C&A" if dated else "&C&A&RPrinted &D")
     ws.set_footer("&CPage &P of &N")
 
@@ -233,6 +233,30 @@ def _report_chart(wb, ws) -> None:
     bars.set_legend({"position": "bottom"})
     bars.set_size({"width": 720, "height": 360})
     ws.insert_chart(1, len(rep.headers) + 1, bars, {"x_offset": 10, "y_offset": 4})
+
+
+DASHBOARD_SUMMARY = ("liability", "expiring", "low_balance", "owed", "churn_risk")  # rows 2-6 (core/dashboard.py)
+
+
+def _dashboard_chart(wb, ws) -> None:
+    """Money at risk today, one bar per summary line after the liability (which would dwarf them): a picture
+    reads faster than four numbers. The engine writes the summary lines first, always in this order, so the
+    chart reads rows 3-6 by position."""
+    dash = S.BY_NAME["Dashboard"]
+    last = len(DASHBOARD_SUMMARY) + 1
+
+    def ref(column: str) -> str:
+        i = dash.headers.index(column)
+        return f"=Dashboard!${S.col_letter(i + 1)}$3:${S.col_letter(i + 1)}${last}"
+
+    bars = wb.add_chart({"type": "bar"})
+    bars.add_series({"name": "value", "categories": ref("section"), "values": ref("value"),
+                     "fill": {"color": "#2F5597"}, "gap": 60, "data_labels": {"value": True}})
+    bars.set_title({"name": "Money at risk today"})
+    bars.set_y_axis({"reverse": True})
+    bars.set_legend({"none": True})
+    bars.set_size({"width": 360, "height": 220})
+    ws.insert_chart(1, len(dash.headers) + 1, bars, {"x_offset": 10, "y_offset": 4})
 
 
 def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:
@@ -387,6 +411,7 @@ def build_xlsx(vba_bin: bytes, currency: str, xlwings_vba: str | None = None) ->
         ws.set_vba_name(f"Sheet{i}")  # must match the document modules of the VBA project
     _conditional_formats(sheets, fmt)
     _report_chart(wb, sheets["Report"])
+    _dashboard_chart(wb, sheets["Dashboard"])
     _defined_names(wb)
     if xlwings_vba is not None:
         from xl_ledger.excel import config  # imports xlwings: build time only

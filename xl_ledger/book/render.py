@@ -19,6 +19,7 @@ from xl_ledger.core.chain import norm
 from xl_ledger.core import finance
 from xl_ledger.core import queries
 from xl_ledger.core.balances import index as balances_index
+from xl_ledger.core.dashboard import lines as dashboard_lines
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.numbers import qty
@@ -146,26 +147,39 @@ def report(state: State, entries=()) -> list[tuple]:
     return out
 
 
-def page_headers(state: State, rewritten=()) -> dict[str, str]:
-    """The printed page header of each engine sheet: the studio, the sheet, the as-of date. The owner's
-    sheets always get it; the others (Allocations, Log, Migration) when they are rewritten anyway."""
+def dashboard(state: State, head: tuple | None = None) -> list[tuple]:
+    """The Dashboard sheet (core/dashboard.py): summary lines first, in a fixed order the chart reads."""
+    names = state.students
+    return [(ln.section, ln.item, None if ln.value is None else money(ln.value),
+             None if ln.quantity is None else _q(ln.quantity), ln.unit, ln.student_id,
+             names[ln.student_id].name if ln.student_id in names else None, ln.date, ln.package_id)
+            for ln in dashboard_lines(state, head)]
+
+
+def page_headers(state: State) -> dict[str, str]:
+    """The printed page header of the owner's sheets: the studio, the sheet, the as-of date. Allocations, the
+    Log and Migration say when they were printed instead (the template's header): rewriting a million-row
+    part only because the date in its header moved is not worth it."""
     studio = state.settings.studio_name.replace("&", "&&")
     text = f"&L{studio}&C&A&Ras of {state.as_of.isoformat()}"
-    names = set(SHEETS) - {schema.ALLOCATIONS.name} | (set(rewritten) & {s.name for s in schema.ENGINE_SHEETS})
-    return {name: text for name in sorted(names)}
+    return {name: text for name in sorted(set(SHEETS) - {schema.ALLOCATIONS.name})}
 
 
-SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name)
+SHEETS = (schema.PACKAGES.name, schema.BALANCES.name, schema.ALLOCATIONS.name, schema.ALERTS.name, schema.REPORT.name,
+          schema.DASHBOARD.name)
 
 
 def all_sheets(state: State, extra_alerts: list[tuple] = (), entries=()) -> dict[str, list[tuple]]:
-    """The engine sheets; `entries` (the Log) gives the Report its money events."""
+    """The engine sheets; `entries` (the Log) gives the Report its money events and the Dashboard the
+    Log's last (seq, hash)."""
+    head = (entries[-1].seq, entries[-1].hash) if isinstance(entries, (list, tuple)) and entries else None
     sheets = {
         schema.PACKAGES.name: packages(state),
         schema.BALANCES.name: balances(state),
         schema.ALLOCATIONS.name: allocations(state),
         schema.ALERTS.name: alerts(state, extra_alerts),
         schema.REPORT.name: report(state, entries),
+        schema.DASHBOARD.name: dashboard(state, head),
     }
     for name, rows in sheets.items():
         width = len(schema.BY_NAME[name].columns)

@@ -138,6 +138,7 @@ SETTINGS: dict[str, tuple[object, str, str]] = {
     "monthly_statement": ("no", YESNO, "yes: each family is mailed last month's statement in the first days of a month"),
     "iif_trnstype": ("GENERAL JOURNAL", CHOICE, "QuickBooks Desktop IIF: GENERAL JOURNAL (2019 on) or JOURNAL"),
     "require_upfront": ("no", YESNO, "Client bookings need credit when made; without it they are blocked"),
+    "churn_weeks": (4, INT, "Dashboard: a student with credit and no lesson for this many weeks is at risk"),
 }
 
 SETTINGS_SHEET = Sheet(
@@ -513,6 +514,24 @@ STATEMENT = Sheet(
     engine_owned=True,
 )
 
+DASHBOARD = Sheet(
+    "Dashboard",
+    (
+        Column("section", ID, width=12),
+        Column("item", TEXT, width=48),
+        Column("value", MONEY, width=13),
+        Column("quantity", QTY, width=10),
+        Column("unit", ID, width=9),
+        Column("student_id", ID, width=12),
+        Column("name", TEXT, width=18),
+        Column("date", DATE, width=12),
+        Column("package_id", ID, width=12),
+    ),
+    engine_owned=True,
+    help="The owner's day: liability, credit expiring in 30 days, low balances, owed lessons, churn risk.",
+    extra={"pages_wide": 1},  # the chart beside the lines, on the same page
+)
+
 MIGRATION = Sheet(
     "Migration",
     (
@@ -530,7 +549,7 @@ MIGRATION = Sheet(
 INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
                                    TEMPLATES, ACCOUNTS)
 ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX,
-                                    STATEMENT, AUDIT)
+                                    STATEMENT, AUDIT, DASHBOARD)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 

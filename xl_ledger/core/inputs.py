@@ -58,6 +58,7 @@ class Settings(Frozen):
     date_order: Literal["mdy", "dmy"] = "mdy"  # how dates typed as text read: 3/14/2026 or 14/3/2026
     iif_trnstype: Literal["general_journal", "journal"] = "general_journal"  # QuickBooks Desktop before 2019: journal
     require_upfront: bool = False  # a client booking needs credit when it is made (seed 004 "pay upfront")
+    churn_weeks: int = 4  # the Dashboard's churn risk: credit left and no lesson for this many weeks
 
 
 class Product(Frozen):
@@ -240,6 +241,7 @@ SETTINGS_FIELDS: dict[str, tuple[Callable, str]] = {
     "iif_trnstype": (_choice(("general_journal", "journal")),
                      "Type GENERAL JOURNAL (QuickBooks Desktop 2019 and later) or JOURNAL (older)."),
     "require_upfront": (P.parse_yesno, "Type yes or no."),
+    "churn_weeks": (_int_nonneg("a number of weeks"), "Type whole weeks, e.g. 4."),
 }
 
 PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {
