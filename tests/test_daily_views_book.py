@@ -76,3 +76,54 @@ def test_the_owners_sheets_print_with_the_studio_the_sheet_and_the_as_of_date_an
             assert "Page " in p
     balances = next(p for p in owners if "Balances" in p.split("\n")[0])
     assert "shared by the family" in balances and "$532.00" in balances  # the pool once: 19 × $28
+
+
+def test_issue_13_stories_post_from_a_fresh_workbook_to_the_numbers_worked_out_by_hand(tmp_path):
+    from xl_ledger.core import queries
+
+    path = fresh(tmp_path)
+    _settings(path, require_upfront="yes")
+    week = {"unit": "lessons", "period": "week", "per_period": 1}
+    month = {"unit": "lessons", "quantity": 12, "price": 360, "validity": "3 months", "period": "month",
+             "per_period": 4}
+    type_rows(path, "Products", {
+        2: {"product_id": "2W", "name": "2-week pass", "quantity": 2, "price": 70, "validity": "2 weeks", **week},
+        3: {"product_id": "COUPON", "name": "Coupon book", "unit": "lessons", "quantity": 10, "price": 200,
+            "apply_at": "service"},
+        4: {"product_id": "REG2", "name": "Two lessons", "unit": "lessons", "quantity": 2, "price": 60},
+        5: {"product_id": "M4", "name": "4 a month", **month},
+        6: {"product_id": "M4P", "name": "4 a month from purchase", "period_start": "purchase", **month}})
+    type_rows(path, "Students", {i + 2: {"student_id": f"S{i + 1}", "name": f"Student {i + 1}"} for i in range(5)})
+    sell = {"action": "sell"}
+    type_rows(path, "Actions", {
+        2: {**sell, "date": dt.date(2026, 9, 23), "student_id": "S1", "product_id": "2W"},  # a Wednesday
+        3: {**sell, "date": dt.date(2026, 11, 1), "student_id": "S2", "product_id": "COUPON"},  # sold first
+        4: {**sell, "date": dt.date(2026, 11, 3), "student_id": "S2", "product_id": "REG2"},
+        5: {**sell, "date": dt.date(2026, 11, 27), "student_id": "S3", "product_id": "M4"},  # on the 27th
+        6: {**sell, "date": dt.date(2026, 11, 27), "student_id": "S4", "product_id": "M4P"}})
+    type_rows(path, "Sessions", {
+        2: {"session_id": "L1", "date": dt.date(2026, 11, 6), "student_id": "S2", "status": "attended"},
+        3: {"session_id": "L2", "date": dt.date(2026, 12, 9), "student_id": "S5", "status": "scheduled",
+            "booked_by": "client"}})
+    result = post.post(FileStore(path), now=NOW, operator="owner", today=dt.date(2026, 12, 2))  # asked on the 2nd
+    # Pay upfront: S5 has no credit, so their booking is blocked in its own row and never logged.
+    assert [r for r in result.rejected if "Sessions" in r] == \
+        [r for r in result.rejected if "Sessions!G3" in r and "blocked: no credit; sell a package first" in r]
+    assert len(result.rejected) == 1
+    pk = {r["package_id"]: r for r in records(path, "Packages").values()}
+    # 2-week pass: 2 weekly credits (23–29 Sep, 30 Sep – 6 Oct) at $35, both lapsed unused.
+    assert (pk["PK-0001"]["total"], pk["PK-0001"]["expired"], pk["PK-0001"]["status"]) == (2, 2, "expired")
+    # The lesson of 6 Nov drew the regular pack, not the coupon book sold before it.
+    assert (pk["PK-0002"]["remaining"], pk["PK-0003"]["used"], pk["PK-0003"]["remaining"]) == (10, 1, 1)
+    # 4 a month, calendar: November's 4 lapsed on 30 Nov; 8 left = $240. From purchase: all 12, $360.
+    assert (pk["PK-0004"]["expired"], pk["PK-0004"]["remaining"], pk["PK-0004"]["value_remaining"]) == (4, 8, 240)
+    assert (pk["PK-0005"]["expired"], pk["PK-0005"]["remaining"], pk["PK-0005"]["value_remaining"]) == (0, 12, 360)
+    # The Report: breakage in the months the lots lapsed (Sep $35, Oct $35, Nov 4 × $30 = $120), no month
+    # after today, and the last month's liability = what is left: 200 + 30 + 240 + 360 = $830.
+    report = [r for r in records(path, "Report").values()]
+    assert max(r["month"] for r in report) <= "2026-12"
+    breakage = {r["month"]: r["breakage"] for r in report}
+    assert (breakage["2026-09"], breakage["2026-10"], breakage["2026-11"]) == (35, 35, 120)
+    assert report[0]["liability_end"] == 830 == sum(r["value_remaining"] for r in pk.values())
+    state = result.state
+    assert queries.liability(state) == 830
