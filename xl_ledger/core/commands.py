@@ -85,8 +85,27 @@ class Rejected(Exception):
         self.column, self.message, self.remedy, self.value = column, message, remedy, value
 
 
+# A date more than this many years after today is a typing slip (2062 for 2026), not a plan: it would sell
+# a package that starts after the studio's life, or book a lesson nobody will give.
+FUTURE_YEARS = 2
+
+
+def too_far_ahead(d: dt.date, today: dt.date) -> Optional[str]:
+    """Why `d` is not a date a studio means, or None. The other bound (before 1990) is in core/parse.py."""
+    try:
+        limit = today.replace(year=today.year + FUTURE_YEARS)
+    except ValueError:  # 29 February
+        limit = today.replace(year=today.year + FUTURE_YEARS, day=28)
+    if d > limit:
+        return f"{d.isoformat()} is more than {FUTURE_YEARS} years after today ({today.isoformat()})"
+    return None
+
+
 def decide(action: Action, ctx: Context) -> tuple[list[E.Event], Optional[Problem]]:
     """Check one Actions row; return its events, or a Problem naming the cell and what to do."""
+    if action.date is not None and (why := too_far_ahead(action.date, ctx.today)):
+        return [], Problem(Source("Actions", action.row, "date"), why + ".", "Write the full date, like 2026-03-14.",
+                           action.date.isoformat())
     try:
         events = _HANDLERS[action.action](action, ctx, action.date or ctx.today)
     except Rejected as r:
@@ -444,6 +463,10 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
         if s.student_id not in state.students:
             problems.append(Problem(Source("Sessions", row_no, "student_id"), f'"{s.student_id}" is not a student.',
                                     "Type a student_id from the Students sheet.", s.student_id))
+            continue
+        if why := too_far_ahead(s.date, today):
+            problems.append(Problem(Source("Sessions", row_no, "date"), why + ".",
+                                    "Write the full date, like 2026-03-14.", s.date.isoformat()))
             continue
         previous = state.sessions.get(s.session_id)
         if previous is not None and _session_signature(s, start_text) == _logged_signature(previous):

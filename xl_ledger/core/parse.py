@@ -39,17 +39,46 @@ def _show(value: object) -> str:
     return f'"{text}"'
 
 
-def parse_date(value: object, *, day_first: bool = False) -> dt.date:
-    """A calendar date from a date cell, an Excel serial number or text like 3/14/2026, 14 Mar 2026."""
-    return _ledger_range(_parse_date(value, day_first=day_first), value)
+def parse_date(value: object, *, day_first: bool = False, year: int | None = None) -> dt.date:
+    """A calendar date from a date cell, an Excel serial number or text like 3/14/2026, 14 Mar 2026.
+
+    Text without a year is refused, unless the caller has evidence of the year and passes it (a legacy
+    sheet titled "spring 2025" whose columns say "20 Jan"): the year is never made up here."""
+    return _ledger_range(_parse_date(value, day_first=day_first, year=year), value)
+
+
+# No studio using this ledger sold a package before 1990; a year outside the studio's life is a slip of
+# the keyboard or a number read as a date serial (0, 60, 1E+308), never a fact. The latest year is a
+# ceiling for the calendar arithmetic (9999 + a validity overflows); "years past today" needs today, so
+# core/commands.py checks that against the date it is given.
+FIRST_YEAR, LAST_YEAR = 1990, 2999
 
 
 def _ledger_range(d, value: object):
     """Dates the ledger can compute with: validity and warning windows are added to them, and a year
     like 9999 (a valid Excel date, a slip of the keyboard) would overflow Python's calendar."""
-    if not 1900 <= d.year <= 2999:
-        raise ParseError(f"{_show(value)} is not a plausible date (year {d.year}); type it like 2026-03-14")
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise ParseError(f"{_show(value)} is not a plausible date (year {d.year}, before {FIRST_YEAR} or far "
+                         "in the future); write the full date, like 2026-03-14")
     return d
+
+
+# Two defaults that differ in year, month and day: a field the text leaves out comes from the default,
+# so the two readings differ exactly when the text lacks a year, a month or a day ("March", "3/4",
+# "Tuesday", "March 2026"). dateutil would otherwise fill the gap from its default (the year 2000).
+_DEFAULTS = (dt.datetime(2000, 1, 1), dt.datetime(2004, 2, 2))
+
+
+def _full_date_text(text: str, day_first: bool, what: str, year: int | None = None) -> dt.datetime:
+    readings = []
+    for default in (_DEFAULTS if year is None else [d.replace(year=year) for d in _DEFAULTS]):
+        try:
+            readings.append(dateparser.parse(text, dayfirst=day_first, default=default))
+        except (ValueError, OverflowError):
+            raise ParseError(f"{_show(text)} is not {what}; type it like 2026-03-14") from None
+    if readings[0].date() != readings[1].date():
+        raise ParseError(f"{_show(text)} has no year, month or day; write the full date, like 2026-03-14")
+    return readings[0]
 
 
 _NUMERIC_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
@@ -68,7 +97,7 @@ def _check_order(text: str, day_first: bool) -> None:
                              f"set date_order to {wanted} in Settings, or type it like 2026-03-14")
 
 
-def _parse_date(value: object, *, day_first: bool = False) -> dt.date:
+def _parse_date(value: object, *, day_first: bool = False, year: int | None = None) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -85,13 +114,9 @@ def _parse_date(value: object, *, day_first: bool = False) -> dt.date:
             except ValueError:
                 raise ParseError(f"{_show(value)} is not a date (no such day)") from None
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
-            raise ParseError(f"{_show(value)} is not a date; type it like 2026-03-14")
+            raise ParseError(f"{_show(value)} is not a date; write the full date, like 2026-03-14")
         _check_order(text, day_first)
-        try:
-            parsed = dateparser.parse(text, dayfirst=day_first, default=dt.datetime(2000, 1, 1))
-        except (ValueError, OverflowError):
-            raise ParseError(f"{_show(value)} is not a date; type it like 2026-03-14") from None
-        return parsed.date()
+        return _full_date_text(text, day_first, "a date", year).date()
     raise ParseError(f"{_show(value)} is not a date")
 
 
@@ -111,10 +136,7 @@ def _parse_datetime(value: object, *, day_first: bool = False) -> dt.datetime:
         raise ParseError(f"{_show(value)} is not a date and time")
     if isinstance(value, str) and value.strip():
         _check_order(value.strip(), day_first)
-        try:
-            parsed = dateparser.parse(value.strip(), dayfirst=day_first, default=dt.datetime(2000, 1, 1))
-        except (ValueError, OverflowError):
-            raise ParseError(f"{_show(value)} is not a date and time; type it like 2026-03-14 16:30") from None
+        parsed = _full_date_text(value.strip(), day_first, "a date and time")
         return parsed.replace(tzinfo=None, microsecond=0)
     raise ParseError(f"{_show(value)} is not a date and time")
 

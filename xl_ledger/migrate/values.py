@@ -53,7 +53,9 @@ def _date_text(text: str, day_first: bool) -> dt.date:
             order = "day-first (31/01/2025)" if first > 12 else "month-first (01/31/2025)"
             raise ParseError(f'"{text}" can only be read {order}, but this sheet is read the other way; '
                              'set "day_first" in the mapping file')
-    return parse_date(text, day_first=day_first)
+    # core refuses text without a year; a yearless legacy date is read in a placeholder leap year (so
+    # "29 Feb" reads) and read_date then raises YearlessDate or moves it to the mapping's year.
+    return parse_date(text, day_first=day_first, year=None if has_year(text) else 2000)
 
 
 class YearlessDate(ParseError):

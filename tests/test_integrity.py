@@ -1,0 +1,67 @@
+"""Issue 12: the ways the ledger could still lose count without a word, each closed and tried the way a
+new user would meet it (from the command line where the user would)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from post_helpers import NOW
+from post_helpers import records
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger import post
+from xl_ledger.book.filestore import FileStore
+from xl_ledger.core.parse import ParseError
+from xl_ledger.core.parse import parse_date
+from xl_ledger.core.parse import parse_datetime
+
+
+# --- item 4: a year is never made up ---------------------------------------------------------------
+@pytest.mark.parametrize("text", ["March", "3/4", "Tuesday", "Mar 14", "March 2026", "2026-03", "2026"])
+def test_text_without_a_full_date_is_refused(text):
+    with pytest.raises(ParseError, match="write the full date"):
+        parse_date(text)
+    with pytest.raises(ParseError, match="write the full date"):
+        parse_datetime(text + " 16:30" if not text.isdigit() else text)
+
+
+@pytest.mark.parametrize("value", ["1989-12-31", dt.date(1900, 1, 1), 1, 60, "12 May 1970"])
+def test_dates_before_the_studio_s_life_are_refused(value):
+    with pytest.raises(ParseError, match="before 1990"):
+        parse_date(value)
+
+
+def test_full_dates_still_read():
+    assert parse_date("14 Mar 2026") == dt.date(2026, 3, 14)
+    assert parse_date("March 14th, 2026") == dt.date(2026, 3, 14)
+    assert parse_datetime("2026-03-14 16:30") == dt.datetime(2026, 3, 14, 16, 30)
+    assert parse_date(46000) == dt.date(2025, 12, 9)
+
+
+def test_a_sale_dated_march_or_decades_ahead_is_rejected_in_its_cell(tmp_path):
+    """A sale dated "March" used to become 2000-03-01: applied, expired at once, 10 paid lessons worth 0.
+    One dated 2062 (NOW is 2026-03-10, more than two years ahead) is a slip too."""
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {
+        2: {"action": "sell", "date": "March", "student_id": "S1", "product_id": "P10"},
+        3: {"action": "sell", "date": dt.date(2062, 3, 1), "student_id": "S1", "product_id": "P10"},
+        4: {"action": "sell", "date": "2026-03-01", "student_id": "S1", "product_id": "P10"}})
+    type_rows(path, "Sessions", {
+        2: {"session_id": "L1", "date": "Tuesday", "student_id": "S1", "status": "attended", "minutes": 45},
+        3: {"session_id": "L2", "date": dt.date(2031, 3, 3), "student_id": "S1", "status": "scheduled",
+            "minutes": 45},
+        4: {"session_id": "L3", "date": dt.date(2026, 3, 3), "student_id": "S1", "status": "attended",
+            "minutes": 45}})
+    result = post.post(FileStore(path), now=NOW, operator="owner")
+    rows = records(path, "Actions")
+    assert [rows[r]["status"] for r in (2, 3, 4)] == ["rejected", "rejected", "applied"]
+    assert "write the full date" in rows[2]["message"].lower()
+    assert "2062-03-01 is more than 2 years after today" in rows[3]["message"]
+    where = {a["where"]: a["message"] for a in records(path, "Alerts").values() if a["kind"] == "rejected"}
+    assert "write the full date" in where["studio.xlsm!Sessions!B2"]
+    assert "2031-03-03 is more than 2 years after today" in where["studio.xlsm!Sessions!B3"]
+    assert len(result.applied) == 1
+    logged = [r for r in FileStore(path).read_log() if str(r[13]).startswith("Sessions!")]
+    assert [r[13] for r in logged] == ["Sessions!4"]
