@@ -65,3 +65,17 @@ def test_a_sale_dated_march_or_decades_ahead_is_rejected_in_its_cell(tmp_path):
     assert len(result.applied) == 1
     logged = [r for r in FileStore(path).read_log() if str(r[13]).startswith("Sessions!")]
     assert [r[13] for r in logged] == ["Sessions!4"]
+
+
+# --- item 9: one "today" ----------------------------------------------------------------------------
+def test_demo_and_recompute_agree_on_today_late_in_the_evening(tmp_path, monkeypatch, capsys):
+    """At 02:00 UTC on 11 March it is still 10 March in New York (the demo studio's time zone). The demo
+    used the UTC date, so a `recompute` right after it rewrote every sheet as of the day before."""
+    from xl_ledger import cli
+
+    monkeypatch.setattr(cli, "now_utc", lambda: dt.datetime(2026, 3, 11, 2, 0, tzinfo=dt.timezone.utc))
+    path = tmp_path / "demo.xlsm"
+    assert cli.run(["demo", str(path)]) == 0
+    assert "as of 2026-03-10:" in capsys.readouterr().out
+    assert cli.run(["recompute", str(path)]) == 0
+    assert "as of 2026-03-10" in capsys.readouterr().out

@@ -130,9 +130,12 @@ def cmd_init(args) -> int:
 
 def cmd_demo(args) -> int:
     from xl_ledger import demo
+    from xl_ledger import post
 
-    # The workbook's conditional formats compare with Excel's TODAY(): a demo dated today looks right.
-    today = parse_day(args.today, "--today") if args.today else now_utc().date()
+    # The workbook's conditional formats compare with Excel's TODAY(): a demo dated today looks right. Today
+    # is the studio's local date, as for every other command (a demo made at 9 pm in New York is not
+    # tomorrow's, or a `recompute` right after it would rewrite every sheet as of another day).
+    today = parse_day(args.today, "--today") if args.today else post.local_today(now_utc(), demo.SETTINGS["timezone"])
     target = Path(args.path)
     summary = demo.build(target, today=today, seed=args.seed)
     print(summary)
