@@ -19,11 +19,10 @@ remaining formula pointing at the wrong row, a late cancel entered twice).
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import NamedTuple
 
+from xl_ledger import csvsafe
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import text as num_text
 from xl_ledger.core.state import State
@@ -299,10 +298,6 @@ def disagreements(rows: list[tuple]) -> int:
 
 
 def to_csv(rows: list[tuple]) -> bytes:
-    """The report as CSV (UTF-8 with a BOM, so Excel opens accents right); numbers as plain text."""
-    out = io.StringIO(newline="")
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(HEADERS)
-    for r in rows:
-        w.writerow(["" if v is None else (_n(v) if isinstance(v, Decimal) else v) for v in r])
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    """The report as CSV (UTF-8 with a BOM, so Excel opens accents right); numbers as plain text, and
+    a name like `=HYPERLINK(…)` as text, never a formula (xl_ledger/csvsafe.py)."""
+    return csvsafe.to_bytes(HEADERS, rows)
