@@ -17,9 +17,13 @@ import getpass
 import json
 import os
 import sys
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Optional
+
+from xl_ledger.output import QuietStdout
+from xl_ledger.output import shown
 
 EXIT_CODES = {
     0: "ok",
@@ -156,15 +160,11 @@ def cmd_post(args) -> int:
     result = run_post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
                       as_of=as_of, today=today)
     verb = "Would post" if args.dry_run else "Posted"
-    print(f"{verb} {store.name} as {operator}: {result.summary()}.")
-    for line in result.applied:
-        print(f"  applied  {line}")
-    for line in result.rejected:
-        print(f"  rejected {line}")
-    for line in result.notices:
-        print(f"  notice   {line}")
-    for line in result.drift:
-        print(f"  drift    {line}")
+    print(f"{verb} {shown(store.name)} as {shown(operator)}: {result.summary()}.")
+    for label, lines in (("applied ", result.applied), ("rejected", result.rejected), ("notice  ", result.notices),
+                         ("drift   ", result.drift)):
+        for line in lines:
+            print(f"  {label} {shown(line)}")
     return REJECTED if result.rejected else OK
 
 
@@ -265,9 +265,9 @@ def cmd_balance(args) -> int:
         cur = state.settings.currency
         worth = f" (own packs worth {s['value_remaining']} {cur})" if Decimal(s["value_remaining"]) else ""
         owed = f"; {s['owed_sessions']} sessions owed ({s['owed_value']} {cur})" if s["owed_sessions"] else ""
-        print(f"  {s['student_id']:<10} {s['name']:<24} {left}{worth}{owed}")
+        print(f"  {shown(s['student_id']):<10} {shown(s['name']):<24} {shown(left)}{worth}{owed}")
     for f in report["family_pools"]:
-        print(f"  family {f['family_id']} shares {f['remaining']} {f['unit']} ({', '.join(f['packages'])}), "
+        print(f"  family {shown(f['family_id'])} shares {f['remaining']} {f['unit']} ({', '.join(f['packages'])}), "
               f"worth {f['value_remaining']} {state.settings.currency}")
     return OK
 
@@ -383,32 +383,51 @@ def run(argv: Optional[list[str]] = None) -> int:
     from xl_ledger.post import PostError
 
     args = build_parser().parse_args(argv)
+    outer = sys.stdout
+    sys.stdout = QuietStdout(outer)  # `xl-ledger post | head`: the post's own exit code, no traceback
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a library's warning is not a message to a studio owner
+            return _run(args)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = outer
+
+
+def _run(args) -> int:
+    from xl_ledger.book.store import BrokenFileError
+    from xl_ledger.book.store import LockedError
+    from xl_ledger.book.store import StaleLogError
+    from xl_ledger.book.store import StoreError
+    from xl_ledger.newbook import ExistsError
+    from xl_ledger.post import ChainBroken
+    from xl_ledger.post import NotAllowed
+    from xl_ledger.post import PostError
+
+    def fail(message: str, code: int) -> int:
+        # Messages quote cells and file names: their control characters are shown escaped, never sent
+        # to the terminal (ESC sequences, a CR that overwrites the line, U+202E).
+        print(shown(message, keep_newlines=True), file=sys.stderr)
+        return code
+
     try:
         return int(args.func(args) or 0)
     except CliError as e:
-        print(str(e), file=sys.stderr)
-        return e.code
+        return fail(str(e), e.code)
     except ExistsError as e:
-        print(f"{args.path}\n  {e}", file=sys.stderr)
-        return USAGE
+        return fail(f"{args.path}\n  {e}", USAGE)
     except (LockedError, StaleLogError) as e:
-        print(f"{args.path}\n  {e}", file=sys.stderr)
-        return LOCKED
+        return fail(f"{args.path}\n  {e}", LOCKED)
     except ChainBroken as e:  # a StoreError: before the catch-all below
-        print(str(e), file=sys.stderr)
-        return TAMPERED
+        return fail(str(e), TAMPERED)
     except (BrokenFileError, StoreError) as e:
-        print(f"{getattr(args, 'path', '')}\n  {e}", file=sys.stderr)
-        return BROKEN
+        return fail(f"{getattr(args, 'path', '')}\n  {e}", BROKEN)
     except NotAllowed as e:
-        print(str(e), file=sys.stderr)
-        return NOT_ALLOWED
+        return fail(str(e), NOT_ALLOWED)
     except PostError as e:
-        print(str(e), file=sys.stderr)
-        return USAGE
+        return fail(str(e), USAGE)
     except KeyboardInterrupt:
-        print("interrupted: nothing half-written (every save is atomic)", file=sys.stderr)
-        return 130
+        return fail("interrupted: nothing half-written (every save is atomic)", 130)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

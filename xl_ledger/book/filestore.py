@@ -46,6 +46,7 @@ from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import StoreError
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import gc_paused
+from xl_ledger.output import no_library_noise
 from xl_ledger.xlsx.cells import CellValueError
 from xl_ledger.xlsx.cells import StyleBook
 from xl_ledger.xlsx.sheet import SheetFormatError
@@ -220,7 +221,8 @@ class FileStore(StoreBase):
         try:
             reader = fastexcel.read_excel(str(self.path))
             dtypes = {c: ("int" if c == "seq" else "string") for c in LOG_COLUMNS}
-            sheet = reader.load_sheet("Log", header_row=0, dtypes=dtypes)
+            with no_library_noise():  # calamine underneath: a panic prints itself to fd 2
+                sheet = reader.load_sheet("Log", header_row=0, dtypes=dtypes)
             names = [c.name for c in sheet.available_columns()]
             if tuple(names[:len(LOG_COLUMNS)]) != LOG_COLUMNS:
                 raise BrokenFileError(f"{self.name}!Log row 1 must hold the headers {', '.join(LOG_COLUMNS)}; "
@@ -240,14 +242,17 @@ class FileStore(StoreBase):
                 raise self._missing(sheet)
             memo = self._memo
         try:
-            wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
-            rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            with no_library_noise():  # a calamine panic prints itself to fd 2 before it is raised
+                wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
+                rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except OverflowError:
+            rows = _read_sheet_slowly(self.path, sheet)  # 1E+308 in a [h]:mm:ss cell: as for a panic below
         except Exception as e:  # calamine raises its own error types per failure
             raise BrokenFileError(f"{self.name}!{sheet} cannot be read ({e}): open the workbook in Excel to "
                                   f"check it") from None
         except BaseException as e:
             # calamine panics (a BaseException) on a date-formatted cell holding a number no date can
-            # have, e.g. 1e308 typed into a date column. openpyxl reads that cell as an error value, so
+            # have, e.g. -1E+308 typed into a date column. openpyxl reads that cell as an error value, so
             # the row is rejected with its cell named instead of the whole post failing.
             if type(e).__name__ != "PanicException":
                 raise

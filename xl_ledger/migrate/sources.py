@@ -39,6 +39,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from xl_ledger.migrate.records import Cell
+from xl_ledger.output import no_library_noise
 
 
 class LegacyFileError(Exception):
@@ -398,7 +399,8 @@ def _load_sheets(path: Path, kind: str, limits: Limits) -> LegacySource:
             empty = sheet.height == 0 or sheet.width == 0
             height, width = (0, 0) if empty else (sheet.start[0] + sheet.height, sheet.start[1] + sheet.width)
             _check_sheet_size(path, meta.name, _PartStats(rows=height, dim_cols=width), limits)
-            rows = [] if empty else sheet.to_python(skip_empty_area=False)
+            with no_library_noise():  # a calamine panic prints itself to fd 2 before it is raised
+                rows = [] if empty else sheet.to_python(skip_empty_area=False)
             sheets.append(SheetGrid(label, meta.name, rows, list(sheet.merged_cell_ranges or []),
                                     visible=meta.visible == python_calamine.SheetVisibleEnum.Visible))
     except LegacyFileError:
@@ -407,6 +409,11 @@ def _load_sheets(path: Path, kind: str, limits: Limits) -> LegacySource:
         raise LegacyFileError(path, _PASSWORD) from None
     except Exception:
         raise LegacyFileError(path, _CORRUPT) from None
+    except BaseException as e:  # calamine panics (not an Exception) on e.g. 1E+308 in a date cell
+        if type(e).__name__ != "PanicException":
+            raise
+        raise LegacyFileError(path, "a cell holds a value no spreadsheet can show (such as a number too large "
+                                    "for a date). " + _CORRUPT) from None
     finally:
         wb.close()
     return LegacySource(path, kind, sheets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from xl_ledger.core.movements import Statement
+from xl_ledger.output import shown
 from xl_ledger.statements import load
 
 
@@ -36,16 +37,16 @@ def cmd_history(args) -> int:
         print(json.dumps(to_json(stmt), indent=2, ensure_ascii=False))
         return 0
     name = ledger.scopes.students[sid].name
-    print(f"{ledger.name}: {sid} {name}, {stmt.start} to {stmt.end} (balances per package; a shared family "
+    print(f"{shown(ledger.name)}: {shown(sid)} {shown(name)}, {stmt.start} to {stmt.end} (balances per package; a shared family "
           "pack shows every sibling's use)")
     for pid, q in sorted(stmt.opening.items()):
         print(f"  opening  {pid:<10} {num(q):>7}")
     print(f"  {'date':<10}  {'what':<17} {'package':<10} {'student':<8} {'session':<10} {'time':<5} "
           f"{'change':>7} {'balance':>8}  {'by':<10} {'reason':<14} source")
     for m in stmt.lines:
-        print(f"  {m.date}  {m.kind:<17} {m.package_id:<10} {m.student_id or '':<8} {m.session_id or '':<10} "
-              f"{m.session_time or '':<5} {num(m.change):>7} {num(m.balance):>8}  {m.recorded_by:<10} "
-              f"{m.reason_code or '':<14} {m.source}{'  (' + m.detail + ')' if m.detail else ''}")
+        print(shown(f"  {m.date}  {m.kind:<17} {m.package_id:<10} {m.student_id or '':<8} {m.session_id or '':<10} "
+                    f"{m.session_time or '':<5} {num(m.change):>7} {num(m.balance):>8}  {m.recorded_by:<10} "
+                    f"{m.reason_code or '':<14} {m.source}{'  (' + m.detail + ')' if m.detail else ''}"))
     totals: dict[str, object] = {}
     for pid, q in stmt.closing.items():
         unit = stmt.packages[pid].unit

@@ -32,8 +32,13 @@ def read_ledger(args) -> Ledger:
     from xl_ledger import cli
     from xl_ledger import post
 
+    from xl_ledger.book import anchors
+
     store = cli.open_store(args.path, args)  # the shared ledger's Log with --ledger (pg/)
-    scopes = Scopes(store.open_log(cli.read_key(getattr(args, "key_file", None))).entries())
+    key = cli.read_key(getattr(args, "key_file", None))
+    log = store.open_log(key)
+    anchors.check_open(log, key)  # a Log cut short would give a statement without a word (exit 1)
+    scopes = Scopes(log.entries())
     now, today = cli.clock(args)
     today = today or post.local_today(now, scopes.settings.timezone)
     return Ledger(store.name, scopes, scopes.settings, today)
