@@ -79,11 +79,11 @@ def million(tmp_path_factory, plain):
 
 
 def test_million_rows_refused_from_dimension(million):
-    refuse(million[0], 'sheet "Packages" has more than 200,000 rows', "1,000,000", budget=4.0)
+    refuse(million[0], 'sheet "Packages" has more than 100,000 rows', "1,000,000", budget=4.0)
 
 
 def test_million_rows_without_dimension_refused_while_counting(million):
-    refuse(million[1], "more than 200,000 rows")
+    refuse(million[1], "more than 100,000 rows")
 
 
 def test_row_limit_is_configurable(tmp_path, plain):

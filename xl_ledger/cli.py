@@ -24,6 +24,7 @@ from typing import Optional
 
 from xl_ledger.output import QuietStdout
 from xl_ledger.output import shown
+from xl_ledger.paths import not_a_file
 
 EXIT_CODES = {
     0: "ok",
@@ -89,11 +90,12 @@ def open_store(path: str, args=None):
     from xl_ledger.book.filestore import FileStore
 
     p = Path(path)
-    if not p.exists():
+    why = not_a_file(p)
+    if why == "does not exist.":
         raise CliError(path, "does not exist.", "Check the path, or create a workbook with `xl-ledger init PATH`.",
                        code=BROKEN)
-    if p.is_dir():
-        raise CliError(path, "is a folder, not a workbook.", "Give the path of the .xlsm file.", code=BROKEN)
+    if why:  # a folder, a pipe, a device: each said as what it is (opening a FIFO would wait forever)
+        raise CliError(path, why, "Give the path of the .xlsm file.", code=BROKEN)
     if args is not None:
         from xl_ledger.pg.command import open_ledger_store
         return open_ledger_store(p, args, FileStore(p))

@@ -24,6 +24,8 @@ from xl_ledger.book.store import StoreError
 from xl_ledger.migrate.importer import ImportRefused
 from xl_ledger.migrate.importer import import_legacy
 from xl_ledger.migrate.sources import LegacyFileError
+from xl_ledger.output import shown
+from xl_ledger.paths import not_a_file
 
 
 # The same codes as xl_ledger/cli.py (not imported from there: cli.py imports this module).
@@ -55,31 +57,35 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     operator = args.operator or getpass.getuser()
+    if args.studio.exists() and (why := not_a_file(args.studio)):
+        print(shown(f"xl-ledger import: {args.studio} {why} Give the path of the studio's .xlsm file. "
+                    "Nothing was imported."), file=err)
+        return BROKEN
     try:
         key = args.key_file.read_bytes().rstrip(b"\r\n") if getattr(args, "key_file", None) else None
         report = import_legacy(args.legacy, args.studio, operator=operator, now=dt.datetime.now(dt.timezone.utc),
                                mapping_path=args.mapping, day_first=args.day_first, dry_run=args.dry_run, key=key)
     except LegacyFileError as e:
-        print(f"xl-ledger import: {e} Nothing was imported; {args.studio.name} is unchanged.", file=err)
+        print(shown(f"xl-ledger import: {e} Nothing was imported; {args.studio.name} is unchanged.", keep_newlines=True), file=err)
         is_mapping = args.mapping is not None and Path(e.path) == Path(args.mapping)
         return USAGE if is_mapping or "does not exist" in e.message else BROKEN
     except ImportRefused as e:
-        print(f"xl-ledger import: {e}", file=err)
+        print(shown(f"xl-ledger import: {e}", keep_newlines=True), file=err)
         return _REFUSED[e.reason]
     except BrokenChainError as e:
         print(f"xl-ledger import: {e}", file=err)
         return TAMPERED
     except (LockedError, StaleLogError) as e:
-        print(f"xl-ledger import: {e}", file=err)
+        print(shown(f"xl-ledger import: {e}", keep_newlines=True), file=err)
         return LOCKED
     except StoreError as e:
-        print(f"xl-ledger import: {e}", file=err)
+        print(shown(f"xl-ledger import: {e}", keep_newlines=True), file=err)
         return BROKEN
     except OSError as e:
-        print(f"xl-ledger import: {e.filename or ''}: {e.strerror}. Nothing was imported.", file=err)
+        print(shown(f"xl-ledger import: {e.filename or ''}: {e.strerror}. Nothing was imported.", keep_newlines=True), file=err)
         return USAGE
     for line in report.lines():
-        print(line, file=out)
+        print(shown(line), file=out)  # names from the legacy file: control characters escaped
     return OK
 
 
