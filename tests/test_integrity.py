@@ -79,3 +79,50 @@ def test_demo_and_recompute_agree_on_today_late_in_the_evening(tmp_path, monkeyp
     assert "as of 2026-03-10:" in capsys.readouterr().out
     assert cli.run(["recompute", str(path)]) == 0
     assert "as of 2026-03-10" in capsys.readouterr().out
+
+
+# --- item 3: a damaged input sheet stops the post -----------------------------------------------------
+def _rename_header(path, sheet: str, old: str, new):
+    """Edit row 1 as a user would in Excel (openpyxl rewrites the file; the Log is untouched)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb[sheet]
+    for cell in ws[1]:
+        if cell.value == old:
+            cell.value = new
+    wb.save(path)
+
+
+@pytest.mark.parametrize("sheet, old, new, said", [
+    ("Sessions", "minutes", None, 'column "minutes" is missing from row 1'),
+    ("Students", "name", "Name ", 'column "name" is missing from row 1; the closest header found is "Name"'),
+    ("Actions", "reason_code", "reason", 'column "reason_code" is missing from row 1; the closest header found is '
+                                         '"reason"'),
+])
+def test_a_missing_or_renamed_input_column_stops_the_post_with_exit_4(tmp_path, sheet, old, new, said):
+    """Deleting Sessions `minutes` used to write permanent Log rows recharging every 45-minute lesson as
+    60 minutes, and exit 5; a renamed `name` rejected every student as "name is empty"."""
+    from post_helpers import cli
+
+    path = studio(tmp_path)
+    type_rows(path, "Sessions", {2: {"session_id": "L1", "date": dt.date(2026, 3, 2), "student_id": "S1",
+                                     "status": "attended", "minutes": 45}})
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "H10"}})
+    _rename_header(path, sheet, old, new)
+    before = path.read_bytes()
+    out = cli("post", str(path), "--today", "2026-03-10")
+    assert out.returncode == 4, (out.stdout, out.stderr)
+    assert f"studio.xlsm!{sheet}: {said}" in out.stderr, out.stderr
+    assert "Nothing was written" in out.stderr
+    assert path.read_bytes() == before
+
+
+def test_an_older_workbook_without_an_optional_column_still_posts(tmp_path):
+    path = studio(tmp_path)
+    _rename_header(path, "Students", "email", None)
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "P10"}})
+    result = post.post(FileStore(path), now=NOW, operator="owner")
+    assert len(result.applied) == 1

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from xl_ledger.book import render
 from xl_ledger.book import schema
+from xl_ledger.book.columns import check_columns
 from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import OpenLog
@@ -170,6 +171,8 @@ def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date
     """2. Read the input sheets; Settings (the date, the date order), Staff (may the operator post?) and
     Reasons. Raises NotAllowed for an operator who is not on a non-empty Staff sheet."""
     p.sheets.update({name: p.log.read_sheet(name) for name in INPUT_SHEETS})
+    for sheet in p.sheets.values():
+        check_columns(sheet)  # a deleted or renamed column stops the post (exit 4), nothing written
     p.settings, problems = inputs.read_settings(p.sheets["Settings"].records())
     p.day_first = p.settings.date_order == "dmy"
     p.today = today or local_today(p.now, p.settings.timezone)
@@ -206,6 +209,7 @@ def sessions(p: Posting) -> tuple[list, list[Problem]]:
     """4. Sessions rows: new or changed ones become events; a deleted or edited past lesson is a notice."""
     sheet, pairs, problems, notices = p.log.sessions(
         p.day_first, p.log_rows, lambda parsed: commands.diff_sessions(parsed, p.scopes.catalog(p.as_of), p.today))
+    check_columns(sheet)  # before anything is appended from rows read without a column
     p.sheets["Sessions"] = sheet  # its name and headers (to say where); the rows are let go
     events = [ev for _r, ev in pairs]
     p.append(events, [f"Sessions!{r}" for r, _ev in pairs])
