@@ -108,8 +108,13 @@ def read_state(args, as_of: Optional[dt.date] = None):
     from xl_ledger.core.journal import Journal
     from xl_ledger.core.scope import Scopes
 
+    from xl_ledger.book import anchors
+
     store = open_store(args.path, args)
-    journal = Journal(store.open_log(read_key(getattr(args, "key_file", None))).entries())
+    key = read_key(getattr(args, "key_file", None))
+    log = store.open_log(key)
+    anchors.check_open(log, key)  # balances of a Log cut short would be wrong without a word
+    journal = Journal(log.entries())
     now, today = clock(args)
     if as_of is None:
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
@@ -163,11 +168,24 @@ def cmd_post(args) -> int:
                       as_of=as_of, today=today)
     verb = "Would post" if args.dry_run else "Posted"
     print(f"{verb} {shown(store.name)} as {shown(operator)}: {result.summary()}.")
+    if not args.dry_run:
+        # One line to keep outside the file: `verify --expect` checks the Log still reaches it.
+        print(f"  receipt  Log seq {receipt_of(result.change)} (check later: xl-ledger verify "
+              f"{shown(args.path)} --expect {receipt_of(result.change)})")
     for label, lines in (("applied ", result.applied), ("rejected", result.rejected), ("notice  ", result.notices),
                          ("drift   ", result.drift)):
         for line in lines:
             print(f"  {label} {shown(line)}")
     return REJECTED if result.rejected else OK
+
+
+def receipt_of(change) -> str:
+    from xl_ledger.book import anchors
+    from xl_ledger.core import chain
+
+    head = (change.log_rows[-1][chain.SEQ], change.log_rows[-1][chain.HASH]) if change.log_rows else \
+        (change.expected_seq, change.expected_hash)
+    return anchors.receipt(head)
 
 
 def cmd_recompute(args) -> int:
@@ -186,7 +204,31 @@ def cmd_recompute(args) -> int:
     return OK
 
 
+def check_ends(store, key, head, expect: Optional[str]) -> None:
+    """The chain verifies; does the Log also reach every end recorded around it (anchors.py), and the
+    receipt given with --expect? Raises ShortLogError (exit 1)."""
+    from xl_ledger.book import anchors
+    from xl_ledger.core import chain
+
+    found = anchors.of_store(store, key)
+    if expect:
+        try:
+            found.append(anchors.parse_receipt(expect))
+        except ValueError:
+            raise CliError("--expect", "is not a receipt.", "Give it as SEQ:HASH, as `post` printed it, e.g. "
+                           "--expect 709:3f2a9c0d51b7.", expect) from None
+    hashes = {}
+
+    def hash_at(seq: int):
+        if not hashes:  # only for an anchor before the end (a receipt from an earlier post): read the rows
+            hashes.update((int(r[chain.SEQ]), str(r[chain.HASH])) for r in store.read_log())
+        return hashes.get(seq)
+
+    anchors.check(store.name, head, found, hash_at)
+
+
 def cmd_verify(args) -> int:
+    from xl_ledger.book import anchors
     from xl_ledger.core import chain
 
     store = open_store(args.path, args)
@@ -198,7 +240,10 @@ def cmd_verify(args) -> int:
         count, head, broken = len(rows), (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, "-"), \
             chain.verify(rows, key)
     if broken is None:
-        print(f"{getattr(store, 'label', store.name)}: the Log is intact ({count} rows, last hash {str(head[1])[:16] if count else '-'}…).")
+        check_ends(store, key, head, args.expect)
+        print(f"{getattr(store, 'label', store.name)}: the Log is intact ({count} rows, last hash "
+              f"{str(head[1])[:16] if count else '-'}…) and reaches every recorded end"
+              f"{' and your receipt' if args.expect else ''}; receipt {anchors.receipt(head)}.")
         return OK
     where = store.log_where(broken) if hasattr(store, "log_where") else f"{store.name}!Log!A{broken.index + 2}"
     raise CliError(where,
@@ -331,8 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--as-of", metavar="DATE", help="compute balances as of this date")
         q.add_argument("--today", metavar="DATE", help="run as if today were DATE")
 
-    p = add("verify", cmd_verify, "check the Log's hash chain; name the first row that does not match")
+    p = add("verify", cmd_verify, "check the Log's hash chain and that it reaches every recorded end; name the "
+                                  "first row that does not match")
     p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--expect", metavar="SEQ:HASH", help="a receipt `post` printed: the Log must still reach it")
 
     p = add("balance", cmd_balance, "balances per student and unit (and packages with --json)")
     p.add_argument("--student", metavar="ID")
@@ -402,6 +449,7 @@ def _run(args) -> int:
     from xl_ledger.book.store import StaleLogError
     from xl_ledger.book.store import StoreError
     from xl_ledger.newbook import ExistsError
+    from xl_ledger.book.anchors import ShortLogError
     from xl_ledger.post import ChainBroken
     from xl_ledger.post import NotAllowed
     from xl_ledger.post import PostError
@@ -420,7 +468,7 @@ def _run(args) -> int:
         return fail(f"{args.path}\n  {e}", USAGE)
     except (LockedError, StaleLogError) as e:
         return fail(f"{args.path}\n  {e}", LOCKED)
-    except ChainBroken as e:  # a StoreError: before the catch-all below
+    except (ChainBroken, ShortLogError) as e:  # StoreErrors: before the catch-all below
         return fail(str(e), TAMPERED)
     except (BrokenFileError, StoreError) as e:
         return fail(f"{getattr(args, 'path', '')}\n  {e}", BROKEN)

@@ -29,6 +29,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from xl_ledger.book import anchors
 from xl_ledger.book import render
 from xl_ledger.book import schema
 from xl_ledger.book.columns import check_columns
@@ -99,6 +100,7 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
     """
     with gc_paused():
         log = store.open_log(key)                                  # 1. open_log
+        anchors.check_open(log, key)                               #    its end where the last post left it
         p = Posting(log, now=now, operator=operator, key=key)
         p.record(read_inputs(p, as_of=as_of, today=today))         # 2. read_inputs
         p.record(master_data(p))                                   # 3. master_data
@@ -316,6 +318,7 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
     nothing to do: the result has `up_to_date` set and no state (the Log is not even decoded)."""
     with gc_paused():
         log = store.open_log(key)
+        anchors.check_open(log, key)
         if as_of is None and today is None and log.timezone() is not None:
             as_of = local_today(now, log.timezone())
         as_of = as_of or today

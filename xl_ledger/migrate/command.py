@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from xl_ledger.book.store import LockedError
+from xl_ledger.book.anchors import ShortLogError
 from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import StaleLogError
 from xl_ledger.book.store import StoreError
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     except ImportRefused as e:
         print(shown(f"xl-ledger import: {e}", keep_newlines=True), file=err)
         return _REFUSED[e.reason]
-    except BrokenChainError as e:
+    except (BrokenChainError, ShortLogError) as e:
         print(f"xl-ledger import: {e}", file=err)
         return TAMPERED
     except (LockedError, StaleLogError) as e:

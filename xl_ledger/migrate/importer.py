@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
+from xl_ledger.book import anchors
 from xl_ledger.book import schema
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
@@ -158,6 +159,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     # 2. the studio: its Log opened as Post opens it (stage 1; a broken chain is the store's BrokenChainError).
     store: Store = FileStore(studio) if isinstance(studio, (str, os.PathLike)) else studio
     log = store.open_log(key)
+    anchors.check_open(log, key)  # a Log cut short is refused here too (exit 1)
     journal = Journal(log.entries())
     _refuse_second_import(store.name, legacy.name, journal.entries)
     sheets = {n: log.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
