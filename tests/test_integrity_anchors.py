@@ -198,3 +198,49 @@ def test_a_re_sealed_log_without_the_key_does_not_pass_a_keyed_post(keyed, tmp_p
         [row_to_entry(rows[-1]).event], operator="eve", recorded_at=NOW, sources=["Actions!4"], key=None)
     t = rows[:-1] + [tuple(forged[0])]
     assert _detect(t, KEY, anchors.of_store(FileStore(keyed), KEY)) == f"Log!A{len(rows) + 1}"
+
+
+# --------------------------------------------------------------------------- item 2: keyed workbooks
+def test_a_keyed_workbook_says_so_without_the_key(keyed, tmp_path):
+    """Without the key, verify used to accuse the first row of having been "changed after it was
+    written", and post said the file was tampered with."""
+    path = shutil.copyfile(keyed, tmp_path / "studio.xlsm")
+    shutil.copyfile(keyed.with_name(".studio.xlsm.xl-ledger-checkpoint"), tmp_path / ".studio.xlsm.xl-ledger-checkpoint")
+    rows = FileStore(path).read_log()
+    assert sum('"signed":"owner_key"' in str(r[chain.COL["data"]]) for r in rows) == 1  # recorded once
+    before = path.read_bytes()
+    for args in (("verify", str(path)), ("post", str(path), "--today", "2026-03-10"), ("balance", str(path))):
+        out = cli(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "signed with the owner's key" in out.stderr and "--key-file" in out.stderr, out.stderr
+        assert "changed after it was written" not in out.stderr
+    assert path.read_bytes() == before
+    key = tmp_path / "owner.key"
+    key.write_bytes(KEY)
+    assert cli("verify", str(path), "--key-file", str(key)).returncode == 0
+
+
+def test_a_log_re_sealed_with_plain_sha256_is_not_extended_without_the_key(keyed, tmp_path):
+    """A forger re-seals every row with plain SHA-256 (so it verifies without a key) and keeps the rest.
+    A post without the key used to accept it and extend it; now the Log's own record refuses it."""
+    from xl_ledger.book.store import Change
+    from xl_ledger.core.journal import Journal
+    from xl_ledger.core.journal import row_to_entry
+
+    path = shutil.copyfile(keyed, tmp_path / "studio.xlsm")
+    rows = [tuple(r) for r in FileStore(path).read_log()]
+    entries = [row_to_entry(r) for r in rows]
+    forged = Journal([]).append([e.event for e in entries], operator="eve", recorded_at=NOW,
+                                sources=[e.source for e in entries], key=None)
+    assert chain.verify(forged) is None  # a plain check passes the forgery
+    # Write the forged Log into a fresh copy of the template (the forger's own file), keeping the inputs.
+    (tmp_path / "forger").mkdir()
+    fresh = studio(tmp_path / "forger")
+    store = FileStore(fresh)
+    store.commit(Change(*store.head(), log_rows=tuple(forged)))
+    before = fresh.read_bytes()
+    with pytest.raises(post.KeyNeeded, match="signed with the owner's key"):
+        post.post(FileStore(fresh), now=NOW, operator="owner")
+    out = cli("verify", str(fresh))
+    assert out.returncode == 2 and "plain SHA-256" in out.stderr, out.stderr
+    assert fresh.read_bytes() == before

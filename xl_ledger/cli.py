@@ -227,6 +227,25 @@ def check_ends(store, key, head, expect: Optional[str]) -> None:
     anchors.check(store.name, head, found, hash_at)
 
 
+def needs_key(args) -> bool:
+    """No --key-file, and the Log says it is signed with the owner's key: a failed check means "give the
+    key", not "tampered" (it is read without verifying, only to choose the message)."""
+    if getattr(args, "key_file", None) or not getattr(args, "path", None):
+        return False
+    from xl_ledger.core.chain import declares_owner_key
+
+    try:
+        return declares_owner_key(open_store(args.path).read_log())
+    except Exception:  # whatever else is wrong is said by the error already being reported
+        return False
+
+
+def key_needed(args) -> str:
+    return (f"{Path(args.path).name}!Log is signed with the owner's key (its Log says so): run the command again "
+            "with --key-file KEYFILE. Without the key its rows cannot be checked; this does not mean they were "
+            "changed.")
+
+
 def cmd_verify(args) -> int:
     from xl_ledger.book import anchors
     from xl_ledger.core import chain
@@ -239,6 +258,15 @@ def cmd_verify(args) -> int:
         rows = store.read_log()
         count, head, broken = len(rows), (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, "-"), \
             chain.verify(rows, key)
+    if broken is not None and key is None and needs_key(args):
+        raise CliError(f"{store.name}!Log", "is signed with the owner's key (its Log says so); without the key its "
+                       "rows cannot be checked. This does not mean they were changed.",
+                       "Run `xl-ledger verify` again with --key-file KEYFILE.", code=USAGE)
+    if broken is None and key is None and needs_key(args):
+        # It verifies as plain SHA-256 yet says it is signed: re-sealed without the key, or the marker copied.
+        raise CliError(f"{store.name}!Log", "says it is signed with the owner's key, but its rows are sealed with "
+                       "plain SHA-256 hashes: only the key can tell whether they are the owner's.",
+                       "Run `xl-ledger verify` again with --key-file KEYFILE.", code=USAGE)
     if broken is None:
         check_ends(store, key, head, args.expect)
         print(f"{getattr(store, 'label', store.name)}: the Log is intact ({count} rows, last hash "
@@ -468,7 +496,11 @@ def _run(args) -> int:
         return fail(f"{args.path}\n  {e}", USAGE)
     except (LockedError, StaleLogError) as e:
         return fail(f"{args.path}\n  {e}", LOCKED)
-    except (ChainBroken, ShortLogError) as e:  # StoreErrors: before the catch-all below
+    except ChainBroken as e:  # a StoreError: before the catch-all below
+        if needs_key(args):
+            return fail(key_needed(args), USAGE)
+        return fail(str(e), TAMPERED)
+    except ShortLogError as e:
         return fail(str(e), TAMPERED)
     except (BrokenFileError, StoreError) as e:
         return fail(f"{getattr(args, 'path', '')}\n  {e}", BROKEN)

@@ -59,6 +59,15 @@ class PostError(Exception):
 ChainBroken = BrokenChainError
 
 
+class KeyNeeded(PostError):
+    """The Log says it is signed with the owner's key, and no key was given. Nothing was written."""
+
+    def __init__(self, book: str):
+        super().__init__(f"{book}!Log is signed with the owner's key (its Log says so), so posting to it needs "
+                         "that key: run the command again with --key-file KEYFILE. Nothing was written. (Without "
+                         "the key the ledger cannot tell the owner's rows from forged ones.)")
+
+
 class NotAllowed(PostError):
     """The operator is not on the Staff sheet (or has no role that may post)."""
 
@@ -102,6 +111,8 @@ def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] 
         log = store.open_log(key)                                  # 1. open_log
         anchors.check_open(log, key)                               #    its end where the last post left it
         p = Posting(log, now=now, operator=operator, key=key)
+        if key is None and p.scopes.settings.signed == "owner_key":
+            raise KeyNeeded(log.name)                              #    a signed Log is extended with its key only
         p.record(read_inputs(p, as_of=as_of, today=today))         # 2. read_inputs
         p.record(master_data(p))                                   # 3. master_data
         p.record(sessions(p))                                      # 4. sessions
@@ -193,6 +204,7 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
     """3. Settings, Products and Students rows that differ from the Log become events. First, because
     later rows (sales, sessions) refer to them."""
     events = list(commands.diff_settings(p.settings, p.scopes.settings, p.today))
+    events += commands.sign_log(p.scopes.settings, p.key is not None, p.today)
     p.append(events, ["Settings"])
     problems: list[Problem] = []
     for name, reader, differ, current in (

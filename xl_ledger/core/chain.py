@@ -139,3 +139,19 @@ def verify(rows: Sequence[Sequence[object]], key: bytes | None = None, *, start_
             return Break(i, row[SEQ], "hash", norm(row[HASH])[:16], actual[:16], why)
         prev = actual
     return None
+
+
+def declares_owner_key(rows: Sequence[Sequence[object]]) -> bool:
+    """The Log has a settings row saying it is signed with the owner's key (commands.sign_log). Read
+    without verifying: it decides which message a failed check gets, never whether a check passes."""
+    import json
+
+    kind, data = COL["kind"], COL["data"]
+    for row in rows:
+        if row[kind] == "settings_set" and "signed" in str(row[data] or ""):
+            try:
+                if json.loads(row[data]).get("values", {}).get("signed") == "owner_key":
+                    return True
+            except (ValueError, AttributeError):
+                continue
+    return False

@@ -377,10 +377,21 @@ def _values(model) -> dict:
     return out
 
 
+ENGINE_SETTINGS = ("signed",)  # settings only the engine writes: the sheet's (default) value is not a change
+
+
 def diff_settings(settings: Settings, logged: Settings, today: dt.date) -> list[E.Event]:
     new, old = _values(settings), _values(logged)
-    changed = {k: v for k, v in new.items() if old.get(k) != v}
+    changed = {k: v for k, v in new.items() if old.get(k) != v and k not in ENGINE_SETTINGS}
     return [E.SettingsSet(effective_date=today, values=changed)] if changed else []
+
+
+def sign_log(logged: Settings, keyed: bool, today: dt.date) -> list[E.Event]:
+    """The first post with the owner's key records in the Log that it is signed, in a row sealed with
+    that key: from then on a post or verify without the key is told that a key is needed."""
+    if keyed and logged.signed != "owner_key":
+        return [E.SettingsSet(effective_date=today, values={"signed": "owner_key"})]
+    return []
 
 
 def _diff_master(sheet: str, key: str, rows: Iterable[tuple[int, object]], logged: dict, today: dt.date,
