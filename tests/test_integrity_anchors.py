@@ -244,3 +244,37 @@ def test_a_log_re_sealed_with_plain_sha256_is_not_extended_without_the_key(keyed
     out = cli("verify", str(fresh))
     assert out.returncode == 2 and "plain SHA-256" in out.stderr, out.stderr
     assert fresh.read_bytes() == before
+
+
+# ------------------------------------------------------------- item 8: the checkpoint cannot change a number
+def test_an_altered_checkpoint_is_named_by_verify_deep_and_undone_by_recompute_cold(posted, tmp_path):
+    """Someone logged in as the same OS user (who holds the checkpoint's secret) makes the checkpoint's
+    copy of the Log say a 10-lesson sale was 100 lessons. Posts trust the checkpoint while the Log part
+    is unchanged, so Packages showed 100 where the Log says 10, through posts and `recompute`; `verify`
+    said intact. Now `verify --deep` names the cells and `recompute --cold` rewrites them from the Log."""
+    import dataclasses
+
+    from xl_ledger.book import checkpoint
+
+    path = shutil.copyfile(posted, tmp_path / "studio.xlsm")
+    shutil.copyfile(posted.with_name(".studio.xlsm.xl-ledger-checkpoint"), tmp_path / ".studio.xlsm.xl-ledger-checkpoint")
+    cp = checkpoint.load(path, None)
+    assert cp is not None
+    rows = checkpoint.unpack_pieces(cp.log_blobs)
+    q, kind, pkg = chain.COL["quantity"], chain.COL["kind"], chain.COL["package_id"]
+    i = next(i for i, r in enumerate(rows) if r[kind] == "sale" and r[pkg] == "PK-0001")
+    rows[i] = rows[i][:q] + ("100",) + rows[i][q + 1:]
+    blobs, counts = checkpoint.pack_rows(rows)
+    checkpoint.save(path, None, dataclasses.replace(cp, log_blobs=blobs, log_counts=counts, recomputed=None))
+    assert cli("recompute", str(path), "--today", "2026-03-10").returncode == 0  # believes the checkpoint
+    shown = {r["package_id"]: r for r in dict(FileStore(path).read_sheet("Packages").records()).values()}
+    assert str(shown["PK-0001"]["total"]) in ("100", "100.0")  # the altered number is on the sheet
+    assert cli("verify", str(path)).returncode == 0  # the Log itself is intact
+    deep = cli("verify", str(path), "--deep", "--today", "2026-03-10")
+    assert deep.returncode == 1, deep.stdout + deep.stderr
+    assert re.search(r"studio\.xlsm!Packages!\w+2 \(total\): shows 100, the Log says 10", deep.stderr), deep.stderr
+    assert cli("recompute", str(path), "--cold", "--today", "2026-03-10").returncode == 0
+    shown = {r["package_id"]: r for r in dict(FileStore(path).read_sheet("Packages").records()).values()}
+    assert str(shown["PK-0001"]["total"]) in ("10", "10.0")
+    again = cli("verify", str(path), "--deep", "--today", "2026-03-10")
+    assert again.returncode == 0 and "every engine cell is what the Log alone gives" in again.stdout

@@ -194,7 +194,7 @@ def cmd_recompute(args) -> int:
     store = open_store(args.path, args)
     now, today = clock(args)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
-    result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today)
+    result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today, cold=args.cold)
     if result.up_to_date is not None:
         print(f"{store.name} is up to date as of {result.up_to_date}: its engine sheets already hold the "
               "recompute of this Log (checked against the checkpoint), so nothing was written.")
@@ -246,6 +246,22 @@ def key_needed(args) -> str:
             "changed.")
 
 
+def deep_check(store, key, args) -> None:
+    """`verify --deep`: every engine sheet recomputed from the Log alone; each differing cell named."""
+    from xl_ledger import deep
+
+    now, today = clock(args)
+    as_of = parse_day(args.as_of, "--as-of") if args.as_of else today
+    as_of, found = deep.differences(store, key, as_of, now)
+    if found:
+        raise CliError(f"{store.name}: {len(found)}{'+' if len(found) >= deep.MAX_SHOWN else ''} engine cells differ "
+                       f"from the Log (recomputed as of {as_of})",
+                       "\n  ".join(found),
+                       "Run `xl-ledger recompute --cold` to rewrite them from the Log (if the sheets are from another "
+                       "day, give that day with --as-of first).", code=TAMPERED)
+    print(f"{store.name}: every engine cell is what the Log alone gives as of {as_of} (--deep).")
+
+
 def cmd_verify(args) -> int:
     from xl_ledger.book import anchors
     from xl_ledger.core import chain
@@ -269,6 +285,8 @@ def cmd_verify(args) -> int:
                        "Run `xl-ledger verify` again with --key-file KEYFILE.", code=USAGE)
     if broken is None:
         check_ends(store, key, head, args.expect)
+        if args.deep:
+            deep_check(store, key, args)
         print(f"{getattr(store, 'label', store.name)}: the Log is intact ({count} rows, last hash "
               f"{str(head[1])[:16] if count else '-'}…) and reaches every recorded end"
               f"{' and your receipt' if args.expect else ''}; receipt {anchors.receipt(head)}.")
@@ -403,11 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
         q.add_argument("--as-of", metavar="DATE", help="compute balances as of this date")
         q.add_argument("--today", metavar="DATE", help="run as if today were DATE")
+    sub.choices["recompute"].add_argument("--cold", action="store_true",
+                                          help="ignore the checkpoint: read and verify every Log row (and replace it)")
 
     p = add("verify", cmd_verify, "check the Log's hash chain and that it reaches every recorded end; name the "
                                   "first row that does not match")
     p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
     p.add_argument("--expect", metavar="SEQ:HASH", help="a receipt `post` printed: the Log must still reach it")
+    p.add_argument("--deep", action="store_true", help="also recompute every engine sheet from the Log alone (no "
+                                                       "checkpoint) and name any cell that differs")
+    p.add_argument("--as-of", metavar="DATE", help="with --deep: the date the sheets were computed for "
+                                                   "(default: today)")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
 
     p = add("balance", cmd_balance, "balances per student and unit (and packages with --json)")
     p.add_argument("--student", metavar="ID")

@@ -323,13 +323,15 @@ def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
-              as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
+              as_of: Optional[dt.date] = None, today: Optional[dt.date] = None, cold: bool = False) -> PostResult:
     """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended): stages 1, 7-9.
 
     When the store knows the engine sheets already are this Log's recompute for this date, there is
     nothing to do: the result has `up_to_date` set and no state (the Log is not even decoded)."""
     with gc_paused():
-        log = store.open_log(key)
+        # cold: from the Log alone, whatever a store's cache says (a cache altered by someone with this
+        # user's secret could otherwise keep showing its numbers)
+        log = store.open_cold_log(key) if cold and hasattr(store, "open_cold_log") else store.open_log(key)
         anchors.check_open(log, key)
         if as_of is None and today is None and log.timezone() is not None:
             as_of = local_today(now, log.timezone())

@@ -176,6 +176,12 @@ class FileStore(StoreBase):
 
         return CheckpointedLog(self, key)
 
+    def open_cold_log(self, key: bytes | None = None):
+        """The Log read and verified in full, the checkpoint ignored (and replaced by the next commit)."""
+        from xl_ledger.book.warm import CheckpointedLog
+
+        return CheckpointedLog(self, key, cold=True)
+
     def read_log(self) -> list[tuple]:
         with gc_paused():
             return self._read_log()

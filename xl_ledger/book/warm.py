@@ -42,10 +42,11 @@ _DMY = "<date_order=dmy>"  # marks a Sessions parse cache made with text dates r
 class CheckpointedLog(OpenLog):
     """A FileStore's Log, verified: from the checkpoint when it is current, else read in full."""
 
-    def __init__(self, store, key: Optional[bytes]):
+    def __init__(self, store, key: Optional[bytes], cold: bool = False):
         self.store, self.name, self.key = store, store.name, key
         self.digests: dict[str, str] = store.part_digests()
-        self.cp: Optional[checkpoint.Checkpoint] = checkpoint.load(store.path, key)
+        # cold (`recompute --cold`): the checkpoint is not believed at all; the commit replaces it.
+        self.cp: Optional[checkpoint.Checkpoint] = None if cold else checkpoint.load(store.path, key)
         # The checkpoint describes this very Log: its digest covers every cell the rows are read from.
         self.current = self.cp is not None and self.cp.log == self.digests.get("Log")
         self._rows: Optional[list[tuple]] = None
