@@ -35,7 +35,7 @@ def differences(store, key: Optional[bytes], as_of: Optional[dt.date], now: dt.d
     journal = Journal(log.entries())
     if as_of is None:
         as_of = local_today(now, Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings.timezone)
-    return as_of, _compare(store, render.all_sheets(journal.fold(as_of)), _same, _show)
+    return as_of, _compare(store, render.all_sheets(journal.fold(as_of), entries=journal.entries), _same, _show)
 
 
 def _compare(store, body, _same, _show) -> list[str]:
