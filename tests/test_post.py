@@ -164,16 +164,18 @@ def test_a_deleted_session_row_is_reported_and_still_counted(tmp_path):
     assert records(path, "Packages")[2]["remaining"] == 8  # the Log still counts it: nothing silently dropped
 
 
-def test_an_edited_past_session_is_reported(tmp_path):
+def test_an_edited_past_session_is_locked(tmp_path):
+    """Issue 12: cancelling a completed lesson used to be applied with only a notice (the hours came
+    back). It is rejected in its row; the lesson still counts (10 - 1 = 9 left)."""
     path = studio(tmp_path)
     type_rows(path, "Actions", {2: sell()})
     type_rows(path, "Sessions", {2: lesson("L1")})
     run(path)
     type_rows(path, "Sessions", {2: {"status": "cancelled"}})
     result = run(path)
-    assert result.notices and "L1 on 2026-03-02 was already attended; changed status" in result.notices[0]
-    assert "studio.xlsm!Sessions!A2" in result.notices[0]
-    assert records(path, "Packages")[2]["remaining"] == 10
+    assert result.rejected and "L1 on 2026-03-02 was already attended and is locked" in result.rejected[0]
+    assert "studio.xlsm!Sessions!G2" in result.rejected[0] and "adjust, with a reason code" in result.rejected[0]
+    assert records(path, "Packages")[2]["remaining"] == 9
 
 
 def test_a_bad_sessions_row_is_rejected_in_alerts_with_its_cell(tmp_path):
@@ -242,7 +244,8 @@ def test_an_applied_row_edited_afterwards_is_reported_not_silently_ignored(tmp_p
 
 def test_switching_date_order_rereads_text_dates_even_with_a_checkpoint(tmp_path):
     path = studio(tmp_path)
-    type_rows(path, "Sessions", {2: lesson("L1", day="05/03/2026")})  # typed as text
+    # typed as text; scheduled, because a completed past lesson is locked (issue 12)
+    type_rows(path, "Sessions", {2: lesson("L1", day="05/03/2026", status="scheduled")})
     run(path, today=D(2026, 6, 1))
     run(path, today=D(2026, 6, 1))  # a second post: the checkpoint now caches the parse
     from xl_ledger.core.journal import Journal

@@ -457,6 +457,11 @@ def _logged_signature(ev: E.SessionRecorded) -> tuple:
             ev.booked_by, ev.paid_separately, ev.cancelled_at)
 
 
+COMPLETED = ("attended", "no_show", "late_cancel")  # a past session in one of these is locked
+_SESSION_COLUMNS = ("date", "start", "minutes", "student_id", "service", "status", "booked_by", "credits",
+                    "paid_separately", "cancelled_at", "note")
+
+
 def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date
                   ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
     """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons)."""
@@ -499,12 +504,18 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                     "payment upfront).",
                                     "Sell a package in Actions, post, then book again; or book as staff.", s.status))
             continue
-        if previous is not None and previous.status in ("attended", "no_show", "late_cancel") \
-                and previous.effective_date < today:
-            notices.append(Problem(Source("Sessions", row_no, "session_id"),
-                                   f"{s.session_id} on {previous.effective_date.isoformat()} was already "
-                                   f"{previous.status}; changed {', '.join(ev.changed)}. Balances were recomputed.",
-                                   "If this was a mistake, put the old values back and post again.", s.session_id))
+        if previous is not None and previous.status in COMPLETED and previous.effective_date < today:
+            # A completed lesson is locked (as in the studio software people move from): cancelling it
+            # afterwards would quietly give the hours back. A correction is an Actions row an admin or the
+            # owner posts with a reason code, and it is logged as such.
+            column = ev.changed[0] if ev.changed and ev.changed[0] in _SESSION_COLUMNS else "session_id"
+            problems.append(Problem(Source("Sessions", row_no, column),
+                                    f"{s.session_id} on {previous.effective_date.isoformat()} was already "
+                                    f"{previous.status} and is locked; the change to {', '.join(ev.changed)} was "
+                                    "not posted.",
+                                    "Put the old values back. To correct it, an admin or the owner posts an Actions "
+                                    "row (adjust, with a reason code).", s.session_id))
+            continue
         events.append((row_no, ev))
     for sid, ev in state.sessions.items():
         if sid not in seen:
