@@ -126,3 +126,37 @@ def test_an_older_workbook_without_an_optional_column_still_posts(tmp_path):
                                     "product_id": "P10"}})
     result = post.post(FileStore(path), now=NOW, operator="owner")
     assert len(result.applied) == 1
+
+
+# --- item 5: a sale's typed package id is used -------------------------------------------------------
+def test_a_typed_package_id_is_used_a_taken_one_rejected_and_a_blank_one_written_back(tmp_path):
+    """The engine used to make PK-0002 and leave "PK1" in the cell; every later post then warned that
+    the row "was edited after it was posted", and actions naming PK1 were rejected."""
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {
+        2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1", "product_id": "P10",
+            "package_id": "PK1"},
+        3: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S2", "product_id": "P10",
+            "package_id": "PK1"},
+        4: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S3", "product_id": "P10"},
+        5: {"action": "freeze", "date": dt.date(2026, 3, 2), "package_id": "PK1", "days": 7}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    rows = records(path, "Actions")
+    assert rows[2]["status"] == "applied" and rows[2]["package_id"] == "PK1"
+    assert rows[3]["status"] == "rejected" and '"PK1" is already the id of another package' in rows[3]["message"]
+    assert rows[4]["status"] == "applied" and rows[4]["package_id"] == "PK-0001"  # written into its row
+    assert rows[5]["status"] == "applied", rows[5]  # an action naming the typed id finds it
+    again = post.post(FileStore(path), now=NOW, operator="owner")
+    assert not [n for n in again.notices if "edited after" in n]
+
+
+def test_an_older_workbook_s_mismatched_package_id_is_corrected_once_with_a_notice(tmp_path):
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "P10"}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    type_rows(path, "Actions", {2: {"package_id": "PK1"}})  # as the engine used to leave it
+    result = post.post(FileStore(path), now=NOW, operator="owner")
+    assert any("package_id now says PK-0001, the id the Log gave this sale" in n for n in result.notices)
+    assert records(path, "Actions")[2]["package_id"] == "PK-0001"
+    assert not post.post(FileStore(path), now=NOW, operator="owner").notices

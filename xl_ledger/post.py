@@ -234,9 +234,13 @@ def actions(p: Posting) -> tuple[list, list[Problem]]:
     """5. Actions rows not applied yet, each through its command; each sees the effect of the rows before
     it. The row's status/message/log_seq cells say what happened."""
     raw_rows = list(p.sheets["Actions"].records())
-    problems: list[Problem] = [Notice(Source("Actions", row, column), message)
-                               for (row, column), message in edited_after_posting(raw_rows, p.journal,
-                                                                                  getattr(p.log, "source_tag", ""))]
+    problems: list[Problem] = []
+    for (row, column), message in edited_after_posting(raw_rows, p.journal, getattr(p.log, "source_tag", "")):
+        fixed = _logged_sale_id(row, raw_rows, p.journal) if column == "package_id" else None
+        if fixed is not None:  # a sale's typed id the engine ignored (before issue 12): the cell follows the Log once
+            p.cells[(row, "package_id")] = fixed
+            message = f"package_id now says {fixed}, the id the Log gave this sale (the id typed here was not used)."
+        problems.append(Notice(Source("Actions", row, column), message))
     pending = [(r, raw) for r, raw in raw_rows if str(raw.get("status") or "").strip().lower() != "applied"]
     parsed, bad = inputs.read_actions(pending, p.day_first, p.settings.currency)
     first_bad = {}
@@ -264,6 +268,8 @@ def actions(p: Posting) -> tuple[list, list[Problem]]:
         new = p.append(made, [f"Actions!{row_no}"] * len(made))
         events += made
         _mark(p.cells, row_no, "applied", _describe(made), new[0][chain.SEQ])
+        if action.action == "sell" and not action.package_id:
+            p.cells[(row_no, "package_id")] = made[0].package_id  # the id it was given, in its own row
         p.result.applied.append(f"Actions!{row_no}: {_describe(made)} (Log seq {new[0][chain.SEQ]})")
     return events, problems
 
@@ -391,6 +397,19 @@ def edited_after_posting(raw_rows, journal: Journal, tag: str = "") -> list[tupl
                         f"{column} was edited after this row was posted as Log seq {seq}{was}; a posted action "
                         "never changes. Put the value back, and post a new row (an adjust, a refund…) to correct it."))
     return out
+
+
+def _logged_sale_id(row_no: int, raw_rows, journal: Journal) -> Optional[str]:
+    """The package id the Log gave the sale posted from this applied Actions row, or None."""
+    raw = dict(raw_rows).get(row_no) or {}
+    try:
+        seq = int(float(raw.get("log_seq")))
+    except (TypeError, ValueError):
+        return None
+    entries = journal.entries
+    if not 1 <= seq <= len(entries) or entries[seq - 1].event.kind != "sale":
+        return None
+    return entries[seq - 1].event.package_id
 
 
 def _mark(cells: dict, row: int, status: str, message: str, seq) -> None:

@@ -197,8 +197,19 @@ def _sell(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     quantity = a.quantity if a.quantity is not None else product.quantity
     _positive(quantity, "quantity", "quantity")
     amount = a.amount if a.amount is not None else product.price
-    return [E.Sale(**_base(a, d, student_id=student.student_id, package_id=ctx.new_package_id(),
+    package_id = ctx.new_package_id() if a.action != "sell" or not a.package_id else _own_id(a.package_id, ctx)
+    return [E.Sale(**_base(a, d, student_id=student.student_id, package_id=package_id,
                            quantity=quantity, unit=product.unit, amount=amount), product_id=product.product_id)]
+
+
+def _own_id(package_id: str, ctx: Context) -> str:
+    """A package id typed on a sale is the package's id (it used to be ignored: the engine made PK-0002
+    and left "PK1" in the cell). It must not name another package."""
+    if package_id in ctx.package_ids:
+        raise Rejected("package_id", f'"{package_id}" is already the id of another package.',
+                       "Leave package_id empty to get the next free id, or type one not used yet.", package_id)
+    ctx.package_ids.add(package_id)
+    return package_id
 
 
 def _top_up(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
