@@ -59,7 +59,6 @@ class Settings(Frozen):
     iif_trnstype: Literal["general_journal", "journal"] = "general_journal"  # QuickBooks Desktop before 2019: journal
     require_upfront: bool = False  # a client booking needs credit when it is made (seed 004 "pay upfront")
     churn_weeks: int = 4  # the Dashboard's churn risk: credit left and no lesson for this many weeks
-
     # Engine-owned, never on the sheet: the Log is sealed with the owner's key from the row that says so
     # (commands.sign_log). Without the key, verify and post say a key is needed instead of "tampered".
     signed: Literal["no", "owner_key"] = "no"
