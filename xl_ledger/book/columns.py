@@ -20,7 +20,7 @@ from xl_ledger.book.store import SheetData
 OPTIONAL = {
     "Settings": {"meaning"},
     "Reasons": {"meaning"},
-    "Students": {"email"},
+    "Students": {"email", "family_contact"},  # family_contact: added 2026-12-02, for reminders only
     "Actions": {"note"},
     "Sessions": {"note"},
     "Products": {"period_start"},  # added 2026-12-02; its default (calendar months) is what older books did
