@@ -104,9 +104,9 @@ def open_store(path: str, args=None):
 
 def read_state(args, as_of: Optional[dt.date] = None):
     """Verify the Log and fold it as of `as_of` (default: today in the studio's time zone)."""
-    from xl_ledger import post
     from xl_ledger.core.journal import Journal
     from xl_ledger.core.scope import Scopes
+    from xl_ledger.today import local_today
 
     from xl_ledger.book import anchors
 
@@ -118,7 +118,7 @@ def read_state(args, as_of: Optional[dt.date] = None):
     now, today = clock(args)
     if as_of is None:
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
-        as_of = today or post.local_today(now, settings.timezone)
+        as_of = today or local_today(now, settings.timezone)
     return store, journal.fold(as_of)
 
 
@@ -475,15 +475,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Optional[list[str]] = None) -> int:
-    from xl_ledger.book.store import BrokenFileError
-    from xl_ledger.book.store import LockedError
-    from xl_ledger.book.store import StaleLogError
-    from xl_ledger.book.store import StoreError
-    from xl_ledger.newbook import ExistsError
-    from xl_ledger.post import ChainBroken
-    from xl_ledger.post import NotAllowed
-    from xl_ledger.post import PostError
-
     args = build_parser().parse_args(argv)
     outer = sys.stdout
     sys.stdout = QuietStdout(outer)  # `xl-ledger post | head`: the post's own exit code, no traceback
@@ -497,16 +488,6 @@ def run(argv: Optional[list[str]] = None) -> int:
 
 
 def _run(args) -> int:
-    from xl_ledger.book.store import BrokenFileError
-    from xl_ledger.book.store import LockedError
-    from xl_ledger.book.store import StaleLogError
-    from xl_ledger.book.store import StoreError
-    from xl_ledger.newbook import ExistsError
-    from xl_ledger.book.anchors import ShortLogError
-    from xl_ledger.post import ChainBroken
-    from xl_ledger.post import NotAllowed
-    from xl_ledger.post import PostError
-
     def fail(message: str, code: int) -> int:
         # Messages quote cells and file names: their control characters are shown escaped, never sent
         # to the terminal (ESC sequences, a CR that overwrites the line, U+202E).
@@ -517,24 +498,45 @@ def _run(args) -> int:
         return int(args.func(args) or 0)
     except CliError as e:
         return fail(str(e), e.code)
-    except ExistsError as e:
-        return fail(f"{args.path}\n  {e}", USAGE)
-    except (LockedError, StaleLogError) as e:
-        return fail(f"{args.path}\n  {e}", LOCKED)
-    except ChainBroken as e:  # a StoreError: before the catch-all below
-        if needs_key(args):
-            return fail(key_needed(args), USAGE)
-        return fail(str(e), TAMPERED)
-    except ShortLogError as e:
-        return fail(str(e), TAMPERED)
-    except (BrokenFileError, StoreError) as e:
-        return fail(f"{getattr(args, 'path', '')}\n  {e}", BROKEN)
-    except NotAllowed as e:
-        return fail(str(e), NOT_ALLOWED)
-    except PostError as e:
-        return fail(str(e), USAGE)
     except KeyboardInterrupt:
         return fail("interrupted: nothing half-written (every save is atomic)", 130)
+    except Exception as e:
+        answer = _answer(e, args)
+        if answer is None:
+            raise
+        return fail(*answer)
+
+
+def _answer(error: Exception, args) -> Optional[tuple[str, int]]:
+    """The message and exit code for an error the user can act on; None for a bug. The error classes are
+    imported here, when one happened, so that a command does not load modules it never uses."""
+    from xl_ledger.book.anchors import ShortLogError
+    from xl_ledger.book.store import BrokenChainError
+    from xl_ledger.book.store import BrokenFileError
+    from xl_ledger.book.store import LockedError
+    from xl_ledger.book.store import StaleLogError
+    from xl_ledger.book.store import StoreError
+    from xl_ledger.newbook import ExistsError
+    from xl_ledger.post import NotAllowed
+    from xl_ledger.post import PostError
+
+    if isinstance(error, ExistsError):
+        return f"{args.path}\n  {error}", USAGE
+    if isinstance(error, (LockedError, StaleLogError)):
+        return f"{args.path}\n  {error}", LOCKED
+    if isinstance(error, BrokenChainError):  # a StoreError: before the catch-all below
+        if needs_key(args):
+            return key_needed(args), USAGE
+        return str(error), TAMPERED
+    if isinstance(error, ShortLogError):
+        return str(error), TAMPERED
+    if isinstance(error, (BrokenFileError, StoreError)):
+        return f"{getattr(args, 'path', '')}\n  {error}", BROKEN
+    if isinstance(error, NotAllowed):
+        return str(error), NOT_ALLOWED
+    if isinstance(error, PostError):
+        return str(error), USAGE
+    return None
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 from typing import Optional
-from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from xl_ledger.book import anchors
 from xl_ledger.book import render
@@ -48,6 +46,7 @@ from xl_ledger.core.errors import one_line
 from xl_ledger.core.journal import Journal
 from xl_ledger.core.scope import Scopes
 from xl_ledger.core.state import State
+from xl_ledger.today import local_today  # noqa: F401  (callers say post.local_today)
 
 
 class PostError(Exception):
@@ -92,13 +91,6 @@ class PostResult:
     def summary(self) -> str:
         return (f"{self.new_rows} new Log rows; {len(self.applied)} actions applied, {len(self.rejected)} rows "
                 f"rejected, {self.renewals} auto-renewals, {len(self.drift)} hand-typed cells corrected")
-
-
-def local_today(now: dt.datetime, timezone: str) -> dt.date:
-    try:
-        return now.astimezone(ZoneInfo(timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(dt.timezone.utc).date()
 
 
 def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,

@@ -18,24 +18,25 @@ reconcile (the Migration report), importer (the one commit), command (`xl-ledger
 bench (read and import speed vs fastexcel).
 """
 
-from xl_ledger.migrate.importer import ImportRefused
-from xl_ledger.migrate.importer import ImportReport
-from xl_ledger.migrate.importer import import_legacy
-from xl_ledger.migrate.mapping import Mapping
-from xl_ledger.migrate.mapping import SheetMapping
-from xl_ledger.migrate.mapping import load_mapping
-from xl_ledger.migrate.mapping import mapping_path_for
-from xl_ledger.migrate.mapping import save_mapping
-from xl_ledger.migrate.reader import read_legacy
-from xl_ledger.migrate.records import Finding
-from xl_ledger.migrate.records import LegacyBalanceLine
-from xl_ledger.migrate.records import LegacyLesson
-from xl_ledger.migrate.records import LegacyPurchase
-from xl_ledger.migrate.records import LegacyStatedBalance
-from xl_ledger.migrate.records import ReadResult
-from xl_ledger.migrate.sources import LegacyFileError
-from xl_ledger.migrate.sources import Limits
-from xl_ledger.migrate.sources import open_legacy
+# Each name is imported from its module on first use (PEP 562): the CLI registers `xl-ledger import` on
+# every start, and a `balance` must not pay for loading the importer.
+_HOMES = {
+    "ImportRefused": "importer", "ImportReport": "importer", "import_legacy": "importer",
+    "Mapping": "mapping", "SheetMapping": "mapping", "load_mapping": "mapping", "mapping_path_for": "mapping",
+    "save_mapping": "mapping", "read_legacy": "reader", "Finding": "records", "LegacyBalanceLine": "records",
+    "LegacyLesson": "records", "LegacyPurchase": "records", "LegacyStatedBalance": "records",
+    "ReadResult": "records", "LegacyFileError": "sources", "Limits": "sources", "open_legacy": "sources",
+}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'xl_ledger.migrate' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"xl_ledger.migrate.{home}"), name)
+
 
 __all__ = [
     "Finding", "ImportRefused", "ImportReport", "LegacyBalanceLine", "LegacyFileError", "LegacyLesson", "LegacyPurchase", "LegacyStatedBalance",

@@ -17,14 +17,6 @@ import getpass
 import sys
 from pathlib import Path
 
-from xl_ledger.book.store import LockedError
-from xl_ledger.book.anchors import ShortLogError
-from xl_ledger.book.store import BrokenChainError
-from xl_ledger.book.store import StaleLogError
-from xl_ledger.book.store import StoreError
-from xl_ledger.migrate.importer import ImportRefused
-from xl_ledger.migrate.importer import import_legacy
-from xl_ledger.migrate.sources import LegacyFileError
 from xl_ledger.output import shown
 from xl_ledger.paths import not_a_file
 
@@ -55,6 +47,16 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, out=None, err=None) -> int:
+    # Imported here, not at the top: the main CLI registers this command on every start.
+    from xl_ledger.book.anchors import ShortLogError
+    from xl_ledger.book.store import BrokenChainError
+    from xl_ledger.book.store import LockedError
+    from xl_ledger.book.store import StaleLogError
+    from xl_ledger.book.store import StoreError
+    from xl_ledger.migrate.importer import ImportRefused
+    from xl_ledger.migrate.importer import import_legacy
+    from xl_ledger.migrate.sources import LegacyFileError
+
     out = out or sys.stdout
     err = err or sys.stderr
     operator = args.operator or getpass.getuser()
