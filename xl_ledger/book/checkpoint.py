@@ -50,7 +50,11 @@ from xl_ledger.xlsx.sheet import same_rows
 MAGIC = b"xl-ledger-checkpoint/4\n"
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session"),
-            ("xl_ledger.core.inputs", "session_from_values")}
+            ("xl_ledger.core.inputs", "session_from_values"),
+            # statuses and kinds in the engine sheets' bodies (xl_ledger/core/kinds.py): plain values
+            ("xl_ledger.core.kinds", "PackageStatus"), ("xl_ledger.core.kinds", "SessionStatus"),
+            ("xl_ledger.core.kinds", "AllocationState"), ("xl_ledger.core.kinds", "LotKind"),
+            ("xl_ledger.core.kinds", "AlertKind")}
 
 
 @dataclass

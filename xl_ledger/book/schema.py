@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 
+from xl_ledger.core.kinds import Role
+from xl_ledger.core.kinds import SessionStatus
 from xl_ledger.xlsx.cells import col_letter  # noqa: F401  (re-exported: callers say schema.col_letter)
 
 # Column types. They drive number formats, widths and input parsing.
@@ -71,16 +73,7 @@ LISTS: dict[str, tuple[str, ...]] = {
     "period": ("none", "week", "month"),
     "policy": ("deduct", "free"),
     "apply_at": ("booking", "service"),
-    "status": (
-        "pending",
-        "waitlisted",
-        "scheduled",
-        "attended",
-        "late_cancel",
-        "no_show",
-        "cancelled",
-        "studio_cancelled",
-    ),
+    "status": tuple(s.value for s in SessionStatus),
     "booked_by": ("client", "staff"),
     "action": (
         "sell",
@@ -96,7 +89,7 @@ LISTS: dict[str, tuple[str, ...]] = {
         "deactivate",
         "reactivate",
     ),
-    "role": ("owner", "admin", "staff"),
+    "role": tuple(r.value for r in Role),
     "breakage_method": ("remote", "proportional"),
     "week_start": ("monday", "sunday"),
     "date_order": ("mdy", "dmy"),

@@ -26,6 +26,9 @@ from xl_ledger.core.inputs import Session
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
 from xl_ledger.core.matching import draw_key
+from xl_ledger.core.kinds import CLOSED
+from xl_ledger.core.kinds import PackageStatus
+from xl_ledger.core.kinds import Role
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.numbers import text as num_text
@@ -116,7 +119,7 @@ def decide(action: Action, ctx: Context) -> tuple[list[E.Event], Optional[Proble
 # --- shared checks --------------------------------------------------------------------------------
 
 def _controls(a: Action, ctx: Context) -> None:
-    if a.action in ADMIN_ONLY and ctx.role not in ("owner", "admin"):
+    if a.action in ADMIN_ONLY and ctx.role not in (Role.OWNER, Role.ADMIN):
         raise Rejected("action", f"{a.action} needs an admin or the owner; {ctx.operator} is {ctx.role}.",
                        "Ask an admin or the owner to post this row.", a.action)
     if a.action in NEEDS_REASON:
@@ -217,7 +220,7 @@ def _top_up(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
         return _sell(a, ctx, d)  # "top up" a student who has no package yet: a new sale
     _closed(ctx, d)
     pkg = _package(ctx, a, d)
-    if pkg.status in ("inactive", "refunded", "expired"):
+    if pkg.status in CLOSED:
         raise Rejected("package_id", f"{pkg.package_id} is {pkg.status}; it cannot be topped up.",
                        "Sell a new package instead.", a.package_id)
     quantity = _positive(a.quantity, "quantity", "quantity to add")
@@ -231,7 +234,7 @@ def _refund(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     _closed(ctx, d)
     pkg = _package(ctx, a, d)
     unused = queries.unused(pkg)
-    if pkg.status in ("inactive", "refunded") or unused <= 0:
+    if pkg.status in (PackageStatus.INACTIVE, PackageStatus.REFUNDED) or unused <= 0:
         raise Rejected("package_id", f"{pkg.package_id} has nothing left to refund ({pkg.status}).",
                        "Check the package on the Packages sheet.", a.package_id)
     quantity = a.quantity if a.quantity is not None else unused
@@ -278,7 +281,7 @@ def _transfer(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
         raise Rejected("to_student_id", f"{target.student_id} already owns {pkg.package_id}.",
                        "Transfer to another student.", a.to_student_id)
     quantity = _positive(a.quantity, "quantity", "quantity to transfer")
-    if pkg.status in ("inactive", "refunded", "expired") or quantity > pkg.remaining:
+    if pkg.status in CLOSED or quantity > pkg.remaining:
         raise Rejected("quantity", f"{quantity.normalize():f} {pkg.unit} is more than the "
                        f"{max(pkg.remaining, ZERO).normalize():f} free in {pkg.package_id} ({pkg.status}).",
                        "Transfer at most what is left.", quantity)
@@ -290,11 +293,11 @@ def _transfer(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
 def _freeze(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     _closed(ctx, d)
     pkg = _package(ctx, a, d)
-    if pkg.status == "expired" or (pkg.expires_on and pkg.expires_on < d):
+    if pkg.status == PackageStatus.EXPIRED or (pkg.expires_on and pkg.expires_on < d):
         raise Rejected("package_id", f"{pkg.package_id} expired on {pkg.expires_on.isoformat()}; "
                        "an expired package cannot be frozen.", "Extend it first (admin), or sell a new one.",
                        a.package_id)
-    if pkg.status in ("inactive", "refunded"):
+    if pkg.status in (PackageStatus.INACTIVE, PackageStatus.REFUNDED):
         raise Rejected("package_id", f"{pkg.package_id} is {pkg.status}.", "Freeze an active package.", a.package_id)
     if pkg.frozen_on(d):
         raise Rejected("package_id", f"{pkg.package_id} is already frozen on {d.isoformat()}.",

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import ClassVar
 from typing import Optional
 
+from xl_ledger.core.kinds import EventKind
 from xl_ledger.core.numbers import text as num_text
 
 _COMMON = ("effective_date", "student_id", "package_id", "session_id", "quantity", "unit", "amount",
@@ -43,40 +44,40 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SettingsSet(Event):
-    kind: ClassVar[str] = "settings_set"
+    kind: ClassVar[str] = EventKind.SETTINGS_SET.value
     values: dict = field(default_factory=dict)  # setting -> canonical text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProductSet(Event):
     """A product defined or changed. `values` holds every Products column as canonical text."""
-    kind: ClassVar[str] = "product_set"
+    kind: ClassVar[str] = EventKind.PRODUCT_SET.value
     values: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudentSet(Event):
-    kind: ClassVar[str] = "student_set"
+    kind: ClassVar[str] = EventKind.STUDENT_SET.value
     values: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sale(Event):
     """A package sold: package_id, student_id = owner, quantity, amount = price paid."""
-    kind: ClassVar[str] = "sale"
+    kind: ClassVar[str] = EventKind.SALE.value
     product_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopUp(Event):
     """More credit added to an existing package (quantity), for `amount`."""
-    kind: ClassVar[str] = "top_up"
+    kind: ClassVar[str] = EventKind.TOP_UP.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionRecorded(Event):
     """A Sessions row seen for the first time. Its state lives in the fields below."""
-    kind: ClassVar[str] = "session_recorded"
+    kind: ClassVar[str] = EventKind.SESSION_RECORDED.value
     status: str = "scheduled"
     start: Optional[str] = None  # HH:MM
     minutes: Optional[Decimal] = None
@@ -90,25 +91,25 @@ class SessionRecorded(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionChanged(SessionRecorded):
     """A later state of a Sessions row; `changed` names the columns that differ."""
-    kind: ClassVar[str] = "session_changed"
+    kind: ClassVar[str] = EventKind.SESSION_CHANGED.value
     changed: tuple = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refund(Event):
     """quantity credits removed from package_id and `amount` money paid back."""
-    kind: ClassVar[str] = "refund"
+    kind: ClassVar[str] = EventKind.REFUND.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Chargeback(Event):
-    kind: ClassVar[str] = "chargeback"
+    kind: ClassVar[str] = EventKind.CHARGEBACK.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transfer(Event):
     """quantity credits move from package_id to a new package `to_package_id` owned by `to_student_id`."""
-    kind: ClassVar[str] = "transfer"
+    kind: ClassVar[str] = EventKind.TRANSFER.value
     to_student_id: str = ""
     to_package_id: str = ""
 
@@ -116,32 +117,32 @@ class Transfer(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Freeze(Event):
     """No use of package_id for `days` days from effective_date; expiry moves `days` later."""
-    kind: ClassVar[str] = "freeze"
+    kind: ClassVar[str] = EventKind.FREEZE.value
     days: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unfreeze(Event):
     """Ends the running freeze of package_id on effective_date (usable again that day)."""
-    kind: ClassVar[str] = "unfreeze"
+    kind: ClassVar[str] = EventKind.UNFREEZE.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Extend(Event):
-    kind: ClassVar[str] = "extend"
+    kind: ClassVar[str] = EventKind.EXTEND.value
     days: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Adjust(Event):
     """A signed correction of package_id's credit (quantity may be negative)."""
-    kind: ClassVar[str] = "adjust"
+    kind: ClassVar[str] = EventKind.ADJUST.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comp(Event):
     """Free credit: a zero-value package `package_id` for student_id (product_id optional)."""
-    kind: ClassVar[str] = "comp"
+    kind: ClassVar[str] = EventKind.COMP.value
     product_id: Optional[str] = None
     validity: Optional[str] = None
     service: Optional[str] = None
@@ -149,18 +150,18 @@ class Comp(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deactivate(Event):
-    kind: ClassVar[str] = "deactivate"
+    kind: ClassVar[str] = EventKind.DEACTIVATE.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reactivate(Event):
-    kind: ClassVar[str] = "reactivate"
+    kind: ClassVar[str] = EventKind.REACTIVATE.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeriodClose(Event):
     """Nothing dated on or before effective_date may change after this row."""
-    kind: ClassVar[str] = "period_close"
+    kind: ClassVar[str] = EventKind.PERIOD_CLOSE.value
 
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (

@@ -35,6 +35,13 @@ from xl_ledger.core.state import Alert
 from xl_ledger.core.state import Lot
 from xl_ledger.core.state import Package
 from xl_ledger.core.state import State
+from xl_ledger.core.state import last_valid_day
+from xl_ledger.core.kinds import LIVE
+from xl_ledger.core.kinds import RECEIVED
+from xl_ledger.core.kinds import AlertKind
+from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import LotKind
+from xl_ledger.core.kinds import PackageStatus
 
 
 def product_from_values(values: dict) -> Product:
@@ -108,14 +115,14 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             packages[ev.package_id] = pkg
         elif cls is E.TopUp:
             pkg = packages[ev.package_id]
-            pkg.lots.append(Lot(f"{pkg.package_id}/t{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "top_up",
+            pkg.lots.append(Lot(f"{pkg.package_id}/t{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, LotKind.TOP_UP,
                                 left=ev.quantity, granted=ev.effective_date))
             pkg.price += ev.amount or ZERO
             pkg.paid_quantity += ev.quantity
         elif cls is E.Adjust:
             pkg = packages[ev.package_id]
             if ev.quantity > 0:
-                pkg.lots.append(Lot(f"{pkg.package_id}/a{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, "adjust",
+                pkg.lots.append(Lot(f"{pkg.package_id}/a{len(pkg.lots) + 1}", pkg.package_id, ev.quantity, LotKind.ADJUST,
                                     left=ev.quantity, granted=ev.effective_date))
             else:
                 pinned.append((ev.effective_date, entry.seq, "adjust", ev.package_id, -ev.quantity, ev))
@@ -178,7 +185,7 @@ def open_package(package_id: str, owner: str, product: Product, start: dt.date, 
     lots = pkg.lots
 
     def add(n: int, qty: Decimal, first: Optional[dt.date], last: Optional[dt.date], week=None) -> None:
-        lots.append(Lot(f"{package_id}/{n}", package_id, qty, "period", start=first, end=last, own_end=True,
+        lots.append(Lot(f"{package_id}/{n}", package_id, qty, LotKind.PERIOD, start=first, end=last, own_end=True,
                         left=qty, week=week))
 
     # period_start: calendar months (seed 004, the default) or months counted from the purchase day.
@@ -211,14 +218,14 @@ def open_package(package_id: str, owner: str, product: Product, start: dt.date, 
             weeks = periods.weeks_from(start, last)
             if product.validity_starts == "first_use" and validity:
                 for i in range(len(weeks)):
-                    lots.append(Lot(f"{package_id}/{i + 1}", package_id, product.per_period, "period",
+                    lots.append(Lot(f"{package_id}/{i + 1}", package_id, product.per_period, LotKind.PERIOD,
                                     left=product.per_period))
                 pkg.weeks_from_first_use = True
             else:
                 for i, (a, b) in enumerate(weeks):
                     add(i + 1, product.per_period, a, b)
     else:
-        lots.append(Lot(f"{package_id}/1", package_id, quantity, "main", left=quantity))
+        lots.append(Lot(f"{package_id}/1", package_id, quantity, LotKind.MAIN, left=quantity))
         if validity and product.validity_starts == "purchase":
             pkg.base_end = periods.last_valid_day(start, validity)
     pkg.paid_quantity = sum((lot.quantity for lot in lots), ZERO)
@@ -277,7 +284,7 @@ def settle(pkg: Package, as_of: dt.date) -> None:
     granted = ZERO
     remaining = ZERO
     for lot in pkg.lots:
-        if lot.kind in ("transfer_in", "rollover_in"):
+        if lot.kind in RECEIVED:
             pkg.transferred_in += lot.quantity
         else:
             granted += lot.quantity
@@ -288,7 +295,7 @@ def settle(pkg: Package, as_of: dt.date) -> None:
             lot.left = ZERO
             pkg.redeemed = True
             continue
-        end = lot.end if lot.own_end else pkg.expires_on
+        end = last_valid_day(pkg, lot)
         if end is not None and end < as_of and lot.left > 0:
             pkg.expired += lot.left
             pkg.expiries.append((end, lot.left))  # each lot on its own last day (breakage, history)
@@ -302,23 +309,23 @@ def settle(pkg: Package, as_of: dt.date) -> None:
     pkg.status = status_of(pkg, as_of)
 
 
-def status_of(pkg: Package, as_of: dt.date) -> str:
+def status_of(pkg: Package, as_of: dt.date) -> PackageStatus:
     if not pkg.active:
-        return "inactive"
+        return PackageStatus.INACTIVE
     if pkg.refunded and pkg.remaining <= 0:
-        return "refunded"
+        return PackageStatus.REFUNDED
     end = last_day(pkg)
     if end is not None and end < as_of:
-        return "expired"
+        return PackageStatus.EXPIRED
     if pkg.frozen_on(as_of):
-        return "frozen"
+        return PackageStatus.FROZEN
     if pkg.remaining <= 0 and pkg.reserved <= 0:
-        return "used_up"
-    return "active"
+        return PackageStatus.USED_UP
+    return PackageStatus.ACTIVE
 
 
 def last_day(pkg: Package) -> Optional[dt.date]:
-    ends = [lot.end if lot.own_end else pkg.expires_on for lot in pkg.lots]
+    ends = [last_valid_day(pkg, lot) for lot in pkg.lots]
     if not ends or any(e is None for e in ends):
         return None
     return max(ends)
@@ -336,8 +343,8 @@ def alerts(state: State) -> list[Alert]:
     out: list[Alert] = []
     horizon = state.as_of + dt.timedelta(days=s.expiry_warning_days)
     for a in state.allocations:
-        if a.state == "owed":
-            out.append(Alert("owed", a.student_id, None, f"Sessions {a.session_id}",
+        if a.state == AllocationState.OWED:
+            out.append(Alert(AlertKind.OWED, a.student_id, None, f"Sessions {a.session_id}",
                              f"{a.session_id} on {a.date.isoformat()} ({a.status}) has no credit: "
                              f"{amount_of(a.quantity, a.unit)} owed"))
     # Low balance: once per student and unit, on everything they can still use (their own packages and the
@@ -356,11 +363,11 @@ def alerts(state: State) -> list[Alert]:
                 out.append(Alert("low_balance", sid, None, f"Balances {sid}",
                                  f"{sid} ({state.students[sid].name}) has {amount_of(left, unit)} left{held}"))
     for pkg in sorted(state.packages.values(), key=lambda p: p.package_id):
-        if pkg.status not in ("active", "frozen") or pkg.unit == "months":
+        if pkg.status not in LIVE or pkg.unit == "months":
             continue
         end = pkg.expires_on
         if end is not None and state.as_of <= end <= horizon and pkg.remaining > 0:
-            out.append(Alert("expiring", pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
+            out.append(Alert(AlertKind.EXPIRING, pkg.owner, pkg.package_id, f"Packages {pkg.package_id}",
                              f"{pkg.package_id}: {amount_of(pkg.remaining, pkg.unit)} expire on {end.isoformat()}"))
     out.extend(state.notices)
     return out

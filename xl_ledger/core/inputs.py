@@ -22,6 +22,8 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from xl_ledger.core import parse as P
 from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
+from xl_ledger.core.kinds import Role
+from xl_ledger.core.kinds import SessionStatus
 
 Unit = Literal["hours", "lessons", "months"]
 Status = Literal["pending", "waitlisted", "scheduled", "attended", "late_cancel", "no_show", "cancelled",
@@ -29,11 +31,10 @@ Status = Literal["pending", "waitlisted", "scheduled", "attended", "late_cancel"
 ActionKind = Literal["sell", "top_up", "refund", "chargeback", "transfer", "freeze", "unfreeze", "extend", "adjust",
                      "comp", "deactivate", "reactivate"]
 UNITS = ("hours", "lessons", "months")
-STATUSES = ("pending", "waitlisted", "scheduled", "attended", "late_cancel", "no_show", "cancelled",
-            "studio_cancelled")
+STATUSES = tuple(SessionStatus)
 ACTIONS = ("sell", "top_up", "refund", "chargeback", "transfer", "freeze", "unfreeze", "extend", "adjust", "comp",
            "deactivate", "reactivate")
-ROLES = ("owner", "admin", "staff")
+ROLES = tuple(Role)
 
 Row = tuple[int, dict]
 

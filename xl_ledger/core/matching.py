@@ -28,12 +28,18 @@ from xl_ledger.core.state import Alert
 from xl_ledger.core.state import Allocation
 from xl_ledger.core.state import Lot
 from xl_ledger.core.state import Package
+from xl_ledger.core.state import last_valid_day
+from xl_ledger.core.kinds import CARRIED
+from xl_ledger.core.kinds import CONSUMING
+from xl_ledger.core.kinds import AlertKind
+from xl_ledger.core.kinds import AllocationState as A
+from xl_ledger.core.kinds import LotKind
+from xl_ledger.core.kinds import SessionStatus
 
 FAR = dt.date.max
 NEAR = dt.date.min
 SIXTY = Decimal(60)
 ONE = Decimal(1)
-CONSUMING = ("attended", "late_cancel", "no_show")
 
 
 def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
@@ -46,7 +52,7 @@ def draw_key(pkg: Package, lot: Lot, end: dt.date | None) -> tuple:
         0 if pkg.product.apply_at == "booking" else 1,
         pkg.product.priority,
         end or FAR,  # the credit that expires first is used first
-        0 if lot.kind in ("rollover_in", "makeup") else 1,  # carried-over and make-up credit first
+        0 if lot.kind in CARRIED else 1,  # carried-over and make-up credit first
         0 if pkg.product.service else 1,  # the most restrictive lot first
         lot.granted or pkg.purchased_on,  # the oldest credit: a top-up or added credit dates from when it was added
         pkg.purchased_on,
@@ -99,7 +105,7 @@ class Sweep:
         return list(dict.fromkeys([pkg.owner, *self.members.get(family, ())]))
 
     def _key(self, pkg: Package, lot: Lot) -> tuple:
-        lot.key = draw_key(pkg, lot, lot.end if lot.own_end else pkg.expires_on)
+        lot.key = draw_key(pkg, lot, last_valid_day(pkg, lot))
         return lot.key
 
     def _index(self, pkg: Package, lot: Lot) -> None:
@@ -169,14 +175,14 @@ class Sweep:
         if ev.paid_separately:
             return  # never matched: no double billing
         status = ev.status
-        if status == "cancelled" and is_late(ev, self.settings.late_cancel_hours):
-            status = "late_cancel"
-        if status == "studio_cancelled":
+        if status == SessionStatus.CANCELLED and is_late(ev, self.settings.late_cancel_hours):
+            status = SessionStatus.LATE_CANCEL
+        if status == SessionStatus.STUDIO_CANCELLED:
             self.makeup(ev)
             return
         if status in CONSUMING:
             reserve_only = False
-        elif status == "scheduled" and (ev.booked_by == "client" or self.settings.reserve_staff_bookings):
+        elif status == SessionStatus.SCHEDULED and (ev.booked_by == "client" or self.settings.reserve_staff_bookings):
             reserve_only = True
         else:
             return  # pending, waitlisted, cancelled in time, unreserved staff booking: nothing drawn
@@ -185,7 +191,7 @@ class Sweep:
         d = ev.effective_date
         as_of = self.as_of
         allocations = self.allocations
-        state = "used" if not reserve_only and d <= as_of else "reserved"
+        state = A.USED if not reserve_only and d <= as_of else A.RESERVED
         service = ev.service
         unit = None
         need = ZERO
@@ -199,7 +205,7 @@ class Sweep:
                 continue
             if pin is not None and pkg.package_id != pin:
                 continue
-            end = lot.end if lot.own_end else pkg.expires_on
+            end = last_valid_day(pkg, lot)
             if end is not None and end < d:
                 dead += 1
                 continue
@@ -217,11 +223,11 @@ class Sweep:
                 unit = pkg.unit
                 if unit == "months":
                     self._activate(pkg, d)
-                    self._alloc(ev, status, pkg, lot, ZERO, unit, "covered")
+                    self._alloc(ev, status, pkg, lot, ZERO, unit, A.COVERED)
                     break
-                if (status == "late_cancel" and product.late_cancel == "free") or \
-                        (status == "no_show" and product.no_show == "free"):
-                    self._alloc(ev, status, pkg, None, ZERO, unit, "free")
+                if (status == SessionStatus.LATE_CANCEL and product.late_cancel == "free") or \
+                        (status == SessionStatus.NO_SHOW and product.no_show == "free"):
+                    self._alloc(ev, status, pkg, None, ZERO, unit, A.FREE)
                     break
                 if unit == "hours":
                     need = (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
@@ -247,10 +253,10 @@ class Sweep:
         if dead > 8:
             # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
             cands[:] = [it for it in cands if it[2].left >= QTY_EPS
-                        and ((it[2].end if it[2].own_end else it[1].expires_on) or FAR) >= d]
+                        and (last_valid_day(it[1], it[2]) or FAR) >= d]
         if unit is None:
             if later is not None:
-                self._alloc(ev, status, None, None, ZERO, later.unit, "awaiting_service")
+                self._alloc(ev, status, None, None, ZERO, later.unit, A.AWAITING_SERVICE)
             else:
                 self.shortfall(ev, status, state, None, None)
         elif need >= QTY_EPS:
@@ -288,7 +294,7 @@ class Sweep:
         if need is None:
             unit = self.guess_unit(ev.student_id)
             need = self.need(ev, unit)
-        self._alloc(ev, status, None, None, need, unit, "owed")
+        self._alloc(ev, status, None, None, need, unit, A.OWED)
 
     def guess_unit(self, student: str) -> str:
         pkgs = [it[1] for it in self.base.get(student, ()) if it[1].owner == student]
@@ -304,7 +310,7 @@ class Sweep:
                 pkg.expires_on = pkg.expiry()
                 if pkg.weeks_from_first_use:
                     # Its weeks count from this lesson: lot n covers days 7(n-1)..7n-1 after it.
-                    weekly = sorted((lot for lot in pkg.lots if lot.kind == "period"),
+                    weekly = sorted((lot for lot in pkg.lots if lot.kind == LotKind.PERIOD),
                                     key=lambda lot: int(lot.lot_id.rsplit("/", 1)[1]))
                     for lot, (a, b) in zip(weekly, periods.weeks_from(d, pkg.base_end)):
                         lot.start, lot.end, lot.own_end = a, b, True
@@ -316,9 +322,9 @@ class Sweep:
 
     def _alloc(self, ev, status, pkg, lot, qty, unit, state, lot_id=None) -> None:
         if pkg is not None:
-            if state == "used":
+            if state == A.USED:
                 pkg.used += qty
-            elif state == "reserved":
+            elif state == A.RESERVED:
                 pkg.reserved += qty
         self.allocations.append(Allocation(ev.session_id, ev.effective_date, ev.student_id, status,
                                            pkg.package_id if pkg else None,
@@ -332,7 +338,7 @@ class Sweep:
         d = ev.effective_date
         key = (ev.student_id, periods.quarter_of(d))
         if self.makeups.get(key, 0) >= self.settings.makeup_max_per_quarter:
-            self.notices.append(Alert("notice", ev.student_id, None, f"Sessions {ev.session_id}",
+            self.notices.append(Alert(AlertKind.NOTICE, ev.student_id, None, f"Sessions {ev.session_id}",
                                       f"{ev.session_id}: no make-up credit, the quarter's limit of "
                                       f"{self.settings.makeup_max_per_quarter} is reached"))
             return
@@ -345,7 +351,7 @@ class Sweep:
         product = Product(product_id="MAKEUP", name="Make-up credit", unit=unit, quantity=qty, price=ZERO,
                           service=ev.service, priority=0)
         pkg = Package(package_id=pid, owner=ev.student_id, product=product, purchased_on=d, comp=True)
-        lot = Lot(f"{pid}/1", pid, qty, "makeup", start=d, end=d + dt.timedelta(days=days - 1), own_end=True,
+        lot = Lot(f"{pid}/1", pid, qty, LotKind.MAKEUP, start=d, end=d + dt.timedelta(days=days - 1), own_end=True,
                   left=qty)
         pkg.lots.append(lot)
         pkg.expires_on = lot.end
@@ -359,8 +365,8 @@ class Sweep:
         # dated d cannot take it: it did not exist yet.
         lots = [lot for lot in pkg.lots if lot.left >= QTY_EPS and (lot.start is None or lot.start <= d)
                 and (lot.granted is None or lot.granted <= d)
-                and ((lot.end if lot.own_end else pkg.expires_on) or FAR) >= d]
-        lots.sort(key=lambda lot: ((lot.end if lot.own_end else pkg.expires_on) or FAR, lot.start or NEAR))
+                and (last_valid_day(pkg, lot) or FAR) >= d]
+        lots.sort(key=lambda lot: (last_valid_day(pkg, lot) or FAR, lot.start or NEAR))
         available = sum((lot.left for lot in lots), ZERO) - pkg.overdrawn
         want = available if qty is None else (min(qty, available) if kind == "rollover" else qty)
         taken = ZERO
@@ -371,7 +377,7 @@ class Sweep:
             lot.left -= take
             taken += take
         if kind != "rollover" and want - taken >= QTY_EPS:
-            self.notices.append(Alert("notice", pkg.owner, package_id, f"Log {kind}",
+            self.notices.append(Alert(AlertKind.NOTICE, pkg.owner, package_id, f"Log {kind}",
                                       f"{kind} of {want.normalize():f} {pkg.unit} from {package_id} on {d.isoformat()} "
                                       f"found only {taken.normalize():f} left after re-matching"))
         if taken:
@@ -386,7 +392,7 @@ class Sweep:
             new = self.packages[extra.to_package_id]
             new.price += taken * pkg.unit_value
             new.paid_quantity += taken
-            lot = Lot(f"{new.package_id}/1", new.package_id, taken, "transfer_in", start=d, end=pkg.expires_on,
+            lot = Lot(f"{new.package_id}/1", new.package_id, taken, LotKind.TRANSFER_IN, start=d, end=pkg.expires_on,
                       own_end=True, left=taken)
             new.lots.append(lot)
             new.expires_on = pkg.expires_on
@@ -395,7 +401,7 @@ class Sweep:
         elif kind == "rollover" and taken >= QTY_EPS:
             pkg.transferred_out += taken
             new = self.packages[extra]
-            lot = Lot(f"{new.package_id}/r", new.package_id, taken, "rollover_in", start=new.purchased_on, left=taken)
+            lot = Lot(f"{new.package_id}/r", new.package_id, taken, LotKind.ROLLOVER_IN, start=new.purchased_on, left=taken)
             new.lots.append(lot)
             if new.active:
                 self._index(new, lot)

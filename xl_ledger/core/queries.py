@@ -8,6 +8,9 @@ from decimal import Decimal
 from typing import Optional
 
 from xl_ledger.core import balances
+from xl_ledger.core.kinds import CLOSED
+from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import PackageStatus
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.state import Package
@@ -49,7 +52,7 @@ def units_of(state: State, student_id: str) -> list[str]:
 
 
 def owed(state: State, student_id: Optional[str] = None) -> list:
-    return [a for a in state.allocations if a.state == "owed" and (student_id is None or a.student_id == student_id)]
+    return [a for a in state.allocations if a.state == AllocationState.OWED and (student_id is None or a.student_id == student_id)]
 
 
 def next_expiry(state: State, student_id: str) -> Optional[dt.date]:
@@ -59,14 +62,14 @@ def next_expiry(state: State, student_id: str) -> Optional[dt.date]:
 def liability(state: State) -> Decimal:
     """Unredeemed value: remaining × unit value over packages still usable (deferred revenue)."""
     return sum((p.value_remaining + money(p.reserved * p.unit_value)
-                for p in state.packages.values() if p.status not in ("inactive", "expired", "refunded")), ZERO)
+                for p in state.packages.values() if p.status not in CLOSED), ZERO)
 
 
 def expiring(state: State, days: int) -> list[Package]:
     horizon = state.as_of + dt.timedelta(days=days)
     return sorted((p for p in state.packages.values()
                    if p.expires_on and state.as_of <= p.expires_on <= horizon and p.remaining > 0
-                   and p.status not in ("inactive", "refunded")), key=lambda p: (p.expires_on, p.package_id))
+                   and p.status not in (PackageStatus.INACTIVE, PackageStatus.REFUNDED)), key=lambda p: (p.expires_on, p.package_id))
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def history(state: State, student_id: str) -> list[HistoryLine]:
     Siblings' use of a shared family package appears too (marked with who used it), so the running
     balance ends at `balance()`; the student's own use is the lines with by_student == student_id.
     """
-    pkgs = {p.package_id: p for p in state.usable_packages(student_id) if p.status != "inactive"}
+    pkgs = {p.package_id: p for p in state.usable_packages(student_id) if p.status != PackageStatus.INACTIVE}
     lines: list[tuple] = []
     for p in pkgs.values():
         bought = p.granted + p.adjusted_out
@@ -102,11 +105,11 @@ def history(state: State, student_id: str) -> list[HistoryLine]:
         if p.expired:
             lines.append((p.expires_on or state.as_of, 3, "expired", p.package_id, None, p.owner, -p.expired, p.unit))
     for a in state.allocations:
-        if a.package_id in pkgs and a.state in ("used", "reserved", "negative") and a.quantity:
+        if a.package_id in pkgs and a.state in (AllocationState.USED, AllocationState.RESERVED, AllocationState.NEGATIVE) and a.quantity:
             who = a.student_id
             what = f"{a.status} ({a.state})" if who == student_id else f"{a.status} by {who} ({a.state})"
             lines.append((a.date, 1, what, a.package_id, a.session_id, who, -a.quantity, a.unit))
-        elif a.student_id == student_id and a.state == "owed":
+        elif a.student_id == student_id and a.state == AllocationState.OWED:
             lines.append((a.date, 1, f"{a.status} (owed)", None, a.session_id, a.student_id, ZERO, a.unit or ""))
     lines.sort(key=lambda t: (t[0], t[1], t[3] or "", t[4] or ""))
     running: dict[str, Decimal] = {}

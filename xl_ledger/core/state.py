@@ -14,6 +14,10 @@ from typing import NamedTuple
 from typing import Optional
 
 from xl_ledger.core.inputs import Product
+from xl_ledger.core.kinds import AlertKind
+from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import LotKind
+from xl_ledger.core.kinds import PackageStatus
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
 from xl_ledger.core.numbers import ZERO
@@ -26,7 +30,7 @@ class Lot:
     lot_id: str
     package_id: str
     quantity: Decimal
-    kind: str  # main, period, top_up, adjust, comp, makeup, transfer_in, rollover_in
+    kind: LotKind
     start: Optional[dt.date] = None
     end: Optional[dt.date] = None  # own end (period lots, transfer/rollover lots); None: follows the package
     own_end: bool = False
@@ -69,7 +73,7 @@ class Package:
     begun: list = field(default_factory=list)  # (first day, quantity) of each months lot delivered as its month began
     value_remaining: Decimal = ZERO
     expires_on: Optional[dt.date] = None
-    status: str = "active"
+    status: PackageStatus = PackageStatus.ACTIVE
     redeemed: bool = False
 
     @property
@@ -94,6 +98,13 @@ class Package:
         return self.base_end + dt.timedelta(days=frozen_days + self.extra_days)
 
 
+def last_valid_day(pkg: Package, lot: Lot) -> Optional[dt.date]:
+    """A lot's last valid day: its own end (period, make-up, transfer and rollover lots), else its
+    package's expiry; None when it does not expire. The one home of this rule (the sweep, the draw order,
+    pinned draws, settling and a package's last day all ask here)."""
+    return lot.end if lot.own_end else pkg.expires_on
+
+
 class Allocation(NamedTuple):
     """What one session drew from one lot. A NamedTuple: a busy studio makes a million of these."""
 
@@ -105,12 +116,12 @@ class Allocation(NamedTuple):
     lot_id: Optional[str]
     quantity: Decimal
     unit: Optional[str]
-    state: str  # used, reserved, covered, free, owed, negative, awaiting_service
+    state: AllocationState
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # low_balance, expiring, owed, notice
+    kind: AlertKind
     student_id: Optional[str]
     package_id: Optional[str]
     where: str

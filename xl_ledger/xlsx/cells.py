@@ -228,6 +228,11 @@ class RowWriter:
                 if tail is None:
                     tail = self.dates[c][v] = cell_xml(1, 1, v, self.style[c], self.styles)[len('<c r="A1"'):]
                 out.append(f'<c r="{self.letters[c]}{rs}"{tail}')
+            elif isinstance(v, str) and v:  # a str subclass (a StrEnum status or kind): its text
+                tail = self.texts[c].get(v)
+                if tail is None:
+                    tail = self.texts[c][str(v)] = inline_string("", str(v), self.style[c])[len('<c r=""'):]
+                out.append(f'<c r="{self.letters[c]}{rs}"{tail}')
             else:
                 out.append(cell_xml(c + 1, r, v, self.style[c], self.styles))
         return f'<row r="{rs}">{"".join(out)}</row>' if out else ""
