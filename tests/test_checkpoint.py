@@ -324,3 +324,55 @@ def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch):
     cp = checkpoint.load(path, None)
     assert cp is not None and sum(1 for n in cp.log_counts if n < 16) <= 3 and len(cp.log_blobs) > 3
     assert cp.head == FileStore(path).head()
+
+
+def _resave_openpyxl(path, folder):
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb.save(path)
+
+
+def _resave_libreoffice(path, folder):
+    from libreoffice import convert
+
+    shutil.copyfile(convert(path, "xlsm:Calc MS Excel 2007 VBA XML", folder / "lo"), path)
+
+
+@pytest.mark.parametrize("resave", [_resave_openpyxl, _resave_libreoffice], ids=["openpyxl", "libreoffice"])
+def test_a_workbook_saved_by_another_program_stays_warm_and_posts_as_without_a_checkpoint(tmp_path, resave):
+    """The owner saves the workbook in a spreadsheet program between two posts: every part has other
+    bytes, the Log the same values. The checkpoint still describes that Log (its verified chain ends in
+    the checkpoint's head), and the post ends exactly where a post without the checkpoint ends; so does
+    the next one, after the program has saved again."""
+    path = _posted(tmp_path)
+    _more_input(path)
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    for round_ in range(2):
+        resave(path, tmp_path)
+        shutil.copyfile(path, cold)
+        checkpoint.discard(cold)
+        log = FileStore(path).open_log()
+        assert log.current and checkpoint.load(path, None).log != log.digests["Log"]  # by content, not bytes
+        warm_result = post.post(FileStore(path), now=NOW, operator="owner")
+        cold_result = post.post(FileStore(cold), now=NOW, operator="owner")
+        assert warm_result.summary() == cold_result.summary() and warm_result.rejected == cold_result.rejected
+        assert warm_result.notices == cold_result.notices and warm_result.applied == cold_result.applied
+        assert _snapshot(path) == _snapshot(cold)
+        for p in (path, cold):
+            type_rows(p, "Actions", {5 + round_: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+
+
+def test_a_resaved_log_that_differs_from_the_checkpoint_is_read_as_it_is(tmp_path):
+    """A Log saved elsewhere that is not the checkpoint's (another row appended by a second copy of the
+    workbook) is not taken for it: the post reads and verifies the rows it has."""
+    path = _posted(tmp_path)
+    other = tmp_path / "other" / "studio.xlsm"
+    other.parent.mkdir()
+    shutil.copyfile(path, other)
+    type_rows(other, "Actions", {4: {"action": "sell", "student_id": "S2", "product_id": "FAM"}})
+    post.post(FileStore(other), now=NOW, operator="owner")  # its own checkpoint, beside it
+    _resave_openpyxl(other, tmp_path)
+    shutil.copyfile(other, path)  # the longer Log, re-saved, where the checkpoint knows the shorter one
+    log = FileStore(path).open_log()
+    assert not log.current and log.head == FileStore(other).head()
+    assert len(log.entries()) == len(FileStore(other).read_log())

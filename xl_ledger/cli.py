@@ -12,6 +12,7 @@ This is the only place that reads the system clock (`now`); `--today`/`--as-of` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -83,6 +84,18 @@ def clock(args) -> tuple[dt.datetime, Optional[dt.date]]:
     if today is not None:
         now = dt.datetime.combine(today, dt.time(12), dt.timezone.utc)
     return now, today
+
+
+@contextlib.contextmanager
+def shown_progress():
+    """A long command's steps on stderr, on a terminal only and after 2 s (xl_ledger/progress.py)."""
+    from xl_ledger.progress import Progress
+
+    progress = Progress()
+    try:
+        yield progress
+    finally:
+        progress.done()
 
 
 def open_store(path: str, args=None):
@@ -164,8 +177,9 @@ def cmd_post(args) -> int:
     if hasattr(store, "source_tag"):  # a desk of a shared ledger: posts again when another desk was first
         from xl_ledger.pg.desk import post_at_desk
         run_post = lambda store, **kw: post_at_desk(store, **kw)[1]  # noqa: E731
-    result = run_post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
-                      as_of=as_of, today=today)
+    with shown_progress() as progress:
+        result = run_post(store, now=now, operator=operator, key=read_key(args.key_file), dry_run=args.dry_run,
+                          as_of=as_of, today=today, progress=progress)
     verb = "Would post" if args.dry_run else "Posted"
     print(f"{verb} {shown(store.name)} as {shown(operator)}: {result.summary()}.")
     if not args.dry_run:
@@ -194,7 +208,9 @@ def cmd_recompute(args) -> int:
     store = open_store(args.path, args)
     now, today = clock(args)
     as_of = parse_day(args.as_of, "--as-of") if args.as_of else None
-    result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today, cold=args.cold)
+    with shown_progress() as progress:
+        result = post.recompute(store, now=now, key=read_key(args.key_file), as_of=as_of, today=today,
+                                cold=args.cold, progress=progress)
     if result.up_to_date is not None:
         print(f"{store.name} is up to date as of {result.up_to_date}: its engine sheets already hold the "
               "recompute of this Log (checked against the checkpoint), so nothing was written.")
@@ -269,7 +285,9 @@ def cmd_verify(args) -> int:
     store = open_store(args.path, args)
     key = read_key(args.key_file)
     if hasattr(store, "check_log"):
-        count, head, broken = store.check_log(key)
+        with shown_progress() as progress:
+            progress(f"checking every row of {store.name}!Log")
+            count, head, broken = store.check_log(key)
     else:
         rows = store.read_log()
         count, head, broken = len(rows), (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, "-"), \

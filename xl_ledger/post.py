@@ -25,6 +25,7 @@ import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
+from typing import Callable
 from typing import Optional
 
 from xl_ledger.book import anchors
@@ -94,26 +95,39 @@ class PostResult:
 
 
 def post(store: Store, *, now: dt.datetime, operator: str, key: Optional[bytes] = None, dry_run: bool = False,
-         as_of: Optional[dt.date] = None, today: Optional[dt.date] = None) -> PostResult:
+         as_of: Optional[dt.date] = None, today: Optional[dt.date] = None,
+         progress: Optional[Callable[[str], None]] = None) -> PostResult:
     """Run one Post against `store`. `now` is the clock (aware UTC); the core never reads it.
 
     `today` overrides the studio's local date derived from `now` (a backdated run, the demo).
+    `progress`, if given, is told each stage as it starts (the CLI shows it on a terminal).
     """
+    say = progress or _quiet
     with gc_paused():
+        say("reading and verifying the Log")
         log = store.open_log(key)                                  # 1. open_log
         anchors.check_open(log, key)                               #    its end where the last post left it
         p = Posting(log, now=now, operator=operator, key=key)
         if key is None and p.scopes.settings.signed == "owner_key":
             raise KeyNeeded(log.name)                              #    a signed Log is extended with its key only
+        say("reading the input sheets")
         p.record(read_inputs(p, as_of=as_of, today=today))         # 2. read_inputs
         p.record(master_data(p))                                   # 3. master_data
+        say("checking Sessions")
         p.record(sessions(p))                                      # 4. sessions
+        say("applying Actions")
         p.record(actions(p))                                       # 5. actions
         p.record(auto_renew(p))                                    # 6. auto_renew
+        say("recomputing balances")
         state = p.fold()                                           # 7. fold
         body, drift = render_sheets(log, state, p.alerts, p.journal.entries)  # 8. render
+        say("saving the workbook")
         commit(p, state, body, drift, dry_run=dry_run)             # 9. commit
         return p.result
+
+
+def _quiet(_what: str) -> None:
+    pass
 
 
 class Posting:
@@ -321,12 +335,15 @@ def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
 
 
 def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
-              as_of: Optional[dt.date] = None, today: Optional[dt.date] = None, cold: bool = False) -> PostResult:
+              as_of: Optional[dt.date] = None, today: Optional[dt.date] = None, cold: bool = False,
+              progress: Optional[Callable[[str], None]] = None) -> PostResult:
     """Rewrite the engine sheets from the Log alone (no inputs read, nothing appended): stages 1, 7-9.
 
     When the store knows the engine sheets already are this Log's recompute for this date, there is
     nothing to do: the result has `up_to_date` set and no state (the Log is not even decoded)."""
+    say = progress or _quiet
     with gc_paused():
+        say("reading and verifying the Log")
         # cold: from the Log alone, whatever a store's cache says (a cache altered by someone with this
         # user's secret could otherwise keep showing its numbers)
         log = store.open_cold_log(key) if cold and hasattr(store, "open_cold_log") else store.open_log(key)
@@ -339,8 +356,10 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         journal = Journal(log.entries())
         settings = Scopes(e for e in journal.entries if e.event.kind == "settings_set").settings
         as_of = as_of or local_today(now, settings.timezone)
+        say("recomputing balances")
         state = journal.fold(as_of)
         body, drift = render_sheets(log, state, entries=journal.entries)
+        say("saving the workbook")
         change = log.commit(Change(log.head[0], log.head[1], sheets=body,
                                    money_format=schema.money_format(state.settings.currency),
                                    page_headers=render.page_headers(state)),

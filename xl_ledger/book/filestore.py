@@ -213,9 +213,13 @@ class FileStore(StoreBase):
         """The Log rows and the first row where the chain breaks (None when intact), from one read."""
         with gc_paused():
             table = self._log_table()
+            memo = self._table_memo
             intact = _table_intact(table, key)
             rows = _table_rows(table)
             del table
+            # The head of this very file state: a commit to it need not decode the Log again to learn it
+            # (after Excel or LibreOffice saved the file, the Log part no longer says it in its layout).
+            memo["log_head"] = (rows[-1][SEQ], rows[-1][HASH]) if rows else (0, GENESIS)
             return rows, (None if intact else verify_chain(rows, key))
 
     def _log_table(self):
@@ -224,6 +228,7 @@ class FileStore(StoreBase):
         with self._open() as book:
             if "Log" not in book.sheets:
                 raise self._missing("Log")
+            self._table_memo = self._memo  # what is learnt from the table belongs to this file state
         try:
             reader = fastexcel.read_excel(str(self.path))
             dtypes = {c: ("int" if c == "seq" else "string") for c in LOG_COLUMNS}
@@ -249,7 +254,11 @@ class FileStore(StoreBase):
             memo = self._memo
         try:
             with no_library_noise():  # a calamine panic prints itself to fd 2 before it is raised
-                wb = python_calamine.CalamineWorkbook.from_path(str(self.path))
+                # One open per file state: calamine parses the shared strings (every text cell of a workbook
+                # Excel or LibreOffice saved: 130 MB at a million Log rows) when it opens the file.
+                wb = memo.get("calamine")
+                if wb is None:
+                    wb = memo["calamine"] = python_calamine.CalamineWorkbook.from_path(str(self.path))
                 rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         except OverflowError:
             rows = _read_sheet_slowly(self.path, sheet)  # 1E+308 in a [h]:mm:ss cell: as for a panic below
@@ -284,7 +293,8 @@ class FileStore(StoreBase):
             loaded = self._log_state(book)
             if loaded:
                 return loaded[0].seq, loaded[0].hash
-        return self._head_from_log()
+            known = self._memo.get("log_head")
+        return known or self._head_from_log()
 
     def _head_from_log(self) -> tuple[int, str]:
         rows = self.read_log()
@@ -347,6 +357,7 @@ class FileStore(StoreBase):
     # --------------------------------------------------------------------------------- writing
     def commit(self, change: Change) -> None:
         self.committed: dict[str, str] | None = None
+        self._memo.pop("calamine", None)  # let go of the reader (and any handle it keeps) before writing
         with WriteLock(self.path):
             # Temp files of writers that were killed mid-save: ours to remove now that we hold the lock.
             for pattern in (f".~xl-ledger.{glob.escape(self.name)}.*.tmp",
@@ -366,7 +377,7 @@ class FileStore(StoreBase):
 
     def _commit(self, book: _Book, change: Change) -> None:
         loaded = self._log_state(book)
-        head = (loaded[0].seq, loaded[0].hash) if loaded else self._head_from_log()
+        head = (loaded[0].seq, loaded[0].hash) if loaded else self._memo.get("log_head") or self._head_from_log()
 
         def headers(sheet: str):
             if sheet not in book.sheets:

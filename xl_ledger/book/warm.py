@@ -58,6 +58,11 @@ class CheckpointedLog(OpenLog):
                 raise BrokenChainError(store.name, broken)
             self._rows = rows
             self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+            # Excel or LibreOffice saved the file: other bytes, maybe the same Log. A verified chain that
+            # ends in the checkpoint's head, with as many rows, is the checkpoint's Log (each hash covers
+            # its row and the hash before it), so what the checkpoint says about the Log still holds.
+            cp = self.cp
+            self.current = cp is not None and tuple(cp.head) == self.head and sum(cp.log_counts) == len(rows)
         self._entries: Optional[list] = None
         # Once decoded: the rows as checkpoint pieces (with their row counts). The next checkpoint is
         # these pieces plus the new rows', so the rows themselves are dropped (a million of them is GBs).
@@ -78,14 +83,16 @@ class CheckpointedLog(OpenLog):
         if self._entries is not None:
             return self._entries
         out: list = []
-        if self.current:
+        if self._rows is None:  # the checkpoint's rows: the Log part is the one they were read from
             for blob in self.cp.log_blobs:
                 out += map(row_to_entry, checkpoint.unpack(blob))
-            self.blobs, self.counts = list(self.cp.log_blobs), list(self.cp.log_counts)
         else:
             out = [row_to_entry(r) for r in self._rows]
+        if self.current:  # the same rows: the next checkpoint keeps these pieces as they are
+            self.blobs, self.counts = list(self.cp.log_blobs), list(self.cp.log_counts)
+        else:
             self.blobs, self.counts = checkpoint.pack_rows(self._rows)
-            self._rows = None
+        self._rows = None
         self._entries = out
         return out
 
