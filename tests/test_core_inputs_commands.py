@@ -362,3 +362,17 @@ def test_sell_and_comp_decide_the_same_from_the_selling_catalog_as_from_the_fold
     for found in ("accepted", "closed period", "first-time clients only", "is not active", "is not a student",
                   "is not a product", "is empty", "not more than zero"):
         assert any(found in m for m in seen), found
+
+
+def test_a_sheet_is_parsed_a_distinct_value_at_a_time_with_every_row_still_answered():
+    """read_sessions keeps each column's answer per distinct value (parse_row's memo): a value seen again
+    gives the same parse, and a bad one a Problem in each row it is in, naming that row."""
+    row = {"session_id": "L1", "date": "2026-03-02", "student_id": "S-001", "status": "attended", "minutes": 60}
+    rows = [(2, row), (3, {**row, "session_id": "L2", "minutes": "ninety"}),
+            (4, {**row, "session_id": "L3", "minutes": "ninety"}), (5, {**row, "session_id": "L4", "credits": True}),
+            (6, {**row, "session_id": "L5", "credits": 1})]
+    parsed, problems = inputs.read_sessions(rows)
+    assert [r for r, _s in parsed] == [2, 6] and parsed[0][1].date == parsed[1][1].date == dt.date(2026, 3, 2)
+    assert [(p.source.row, p.source.column, p.value) for p in problems] == [
+        (3, "minutes", "ninety"), (4, "minutes", "ninety"), (5, "credits", True)]  # True is not the number 1
+    assert problems[0].message == problems[1].message

@@ -319,8 +319,12 @@ STAFF_FIELDS: dict[str, tuple[Callable, str]] = {
 
 
 def parse_row(sheet: str, row_no: int, raw: dict, fields: dict[str, tuple[Callable, str]],
-              required: Iterable[str]) -> tuple[dict, list[Problem]]:
-    """Parse one row's cells; return the clean values and a Problem per bad cell."""
+              required: Iterable[str], memo: Optional[dict] = None) -> tuple[dict, list[Problem]]:
+    """Parse one row's cells; return the clean values and a Problem per bad cell.
+
+    `memo` ({column: {}}, shared by the rows of one sheet) keeps each column's answer per distinct cell
+    value: a parser depends on the value alone, and a Sessions sheet repeats its dates, students,
+    statuses and lengths on nearly every row, so a big sheet is parsed a distinct value at a time."""
     values: dict = {}
     problems: list[Problem] = []
     required = set(required)
@@ -334,15 +338,29 @@ def parse_row(sheet: str, row_no: int, raw: dict, fields: dict[str, tuple[Callab
             if name in required:
                 problems.append(Problem(Source(sheet, row_no, name), "is empty but required", remedy, None))
             continue
+        answers = memo.setdefault(name, {}) if memo is not None else None
+        key = (value.__class__, value)  # True == 1, but not as a cell
         try:
-            parsed = parser(value)
-        except (P.ParseError, TypeError, ValueError, OverflowError) as exc:
-            problems.append(Problem(Source(sheet, row_no, name), _clean(str(exc)), remedy, value))
+            answer = answers[key] if answers is not None else None
+        except (KeyError, TypeError):  # not seen yet, or an unhashable value
+            answer = None
+        if answer is None:
+            try:
+                answer = (True, parser(value))
+            except (P.ParseError, TypeError, ValueError, OverflowError) as exc:
+                answer = (False, _clean(str(exc)))
+            if answers is not None:
+                try:
+                    answers[key] = answer
+                except TypeError:
+                    pass
+        ok, parsed = answer
+        if not ok:
+            problems.append(Problem(Source(sheet, row_no, name), parsed, remedy, value))
             continue
         if parsed is not None:
             values[name] = parsed
     return values, problems
-
 
 def _clean(message: str) -> str:
     return message if message.endswith(".") else message + "."
@@ -351,10 +369,11 @@ def _clean(message: str) -> str:
 def _build(sheet: str, rows: Iterable[Row], fields: dict, required: tuple[str, ...], model: type,
            extra: Callable[[int, dict], dict] | None = None) -> tuple[list, list[Problem]]:
     built, problems = [], []
+    memo: dict = {}  # each column's answer per distinct value, for this sheet's rows (see parse_row)
     for row_no, raw in rows:
         if all(P.is_blank(v) for v in raw.values()):
             continue  # blank rows in a table are normal
-        values, errs = parse_row(sheet, row_no, raw, fields, required)
+        values, errs = parse_row(sheet, row_no, raw, fields, required, memo)
         if errs:
             problems.extend(errs)
             continue
