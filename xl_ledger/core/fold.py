@@ -309,19 +309,27 @@ def settle(pkg: Package, as_of: dt.date) -> None:
     pkg.status = status_of(pkg, as_of)
 
 
+# Bound once (an enum member read as a class attribute runs Python code in 3.11): asked per package
+# and per allocation on every fold.
+OWED = AllocationState.OWED
+INACTIVE, REFUNDED, EXPIRED, FROZEN, USED_UP, ACTIVE = (PackageStatus.INACTIVE, PackageStatus.REFUNDED,
+                                                        PackageStatus.EXPIRED, PackageStatus.FROZEN,
+                                                        PackageStatus.USED_UP, PackageStatus.ACTIVE)
+
+
 def status_of(pkg: Package, as_of: dt.date) -> PackageStatus:
     if not pkg.active:
-        return PackageStatus.INACTIVE
+        return INACTIVE
     if pkg.refunded and pkg.remaining <= 0:
-        return PackageStatus.REFUNDED
+        return REFUNDED
     end = last_day(pkg)
     if end is not None and end < as_of:
-        return PackageStatus.EXPIRED
+        return EXPIRED
     if pkg.frozen_on(as_of):
-        return PackageStatus.FROZEN
+        return FROZEN
     if pkg.remaining <= 0 and pkg.reserved <= 0:
-        return PackageStatus.USED_UP
-    return PackageStatus.ACTIVE
+        return USED_UP
+    return ACTIVE
 
 
 def last_day(pkg: Package) -> Optional[dt.date]:
@@ -343,7 +351,7 @@ def alerts(state: State) -> list[Alert]:
     out: list[Alert] = []
     horizon = state.as_of + dt.timedelta(days=s.expiry_warning_days)
     for a in state.allocations:
-        if a.state == AllocationState.OWED:
+        if a.state == OWED:
             out.append(Alert(AlertKind.OWED, a.student_id, None, f"Sessions {a.session_id}",
                              f"{a.session_id} on {a.date.isoformat()} ({a.status}) has no credit: "
                              f"{amount_of(a.quantity, a.unit)} owed"))

@@ -17,6 +17,10 @@ from xl_ledger.core.state import Package
 from xl_ledger.core.state import State
 
 
+OWED = AllocationState.OWED  # bound once: asked per allocation
+DRAWN = frozenset({AllocationState.USED, AllocationState.RESERVED, AllocationState.NEGATIVE})
+
+
 def remaining(state: State, package_id: str) -> Decimal:
     return state.packages[package_id].remaining
 
@@ -52,7 +56,7 @@ def units_of(state: State, student_id: str) -> list[str]:
 
 
 def owed(state: State, student_id: Optional[str] = None) -> list:
-    return [a for a in state.allocations if a.state == AllocationState.OWED and (student_id is None or a.student_id == student_id)]
+    return [a for a in state.allocations if a.state == OWED and (student_id is None or a.student_id == student_id)]
 
 
 def next_expiry(state: State, student_id: str) -> Optional[dt.date]:
@@ -105,11 +109,11 @@ def history(state: State, student_id: str) -> list[HistoryLine]:
         if p.expired:
             lines.append((p.expires_on or state.as_of, 3, "expired", p.package_id, None, p.owner, -p.expired, p.unit))
     for a in state.allocations:
-        if a.package_id in pkgs and a.state in (AllocationState.USED, AllocationState.RESERVED, AllocationState.NEGATIVE) and a.quantity:
+        if a.package_id in pkgs and a.state in DRAWN and a.quantity:
             who = a.student_id
             what = f"{a.status} ({a.state})" if who == student_id else f"{a.status} by {who} ({a.state})"
             lines.append((a.date, 1, what, a.package_id, a.session_id, who, -a.quantity, a.unit))
-        elif a.student_id == student_id and a.state == AllocationState.OWED:
+        elif a.student_id == student_id and a.state == OWED:
             lines.append((a.date, 1, f"{a.status} (owed)", None, a.session_id, a.student_id, ZERO, a.unit or ""))
     lines.sort(key=lambda t: (t[0], t[1], t[3] or "", t[4] or ""))
     running: dict[str, Decimal] = {}

@@ -87,7 +87,8 @@ def post(book):
     """Apply new Sessions and Actions rows, recompute the engine sheets, report applied and rejected."""
     store = LiveStore(book)
     status(book, "xl-ledger: reading and checking the workbook…")
-    result = run_post(store, now=_now(), operator=config.operator(), key=config.owner_key())
+    result = run_post(store, now=_now(), operator=config.operator(), key=config.owner_key(),
+                      progress=lambda step: status(book, f"xl-ledger: {step}…"))  # cleared by @macro
     _recalculate(book)
     text = f"Posted: {result.summary()}."
     if result.applied:
