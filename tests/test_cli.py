@@ -229,3 +229,24 @@ def test_audit_lists_the_months_changes_by_hand_in_a_csv_and_the_audit_sheet(dem
     assert cli("verify", str(book)).returncode == 0  # the Log is untouched
     done = cli("audit", str(book), "--month", "2026-04", "--today", "2026-04-02")
     assert done.returncode == 2 and "has not ended" in done.stderr
+
+
+def test_close_records_who_and_then_a_backdated_sale_is_rejected_in_its_row(demo, tmp_path):
+    from post_helpers import records
+
+    book = tmp_path / "studio.xlsm"
+    shutil.copy(demo[0], book)
+    done = cli("close", str(book), "--month", "2026-02", "--as", "owner", "--today", "2026-03-31")
+    assert done.returncode == 0, done.stderr
+    assert "closed through 2026-02-28" in done.stdout
+    again = cli("close", str(book), "--month", "2026-02", "--as", "owner", "--today", "2026-03-31")
+    assert again.returncode == 2 and "already closed through 2026-02-28" in again.stderr
+    assert cli("close", str(book), "--month", "2026-03", "--today", "2026-03-31").returncode == 2  # still running
+    rows = FileStore(book).read_sheet("Actions").rows
+    free = max(r for r, _ in rows) + 1
+    type_rows(book, "Actions", {free: {"action": "sell", "date": dt.date(2026, 2, 15), "student_id": "S-001",
+                                       "product_id": "PIANO10"}})
+    done = cli("post", str(book), "--as", "owner", "--today", "2026-03-31")
+    assert done.returncode == 5
+    row = records(book, "Actions")[free]
+    assert row["status"] == "rejected" and "closed period" in row["message"] and "after the close" in row["message"]

@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_export)
     register_audit(sub)
+    register_close(sub)
 
 
 def _books(args):
@@ -97,4 +98,38 @@ def cmd_audit(args) -> int:
     except monthend.MonthEndError as e:
         return _fail(e)
     print(f"{months[0].month}: {len(rows)} changes by hand; wrote {out} and the Audit sheet of {Path(args.path).name}")
+    return 0
+
+
+def register_close(sub) -> None:
+    p = sub.add_parser("close", help="close a month: nothing dated in it or before can change afterwards",
+                       description="Append a period_close row to the Log (who and when are recorded). Needs an "
+                                   "admin or the owner. Later rows dated in a closed month are rejected in their "
+                                   "row, with what to do: a dated correction in the open month.")
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a month that has ended")
+    p.add_argument("--as", dest="user", metavar="USER", help="who is closing (default: the OS user)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_close)
+
+
+def cmd_close(args) -> int:
+    from xl_ledger import cli
+    from xl_ledger.accounting import monthend
+    from xl_ledger.cli import CliError
+
+    try:
+        store, books = _books(args)
+        months = monthend.parse_months(args.month, books)
+        if len(months) != 1:
+            raise monthend.MonthEndError("--month", "names more than one month.", "Close one month, e.g. 2026-11.",
+                                         args.month)
+        now, _today = cli.clock(args)
+        rows = monthend.close(store, books, months[0], args.user or cli.os_user(), now, cli.read_key(args.key_file))
+    except (CliError, monthend.MonthEndError) as e:
+        return _fail(e)
+    m = months[0]
+    print(f"closed through {m.last.isoformat()} (Log seq {rows[-1][0]}): {m.month} liability {m.closing:.2f}; "
+          "later rows dated in it are rejected")
     return 0

@@ -146,3 +146,26 @@ def audit(store, books: Books, month: finance.Month, out: Path) -> list[tuple]:
     books.log.commit(Change(head[0], head[1], sheets={"Audit": rows}))
     write_all({out: csvsafe.to_bytes(A.HEADERS, rows)})
     return rows
+
+
+def close(store, books: Books, month: finance.Month, operator: str, now: dt.datetime, key) -> list[tuple]:
+    """Close the books through the month's last day: a period_close row in the Log, by an admin or the
+    owner (the Staff sheet; with no Staff rows, single-owner mode). Afterwards nothing effective on or
+    before that day can be posted (commands.py rejects it in its row, saying to date a correction later)."""
+    from xl_ledger.book.store import Change
+    from xl_ledger.core import commands
+    from xl_ledger.core import inputs
+
+    staff, _problems = inputs.read_staff(store.read_sheet("Staff").records())
+    role = "owner" if not staff else staff.get(operator.lower())
+    if role not in ("owner", "admin"):
+        raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; closing a "
+                            "month needs an admin or the owner.", "Ask an admin or the owner, or run with --as USER.")
+    ctx = commands.Context(state=books.state, today=books.today, operator=operator, role=role)
+    events, problem = commands.close_period(month.last, ctx)
+    if problem is not None:
+        raise MonthEndError(f"{store.name}!Log", problem.message, problem.remedy)
+    rows = books.journal.append(events, operator=operator, recorded_at=now, sources=["close"], key=key)
+    head = books.log.head
+    books.log.commit(Change(head[0], head[1], log_rows=tuple(rows)))
+    return rows

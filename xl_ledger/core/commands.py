@@ -601,13 +601,14 @@ def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
 def close_period(through: dt.date, ctx: Context) -> tuple[list[E.Event], Optional[Problem]]:
     """Close the books through a date: afterwards nothing dated on or before it may change."""
     where = Source("Log", None, None)
-    if ctx.role != "owner":
-        return [], Problem(where, f"closing a period needs the owner; {ctx.operator} is {ctx.role}.",
-                           "Ask the owner to close the month.")
+    if ctx.role not in ("owner", "admin"):
+        return [], Problem(where, f"closing a period needs an admin or the owner; {ctx.operator} is {ctx.role}.",
+                           "Ask an admin or the owner to close the month.")
     if through >= ctx.today:
         return [], Problem(where, f"{through.isoformat()} is not in the past.", "Close a period that has ended.")
     closed = ctx.state.closed_through
     if closed and through <= closed:
         return [], Problem(where, f"the books are already closed through {closed.isoformat()}.",
                            "Close a later date.")
-    return [E.PeriodClose(effective_date=through, note=f"closed through {through.isoformat()}")], None
+    return [E.PeriodClose(effective_date=through, note=f"closed through {through.isoformat()} by {ctx.operator} "
+                                                    f"({ctx.role})")], None
