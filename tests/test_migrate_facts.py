@@ -368,3 +368,26 @@ def test_the_reconciliation_folds_again_only_when_the_legacy_date_can_read_diffe
     s.product("MONTH", "lessons", 4, 80, validity="1 month")
     s.sell("S1", "MONTH", "2026-01-06")
     assert not same_as_of(s.journal, s.state("2026-03-01"), dt.date(2026, 1, 31))  # a pack that expires
+
+
+# ------------------------------------------------------------------ 6. the reconciliation CSV is safe
+def test_the_reconciliation_csv_escapes_cells_a_spreadsheet_would_run(tmp_path):
+    import csv
+    import io
+
+    legacy = tmp_path / "log.csv"
+    legacy.write_text('Date,Student,Minutes,Notes\n2025-01-06,"=HYPERLINK(""http://x"",""hi"")",60,\n'
+                      "2025-01-07,@SUM(1+1),60,+ok\n2025-01-08,-Bo,60,\n", encoding="utf-8")
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    data = report.csv_path.read_bytes()
+    rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
+    students = {r[0] for r in rows[1:] if r[0]}
+    # Each name is text that starts with the spreadsheet's text mark, never a formula.
+    assert students == {"'=HYPERLINK(\"http://x\",\"hi\") (LEG-S001)", "'@SUM(1+1) (LEG-S002)", "'-Bo (LEG-S003)"}
+    # Numbers stay numbers, exact: a lesson log without purchases owes each hour (-1 is a number, not text).
+    assert {(r[0], r[3]) for r in rows[1:] if r[1] == "all hours"} == {
+        ("'=HYPERLINK(\"http://x\",\"hi\") (LEG-S001)", "-1"), ("'@SUM(1+1) (LEG-S002)", "-1"), ("'-Bo (LEG-S003)", "-1")}
+    # The Migration sheet keeps the names as they are (a cell, not a CSV): the Log says what was typed.
+    assert {m[0] for m in sheet(book, "Migration") if m[1] == "all hours"} == {
+        '=HYPERLINK("http://x","hi") (LEG-S001)', "@SUM(1+1) (LEG-S002)", "-Bo (LEG-S003)"}
