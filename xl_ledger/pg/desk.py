@@ -50,6 +50,23 @@ _TAGGED = re.compile(r"^(.*)@([^@]*)$")
 FORMER = "(before)"  # rows logged before the ledger had desks (copied in from a workbook)
 
 
+def changed_since(entries) -> dict[str, set]:
+    """Per input sheet, the keys the ledger changed in these entries (the ones past a workbook's mirror)."""
+    out: dict[str, set] = {"Settings": set(), "Products": set(), "Students": set(), "Sessions": set()}
+    for entry in entries:
+        ev = entry.event
+        kind = type(ev)
+        if kind is E.SessionRecorded or kind is E.SessionChanged:
+            out["Sessions"].add(ev.session_id)
+        elif kind is E.ProductSet:
+            out["Products"].add(ev.values.get("product_id"))
+        elif kind is E.StudentSet:
+            out["Students"].add(ev.student_id)
+        elif kind is E.SettingsSet:
+            out["Settings"].update(ev.values)
+    return out
+
+
 def desk_of(source: str) -> str:
     m = _TAGGED.match(source or "")
     return m.group(2) if m else FORMER
@@ -79,6 +96,7 @@ class DeskStore(PgStore):
         self.conflicts: list[str] = []  # "where: what happened. what to do", one per rejected row
         self._entries: Optional[list] = None
         self._mirror = 0
+        self._changed: dict[str, set] = {}
         self._cells: dict[str, dict[tuple[int, str], object]] = {}
         self._alerts: list[tuple] = []
         self._views: dict[str, SheetData] = {}
@@ -95,6 +113,7 @@ class DeskStore(PgStore):
         log.source_tag = self.source_tag  # Posting.append adds it to every row's source
         self._entries = log.entries()
         self._mirror = self.book.head()[0]
+        self._changed = changed_since(self._entries[self._mirror:])
         return log
 
     def read_sheet(self, sheet: str) -> SheetData:
@@ -106,6 +125,8 @@ class DeskStore(PgStore):
             return data
         if self._entries is None:
             self.open_log(None)
+        if sheet != "Actions" and not self._changed[sheet]:
+            return data  # nothing of it changed in the ledger since this workbook's last post: it is this desk's
         view = merge(data)
         self._views[sheet] = view
         return view
@@ -249,7 +270,10 @@ class DeskStore(PgStore):
         start_text: dict = {}
         base = {k: commands._logged_signature(ev) for k, ev in base_s.sessions.items()}
         now = {k: commands._logged_signature(ev) for k, ev in now_s.sessions.items()}
-        parsed, _problems = inputs.read_sessions(data.records(), now_s.settings.date_order == "dmy")
+        touched = self._changed["Sessions"]
+        parsed, _problems = inputs.read_sessions(  # only the rows of sessions another desk changed
+            [(r, v) for r, v in data.records() if str(v.get("session_id") or "").strip() in touched],
+            now_s.settings.date_order == "dmy")
         mine = {}
         for _r, s in parsed:
             mine.setdefault(s.session_id, commands._session_signature(s, start_text))

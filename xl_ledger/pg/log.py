@@ -45,7 +45,7 @@ def public_url(url: str) -> str:
     try:
         parts = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as e:
-        raise LedgerError(f"{url!r} is not a PostgreSQL URL ({e}): write it as "
+        raise LedgerError(f"{url!r} is not a PostgreSQL URL ({_first_line(e)}): write it as "
                           "postgresql://user@host:5432/database") from None
     host = parts.get("host", "localhost")
     port = parts.get("port", "5432")
