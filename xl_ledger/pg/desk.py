@@ -97,6 +97,7 @@ class DeskStore(PgStore):
         self._entries: Optional[list] = None
         self._mirror = 0
         self._changed: dict[str, set] = {}
+        self._tail: list = []  # the ledger's entries past the mirror's end
         self._cells: dict[str, dict[tuple[int, str], object]] = {}
         self._alerts: list[tuple] = []
         self._views: dict[str, SheetData] = {}
@@ -107,14 +108,34 @@ class DeskStore(PgStore):
 
     # --------------------------------------------------------------------------------- reading
     def open_log(self, key: Optional[bytes] = None) -> OpenLog:
+        """The ledger's Log, verified. Warm when nobody posted since this workbook's last post (the
+        database ends at the mirror's last row, same hash): then the ledger's Log is the mirror's, and the
+        workbook's checkpoint (book/warm.py) serves it as it does a FileStore's, with every fast path.
+        Otherwise the database's Log in one streaming read, verified, and the input sheets merged."""
         if self.queue:
             self.log.queue()  # held until this post's rows are committed (PgStore.commit) or it ends
-        log = super().open_log(key)
+        mirror = self.book.head()
+        self._mirror = mirror[0]
+        if self.log.head() == tuple(mirror):
+            from xl_ledger.book.warm import CheckpointedLog
+
+            # Only the rows up to the mirror's end, whatever another desk appends meanwhile: this post
+            # decides on that Log, and its commit is refused (and the post run again) if it moved on.
+            self.upto = mirror[0]
+            log = CheckpointedLog(self, key)  # reads through this store: sheets, digests, commit
+            self._entries, self._tail = None, []
+            self._changed = changed_since(())
+        else:
+            log = super().open_log(key)
+            self._entries = log.entries()
+            self._tail = self._entries[self._mirror:]
+            self._changed = changed_since(self._tail)
         log.source_tag = self.source_tag  # Posting.append adds it to every row's source
-        self._entries = log.entries()
-        self._mirror = self.book.head()[0]
-        self._changed = changed_since(self._entries[self._mirror:])
         return log
+
+    # What the checkpoint (book/warm.py) needs of a store: the workbook's parts, and its own place.
+    def part_digests(self) -> dict[str, str]:
+        return self.book.part_digests()
 
     def read_sheet(self, sheet: str) -> SheetData:
         if sheet in self._views:
@@ -123,7 +144,7 @@ class DeskStore(PgStore):
         merge = getattr(self, f"_merge_{sheet.lower()}", None)
         if merge is None:
             return data
-        if self._entries is None:
+        if not self._changed:
             self.open_log(None)
         if sheet != "Actions" and not self._changed[sheet]:
             return data  # nothing of it changed in the ledger since this workbook's last post: it is this desk's
@@ -295,7 +316,7 @@ class DeskStore(PgStore):
         rows = {r: dict(values) for r, values in data.records()}
         end = max(rows, default=1)
         seen: set[str] = set()
-        for entry in self._entries[self._mirror:]:
+        for entry in self._tail:
             source = entry.source or ""
             plain = plain_source(source)
             if not plain.startswith("Actions!") or source in seen:

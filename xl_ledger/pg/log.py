@@ -182,13 +182,13 @@ class PgLog:
             out += batch
         return out
 
-    def verify(self, key: Optional[bytes] = None, keep: bool = False
+    def verify(self, key: Optional[bytes] = None, keep: bool = False, upto: Optional[int] = None
                ) -> tuple[int, tuple[int, str], Optional[chain.Break], list[tuple]]:
-        """Check the whole chain in one streaming read: (rows, head, first break or None, the rows if
-        `keep`). A break's index is 0-based over the whole Log, like chain.verify's."""
+        """Check the whole chain (up to seq `upto`) in one streaming read: (rows, head, first break or
+        None, the rows if `keep`). A break's index is 0-based over the whole Log, like chain.verify's."""
         count, prev, kept = 0, GENESIS, []
         head = (0, GENESIS)
-        for batch in self.stream():
+        for batch in self.stream(upto=upto):
             broken = chain.verify(batch, key, start_prev=prev, start_seq=count + 1)
             if broken is not None:
                 return count + len(batch), head, _shift(broken, count), kept

@@ -63,6 +63,7 @@ class PgStore(StoreBase):
         self.name = self.book.name
         self.log = log
         self.committed: Optional[dict] = None
+        self.upto: Optional[int] = None  # read the Log only up to this seq (a desk's warm post: see desk.py)
 
     @property
     def label(self) -> str:
@@ -84,7 +85,7 @@ class PgStore(StoreBase):
 
     def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
         """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
-        count, head, broken, rows = self.log.verify(key, keep=True)
+        count, head, broken, rows = self.log.verify(key, keep=True, upto=self.upto)
         return rows, broken or self.anchor_break(count, head, rows)
 
     def check_log(self, key: Optional[bytes] = None) -> tuple[int, tuple[int, str], Optional[chain.Break]]:
