@@ -153,11 +153,18 @@ def test_cli_ledger_init_post_and_reads_with_ledger(url, tmp_path, capsys):
     on = ["--ledger", url, "--studio", ledger]
     assert run(["post", str(other), *on, "--today", "2026-03-10"]) == 0
     for args in (["balance", "--json", "--today", "2026-03-10"], ["history", "--student", "S1"],
-                 ["recompute", "--today", "2026-03-10"]):
+                 ["statement", "--student", "S1"], ["recompute", "--today", "2026-03-10"]):
         assert run([args[0], str(other), *args[1:], *on]) == 0, args
     capsys.readouterr()
+    # The statement reads the ledger, not the workbook's mirror: a sale posted at the first desk since
+    # shows at once.
+    type_rows(path, "Actions", {3: sell("S1", "H10")})
+    assert run(["post", str(path), *on, "--today", "2026-03-10"]) == 0
+    capsys.readouterr()
+    assert run(["statement", str(other), "--student", "S1", *on]) == 0
+    assert "PK-0002" in capsys.readouterr().out
     assert run(["verify", str(other), *on]) == 0
-    assert f"(studio '{ledger}'), for desk2.xlsm: the Log is intact (7 rows" in capsys.readouterr().out
+    assert f"(studio '{ledger}'), for desk2.xlsm: the Log is intact (8 rows" in capsys.readouterr().out
     assert run(["balance", str(other), "--json", "--today", "2026-03-10", *on]) == 0
     ledger_json = capsys.readouterr().out
     assert run(["balance", str(path), "--json", "--today", "2026-03-10"]) == 0

@@ -57,4 +57,4 @@ def cmd_statement(args) -> int:
 def cli_store(args):
     from xl_ledger.cli import open_store
 
-    return open_store(args.path)
+    return open_store(args.path, args)  # the shared ledger (pg/) when --ledger or Settings name one
