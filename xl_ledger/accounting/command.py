@@ -43,6 +43,16 @@ def _fail(e) -> int:
     return err.code
 
 
+def _one_month(args, books, todo: str) -> list:
+    """`--month` as a list of exactly one month (audit and close work on one month at a time)."""
+    from xl_ledger.accounting import monthend
+
+    months = monthend.parse_months(args.month, books)
+    if len(months) != 1:
+        raise monthend.MonthEndError("--month", "names more than one month.", todo, args.month)
+    return months
+
+
 def cmd_export(args) -> int:
     from xl_ledger.accounting import monthend
     from xl_ledger.cli import CliError
@@ -89,10 +99,7 @@ def cmd_audit(args) -> int:
     except CliError as e:
         return _fail(e)
     try:
-        months = monthend.parse_months(args.month, books)
-        if len(months) != 1:
-            raise monthend.MonthEndError("--month", "names more than one month.", "Give one month, e.g. 2026-11.",
-                                         args.month)
+        months = _one_month(args, books, "Give one month, e.g. 2026-11.")
         out = Path(args.out) if args.out else monthend.default_out(Path(args.path), "audit", months, "csv")
         rows = monthend.audit(store, books, months[0], out)
     except monthend.MonthEndError as e:
@@ -121,10 +128,7 @@ def cmd_close(args) -> int:
 
     try:
         store, books = _books(args)
-        months = monthend.parse_months(args.month, books)
-        if len(months) != 1:
-            raise monthend.MonthEndError("--month", "names more than one month.", "Close one month, e.g. 2026-11.",
-                                         args.month)
+        months = _one_month(args, books, "Close one month, e.g. 2026-11.")
         now, _today = cli.clock(args)
         rows = monthend.close(store, books, months[0], args.user or cli.os_user(), now, cli.read_key(args.key_file))
     except (CliError, monthend.MonthEndError) as e:
