@@ -244,17 +244,10 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         label = str(label).strip() if not blank(label) else None
         # The pack: its unit and size from the header, the cell, then the package's name (units.py).
         qv = _get(row, cols.get("quantity"))
-        qty_number = qty_text = None
-        if not blank(qv):
-            if isinstance(qv, str) and pack_size(qv) is not None:
-                qty_text = qv.strip()
-            else:
-                try:
-                    qty_number = read_qty(qv)
-                except ParseError as err:
-                    ctx.unreadable(cells["quantity"], qv, err, "The purchase was read without its quantity; "
-                                                               "fix the cell and run the import again.")
-                    cells.pop("quantity")
+        qty_number, qty_text, unreadable = _pack_cell(ctx, qv, cells.get("quantity"), "The purchase was read "
+                                                      "without its quantity; fix the cell and run the import again.")
+        if unreadable:
+            cells.pop("quantity")  # the finding names it; the pack's place is its other cells
         pack = read_pack(qty_number, qty_text, label, header_unit=sm.unit, header=str(sm.headers.get("quantity", "")),
                          other_units=other_units)
         if pack.kind:
@@ -598,15 +591,8 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
     if blank(qv) and label is None:
         pack = None
     else:
-        qty_number = qty_text = None
-        if not blank(qv):
-            if isinstance(qv, str) and pack_size(qv) is not None:
-                qty_text = qv.strip()
-            else:
-                try:
-                    qty_number = read_qty(qv)
-                except ParseError as err:
-                    ctx.unreadable(grid.ref(r, cols["quantity"]), qv, err, "It was not used.")
+        qty_number, qty_text, _unreadable = _pack_cell(ctx, qv, grid.ref(r, cols["quantity"]) if not blank(qv)
+                                                       else None, "It was not used.")
         head = _get(header, cols.get("quantity"))
         head = head.strip() if isinstance(head, str) else ""
         pack = read_pack(qty_number, qty_text, label, header_unit=unit_of_text(head) if head else None, header=head,
@@ -753,3 +739,17 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
                                         (f"{p_date}{first + 1}", ref)))
     for name, cells, count in tally.values():
         ctx.names.record(name, cells, count)
+
+
+def _pack_cell(ctx, value, ref, todo: str) -> tuple:
+    """A pack-size cell as (number, text, unreadable): text when it names its own unit ("20 lessons", "10h"),
+    a number otherwise; an unreadable cell is a finding at `ref`, and the pack is read without it."""
+    if blank(value):
+        return None, None, False
+    if isinstance(value, str) and pack_size(value) is not None:
+        return None, value.strip(), False
+    try:
+        return read_qty(value), None, False
+    except ParseError as err:
+        ctx.unreadable(ref, value, err, todo)
+        return None, None, True
