@@ -301,6 +301,10 @@ def _defined_names(wb) -> None:
         wb.define_name(f"setting_{key}", f'=IFERROR(IF({found}="",{default},{found}*1),{default})')
 
 
+# Engine sheets that Post leaves alone: their own command fills them (remind, statement, audit).
+WRITTEN_BY_A_COMMAND = ("Outbox", "Statement", "Audit")
+
+
 def _add_start(wb, fmt: _Formats) -> object:
     ws = wb.add_worksheet(S.START_SHEET)
     ws.set_column(0, 0, 4)
@@ -320,7 +324,9 @@ def _add_start(wb, fmt: _Formats) -> object:
     for i, name in enumerate(SHEET_ORDER):
         sheet = S.BY_NAME[name]
         what = sheet.help or BLURBS.get(name, "")
-        if sheet.engine_owned and name != "Log":
+        if name in WRITTEN_BY_A_COMMAND:
+            what += " Never type here."
+        elif sheet.engine_owned and name != "Log":
             what += " Recomputed by Post; never type here."
         ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", fmt.link, string=f"{name}: {what}")
     row += len(SHEET_ORDER) + 2
