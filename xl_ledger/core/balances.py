@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from xl_ledger.core.kinds import CLOSED
+from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import PackageStatus
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.state import Package
 from xl_ledger.core.state import State
 
-GONE = ("inactive", "expired", "refunded")  # packages whose credit can no longer be used
+GONE = CLOSED  # packages whose credit can no longer be used (core/kinds.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ class BalanceIndex:
         for a in state.allocations:
             if a.unit:
                 units.setdefault(a.student_id, set()).add(a.unit)
-            if a.state == "owed":
+            if a.state == AllocationState.OWED:
                 owed.setdefault((a.student_id, a.unit), []).append(a)
         self._owed, self._alloc_units = owed, units
 
@@ -85,7 +88,7 @@ class BalanceIndex:
     def next_expiry(self, student_id: str) -> Optional[dt.date]:
         as_of = self.state.as_of
         dates = [p.expires_on for p in self._usable.get(student_id, ())
-                 if p.expires_on and p.expires_on >= as_of and p.remaining > 0 and p.status != "inactive"]
+                 if p.expires_on and p.expires_on >= as_of and p.remaining > 0 and p.status != PackageStatus.INACTIVE]
         return min(dates) if dates else None
 
     def owed(self, student_id: str, unit: Optional[str]) -> list:

@@ -35,6 +35,7 @@ from typing import Optional
 
 from xl_ledger.core import events as E
 from xl_ledger.core.fold import fold
+from xl_ledger.core.kinds import CLOSED
 from xl_ledger.core.numbers import QTY_EPS
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.state import Package
@@ -42,7 +43,7 @@ from xl_ledger.core.state import State
 
 ONE_DAY = dt.timedelta(days=1)
 # A package in one of these states does not count towards what a student can use (queries.balance).
-NOT_COUNTED = ("inactive", "expired", "refunded")
+NOT_COUNTED = CLOSED
 
 
 class Kind(StrEnum):

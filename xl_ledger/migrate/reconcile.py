@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from xl_ledger import csvsafe
+from xl_ledger.core.kinds import CLOSED
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import text as num_text
 from xl_ledger.core.state import State
@@ -208,7 +209,7 @@ def _student_row(label, name, sid, unit, own, result: ReadResult, ledger_package
     balance = ZERO
     granted = used = ZERO
     for p in ledger_packages:
-        if p.unit != unit or p.status in ("inactive", "expired", "refunded"):
+        if p.unit != unit or p.status in CLOSED:
             continue
         balance += p.remaining
         granted += p.granted + p.adjusted_out + p.transferred_in
