@@ -32,6 +32,7 @@ from typing import Optional
 
 from xl_ledger.book import anchors
 from xl_ledger.book import schema
+from xl_ledger.book.columns import check_columns
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
 from xl_ledger.book.store import Store
@@ -163,6 +164,8 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     journal = Journal(log.entries())
     _refuse_second_import(store.name, legacy.name, journal.entries)
     sheets = {n: log.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
+    for sheet in sheets.values():
+        check_columns(sheet)  # as Post: a deleted or renamed column stops the import (exit 4), nothing written
     settings, problems = inputs.read_settings(sheets["Settings"].records())
     today = local_today(now, settings.timezone)
     staff, _ = inputs.read_staff(sheets["Staff"].records())

@@ -1,0 +1,83 @@
+"""Issue 12, the items an earlier session left open: each tried as a new user would meet it.
+
+- a two-digit year is completed by a fixed rule (Excel's), never from the machine's clock;
+- `import` refuses a studio workbook whose input sheet lost or renamed a column, as `post` does;
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+
+import pytest
+from post_helpers import studio
+
+from xl_ledger.core.parse import ParseError
+from xl_ledger.core.parse import parse_date
+from xl_ledger.core.parse import parse_datetime
+
+
+# --- dates: a century never comes from the clock ----------------------------------------------------
+@pytest.fixture
+def clock_in_2090(monkeypatch):
+    """The machine's clock says 2090: dateutil's own rule would read "26" as 2126 (its parserinfo
+    took the year from time.localtime when it was made)."""
+    from dateutil import parser as dateparser
+
+    later = time.mktime((2090, 6, 1, 12, 0, 0, 0, 0, -1))
+    real = time.localtime
+    monkeypatch.setattr(time, "localtime", lambda secs=None: real(later if secs is None else secs))
+    monkeypatch.setattr(dateparser.DEFAULTPARSER.info, "_year", 2090)
+    monkeypatch.setattr(dateparser.DEFAULTPARSER.info, "_century", 2000)
+
+
+@pytest.mark.parametrize("text, day_first, expected", [
+    ("3/14/26", False, dt.date(2026, 3, 14)),
+    ("14/3/26", True, dt.date(2026, 3, 14)),
+    ("14 Mar 26", False, dt.date(2026, 3, 14)),
+    ("3/14/99", False, dt.date(1999, 3, 14)),
+    ("1/2/00", False, dt.date(2000, 1, 2)),
+])
+def test_a_two_digit_year_reads_the_same_whatever_the_clock_says(clock_in_2090, text, day_first, expected):
+    assert parse_date(text, day_first=day_first) == expected
+    assert parse_datetime(f"{text} 16:30", day_first=day_first) == dt.datetime.combine(expected, dt.time(16, 30))
+
+
+@pytest.mark.parametrize("text", ["3/14/30", "3/14/89"])
+def test_a_two_digit_year_before_the_studio_s_life_asks_for_the_full_date(clock_in_2090, text):
+    """Excel's rule reads 30-99 as 1930-1999: before 1990 that is refused, never moved to another century."""
+    with pytest.raises(ParseError, match="write the full date"):
+        parse_date(text)
+
+
+def test_the_core_s_date_reader_has_no_clock_of_its_own():
+    """dateutil's default parser is made with the clock's year; the core reads text through its own."""
+    from xl_ledger.core import parse
+
+    assert parse._PARSER.info.convertyear(26) == 2026
+    assert type(parse._PARSER.info).convertyear is not __import__("dateutil").parser.parserinfo.convertyear
+
+
+# --- import: a damaged input sheet of the studio stops it --------------------------------------------
+@pytest.mark.parametrize("sheet, old, new, said", [
+    ("Students", "name", "Name ", 'column "name" is missing from row 1; the closest header found is "Name"'),
+    ("Products", "price", None, 'column "price" is missing from row 1'),
+])
+def test_import_into_a_studio_with_a_missing_or_renamed_column_is_exit_4(tmp_path, sheet, old, new, said):
+    """`import` writes Students and Products rows by header and reads Sessions ids: with `name` renamed it
+    used to go on as if the column were there."""
+    import legacy_fixtures as lf
+    from post_helpers import cli
+    from test_integrity import _rename_header
+
+    path = studio(tmp_path)
+    _rename_header(path, sheet, old, new)
+    legacy = lf.purchases_xlsx(tmp_path / "tracking.xlsx")
+    before = path.read_bytes()
+    out = cli("import", str(legacy), "--into", str(path), "--as", "maria")
+    assert out.returncode == 4, (out.stdout, out.stderr)
+    assert f"studio.xlsm!{sheet}: {said}" in out.stderr, out.stderr
+    assert "Nothing was written" in out.stderr
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["studio.xlsm", "tracking.xlsx"]
