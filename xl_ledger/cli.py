@@ -485,10 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
         migrate_command = None
     if migrate_command is not None:
         migrate_command.register(sub)
-    from xl_ledger.pg import command as ledger_command  # --ledger on the commands above, ledger-init
-    ledger_command.register(sub)
     from xl_ledger.accounting import command as month_end  # export (the accountant's month-end)
     month_end.register(sub)
+    from xl_ledger.pg import command as ledger_command  # --ledger on every command above, ledger-init
+    ledger_command.register(sub)
     return parser
 
 

@@ -44,7 +44,9 @@ def rows(entries: Iterable[E.Entry], month: Month, book: str, reasons: dict[str,
         elif ev.kind in ("extend", "freeze") and getattr(ev, "days", 0):
             what = f"{ev.kind} {ev.days} days"
         source = e.source
-        where = f"{book}!{source}" if source and "!" in source else (source or "")
+        # A row a desk of a shared ledger wrote (`Actions!4@frontdesk`, pg/desk.py) is a cell of that desk's
+        # workbook, not of this one: it is shown as the Log has it.
+        where = f"{book}!{source}" if source and "!" in source and "@" not in source else (source or "")
         out.append((e.seq, e.recorded_at, e.operator, ev.effective_date, what, ev.student_id or "",
                     ev.package_id or "", ev.quantity, ev.amount, ev.reason_code or "",
                     reasons.get(ev.reason_code or "", ""), ev.note or "", where))

@@ -28,7 +28,7 @@ def _books(args):
     from xl_ledger import cli
     from xl_ledger.accounting import monthend
 
-    store = cli.open_store(args.path)
+    store = cli.open_store(args.path, args)  # the shared ledger (pg/) when --ledger or Settings name one
     now, today = cli.clock(args)
     return store, monthend.open_books(store, cli.read_key(args.key_file), today, now)
 

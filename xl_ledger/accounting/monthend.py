@@ -165,7 +165,8 @@ def close(store, books: Books, month: finance.Month, operator: str, now: dt.date
     events, problem = commands.close_period(month.last, ctx)
     if problem is not None:
         raise MonthEndError(f"{store.name}!Log", problem.message, problem.remedy)
-    rows = books.journal.append(events, operator=operator, recorded_at=now, sources=["close"], key=key)
+    rows = books.journal.append(events, operator=operator, recorded_at=now, sources=["close" + getattr(books.log, "source_tag", "")],
+                                 key=key)  # a desk of a shared ledger signs its rows (pg/desk.py)
     head = books.log.head
     books.log.commit(Change(head[0], head[1], log_rows=tuple(rows)))
     return rows

@@ -19,7 +19,9 @@ from xl_ledger.pg.log import LedgerError
 from xl_ledger.pg.log import PgLog
 from xl_ledger.pg.log import has_password
 
-LEDGER_COMMANDS = ("post", "recompute", "verify", "balance", "history", "statement", "export")
+# Every command that reads the Log (the ledger's, not the workbook's mirror, which is a desk behind).
+LEDGER_COMMANDS = ("post", "recompute", "verify", "balance", "history", "statement", "export", "audit", "close",
+                   "remind")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

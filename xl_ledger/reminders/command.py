@@ -212,7 +212,7 @@ def cmd_remind(args) -> int:
 def _remind(args) -> int:
     from xl_ledger import cli
 
-    store = cli.open_store(args.path)
+    store = cli.open_store(args.path, args)  # the shared ledger (pg/) when --ledger or Settings name one
     now, today = cli.clock(args)
     try:
         r = Remind(store, now, today, cli.read_key(getattr(args, "key_file", None)))

@@ -1,0 +1,81 @@
+"""Every command that reads the Log reads the shared ledger's with `--ledger` (or the Settings key), not
+the workbook's mirror, which is a desk behind: export, audit, close and remind, here against a real
+PostgreSQL server. Hand-worked figures: desk A sells P10 (300.00) on 2 Feb; desk B joins; desk A then
+sells H10 (500.00) on 20 Feb, adjusts S1 by +1 lesson (reason goodwill) and records an unpaid lesson for
+S3 on 21 Feb, and B does not post. B's February, read from the ledger: sales 300 + 500 = 800.00."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+from pg_support import new_studio
+from pg_support import pg_url
+from post_helpers import fresh
+from post_helpers import records
+from post_helpers import studio
+from post_helpers import type_rows
+
+from xl_ledger.cli import run
+from xl_ledger.pg.log import PgLog
+
+D = dt.date
+
+
+@pytest.fixture(scope="module")
+def url():
+    return pg_url()
+
+
+def test_export_audit_close_and_remind_read_the_ledger_not_the_mirror(url, tmp_path, capsys):
+    ledger = new_studio()
+    on = ["--ledger", url, "--studio", ledger]
+    a = studio(tmp_path, "a.xlsm")
+    type_rows(a, "Actions", {2: {"action": "sell", "date": D(2026, 2, 2), "student_id": "S1", "product_id": "P10"}})
+    assert run(["post", str(a), *on, "--today", "2026-02-02"]) == 0
+    b = fresh(tmp_path, "b.xlsm")
+    assert run(["post", str(b), *on, "--today", "2026-02-03"]) == 0  # B joins
+    type_rows(a, "Actions", {
+        3: {"action": "sell", "date": D(2026, 2, 20), "student_id": "S3", "product_id": "H10"},
+        4: {"action": "adjust", "date": D(2026, 2, 20), "student_id": "S1", "package_id": "PK-0001", "quantity": 1,
+            "reason_code": "goodwill", "note": "missed bus"}})
+    type_rows(a, "Sessions", {2: {"session_id": "L9", "date": D(2026, 2, 21), "student_id": "S2",
+                                  "status": "attended", "paid_separately": "no"}})
+    assert run(["post", str(a), *on, "--today", "2026-02-21"]) == 0
+    capsys.readouterr()
+
+    # export: B's mirror holds only the first sale; the ledger holds both.
+    out = tmp_path / "b-feb.csv"
+    assert run(["export", str(b), "--month", "2026-02", "--format", "xero", "--out", str(out), "--today",
+                "2026-03-10", *on]) == 0
+    said = capsys.readouterr().out
+    assert "2026-02: sales 800.00" in said, said
+    assert run(["export", str(b), "--month", "2026-02", "--format", "xero", "--out", str(out), "--today",
+                "2026-03-10"]) == 0  # without the ledger: the mirror, a desk behind
+    assert "2026-02: sales 300.00" in capsys.readouterr().out
+
+    # audit: desk A's adjustment, with its desk in the source.
+    audit = tmp_path / "b-audit.csv"
+    assert run(["audit", str(b), "--month", "2026-02", "--out", str(audit), "--today", "2026-03-10", *on]) == 0
+    capsys.readouterr()
+    with open(audit, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["what"], r["reason_code"], r["source"]) for r in rows] == [("adjust", "goodwill", "Actions!4@a")]
+
+    # remind: the owed lesson desk A recorded is due at B too.
+    assert run(["remind", str(b), "--today", "2026-03-10", *on]) == 0
+    capsys.readouterr()
+    keys = {r["key"] for r in records(b, "Outbox").values()}
+    assert any(k.startswith("S2:owed:") for k in keys), keys
+
+    # close at B: a period_close row in the ledger, signed by desk B; desk A's backdated sale is then
+    # rejected in its row at A.
+    assert run(["close", str(b), "--month", "2026-02", "--today", "2026-03-10", *on]) == 0
+    capsys.readouterr()
+    log = PgLog(url, ledger).read()
+    assert (log[-1][3], log[-1][13]) == ("period_close", "close@b")
+    type_rows(a, "Actions", {5: {"action": "sell", "date": D(2026, 2, 25), "student_id": "S2", "product_id": "P10"}})
+    assert run(["post", str(a), *on, "--today", "2026-03-10"]) == 5
+    assert "closed" in str(records(a, "Actions")[5]["message"])
+    assert [r[3] for r in PgLog(url, ledger).read()].count("sale") == 2
