@@ -79,3 +79,83 @@ def test_export_audit_close_and_remind_read_the_ledger_not_the_mirror(url, tmp_p
     assert run(["post", str(a), *on, "--today", "2026-03-10"]) == 5
     assert "closed" in str(records(a, "Actions")[5]["message"])
     assert [r[3] for r in PgLog(url, ledger).read()].count("sale") == 2
+
+
+def _cut(ledger: str, after: int) -> None:
+    """What a superuser can do behind the triggers: remove the Log's last rows."""
+    import psycopg
+    from pg_support import pg_super_url
+
+    with psycopg.connect(pg_super_url(), autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("DELETE FROM xl_ledger_log WHERE studio = %s AND seq > %s", (ledger, after))
+
+
+def test_a_ledger_cut_short_is_refused_by_every_command_as_a_workbook_is(url, tmp_path, capsys):
+    """Seq 1-6 set up the studio, seq 7 and 8 are two sales. A superuser deletes seq 7-8 behind the
+    triggers: the chain that is left verifies, but the desk's mirror recorded seq 8. Every command that
+    reads the Log stops with exit 1 and the file store's message for a Log cut short (anchors.py), naming
+    the ledger; nothing is written."""
+    import shutil
+
+    from pg_support import pg_super_url
+
+    pg_super_url()  # skipped (or failed, when required) without a superuser URL
+    ledger = new_studio()
+    on = ["--ledger", url, "--studio", ledger]
+    a = studio(tmp_path, "a.xlsm")
+    type_rows(a, "Actions", {2: {"action": "sell", "date": D(2026, 3, 1), "student_id": "S1", "product_id": "P10"}})
+    assert run(["post", str(a), *on, "--today", "2026-03-10"]) == 0
+    older = tmp_path / "older.xlsm"
+    shutil.copyfile(a, older)  # a copy saved between the two posts: its mirror ends at seq 7
+    type_rows(a, "Actions", {3: {"action": "sell", "date": D(2026, 3, 2), "student_id": "S3", "product_id": "P10"}})
+    assert run(["post", str(a), *on, "--today", "2026-03-10"]) == 0
+    assert len(PgLog(url, ledger).read()) == 8
+    # The same cut in a plain workbook, for the file store's message.
+    plain = studio(tmp_path, "plain.xlsm")
+    type_rows(plain, "Actions", {2: {"action": "sell", "date": D(2026, 3, 1), "student_id": "S1", "product_id": "P10"},
+                                 3: {"action": "sell", "date": D(2026, 3, 2), "student_id": "S3", "product_id": "P10"}})
+    assert run(["post", str(plain), "--today", "2026-03-10"]) == 0
+    import openpyxl
+
+    wb = openpyxl.load_workbook(plain, keep_vba=True)
+    wb["Log"].delete_rows(8, 2)  # Log rows seq 7-8 (sheet rows 8-9)
+    wb.save(plain)
+    capsys.readouterr()
+    assert run(["verify", str(plain)]) == 1
+    file_said = capsys.readouterr().err
+    assert "plain.xlsm!Log ends at seq 6, but" in file_said and "Log rows seq 7–8 are missing (cut off the end). " \
+        "Nothing was written." in file_said
+
+    _cut(ledger, 6)
+    before = a.read_bytes()
+    ledger_name = f"the ledger {PgLog(url, ledger).where} ends at seq 6, but"
+    for command in (["verify"], ["balance"], ["post", "--today", "2026-03-10"], ["history", "--student", "S1"],
+                    ["statement", "--student", "S1"], ["recompute", "--today", "2026-03-10"],
+                    ["export", "--month", "2026-02", "--format", "qbo", "--today", "2026-03-10"],
+                    ["remind", "--today", "2026-03-10"], ["audit", "--month", "2026-02", "--today", "2026-03-10"]):
+        assert run([command[0], str(a), *command[1:], *on]) == 1, command
+        said = capsys.readouterr().err
+        assert ledger_name in said, (command, said)
+        # the mirror, or the checkpoint beside the workbook (both recorded seq 8; the first found is named)
+        assert "records that it reached seq 8" in said and ("a.xlsm!Log (this workbook's copy of the ledger" in said
+                                                            or "the checkpoint beside it" in said), (command, said)
+        assert "Log rows seq 7–8 are missing (cut off the end). Nothing was written. Restore the ledger database " \
+               "from a backup" in said, (command, said)
+    assert a.read_bytes() == before
+    assert len(PgLog(url, ledger).read()) == 6
+
+    # An older copy of the workbook (its mirror ends at seq 7) is refused as well: by its mirror.
+    capsys.readouterr()
+    assert run(["verify", str(older), *on]) == 1
+    assert "records that it reached seq 7" in capsys.readouterr().err
+    # With its mirror removed too, the Actions sheet's log_seq still records seq 8 (anchors.of_actions).
+    wb = openpyxl.load_workbook(a, keep_vba=True)
+    wb["Log"].delete_rows(2, 8)
+    wb.save(a)
+    from xl_ledger.book import checkpoint
+
+    checkpoint.path_for(a).unlink()
+    assert run(["verify", str(a), *on]) == 1
+    said = capsys.readouterr().err
+    assert ledger_name in said and "(an applied action's log_seq) records that it reached seq 8" in said, said

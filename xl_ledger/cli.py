@@ -240,7 +240,7 @@ def check_ends(store, key, head, expect: Optional[str]) -> None:
             hashes.update((int(r[chain.SEQ]), str(r[chain.HASH])) for r in store.read_log())
         return hashes.get(seq)
 
-    anchors.check(store.name, head, found, hash_at)
+    anchors.check(store.name, head, found, hash_at, anchors.ledger_of(store))
 
 
 def needs_key(args) -> bool:

@@ -94,6 +94,7 @@ def of_store(log, key: Optional[bytes]) -> list[Anchor]:
     store = getattr(log, "store", log)
     path = getattr(store, "path", None)
     out = of_file(Path(path), key, getattr(log, "cp", None)) if path is not None else []
+    out += getattr(store, "recorded_ends", list)()  # a shared ledger's: the workbook's mirror of it (pg/store.py)
     try:
         actions = store.read_sheet("Actions")
     except StoreError:
@@ -102,18 +103,21 @@ def of_store(log, key: Optional[bytes]) -> list[Anchor]:
 
 
 def check(book: str, head: tuple[int, str], anchors: Iterable[Anchor],
-          hash_at: Optional[Callable[[int], Optional[str]]] = None) -> None:
-    """Raise ShortLogError for the first anchor the Log does not reach or does not match."""
+          hash_at: Optional[Callable[[int], Optional[str]]] = None, ledger: Optional[str] = None) -> None:
+    """Raise ShortLogError for the first anchor the Log does not reach or does not match. `ledger`: the Log
+    is a shared ledger's (pg/), named so; the message is the same, the remedy is the database's backup."""
     seq, last_hash = int(head[0]), str(head[1])
     for a in sorted(anchors, key=lambda a: -a.seq):
         if a.seq > seq:
             missing = f"seq {seq + 1}" if a.seq == seq + 1 else f"seq {seq + 1}–{a.seq}"
             recorded = f"seq {a.seq}" + (f" (hash {a.hash[:HASH_SHOWN]})" if a.hash else "")
+            restore = ("Restore the ledger database from a backup that has them (rows were removed from it "
+                       "behind its triggers)." if ledger else
+                       "Restore the workbook from a backup that has them. If you restored an older copy on "
+                       "purpose, delete the checkpoint file beside it and post again.")
             raise ShortLogError(
-                f"{book}!Log ends at seq {seq}, but {a.what} records that it reached {recorded}: Log rows "
-                f"{missing} are missing (cut off the end). Nothing was written. Restore the workbook from a backup "
-                "that has them. If you restored an older copy on purpose, delete the checkpoint file beside it "
-                "and post again.")
+                f"{ledger or book + '!Log'} ends at seq {seq}, but {a.what} records that it reached {recorded}: "
+                f"Log rows {missing} are missing (cut off the end). Nothing was written. {restore}")
         if a.hash:
             found = last_hash if a.seq == seq else (hash_at(a.seq) if hash_at is not None else None)
             if found is not None and not found.startswith(a.hash):
@@ -138,7 +142,12 @@ def parse_receipt(text: str) -> Anchor:
 
 def check_open(log, key: Optional[bytes]) -> None:
     """After a store's open_log: the Log reaches every end recorded around it."""
-    check(log.name, log.head, of_store(log, key), lambda seq: _hash_at(log, seq))
+    check(log.name, log.head, of_store(log, key), lambda seq: _hash_at(log, seq), ledger_of(log))
+
+
+def ledger_of(log_or_store) -> Optional[str]:
+    """How a shared ledger's Log is named in messages (pg/store.py), or None for a workbook's own Log."""
+    return getattr(getattr(log_or_store, "store", log_or_store), "log_label", None)
 
 
 def _hash_at(log, seq: int) -> Optional[str]:

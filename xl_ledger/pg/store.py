@@ -33,6 +33,7 @@ from xl_ledger.book.store import OpenLog
 from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
+from xl_ledger.book import anchors
 from xl_ledger.book import schema as book_schema
 from xl_ledger.core import chain
 from xl_ledger.core.chain import GENESIS
@@ -81,7 +82,11 @@ class PgStore(StoreBase):
         rows, broken = self.read_verified_log(key)
         if broken is not None:
             raise BrokenChainError(self.name, broken)  # the mirror's cell of that seq: one message everywhere
-        return VerifiedLog(self, rows)
+        log = VerifiedLog(self, rows)
+        # Every command, not only those that call anchors.check_open: a ledger shorter than this workbook's
+        # mirror lost rows behind its triggers (the chain that is left still verifies).
+        anchors.check(self.name, log.head, self.recorded_ends(), ledger=self.log_label)
+        return log
 
     def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
         """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
@@ -96,18 +101,29 @@ class PgStore(StoreBase):
     def log_where(self, broken: chain.Break) -> str:
         return f"{self.log.where} Log seq {broken.seq}"
 
-    def anchor_break(self, count: int, head: tuple[int, str], rows: Optional[list[tuple]] = None
-                     ) -> Optional[chain.Break]:
-        """The workbook mirror's last row must be in the database's Log, the same: else the database lost
-        rows (a truncation) or this workbook belongs to another ledger."""
+    @property
+    def log_label(self) -> str:
+        """The Log's name in anchors.py's messages: the ledger's, not the workbook's."""
+        return f"the ledger {self.log.where}"
+
+    def recorded_ends(self) -> list:
+        """Where this workbook recorded the ledger's end, beyond the anchors every workbook has (its
+        checkpoint, zip comment, Actions log_seq: anchors.of_store): its Log mirror, caught up by its last
+        post. A ledger shorter than the mirror was truncated (anchors.check says so, as for a workbook)."""
         seq, digest = self.book.head()
         if seq == 0:
+            return []
+        return [anchors.Anchor(f"{self.name}!Log (this workbook's copy of the ledger, written by its last post)",
+                               seq, digest)]
+
+    def anchor_break(self, count: int, head: tuple[int, str], rows: Optional[list[tuple]] = None
+                     ) -> Optional[chain.Break]:
+        """The workbook mirror's last row, when the ledger reaches it, must be the ledger's row: else one of
+        them was altered or this workbook belongs to another ledger. (A ledger that does not reach it is
+        anchors.check's: a truncation.)"""
+        seq, digest = self.book.head()
+        if seq == 0 or seq > head[0]:
             return None
-        if seq > head[0]:
-            return chain.Break(count, seq, "seq", str(head[0]), str(seq),
-                               f"the ledger ends at seq {head[0]} but {self.name}!Log holds seq {seq}: rows were "
-                               "removed from the database (a truncation; restore it from a backup), or this "
-                               "workbook belongs to another ledger")
         row = rows[seq - 1] if rows is not None and len(rows) >= seq else self.log.row(seq)
         if row is None or row[chain.HASH] != digest:
             return chain.Break(seq - 1, seq, "hash", (row[chain.HASH] if row else "")[:16], digest[:16],
@@ -120,6 +136,7 @@ class PgStore(StoreBase):
         broken = self.anchor_break(count, head)
         if broken is not None:
             raise MirrorMismatch(f"{self.log_where(broken)}: {broken.explanation}.")
+        anchors.check(self.name, head, self.recorded_ends(), ledger=self.log_label)
 
     def read_sheet(self, sheet: str) -> SheetData:
         return self.book.read_sheet(sheet)
