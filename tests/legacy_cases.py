@@ -162,3 +162,102 @@ def siblings_purchases(path: Path) -> Path:
             _cell(ws, 3 + i, c, v, f)
     wb.close()
     return path
+
+
+def log_with_packs(path: Path) -> Path:
+    """A lesson log (one row per lesson) whose packs are a "Pack (lessons)" column, as a piano teacher
+    keeps it: title "Piano – lesson log 2025" merged over the columns, a blank row, the header on row 3:
+      Date | Student | Length | Status | Pack (lessons) | Paid | Notes
+    Dates are date cells, "13/01/2025" typed as text (day first) and "3 Feb 2025"; lengths "45 min",
+    45, "1h". A pack bought before the first lesson is a row of its own; Max bought his at his first
+    lesson (the same row). The old sheet says (legacy date 2025-02-03):
+      Lia Chen  bought 10 on 2025-01-06 ($300); lessons 06/01, 13/01, NS 20/01, 03/02 -> 4 used, 6 left
+      Max Roy   bought 5 on 2025-01-20 ($175) at his first lesson; lessons 20/01, 27/01 -> 2 used, 3 left
+    and a "Total" row (Paid $475). Liability: 6 x $30 + 3 x $35 = $285.
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Log")
+    ws.merge_range("A1:G1", "Piano – lesson log 2025", f["title"])
+    for c, h in enumerate(["Date", "Student", "Length", "Status", "Pack (lessons)", "Paid", "Notes"]):
+        ws.write(2, c, h, f["bold"])
+    rows = [
+        (D(2025, 1, 6), "Lia Chen", None, None, 10, 300, "bought 10 (cash)"),
+        (D(2025, 1, 6), "Lia Chen", "45 min", None, None, None, "scales"),
+        ("13/01/2025", "Lia Chen", 45, None, None, None, None),
+        (D(2025, 1, 20), "Max Roy", "1h", None, 5, 175, "new pack, first lesson"),
+        (D(2025, 1, 20), "Lia Chen", 45, "NS", None, None, "no call"),
+        (D(2025, 1, 27), "Max Roy", "1h", None, None, None, None),
+        ("3 Feb 2025", "Lia Chen", "45 min", None, None, None, None),
+    ]
+    for i, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if c == 5 and v is not None:
+                ws.write_number(3 + i, c, v, f["usd"])
+            else:
+                _cell(ws, 3 + i, c, v, f)
+    ws.write(11, 0, "Total")
+    ws.write_formula(11, 5, "=SUM(F4:F10)", f["usd"], 475)
+    wb.close()
+    return path
+
+
+def log_with_repeated_pack(path: Path) -> Path:
+    """A lesson log whose "Package" column names the pack on every lesson row ("10 lessons"), under a
+    title row. Is each "10 lessons" a new pack, or the one the lesson drew from? The sheet cannot say.
+      Date | Student | Package | Minutes
+      2025-03-03 Ola Berg "10 lessons" 60;  2025-03-10 "10 lessons" 60;  2025-03-17 "10 lessons" 60
+    (legacy date 2025-03-17; read as one pack: 10 bought, 3 used, 7 left).
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Lessons")
+    ws.write(0, 0, "Lessons – spring")
+    for c, h in enumerate(["Date", "Student", "Package", "Minutes"]):
+        ws.write(1, c, h, f["bold"])
+    for i, d in enumerate((3, 10, 17)):
+        _cell(ws, 2 + i, 0, D(2025, 3, d), f)
+        ws.write_row(2 + i, 1, ["Ola Berg", "10 lessons", 60])
+    wb.close()
+    return path
+
+
+def undated_rows(path: Path) -> Path:
+    """Rows that show no date, in a tutor's file (legacy date 2025-03-17).
+
+    Sheet "Packages" (title row, header on row 2): Student | Package | Date bought | Hours bought |
+    Hours used | Hours left | Last lesson | Price
+      Fay Lund   "10h pack"  2025-02-03  10  4    6    2025-03-10    $400
+      Gil Ortiz  "10h pack"  (blank)     10  2.5  7.5  "12 Mar 2025" $400   <- when was it bought?
+    and a Total row. Sheet "Hana Kim" (a running balance under "Student: Hana Kim"):
+      Date | Description | In | Out | Balance
+      (blank)     "Brought forward"          5     <- carried in: holds from the sheet's first date
+      2025-03-03  Lesson               1     4
+      (blank)     Lesson               1     3     <- which day? asked
+      2025-03-17  Lesson               1     2
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Packages")
+    ws.write(0, 0, "Tutoring – packages")
+    for c, h in enumerate(["Student", "Package", "Date bought", "Hours bought", "Hours used", "Hours left",
+                           "Last lesson", "Price"]):
+        ws.write(1, c, h, f["bold"])
+    rows = [("Fay Lund", "10h pack", D(2025, 2, 3), 10, 4, 6, D(2025, 3, 10), 400),
+            ("Gil Ortiz", "10h pack", None, 10, 2.5, 7.5, "12 Mar 2025", 400)]
+    for i, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if c == 7:
+                ws.write_number(2 + i, c, v, f["usd"])
+            else:
+                _cell(ws, 2 + i, c, v, f)
+    ws.write(4, 0, "Total")
+    ws.write_formula(4, 7, "=SUM(H3:H4)", f["usd"], 800)
+    hk = wb.add_worksheet("Hana Kim")
+    hk.write(0, 0, "Student: Hana Kim")
+    for c, h in enumerate(["Date", "Description", "In", "Out", "Balance"]):
+        hk.write(2, c, h, f["bold"])
+    lines = [(None, "Brought forward", None, None, 5), (D(2025, 3, 3), "Lesson", None, 1, 4),
+             (None, "Lesson", None, 1, 3), (D(2025, 3, 17), "Lesson", None, 1, 2)]
+    for i, row in enumerate(lines):
+        for c, v in enumerate(row):
+            _cell(hk, 3 + i, c, v, f)
+    wb.close()
+    return path

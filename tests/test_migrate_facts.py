@@ -73,6 +73,111 @@ def test_a_grid_pack_column_becomes_a_purchase(tmp_path):
     posts_clean(book)
 
 
+def test_a_lesson_log_pack_column_becomes_a_purchase_on_its_rows_date(tmp_path):
+    legacy = lc.log_with_packs(tmp_path / "piano.xlsx")
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    # Old sheet: Lia bought 10 on 6 Jan, then 4 lessons (the no-show charged) -> 6 left; Max bought 5 at
+    # his first lesson on 20 Jan, then 2 lessons -> 3 left. The purchase-only row is not a lesson.
+    assert (report.products, report.packages, report.sessions, report.disagreements, report.held) == (2, 2, 6, 0, 0)
+    assert report.as_of == dt.date(2025, 2, 3)
+    for as_of in (dt.date(2025, 2, 3), TODAY):
+        s = state_of(book, as_of)
+        assert packages(s) == {"Legacy 10 lessons": (10, 4, 6), "Legacy 5 lessons": (5, 2, 3)}
+        # Liability = 6 × $30 + 3 × $35 = $285 (the Paid column priced each pack).
+        assert queries.liability(s) == Decimal("285.00") and queries.owed(s) == []
+    # Bought on the row's own date: on 19 Jan Max had nothing yet and Lia had used 2 of her 10.
+    s = state_of(book, dt.date(2025, 1, 19))
+    assert packages(s) == {"Legacy 10 lessons": (10, 2, 8)}
+    assert [(p[0], p[3], p[11]) for p in sheet(book, "Packages")] == [
+        ("LEG-P0001", "lessons", dt.date(2025, 1, 6)), ("LEG-P0002", "lessons", dt.date(2025, 1, 20))]
+    # The lessons keep their lengths (45 min, "1h") although the packs count lessons.
+    assert sorted((v[1], v[3]) for v in sheet(book, "Sessions")) == [
+        (dt.date(2025, 1, 6), 45), (dt.date(2025, 1, 13), 45), (dt.date(2025, 1, 20), 45), (dt.date(2025, 1, 20), 60),
+        (dt.date(2025, 1, 27), 60), (dt.date(2025, 2, 3), 45)]
+    migration = {(m[0], m[1]): m for m in sheet(book, "Migration")}
+    assert migration[("Lia Chen (LEG-S001)", "LEG-P0001 Legacy 10 lessons")][5] == "piano.xlsx!Log!B4, piano.xlsx!Log!E4"
+    posts_clean(book)
+
+
+def test_a_pack_cell_repeated_on_every_lesson_row_is_asked_then_read_as_the_mapping_says(tmp_path):
+    legacy = lc.log_with_repeated_pack(tmp_path / "lessons.xlsx")
+    book = studio(tmp_path)
+    before = book.read_bytes()
+    report = import_legacy(legacy, book, operator="owner", now=NOW, dry_run=True)
+    held = [r[6] for r in report.rows if r[6].startswith("pack_repeated")]
+    assert held == ["pack_repeated: lessons.xlsx!Lessons!C4: Ola Berg's pack cell repeats Lessons!C3 (and 1 more of "
+                    "Ola Berg's rows), so it is either a new pack bought that day or the pack the lesson drew from. "
+                    "The row is held: nothing from this file is imported until it is answered; set \"pack_repeats\" "
+                    "for sheet \"Lessons\" in the mapping file to \"same pack\" (the column names the pack in use; "
+                    "it was bought where its run starts) or \"purchase\" (each cell is a new pack), or clear the "
+                    "repeated cells."]
+    with pytest.raises(ImportRefused):
+        import_legacy(legacy, book, operator="owner", now=NOW)
+    assert book.read_bytes() == before
+    # "same pack": one pack of 10 bought on 3 March, 3 lessons drawn -> 7 left, as of the legacy date and today.
+    lf.answer(legacy, {}, Lessons={"pack_repeats": "same pack"})
+    import_legacy(legacy, book, operator="owner", now=NOW)
+    for as_of in (dt.date(2025, 3, 17), TODAY):
+        assert packages(state_of(book, as_of)) == {"Legacy 10 lessons": (10, 3, 7)}
+    # "purchase": each row bought a new pack of 10 and had a lesson -> 3 packs, 27 left (oldest drawn first).
+    other = tmp_path / "other"
+    other.mkdir()
+    book2 = studio(other)
+    lf.answer(legacy, {}, Lessons={"pack_repeats": "purchase"})
+    import_legacy(legacy, book2, operator="owner", now=NOW)
+    s = state_of(book2, dt.date(2025, 3, 17))
+    assert sorted((p.purchased_on.day, p.remaining) for p in s.packages.values()) == [(3, 7), (10, 10), (17, 10)]
+
+
+# ----------------------------------------------------------------- 2. nothing dated on the import day
+def test_rows_without_a_date_are_held_never_dated_on_the_import_day(tmp_path):
+    legacy = lc.undated_rows(tmp_path / "tutor.xlsx")
+    book = studio(tmp_path)
+    before = book.read_bytes()
+    report = import_legacy(legacy, book, operator="owner", now=NOW, dry_run=True)
+    held = sorted(r[6].split(". The row is held")[0] for r in report.rows if r[6].startswith("undated"))
+    assert held == [
+        "undated: tutor.xlsx!Hana Kim!A6: the line has no date, and lines above it have one",
+        "undated: tutor.xlsx!Packages!C4: Gil Ortiz's purchase (10h pack) shows no date, and no lesson of theirs in "
+        "the file says when it was in use"]
+    with pytest.raises(ImportRefused) as err:
+        import_legacy(legacy, book, operator="owner", now=NOW)
+    assert book.read_bytes() == before and err.value.reason == "held"
+    assert 'set "undated_purchases_on" for sheet "Packages" in the mapping file' in str(err.value)
+    # The owner answers: Gil bought on 20 Feb; Hana's undated lesson was on 10 March.
+    lf.answer(legacy, {"Packages!C4": "2025-02-20", "Hana Kim!A6": "2025-03-10"})
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    assert (report.disagreements, report.held, report.as_of) == (0, 0, dt.date(2025, 3, 17))
+    # Old sheet: Fay 10 - 4 = 6 h; Gil 10 - 2.5 = 7.5 h (used by his last lesson, 12 Mar); Hana brought
+    # forward 5, then 3 lessons -> 2. Nothing is dated on the import day (2025-10-15).
+    for as_of, gil, hana in ((dt.date(2025, 3, 11), 10, 3), (dt.date(2025, 3, 17), Decimal("7.5"), 2), (TODAY, Decimal("7.5"), 2)):
+        s = state_of(book, as_of)
+        ids = {st.name: sid for sid, st in s.students.items()}
+        assert (queries.balance(s, ids["Fay Lund"], "hours"), queries.balance(s, ids["Gil Ortiz"], "hours"),
+                queries.balance(s, ids["Hana Kim"], "lessons")) == (6, gil, hana)
+    dates = {e.event.effective_date for e in Journal.from_rows(FileStore(book).read_log()).entries
+             if e.event.reason_code == "migration" and e.event.kind in ("sale", "session_recorded", "adjust")}
+    assert max(dates) == dt.date(2025, 3, 17) and min(dates) == dt.date(2025, 2, 3)
+    # "Brought forward" above the sheet's first date holds from that date, and says so.
+    migration = {(m[0], m[1]): m for m in sheet(book, "Migration")}
+    hana = migration[("Hana Kim (LEG-S003)", "LEG-P0003 Legacy opening balance (lessons)")]
+    assert "the legacy line has no date; dated 2025-03-03 (tutor.xlsx!Hana Kim!A5, the sheet's first date)" in hana[6]
+    posts_clean(book)
+
+
+def test_undated_purchases_on_answers_a_whole_sheet(tmp_path):
+    legacy = lc.undated_rows(tmp_path / "tutor.xlsx")
+    lf.answer(legacy, {"Hana Kim!A6": "2025-03-10"}, Packages={"undated_purchases_on": "2025-02-01"})
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    assert report.held == 0
+    gil = [p for p in state_of(book, dt.date(2025, 3, 17)).packages.values() if p.owner == "LEG-S002"]
+    assert [(p.purchased_on, p.remaining) for p in gil] == [(dt.date(2025, 2, 1), Decimal("7.5"))]
+    assert any(m[6] == 'corrected: tutor.xlsx!Packages!C4: the purchase shows no date; the mapping\'s '
+                      '"undated_purchases_on" for sheet Packages dates it 2025-02-01.' for m in sheet(book, "Migration"))
+
+
 def test_units_come_from_the_header_the_cell_or_the_name_and_are_asked_otherwise(tmp_path):
     legacy = lc.hours_purchases(tmp_path / "tutoring.xlsx")
     book = studio(tmp_path)

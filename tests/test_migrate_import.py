@@ -198,7 +198,11 @@ def test_totals_only_become_opening_balances(tmp_path):
     assert m[("Hugo Blanc (LEG-S002)", "LEG-P0002 Legacy opening balance (lessons)")][:3] == (4, 4, 0)
     sales = [r for r in log(store) if r[COL["kind"]] == "sale"]
     assert [(r[COL["effective_date"]], r[COL["quantity"]], r[COL["amount"]], r[COL["source"]]) for r in sales] == [
-        ("2025-01-06", "9", "0", "totals.xlsx!Register!E2"), ("2025-04-15", "4", "0", "totals.xlsx!Register!E3")]
+        ("2025-01-06", "9", "0", "totals.xlsx!Register!E2"), ("2025-01-20", "4", "0", "totals.xlsx!Register!E3")]
+    # Hugo's bare "4 left" (no marks) is opened on the grid's last date column, the latest date the file
+    # shows, not on the import day (2025-04-15): as of the legacy date the ledger says 4, as the sheet does.
+    hugo = m[("Hugo Blanc (LEG-S002)", "LEG-P0002 Legacy opening balance (lessons)")]
+    assert "stated remaining 4, dated 2025-01-20, the latest date the file shows" in hugo[4]
     assert report.disagreements == 0
     assert_posts_clean(store)
 

@@ -70,6 +70,10 @@ def test_stale_mapping_is_refused(tmp_path):
     ({"sheets": [{"sheet": "A", "layout": "purchases", "header_row": 1, "columns": {"student": "7"}}]}, "column letter"),
     ({"sheets": [{"sheet": "A", "layout": "purchases", "header_row": 1, "colums": {}}]}, "unknown keys"),
     ({"sheets": [], "aliases": ["x"]}, "aliases"),
+    ({"sheets": [{"sheet": "A", "layout": "purchases", "header_row": 1, "undated_purchases_on": "soon"}]},
+     "undated_purchases_on must be a date"),
+    ({"sheets": [{"sheet": "A", "layout": "lesson_log", "header_row": 1, "pack_repeats": "new"}]},
+     'pack_repeats must be "purchase" or "same pack"'),
     ({}, "sheets"),
 ])
 def test_invalid_mapping_messages(bad, words):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from xl_ledger.core.parse import ParseError
@@ -45,6 +46,7 @@ from xl_ledger.migrate.values import read_paid
 from xl_ledger.migrate.values import YearlessDate
 from xl_ledger.migrate.values import money_currency
 from xl_ledger.migrate.values import read_qty
+from xl_ledger.migrate.units import Pack
 from xl_ledger.migrate.units import pack_size
 from xl_ledger.migrate.units import read_pack
 from xl_ledger.migrate.units import unit_of_text
@@ -64,6 +66,7 @@ class _Ctx:
         self.lines: list[LegacyBalanceLine] = []
         self.stated: list[LegacyStatedBalance] = []
         self.families: dict[str, tuple[str, str]] = {}  # student spelling -> (family text, cell)
+        self.header_dates: list[dt.date] = []  # a grid's date columns (a date the file shows without a record)
 
     def family(self, student: str, raw: object, ref: str) -> None:
         """A parent / family / guardian cell: siblings with the same text share a family."""
@@ -123,8 +126,10 @@ def _read_all(source: LegacySource, mapping: Mapping) -> ReadResult:
     for name in sorted(missing):
         ctx.findings.append(Finding("mapping_stale", f'The mapping names sheet "{name}", which the file no longer has.'))
     ctx.findings.extend(ctx.names.variant_findings())
+    shown = [*ctx.header_dates, *(ls.date for ls in ctx.lessons), *(ln.date for ln in ctx.lines if ln.date),
+             *(d for p in ctx.purchases for d in (p.purchased_on, p.last_date) if d)]
     return ReadResult(mapping, tuple(ctx.purchases), tuple(ctx.lessons), tuple(ctx.lines), tuple(ctx.stated),
-                      tuple(ctx.findings), ctx.names.students(), ctx.families)
+                      tuple(ctx.findings), ctx.names.students(), ctx.families, max(shown, default=None))
 
 
 def _apply_corrections(ctx: _Ctx, grid: SheetGrid, corrections: dict[str, str]) -> None:
@@ -243,18 +248,10 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         label = _get(row, cols.get("package"))
         label = str(label).strip() if not blank(label) else None
         # The pack: its unit and size from the header, the cell, then the package's name (units.py).
-        qv = _get(row, cols.get("quantity"))
-        qty_number, qty_text, unreadable = _pack_cell(ctx, qv, cells.get("quantity"), "The purchase was read "
-                                                      "without its quantity; fix the cell and run the import again.")
-        if unreadable:
-            cells.pop("quantity")  # the finding names it; the pack's place is its other cells
-        pack = read_pack(qty_number, qty_text, label, header_unit=sm.unit, header=str(sm.headers.get("quantity", "")),
-                         other_units=other_units)
-        if pack.kind:
-            where = cells.get("quantity") or cells.get("package") or grid.ref(r, cols["student"])
-            ctx.hold(pack.kind, where, f"{pack.why}", f'set "unit" for sheet "{grid.name}" in the mapping file, or '
-                                                      f'add a correction for {grid.name}!{where.rsplit("!", 1)[1]} '
-                                                      'such as "10 lessons"', [c for c in cells.values()])
+        pack = _row_pack(ctx, grid, r, cols, label, cells, header_unit=sm.unit, header=str(sm.headers.get("quantity", "")),
+                         other_units=other_units, answer=f'set "unit" for sheet "{grid.name}" in the mapping file, or '
+                                                         "add a correction for {cell} such as \"10 lessons\"")
+        if pack is None:
             continue
         hours = pack.unit == "hours"
         if pack.quantity is not None:
@@ -289,24 +286,17 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
                 cells.pop(fld)
         if held:
             continue
-        currency = None
-        for fld in ("price", "paid"):
-            v = _get(row, cols.get(fld))
-            if blank(v):
-                continue
-            code = money_currency(v) if sm.currency is None else sm.currency.strip().upper()
-            currency = currency or code
-            try:
-                vals[fld] = read_money(v) if fld == "price" else read_paid(v, vals.get("price"))
-            except ParseError as err:
-                what = "its price" if fld == "price" else "the amount paid"
-                ctx.unreadable(cells[fld], v, err, f"The purchase was read without {what}.")
-                cells.pop(fld)
+        currency = _row_money(ctx, sm, row, cols, cells, vals)
         note_v = _get(row, cols.get("note"))
         note = str(note_v).strip() if not blank(note_v) else None
         if "quantity" not in vals and "purchased_on" not in vals:
             _skipped(ctx, grid, r, "it has neither a quantity nor a purchase date")
             continue
+        date_cell = grid.ref(r, cols["purchased_on"]) if "purchased_on" in cols else None
+        if "purchased_on" not in vals:
+            answered = _undated_answer(ctx, sm, date_cell or grid.ref(r, cols["student"]))
+            if answered is not None:
+                vals["purchased_on"] = answered
         student = ctx.names.add(raw_student, grid.ref(r, cols["student"]))
         if "family" in cols:
             ctx.family(student, _get(row, cols["family"]), grid.ref(r, cols["family"]))
@@ -315,7 +305,7 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         p = LegacyPurchase(student, label, vals.get("purchased_on"), vals.get("quantity"), pack.unit, vals.get("price"),
                            vals.get("paid"), vals.get("expires_on"), vals.get("used"), vals.get("remaining"),
                            cells, grid.ref(r, cols["student"]), currency, vals.get("last_date"), note,
-                           shared_hint(label, note))
+                           shared_hint(label, note), date_cell)
         ctx.purchases.append(p)
         rows_read.append((r, vals))
         key = (student, p.package_label, p.purchased_on, p.quantity, p.price, p.paid)
@@ -327,6 +317,34 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         else:
             seen[key] = r
     _check_remaining(ctx, grid, sm, rows_read, cols)
+
+
+def _row_money(ctx: _Ctx, sm: SheetMapping, row: list, cols: dict[str, int], cells: dict[str, str], vals: dict) -> str | None:
+    """A purchase row's price and paid cells into `vals`; returns the currency they name ("GBP" for "£550")."""
+    currency = None
+    for fld in ("price", "paid"):
+        v = _get(row, cols.get(fld))
+        if blank(v):
+            continue
+        code = money_currency(v) if sm.currency is None else sm.currency.strip().upper()
+        currency = currency or code
+        try:
+            vals[fld] = read_money(v) if fld == "price" else read_paid(v, vals.get("price"))
+        except ParseError as err:
+            what = "its price" if fld == "price" else "the amount paid"
+            ctx.unreadable(cells[fld], v, err, f"The purchase was read without {what}.")
+            cells.pop(fld)
+    return currency
+
+
+def _undated_answer(ctx: _Ctx, sm: SheetMapping, where: str) -> dt.date | None:
+    """The mapping's `undated_purchases_on` for a purchase row that shows no date (a person's answer)."""
+    if not sm.undated_purchases_on:
+        return None
+    day = dt.date.fromisoformat(sm.undated_purchases_on)
+    ctx.findings.append(Finding("corrected", f'{where}: the purchase shows no date; the mapping\'s "undated_purchases_on" '
+                                             f"for sheet {sm.sheet} dates it {day.isoformat()}.", (where,)))
+    return day
 
 
 def _amount_header_units(raw_headers: list, cols: dict[str, int], fields: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -405,6 +423,7 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
     seen: dict[tuple, int] = {}
     owner_fixed = sm.student
     yearless = _yearless_from(sm)
+    dated, undated = False, []  # undated: (index in ctx.lines, row) of this sheet's lines above its first date
     for r in range(sm.header_row, grid.height):
         row = grid.rows[r]
         if _skip_row(ctx, grid, r, header_texts):
@@ -438,7 +457,8 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
                          f'"2025-09-20", or set "yearless_from" for sheet "{grid.name}" in the mapping file', [])
                 continue
             except ParseError as err:
-                ctx.unreadable(cells["date"], date_v, err, "The line was read without a date.")
+                ctx.unreadable(cells["date"], date_v, err, "The line has no date it can be read at (see the "
+                                                           "finding about its date).")
         owner_raw = owner_fixed if owner_fixed else _get(row, cols.get("student"))
         if blank(owner_raw):
             _skipped(ctx, grid, r, "it names no student")
@@ -461,7 +481,22 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
             kind = "adjustment"
         else:
             kind = "lesson"
-        ctx.lines.append(LegacyBalanceLine(student, date, delta, stated, kind, note, cells, sm.unit))
+        line = LegacyBalanceLine(student, date, delta, stated, kind, note, cells, sm.unit)
+        if date is not None:
+            dated = True
+            for i, _r in undated:  # lines above the sheet's first date: carried in, so they hold from that date
+                ctx.lines[i] = replace(ctx.lines[i], date=date, dated_by=f"{cells.get('date')}, the sheet's first date")
+            undated.clear()
+            ctx.lines.append(line)
+        elif not dated:
+            undated.append((len(ctx.lines), r))
+            ctx.lines.append(line)
+        else:
+            # After dated lines an undated one could be any day since: asked, never the import day.
+            where = grid.ref(r, cols["date"])
+            ctx.hold("undated", where, "the line has no date, and lines above it have one",
+                     f'type the date into the cell or add a correction for {_short(where)} such as "2025-03-01"',
+                     [c for c in cells.values()])
         if stated is not None:
             expected = (prev or ZERO) + delta
             if prev is not None and stated != expected:
@@ -484,6 +519,12 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
         seen.setdefault(key, r)
         if stated is not None:
             last = (student, stated, cells["balance"])
+    for i, r in reversed(undated):  # a sheet without any date: nothing says when its lines happened
+        line = ctx.lines.pop(i)
+        where = grid.ref(r, cols["date"])
+        ctx.hold("undated", where, f"the sheet {grid.name} shows no date for this line or any other",
+                 f'type the dates into the sheet or add a correction for {_short(where)} such as "2025-03-01"',
+                 list(line.cells.values()))
     if last is not None:
         ctx.stated.append(LegacyStatedBalance(last[0], sm.unit, last[1], last[2]))
 
@@ -557,6 +598,7 @@ def _grid_dates(ctx: _Ctx, grid: SheetGrid, hr: int, first: int, last: int, day_
             continue
         dates[c] = d
         prev = d
+    ctx.header_dates.extend(dates.values())
     return dates
 
 
@@ -591,19 +633,14 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
     if blank(qv) and label is None:
         pack = None
     else:
-        qty_number, qty_text, _unreadable = _pack_cell(ctx, qv, grid.ref(r, cols["quantity"]) if not blank(qv)
-                                                       else None, "It was not used.")
         head = _get(header, cols.get("quantity"))
         head = head.strip() if isinstance(head, str) else ""
-        pack = read_pack(qty_number, qty_text, label, header_unit=unit_of_text(head) if head else None, header=head,
-                         other_units=_amount_header_units(header, cols, ("used", "remaining")), fallback=sm.unit)
-        if not pack.kind and pack.unit != sm.unit:
-            pack = pack._replace(kind="contradiction", why=f"the pack counts {pack.unit}, but the marks of sheet "
-                                                            f'"{grid.name}" are read as {sm.unit}')
-        if pack.kind:
-            where = grid.ref(r, cols["quantity"]) if "quantity" in cols else grid.ref(r, cols["package"])
-            ctx.hold(pack.kind, where, pack.why, f'set "unit" for sheet "{grid.name}" in the mapping file, or add a '
-                                                 f'correction for {_short(where)} such as "8 lessons"', [])
+        pack = _row_pack(ctx, grid, r, cols, label, {}, header_unit=unit_of_text(head) if head else None, header=head,
+                         other_units=_amount_header_units(header, cols, ("used", "remaining")), fallback=sm.unit,
+                         must_be=(sm.unit, f'the marks of sheet "{grid.name}" are read as {sm.unit}'),
+                         answer=f'set "unit" for sheet "{grid.name}" in the mapping file, or add a correction for '
+                                '{cell} such as "8 lessons"')
+        if pack is None:
             return
         if pack.quantity is None:
             pack = None
@@ -623,7 +660,8 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
         if label is not None and "package" in cols:
             cells["package_label"] = grid.ref(r, cols["package"])
         # A grid's "Used" column counts the marks, which are imported as lessons: it is a check, not usage.
-        ctx.purchases.append(LegacyPurchase(student, label, None, vals["quantity"], sm.unit, None, None, None,
+        ctx.purchases.append(LegacyPurchase(student, label, _undated_answer(ctx, sm, grid.ref(r, cols["student"])),
+                                            vals["quantity"], sm.unit, None, None, None,
                                             None, vals.get("remaining"), cells, grid.ref(r, cols["student"]),
                                             shared_hint=shared_hint(label, None)))
     if "remaining" in vals:
@@ -647,6 +685,8 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
     p_dur = prefix + col_letter(c_dur) if c_dur is not None else ""
     header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
     lessons = ctx.lessons
+    first_lesson = len(lessons)
+    packs = _LogPacks(ctx, grid, sm, cols, day_first) if "quantity" in cols else None
     one = Decimal(1)
     seen: dict[tuple, int] = {}
     # Logs repeat the same few names and lengths thousands of times: tally names locally and
@@ -693,6 +733,8 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
         if len(t[1]) < 50:
             t[1].append(p_student + rn)
         student = t[0]
+        if packs is not None and not packs.row(row, r, student, dv):
+            continue  # a purchase row without a lesson on it, or a row held
         mark = "attended"
         note = None
         st = row[c_status] if c_status is not None and c_status < n else ""
@@ -739,6 +781,118 @@ def _read_log(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> 
                                         (f"{p_date}{first + 1}", ref)))
     for name, cells, count in tally.values():
         ctx.names.record(name, cells, count)
+    if packs is not None:
+        packs.finish(first_lesson)
+
+
+class _LogPacks:
+    """A lesson log's pack-size column ("Pack (lessons)", "Hours bought", a "Package" of sizes): a cell is
+    a purchase on its row's date, read by the one pack reader (_row_pack). The row is also a lesson when
+    it has a length, status or credits cell (bought at the start of a lesson) — otherwise it only records
+    the purchase. A cell that repeats the student's previous row is asked about (a new pack each time, or
+    the pack the lesson drew from?) unless the mapping's `pack_repeats` says which."""
+
+    def __init__(self, ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, int], day_first: bool) -> None:
+        self.ctx, self.grid, self.sm, self.cols = ctx, grid, sm, cols
+        head = _get(grid.rows[sm.header_row - 1], cols["quantity"])
+        self.head = head.strip() if isinstance(head, str) else ""
+        self.lesson_cols = [cols[f] for f in ("duration", "status", "credits") if f in cols]
+        self.mode = sm.pack_repeats
+        self.last: dict[str, tuple[str, int]] = {}  # student -> (their previous row's pack cell, that row)
+        self.repeats: dict[str, list[tuple[int, int]]] = {}  # student -> (row, the row it repeats)
+        self.units: dict[str, set[str]] = {}  # student -> units of their packs in this sheet
+
+    def row(self, row: list, r: int, student: str, date: dt.date) -> bool:
+        """Read the row's pack cell; True when the row is also a lesson."""
+        c = self.cols["quantity"]
+        v = row[c] if c < len(row) else ""
+        key = "" if blank(v) else norm_header(str(v))
+        prev = self.last.get(student)
+        self.last[student] = (key, r)
+        if not key:
+            return True
+        lesson = any(not blank(_get(row, lc)) for lc in self.lesson_cols)
+        if prev is not None and prev[0] == key:
+            if self.mode == "same pack":
+                return True  # the pack the lesson drew from, bought where its run started
+            if self.mode != "purchase":
+                self.repeats.setdefault(student, []).append((r, prev[1]))
+                return False
+        if self.mode == "same pack":
+            lesson = True  # the column names the pack in use on every lesson row
+        grid, cols = self.grid, self.cols
+        label = _get(row, cols.get("package"))
+        label = str(label).strip() if not blank(label) else None
+        cells = {_RECORD_FIELD.get(f, f): grid.ref(r, cc) for f, cc in cols.items()
+                 if f in ("quantity", "package", "price", "paid") and not blank(_get(row, cc))}
+        timed = "duration" in cols
+        pack = _row_pack(self.ctx, grid, r, cols, label, cells, header_unit=unit_of_text(self.head) if self.head else None,
+                         header=self.head, fallback=None if timed else "lessons",
+                         must_be=None if timed else ("lessons", f'the lessons of sheet "{grid.name}" have no length '
+                                                                "to draw hours by"),
+                         answer=f'add a correction for {{cell}} such as "10 lessons", or correct the header '
+                                f'{_short(grid.ref(self.sm.header_row - 1, cols["quantity"]))} to name the unit '
+                                '(such as "Pack (lessons)")')
+        if pack is None:
+            return False
+        if pack.quantity is None or pack.quantity <= 0:
+            _skipped(self.ctx, grid, r, "its pack cell names no quantity")
+            return lesson
+        vals: dict = {}
+        currency = _row_money(self.ctx, self.sm, row, cols, cells, vals)
+        note_v = _get(row, cols.get("note"))
+        note = str(note_v).strip() if not blank(note_v) else None
+        self.ctx.purchases.append(LegacyPurchase(
+            student, label, date, pack.quantity, pack.unit, vals.get("price"), vals.get("paid"), None, None, None,
+            cells, grid.ref(r, cols["student"]), currency, None, note, shared_hint(label, note),
+            grid.ref(r, cols["date"])))
+        self.units.setdefault(student, set()).add(pack.unit)
+        return lesson
+
+    def finish(self, first_lesson: int) -> None:
+        grid, sm = self.grid, self.sm
+        for student, rows in self.repeats.items():
+            r, before = rows[0]
+            ref, prev_ref = grid.ref(r, self.cols["quantity"]), grid.ref(before, self.cols["quantity"])
+            more = f" (and {len(rows) - 1} more of {student}'s rows)" if len(rows) > 1 else ""
+            self.ctx.hold("pack_repeated", ref, f"{student}'s pack cell repeats {_short(prev_ref)}{more}, so it is "
+                                                "either a new pack bought that day or the pack the lesson drew from",
+                          f'set "pack_repeats" for sheet "{grid.name}" in the mapping file to "same pack" (the column '
+                          'names the pack in use; it was bought where its run starts) or "purchase" (each cell is a '
+                          "new pack), or clear the repeated cells", [prev_ref])
+        # A lessons pack drawn by timed lessons: each lesson takes one lesson (its length is kept).
+        lessons = self.ctx.lessons
+        for i in range(first_lesson, len(lessons)):
+            lesson = lessons[i]
+            units = self.units.get(lesson.student)
+            if units is not None and len(units) == 1 and lesson.unit not in units:
+                lessons[i] = lesson._replace(unit="lessons", credits=lesson.credits or Decimal(1))
+
+
+def _row_pack(ctx: _Ctx, grid: SheetGrid, r: int, cols: dict[str, int], label: str | None, cells: dict[str, str], *,
+              header_unit: str | None, header: str, answer: str, other_units: tuple = (), fallback: str | None = None,
+              must_be: tuple[str, str] | None = None) -> Pack | None:
+    """The one reader of a row's pack-size cell, in every layout: its size and unit from the header, the
+    cell, then the package name (units.read_pack). A pack it cannot read without asking holds the row
+    (None); `answer` says how to answer, with {cell} for the pack's cell. An unreadable pack cell is a
+    finding and leaves `cells` (the row's cells by field). `must_be`: (unit, why) the layout needs."""
+    c = cols.get("quantity")
+    value = _get(grid.rows[r], c)
+    ref = grid.ref(r, c) if c is not None and not blank(value) else None
+    number, text, unreadable = _pack_cell(ctx, value, ref, "The pack was read without it; fix the cell and run the "
+                                                           "import again.")
+    if unreadable:
+        cells.pop("quantity", None)  # the finding names it; the pack's place is its other cells
+    pack = read_pack(number, text, label, header_unit=header_unit, header=header, other_units=other_units,
+                     fallback=fallback)
+    if not pack.kind and must_be is not None and pack.unit != must_be[0]:
+        pack = pack._replace(kind="contradiction", why=f"the pack counts {pack.unit}, but {must_be[1]}")
+    if not pack.kind:
+        return pack
+    where = (grid.ref(r, c) if c is not None else None) or (grid.ref(r, cols["package"]) if "package" in cols else
+                                                           grid.ref(r, cols["student"]))
+    ctx.hold(pack.kind, where, pack.why, answer.replace("{cell}", _short(where)), list(cells.values()))
+    return None
 
 
 def _pack_cell(ctx, value, ref, todo: str) -> tuple:

@@ -278,7 +278,7 @@ def _refuse_held(book: str, legacy: Path, held, mapping, save_to: Path | None) -
     if save_to is not None:
         try:
             save_mapping(mapping, save_to)
-            saved = f" The mapping was saved to {save_to}: answer them there (\"corrections\", \"unit\", \"yearless_from\", \"currency\") or in {legacy.name}, then run the import again."
+            saved = f" The mapping was saved to {save_to}: answer them there (\"corrections\", or a sheet's \"unit\", \"yearless_from\", \"currency\", \"undated_purchases_on\", \"pack_repeats\"; each finding says which) or in {legacy.name}, then run the import again."
         except OSError:
             pass
     lines = "\n".join(f"  {f.kind}: {f.message}" for f in held)

@@ -71,6 +71,14 @@ VOCAB: dict[str, dict[str, tuple[str, ...]]] = {
     "lesson_log": {
         "date": ("date", "lesson date", "day", "session date", "class date", "when"),
         "student": _STUDENT,
+        # A pack bought on the row's date. Before "credits": in a log a bare "Credits" / "Lessons" column
+        # counts each lesson's credits (every row is a lesson), so a pack header must say it is one.
+        "quantity": ("pack", "pack size", "package size", "pack lessons", "pack hours", "pack credits", "bought",
+                     "lessons bought", "hours bought", "credits bought", "sessions bought", "purchased",
+                     "lessons purchased", "hours purchased", "new pack", "top up", "top-up"),
+        "package": _PACKAGE,
+        "price": ("price", "cost", "fee", "price paid"),
+        "paid": ("paid", "paid?", "amount paid", "payment", "paid amount", "payment received"),
         "duration": ("duration", "length", "minutes", "mins", "min", "hours", "hrs", "time", "lesson length", "duration min",
                      "duration mins", "duration minutes", "duration hours", "duration h"),
         "status": ("status", "attendance", "mark", "attended?", "outcome"),
@@ -153,7 +161,7 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
             continue
         for rank, layout in enumerate(("purchases", "running_balance", "lesson_log")):
             fields = _match_fields(texts, VOCAB[layout])
-            if layout == "purchases":
+            if layout in ("purchases", "lesson_log"):
                 fields = _pack_column(grid, r, fields)
             if not _satisfies(layout, fields):
                 continue
@@ -192,7 +200,8 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
             m.duration_bare = _duration_bare(grid, r, fields["duration"], texts[fields["duration"]])
         else:
             m.unit = "lessons"
-        m.note = "lesson log: one row per lesson"
+        m.note = "lesson log: one row per lesson" + ("; a pack-size cell is a purchase on its row's date"
+                                                     if "quantity" in fields else "")
     return m
 
 

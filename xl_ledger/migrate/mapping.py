@@ -55,6 +55,12 @@ class SheetMapping:
     note: str = ""  # why this layout was chosen (or why ignored)
     yearless_from: str | None = None  # "2025-09-01": a date typed without a year is the first such day from then on
     currency: str | None = None  # the currency the sheet's amounts are in, when a person says so ("USD")
+    # "2025-01-10": the day the sheet's purchases that show no date of their own were bought (a person's
+    # answer; without it such a row is held, never dated on the import day)
+    undated_purchases_on: str | None = None
+    # lesson_log: what a pack-size cell that repeats the student's previous row means: "purchase" (each
+    # is a new pack) or "same pack" (the pack the lesson drew from; bought where its run starts)
+    pack_repeats: str | None = None
 
 
 @dataclass
@@ -157,6 +163,13 @@ def mapping_from_dict(data: object, path: str | Path = "mapping") -> Mapping:
                 dt.date.fromisoformat(s.yearless_from)
             except (TypeError, ValueError):
                 raise bad(f'{where}: yearless_from must be a date like "2025-09-01"') from None
+        if s.undated_purchases_on is not None:
+            try:
+                dt.date.fromisoformat(s.undated_purchases_on)
+            except (TypeError, ValueError):
+                raise bad(f'{where}: undated_purchases_on must be a date like "2025-01-10"') from None
+        if s.pack_repeats not in (None, "purchase", "same pack"):
+            raise bad(f'{where}: pack_repeats must be "purchase" or "same pack"')
         if s.currency is not None and not (isinstance(s.currency, str) and len(s.currency.strip()) == 3):
             raise bad(f'{where}: currency must be a three-letter code like "USD"')
         sheets.append(s)

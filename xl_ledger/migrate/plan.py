@@ -11,8 +11,8 @@ anything the sheet does not say.
   (10 lessons for 200), `LEG-5H` (5 hours, price unknown). No validity: legacy expiry dates are
   per row and often stale, and expiring credit during an import would silently forfeit it — a
   passed expiry is reported instead.
-* History where the sheet has it: a purchase is a Sale on its date (undated grid purchases take the
-  student's first lesson date); a purchase row's "used" total, which has no lesson dates, is one
+* History where the sheet has it: a purchase is a Sale on its date (an undated one takes the student's
+  first lesson date; with no lesson it is held: the import day is never a legacy fact); a purchase row's "used" total, which has no lesson dates, is one
   attended Session of that many credits (or hours) on the latest date the row shows, pinned to the
   row's package (the session event's package_id) — consumption,
   so `used`, the Report's delivered value and owed debts come out as the sheet says; a lesson is a Session (NS → no_show, LC → late_cancel, C →
@@ -207,10 +207,13 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
         product = products.get(p.package_label, unit, p.quantity, price, p.row_cell, shared=shared)
         date = p.purchased_on
         pkg_notes = []
-        if date is None:
-            date = first_lesson.get(p.student, today)
-            pkg_notes.append(f"the legacy row has no purchase date; dated {date.isoformat()}"
-                             + (" (the first lesson)" if p.student in first_lesson else " (the migration date)"))
+        if date is None and p.student in first_lesson:
+            # The pack was in use by the student's first lesson the file records: its balance holds from then.
+            date = first_lesson[p.student]
+            pkg_notes.append(f"the legacy row has no purchase date; dated {date.isoformat()} (the first lesson)")
+        elif date is None:
+            plan.held.append(_undated_purchase(p))
+            continue
         if p.price is not None and p.paid is not None and p.paid < p.price:
             pkg_notes.append(f"paid {_n(p.paid)} of {_n(p.price)}; the ledger records the price, not what is still owed")
         if p.expires_on is not None and p.expires_on < today:
@@ -241,12 +244,26 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
                              f"dates): recorded as one session on {used_on.isoformat()}, "
                              + ("its last lesson" if p.last_date and p.last_date >= date else "the purchase date"))
 
-    _plan_balance_lines(plan, result.balance_lines, products, ids, today)
+    _plan_balance_lines(plan, result.balance_lines, products, ids)
     session_ids = _SessionIds(ids)
     _plan_lessons(plan, result.lessons, ids, session_ids)
     _plan_lessons(plan, [u for u, _pkg in usage], ids, session_ids, [pkg for _u, pkg in usage])
-    _plan_openings(plan, result, products, ids, today, first_lesson)
+    _plan_openings(plan, result, products, ids, first_lesson)
     return plan
+
+
+def _undated_purchase(p) -> Finding:
+    """A purchase that shows no date and no lesson of its student: which day it was bought is asked, never
+    taken to be the import day (the ledger would show the pack missing at every earlier date)."""
+    sheet = p.row_cell.split("!")[-2] if p.row_cell.count("!") >= 2 else ""
+    where = p.date_cell or p.row_cell
+    answer = (f'type the date into the cell or add a correction for {where.split("!", 1)[1]} such as "2025-01-10", or '
+              if p.date_cell else "")
+    return Finding("undated", f"{where}: {p.student}'s purchase ({p.package_label or _n(p.quantity or ZERO)}) shows no "
+                              "date, and no lesson of theirs in the file says when it was in use. The row is held: "
+                              f"nothing from this file is imported until it is answered; {answer}set "
+                              f'"undated_purchases_on" for sheet "{sheet}" in the mapping file to date every such row.',
+                   tuple(dict.fromkeys([where, p.row_cell])))
 
 
 def _plan_families(students: dict[str, PlannedStudent], result: ReadResult, ids: Ids, notes: list,
@@ -315,15 +332,14 @@ class _Products:
         return product
 
 
-def _plan_balance_lines(plan: Plan, lines: tuple[LegacyBalanceLine, ...], products: _Products, ids: Ids,
-                        today: dt.date) -> None:
+def _plan_balance_lines(plan: Plan, lines: tuple[LegacyBalanceLine, ...], products: _Products, ids: Ids) -> None:
     latest: dict[tuple[str, str], PlannedPackage] = {}
     for line in lines:
         student = plan.students[line.student]
         unit = line.unit or "lessons"
         source = line.cells.get("in") or line.cells.get("out") or line.cells.get("change") or \
             line.cells.get("balance") or next(iter(line.cells.values()), "")
-        date = line.date or today
+        date = line.date  # extract holds a line it cannot date, so every line here has one
         if line.delta == 0:
             continue  # a line that moves nothing (a note, a zero correction)
         if line.delta > 0 and (line.kind == "purchase" or (student.student_id, unit) not in latest):
@@ -332,8 +348,8 @@ def _plan_balance_lines(plan: Plan, lines: tuple[LegacyBalanceLine, ...], produc
                 _opening_product(products, unit, source)
             pkg = PlannedPackage(ids.new("LEG-P", 4), student.student_id, product.product_id, unit, line.delta,
                                  ZERO, date, "balance", tuple(line.cells.values()))
-            if line.date is None:
-                pkg.notes.append(f"the legacy line has no date; dated {today.isoformat()} (the migration date)")
+            if line.dated_by:
+                pkg.notes.append(f"the legacy line has no date; dated {date.isoformat()} ({line.dated_by})")
             plan.packages.append(pkg)
             latest[(student.student_id, unit)] = pkg
             _add(plan, E.Sale(effective_date=date, student_id=student.student_id, package_id=pkg.package_id,
@@ -399,7 +415,7 @@ class _SessionIds:
         return f"LEG-L{n:06d}"
 
 
-def _plan_openings(plan: Plan, result: ReadResult, products: _Products, ids: Ids, today: dt.date,
+def _plan_openings(plan: Plan, result: ReadResult, products: _Products, ids: Ids,
                    first_lesson: dict[str, dt.date]) -> None:
     """A stated balance with no purchase behind it (for that student and unit) becomes an opening balance."""
     bought = {(p.student_id, p.unit) for p in plan.packages}
@@ -425,9 +441,18 @@ def _plan_openings(plan: Plan, result: ReadResult, products: _Products, ids: Ids
             plan.notes.append((name, f"{cell}: the legacy file states {_n(remaining)} {unit} left and no purchase; "
                                      "no opening balance was needed.", (cell,)))
             continue
+        # Opened at the student's first lesson, or (no lesson to draw) at the latest date the file shows:
+        # a stated total is the balance as of the file, never as of the import day.
+        date = first_lesson.get(name) if used else result.last_date
+        if date is None:
+            plan.held.append(Finding("undated", f"{cell}: the legacy file states {_n(remaining)} {unit} left for {name} "
+                                                "but shows no date at all, so nothing says as of when. The row is held: "
+                                                "nothing from this file is imported until it is answered; add the dates "
+                                                "to the file (a date column or a dated header).", (cell,)))
+            continue
         product = _opening_product(products, unit, cell)
-        date = first_lesson.get(name, today) if used else today
-        how = f"stated remaining {_n(remaining)}" + (f" + {_n(used)} used by the imported lessons" if used else "")
+        how = f"stated remaining {_n(remaining)}" + (f" + {_n(used)} used by the imported lessons" if used else
+                                                      f", dated {date.isoformat()}, the latest date the file shows")
         pkg = PlannedPackage(ids.new("LEG-P", 4), student.student_id, product.product_id, unit, quantity, ZERO, date,
                              "opening", (cell,), remaining, cell,
                              notes=[f"opening balance: the legacy file has no purchase, only a total ({how})"])

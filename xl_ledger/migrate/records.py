@@ -45,6 +45,7 @@ class LegacyPurchase:
     last_date: dt.date | None = None  # the latest date the row shows (a "last lesson" column)
     note: str | None = None  # the row's note cell ("owes 1h!!", "family pack")
     shared_hint: str | None = None  # the words that say the pack is for the family ("family pack", "siblings")
+    date_cell: Cell | None = None  # where its purchase date is (or would be, when blank); None: the sheet has no such column
 
 
 class LegacyLesson(NamedTuple):
@@ -79,6 +80,7 @@ class LegacyBalanceLine:
     note: str | None
     cells: TMapping[str, Cell] = field(default_factory=dict)
     unit: Unit | None = None
+    dated_by: str | None = None  # a line with no date of its own above the sheet's first date: where its date came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,11 @@ class Finding:
 
 
 # Findings about facts the importer cannot know (which unit, which year, which currency, which of two
-# cells that disagree): the row is not imported, and neither is the file, until the mapping's
-# corrections or the legacy file say what it means. `--dry-run` lists them all.
-HELD = frozenset({"unit_unclear", "contradiction", "yearless_date", "foreign_currency", "remaining_mismatch"})
+# cells that disagree, which day an undated purchase was bought): the row is not imported, and neither
+# is the file, until the mapping's corrections or the legacy file say what it means. `--dry-run` lists
+# them all.
+HELD = frozenset({"unit_unclear", "contradiction", "yearless_date", "foreign_currency", "remaining_mismatch", "undated",
+                  "pack_repeated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ class ReadResult:
     findings: tuple[Finding, ...]
     students: TMapping[str, StudentSeen]  # exact spelling -> where it was seen
     families: TMapping[str, tuple[str, Cell]] = field(default_factory=dict)  # spelling -> (parent/family text, cell)
+    last_date: dt.date | None = None  # the latest date the file shows (its records and a grid's date headers)
 
     def held(self) -> list[Finding]:
         return [f for f in self.findings if f.held]
