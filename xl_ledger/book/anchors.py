@@ -96,7 +96,7 @@ def of_store(log, key: Optional[bytes]) -> list[Anchor]:
     out = of_file(Path(path), key, getattr(log, "cp", None)) if path is not None else []
     out += getattr(store, "recorded_ends", list)()  # a shared ledger's: the workbook's mirror of it (pg/store.py)
     try:
-        actions = store.read_sheet("Actions")
+        actions = log.read_sheet("Actions")  # an open Log reads it once for the anchor check and the post
     except StoreError:
         return out  # no Actions sheet: the post itself will say so
     return out + of_actions(actions)

@@ -166,8 +166,17 @@ class OpenLog:
             self._rows = None
         return self._entries
 
+    # Read more than once in one post (the anchor check, then read_inputs), so read once per open Log.
+    # Other sheets are read once and let go: Sessions and the engine sheets can be large.
+    _READ_ONCE = frozenset({"Actions"})
+
     def read_sheet(self, name: str) -> SheetData:
-        return self.store.read_sheet(name)
+        if name not in self._READ_ONCE:
+            return self.store.read_sheet(name)
+        memo = self.__dict__.setdefault("_sheets_read", {})
+        if name not in memo:
+            memo[name] = self.store.read_sheet(name)
+        return memo[name]
 
     # ---- what a store with caches may know without reading (the plain answer: nothing)
     def timezone(self) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
+from operator import attrgetter
 from typing import Callable
 from typing import Iterable
 from typing import Literal
@@ -17,6 +18,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
+from pydantic import TypeAdapter
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from xl_ledger.core import parse as P
@@ -119,10 +121,11 @@ class Session:
     def __reduce__(self):
         # Pickled as its values, rebuilt by filling the slots: the checkpoint keeps every parsed Sessions
         # row, and the dataclass's own __setstate__ (a Python loop per object) took 7 µs a row to load.
-        return session_from_values, tuple([getattr(self, name) for name in _SESSION_FIELDS])
+        return session_from_values, _session_values(self)
 
 
 _SESSION_FIELDS = tuple(f.name for f in dataclass_fields(Session))
+_session_values = attrgetter(*_SESSION_FIELDS)  # a tuple of a Session's values, in one C call
 
 
 def _compile_session_maker():
@@ -366,21 +369,105 @@ def _clean(message: str) -> str:
     return message if message.endswith(".") else message + "."
 
 
+_MISSING = object()  # a cell that gives its field no value: blank, or a parser's None
+_NUMBERS = frozenset({bool, int, float, Decimal})  # 1 == 1.0 == True == Decimal(1), but not as cells
+
+
+def _cell_answer(parser: Callable, value: object, required: bool) -> tuple:
+    """One cell's answer, as parse_row gives it: (True, parsed) (None: no value), (False, message),
+    ("formula",) or ("blank",) (a required cell left empty)."""
+    if isinstance(value, str) and value.startswith("="):
+        return ("formula",)
+    if P.is_blank(value):
+        return ("blank",) if required else (True, None)
+    try:
+        return (True, parser(value))
+    except (P.ParseError, TypeError, ValueError, OverflowError) as exc:
+        return (False, _clean(str(exc)))
+
+
+def _distinct_keys(values: list) -> Optional[list]:
+    """A dict key per cell that tells apart cells a parser may read differently: the value itself, or
+    (type, value) when the column mixes kinds of number. None when a value is unhashable."""
+    kinds = set(map(type, values))
+    keys = list(zip(map(type, values), values)) if len(kinds & _NUMBERS) > 1 else values
+    try:
+        dict.fromkeys(keys)
+    except TypeError:
+        return None
+    return keys
+
+
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
+def _validate_all(model: type, rows: list[dict]) -> list:
+    """model(**values) for every row, in one call: the models' own validation, without a Python call per row."""
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(list[model])
+    return adapter.validate_python(rows)
+
+
 def _build(sheet: str, rows: Iterable[Row], fields: dict, required: tuple[str, ...], model: type,
            extra: Callable[[int, dict], dict] | None = None) -> tuple[list, list[Problem]]:
-    built, problems = [], []
-    memo: dict = {}  # each column's answer per distinct value, for this sheet's rows (see parse_row)
-    for row_no, raw in rows:
-        if all(P.is_blank(v) for v in raw.values()):
-            continue  # blank rows in a table are normal
-        values, errs = parse_row(sheet, row_no, raw, fields, required, memo)
-        if errs:
-            problems.extend(errs)
+    """parse_row for every row, a column at a time: each column's distinct cell values are parsed once
+    (a parser depends on the value alone, and a Sessions sheet of half a million lessons repeats its
+    dates, students, statuses and lengths on nearly every row), then the clean rows are validated as
+    models in one call. The same models and the same problems, in the same order (row by row, a row's
+    columns in field order), as parse_row row by row: tests/test_inputs.py holds them equal."""
+    rows = [(row_no, raw) for row_no, raw in rows if not all(P.is_blank(v) for v in raw.values())]
+    if not rows:
+        return [], []
+    names = list(fields)
+    required = set(required)
+    columns: list[list] = []
+    found: list[tuple[int, int, Problem]] = []  # (row index, field index, problem): sorted below
+    for f, name in enumerate(names):
+        parser, remedy = fields[name]
+        must = name in required
+        values = [raw.get(name) for _r, raw in rows]
+        keys = _distinct_keys(values)
+        if keys is not None:
+            typed = keys is not values  # keys are (type, value)
+            answers = {k: _cell_answer(parser, k[1] if typed else k, must) for k in dict.fromkeys(keys)}
+            odd = any(a[0] is not True for a in answers.values())
+            value_of = {k: (_MISSING if a[0] is not True or a[1] is None else a[1]) for k, a in answers.items()}
+            column = list(map(value_of.__getitem__, keys))
+            answer_at = (lambda i, answers=answers, keys=keys: answers[keys[i]])
+        else:  # an unhashable value somewhere: every cell on its own
+            each = [_cell_answer(parser, v, must) for v in values]
+            odd = True
+            column = [_MISSING if a[0] is not True or a[1] is None else a[1] for a in each]
+            answer_at = each.__getitem__
+        if odd:
+            for i, value in enumerate(values):
+                answer = answer_at(i)
+                if answer[0] is True:
+                    continue
+                where = Source(sheet, rows[i][0], name)
+                if answer[0] == "formula":
+                    found.append((i, f, Problem(where, f'"{value[:40]}" is a formula typed as text',
+                                                "Type the value itself.", value)))
+                elif answer[0] == "blank":
+                    found.append((i, f, Problem(where, "is empty but required", remedy, None)))
+                else:
+                    found.append((i, f, Problem(where, answer[1], remedy, value)))
+        columns.append(column)
+    bad_rows = {i for i, _f, _p in found}
+    good, clean = [], []
+    missing = _MISSING
+    for i, parsed in enumerate(zip(*columns)):
+        if i in bad_rows:
             continue
+        values = {name: v for name, v in zip(names, parsed) if v is not missing}
+        row_no = rows[i][0]
         if extra:
             values.update(extra(row_no, values))
-        built.append((row_no, model(**values)))
-    return built, problems
+        good.append(row_no)
+        clean.append(values)
+    found.sort(key=lambda item: (item[0], item[1]))
+    return list(zip(good, _validate_all(model, clean))), [p for _i, _f, p in found]
 
 
 def read_settings(rows: Iterable[Row]) -> tuple[Settings, list[Problem]]:
