@@ -261,3 +261,39 @@ def undated_rows(path: Path) -> Path:
             _cell(hk, 3 + i, c, v, f)
     wb.close()
     return path
+
+
+def hours_headers_lesson_packs(path: Path) -> Path:
+    """An hours-looking sheet ("Hours used", "Hours left") whose products name their own unit.
+
+    Row 1 "Lessons & tutoring 2025" (merged), row 2 a "Usage" banner merged over E:F, header row 3:
+      Student | Package | Purchased | Bought | Hours used | Hours left | Price | Notes
+    The old sheet says (legacy date 2025-04-04):
+      Uma Roe  "20 lessons"  2025-04-01  20  12   8    $700                 <- 20 − 12 = 8: lessons
+      Val Kim  "10h"         2025-04-02  10  2.5  7.5  $450
+      Wes Cho  "10 lessons"  "4/3/2025"  10  4.5  (blank) $300 "lessons are 90 min"  <- 4.5 h = how many lessons?
+      Xia Lo   "Gold"        2025-04-04  10  3    7    $400                 <- only the header names a unit: hours
+    and a "Total" row.
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Packages")
+    ws.merge_range("A1:H1", "Lessons & tutoring 2025", f["title"])
+    ws.merge_range("E2:F2", "Usage", f["bold"])
+    for c, h in enumerate(["Student", "Package", "Purchased", "Bought", "Hours used", "Hours left", "Price", "Notes"]):
+        ws.write(2, c, h, f["bold"])
+    rows = [
+        ("Uma Roe", "20 lessons", D(2025, 4, 1), 20, 12, 8, 700, None),
+        ("Val Kim", "10h", D(2025, 4, 2), 10, 2.5, 7.5, 450, None),
+        ("Wes Cho", "10 lessons", "4/3/2025", 10, 4.5, None, 300, "lessons are 90 min"),
+        ("Xia Lo", "Gold", D(2025, 4, 4), 10, 3, 7, 400, None),
+    ]
+    for i, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if c == 6:
+                ws.write_number(3 + i, c, v, f["usd"])
+            else:
+                _cell(ws, 3 + i, c, v, f)
+    ws.write(7, 0, "Total")
+    ws.write_formula(7, 6, "=SUM(G4:G7)", f["usd"], 1850)
+    wb.close()
+    return path

@@ -201,6 +201,41 @@ def test_units_come_from_the_header_the_cell_or_the_name_and_are_asked_otherwise
                      "LEG-P0005": "hours"}
 
 
+def test_a_product_that_names_lessons_in_an_hours_headed_sheet_is_lessons_when_the_row_agrees(tmp_path):
+    legacy = lc.hours_headers_lesson_packs(tmp_path / "mixed.xlsx")
+    book = studio(tmp_path)
+    before = book.read_bytes()
+    # Uma's "20 lessons" under "Hours used" / "Hours left": 20 − 12 = 8 holds in lessons, so it is read
+    # as lessons (the header's word is a label, or a lesson is an hour: the same numbers). Wes's
+    # "10 lessons" with 4.5 "Hours used" and no "left": how many lessons is 4.5 hours? Asked.
+    with pytest.raises(ImportRefused) as err:
+        import_legacy(legacy, book, operator="owner", now=NOW)
+    assert book.read_bytes() == before
+    held = [line for line in str(err.value).splitlines() if line.startswith("  unit_unclear")]
+    assert held == ['  unit_unclear: mixed.xlsx!Packages!E6: the header "Hours used" counts hours, but the pack counts '
+                    "lessons, and how many lessons 4.5 hours make depends on how long a lesson was. The row is held: "
+                    "nothing from this file is imported until it is answered; add a correction for Packages!E6 saying "
+                    'what it means in lessons (such as "3 lessons" for 4.5 hours of 90-minute lessons).']
+    lf.answer(legacy, {"Packages!E6": "3 lessons"})  # Wes's lessons are 90 minutes (his row's note)
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    assert (report.held, report.disagreements, report.as_of) == (0, 0, dt.date(2025, 4, 4))
+    # Old sheet: Uma 20 lessons, 12 used, 8 left; Val 10 h, 2.5 used, 7.5 left; Wes 10 lessons, 3 used
+    # (the answer); Xia "Gold" 10, 3 used, 7 left, in hours (only the "Hours used" header names a unit).
+    units = {p[0]: p[3] for p in sheet(book, "Packages")}
+    assert units == {"LEG-P0001": "lessons", "LEG-P0002": "hours", "LEG-P0003": "lessons", "LEG-P0004": "hours"}
+    for as_of in (dt.date(2025, 4, 4), TODAY):
+        s = state_of(book, as_of)
+        assert packages(s) == {"20 lessons": (20, 12, 8), "10h": (10, Decimal("2.5"), Decimal("7.5")),
+                               "10 lessons": (10, 3, 7), "Gold": (10, 3, 7)}
+        # 8 × 35 + 7.5 × 45 + 7 × 30 + 7 × 40 = 280 + 337.50 + 210 + 280
+        assert queries.liability(s) == Decimal("1107.50")
+    migration = {(m[0], m[1]): m[6] for m in sheet(book, "Migration")}
+    assert ('unit_read: mixed.xlsx!Packages!E4: the header "Hours used" counts hours, but the pack counts lessons; '
+            "the row's own numbers agree in lessons (20 − 12 = 8), so they were read as lessons.") in \
+        migration[("Uma Roe (LEG-S001)", "LEG-P0001 20 lessons")]
+    posts_clean(book)
+
+
 # ----------------------------------------------------------------------- 2. usage keeps its time
 def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     legacy = lc.hours_purchases(tmp_path / "tutoring.xlsx")

@@ -20,6 +20,7 @@ import re
 from dataclasses import replace
 from decimal import Decimal
 
+from xl_ledger.core.numbers import text as num_text
 from xl_ledger.core.parse import ParseError
 from xl_ledger.migrate.mapping import Mapping
 from xl_ledger.migrate.mapping import SheetMapping
@@ -284,7 +285,7 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
                 ctx.unreadable(cells[fld], v, err, f"The purchase was read without its {fld.replace('_', ' ')}; "
                                                    "fix the cell and run the import again.")
                 cells.pop(fld)
-        if held:
+        if held or not _amount_units(ctx, grid, r, cols, raw_headers, pack, vals, list(cells.values())):
             continue
         currency = _row_money(ctx, sm, row, cols, cells, vals)
         note_v = _get(row, cols.get("note"))
@@ -317,6 +318,47 @@ def _read_purchases(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: boo
         else:
             seen[key] = r
     _check_remaining(ctx, grid, sm, rows_read, cols)
+
+
+def _amount_units(ctx: _Ctx, grid: SheetGrid, r: int, cols: dict[str, int], headers: list, pack: Pack, vals: dict,
+                  cells: list[str]) -> bool:
+    """Used / left columns headed in the other unit than the pack's ("Hours used" beside a pack named
+    "20 lessons"). An hour of a lessons pack is a lesson only if lessons last an hour, which the sheet
+    does not say; so the amounts are read in the pack's unit only when the row itself settles it: the
+    cell names the pack's unit ("12 lessons", as a correction would), or bought − used = left holds in
+    the pack's unit (then the header's word is the sheet's label, or a lesson is one hour: both readings
+    give the same numbers). Otherwise the row is held (False)."""
+    row = grid.rows[r]
+    disputed = []
+    for fld in ("used", "remaining"):
+        c = cols.get(fld)
+        if c is None or fld not in vals:
+            continue
+        head = _get(headers, c)
+        unit = unit_of_text(head) if isinstance(head, str) else None
+        if unit is None or unit == pack.unit:
+            continue
+        said = pack_size(row[c]) if isinstance(row[c], str) else None
+        if said is not None and said.unit == pack.unit:
+            continue  # the cell itself says it counts the pack's unit
+        disputed.append((grid.ref(r, c), head.strip(), unit, vals[fld]))
+    if not disputed:
+        return True
+    ref, head, unit, amount = disputed[0]
+    q, u, left = vals.get("quantity", pack.quantity), vals.get("used"), vals.get("remaining")
+    if q is not None and u is not None and left is not None and q - u == left:
+        ctx.findings.append(Finding("unit_read", f'{ref}: the header "{head}" counts {unit}, but the pack counts '
+                                                 f"{pack.unit}; the row's own numbers agree in {pack.unit} ({num_text(q)} − "
+                                                 f"{num_text(u)} = {num_text(left)}), so they were read as {pack.unit}.",
+                                    tuple(d[0] for d in disputed)))
+        return True
+    ctx.hold("unit_unclear", ref, f'the header "{head}" counts {unit}, but the pack counts {pack.unit}, and how many '
+                                  f"{pack.unit} {num_text(amount)} {unit} make depends on how long a lesson was",
+             f"add a correction for {_short(ref)} saying what it means in {pack.unit} (such as "
+             + (f'"{num_text(amount / Decimal("1.5"))} lessons" for {num_text(amount)} hours of 90-minute lessons)'
+                if pack.unit == "lessons" else
+                f'"{num_text(amount * Decimal("1.5"))} hours" for {num_text(amount)} lessons of 90 minutes)'), cells)
+    return False
 
 
 def _row_money(ctx: _Ctx, sm: SheetMapping, row: list, cols: dict[str, int], cells: dict[str, str], vals: dict) -> str | None:
@@ -655,6 +697,8 @@ def _grid_totals(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, cols: dict[str, i
             vals[fld] = read_qty(v, hours)
         except ParseError as err:
             ctx.unreadable(grid.ref(r, cols[fld]), v, err, "It was not used.")
+    if pack is not None and not _amount_units(ctx, grid, r, cols, header, pack, vals, []):
+        return
     if "quantity" in vals:
         cells = {_RECORD_FIELD.get(f, f): grid.ref(r, cols[f]) for f in vals if f in cols}
         if label is not None and "package" in cols:

@@ -98,7 +98,8 @@ class Finding:
     """Something the owner must look at. `kind` is a stable code; `message` is for people.
 
     Kinds: name_variant, unreadable_cell, skipped_total, skipped_row, remaining_mismatch,
-    balance_mismatch, duplicate_row, ambiguous_dates, ignored_sheet, mapping_stale, corrected, and the
+    balance_mismatch, duplicate_row, ambiguous_dates, ignored_sheet, mapping_stale, corrected, unit_read
+    (amounts headed in another unit than the pack's, read in the pack's because the row's numbers agree), and the
     HELD kinds below.
     """
 

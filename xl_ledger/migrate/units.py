@@ -9,7 +9,10 @@ A pack's unit is read from, in this order (the first that says it wins):
 
 A later source that names the *other* unit contradicts the first (a "20 lessons" pack in an
 "Hours bought" column), and so does a name whose size differs from the pack-size cell ("10h" with
-8 bought): both are findings, never silently resolved. Numbers alone (1.5 used, so "probably
+8 bought): both are findings, never silently resolved. The headers of the *amount* columns ("Hours
+used", "Hours left") are not the pack's: they say the unit only when nothing above does. When they
+name the other unit than the pack's own, the amounts are read in the pack's unit only if the row's
+numbers agree in it (bought − used = left), and asked otherwise (extract._amount_units). Numbers alone (1.5 used, so "probably
 hours") are never enough: a pack whose unit nothing names is asked about, not guessed.
 """
 
@@ -136,11 +139,14 @@ def read_pack(quantity: Decimal | None, cell_text: str | None, label: str | None
                 return Pack(None, None, "contradiction",
                             f'the package is named "{label}" ({_n(named)}{" " + unit if unit else ""}), '
                             f"but the row says {_n(quantity)} bought")
+    from_amounts = False
     for text, other in other_units:
         if unit is None:
-            unit, said_by = other, f'the header "{text}"'
-        elif other != unit:
+            unit, said_by, from_amounts = other, f'the header "{text}"', True
+        elif other != unit and from_amounts:
             return Pack(None, None, "unit_unclear", f'{said_by} counts in {unit}, but the header "{text}" in {other}')
+        # else the pack's own header, cell or name said its unit: an amount column headed in the other
+        # unit ("Hours used" beside "20 lessons") is settled by the row's own numbers (extract._amount_units)
     if unit is None:
         unit = fallback
     if unit is None:
