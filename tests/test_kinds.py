@@ -38,3 +38,22 @@ def test_a_checkpoint_may_hold_a_status():
     body = [("PK-1", PackageStatus.EXPIRED, AllocationState.OWED, SessionStatus.NO_SHOW)]
     assert checkpoint.unpack(checkpoint.pack(body)) == body
     assert pickle.loads(pickle.dumps(PackageStatus.ACTIVE)) is PackageStatus.ACTIVE
+
+
+def test_alerts_list_the_posts_own_rows_first_then_the_engines_in_the_enums_order():
+    """Rejected rows, typed-over cells and notices (added by the post) before owed, expiring and low balance."""
+    from xl_ledger.book import render
+    from xl_ledger.core.kinds import AlertKind
+    from types import SimpleNamespace
+
+    from xl_ledger.core.state import Alert
+
+    state = SimpleNamespace(alerts=[Alert(AlertKind.LOW_BALANCE, "S1", "PK-1", "Balances S1", "low"),
+                                    Alert(AlertKind.OWED, "S2", None, "Sessions L-1", "owed"),
+                                    Alert(AlertKind.EXPIRING, "S1", "PK-1", "Packages PK-1", "expiring")])
+    extra = [("notice", None, None, "Sessions", "deleted", None, None),
+             ("rejected", None, None, "Actions!A2", "bad", None, None),
+             ("drift", None, None, "Packages!C2", "typed", None, None)]
+    kinds = [row[0] for row in render.alerts(state, extra)]
+    assert kinds == ["notice", "rejected", "drift", "owed", "expiring", "low_balance"]  # the post's rows as given
+    assert [k.value for k in AlertKind] == ["rejected", "drift", "notice", "owed", "expiring", "low_balance"]

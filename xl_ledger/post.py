@@ -45,6 +45,7 @@ from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
 from xl_ledger.core.errors import one_line
 from xl_ledger.core.journal import Journal
+from xl_ledger.core.kinds import AlertKind
 from xl_ledger.core.scope import Scopes
 from xl_ledger.core.state import State
 from xl_ledger.today import local_today  # noqa: F401  (callers say post.local_today)
@@ -178,7 +179,7 @@ class Posting:
         for p in problems:
             sheet = self.sheets[p.source.sheet]
             notice = isinstance(p, Notice)
-            self.alerts.append(_alert(sheet, p, "notice" if notice else "rejected"))
+            self.alerts.append(_alert(sheet, p, AlertKind.NOTICE if notice else AlertKind.REJECTED))
             (self.result.notices if notice else self.result.rejected).append(f"{_where(sheet, p)}: {one_line(p)}")
 
 
@@ -329,7 +330,7 @@ def _where(sheet: SheetData, p: Problem) -> str:
     return sheet.where(p.source.row, column)
 
 
-def _alert(sheet: SheetData, p: Problem, kind: str = "rejected") -> tuple:
+def _alert(sheet: SheetData, p: Problem, kind: AlertKind = AlertKind.REJECTED) -> tuple:
     value = None if p.value is None else str(p.value)[:60]
     return (kind, None, None, _where(sheet, p), one_line(p), value, None)
 
@@ -483,7 +484,7 @@ def find_drift(log: OpenLog, body: dict[str, list[tuple]]) -> list[tuple]:
                 if expected is not None and _same(values[i], now):
                     continue
                 where = f"{log.name}!{name}!{schema.col_letter(i + 1)}{excel_row}"
-                out.append(("drift", values[0] if name == "Balances" else None,
+                out.append((AlertKind.DRIFT, values[0] if name == "Balances" else None,
                             values[0] if name == "Packages" else None, where,
                             f"{headers[i]} was typed over; the ledger recomputes it from the Log. To change it, "
                             "post an adjust action with a reason code.", _show(values[i]), _show(now)))

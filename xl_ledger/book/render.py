@@ -20,6 +20,7 @@ from xl_ledger.core import finance
 from xl_ledger.core import queries
 from xl_ledger.core.balances import index as balances_index
 from xl_ledger.core.dashboard import lines as dashboard_lines
+from xl_ledger.core.kinds import AlertKind
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.numbers import qty
@@ -128,7 +129,7 @@ def allocations(state: State) -> list[tuple]:
 
 def alerts(state: State, extra: list[tuple] = ()) -> list[tuple]:
     """Engine alerts, then the rows the Post cycle adds (rejected rows, drift, notices)."""
-    order = {"rejected": 0, "drift": 1, "notice": 2, "owed": 3, "expiring": 4, "low_balance": 5}
+    order = {kind: i for i, kind in enumerate(AlertKind)}  # the enum lists them in the sheet's order
     rows = [(a.kind, a.student_id, a.package_id, a.where, a.message, None, None) for a in state.alerts]
     rows.sort(key=lambda r: (order.get(r[0], 9), r[1] or "", r[2] or "", r[3]))
     return list(extra) + rows

@@ -42,11 +42,16 @@ from typing import Optional
 
 from xl_ledger.core import events as E
 from xl_ledger.core import periods
+from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import EventKind
+from xl_ledger.core.kinds import LotKind
+from xl_ledger.core.kinds import RECEIVED
 from xl_ledger.core.numbers import ZERO
 from xl_ledger.core.numbers import money
 from xl_ledger.core.state import Package
 from xl_ledger.core.state import State
 
+_DRAWN = frozenset({AllocationState.USED, AllocationState.NEGATIVE})  # credit a session took from a lot
 AGEING = ("expiring_next_month", "expiring_in_2_3_months", "expiring_later", "no_expiry")
 
 
@@ -144,16 +149,16 @@ class _Timeline:
         adjusts = iter(log.adjusts)
         changes: list[tuple] = []  # (date, quantity delta)
         price_changes: list[tuple] = []  # (date, price delta, paid-quantity delta) after the sale
-        transfer_qty = sum((lot.quantity for lot in pkg.lots if lot.kind == "transfer_in"), ZERO)
+        transfer_qty = sum((lot.quantity for lot in pkg.lots if lot.kind == LotKind.TRANSFER_IN), ZERO)
         own_price = pkg.price
         for lot in pkg.lots:
-            if lot.kind == "top_up":
+            if lot.kind == LotKind.TOP_UP:
                 d, amount, q = next(top_ups, (pkg.purchased_on, ZERO, lot.quantity))
                 price_changes.append((d, amount, lot.quantity))
                 own_price -= amount
-            elif lot.kind == "adjust":
+            elif lot.kind == LotKind.ADJUST:
                 d = next(adjusts, (pkg.purchased_on, lot.quantity))[0]
-            elif lot.kind in ("transfer_in", "rollover_in"):
+            elif lot.kind in RECEIVED:
                 d = lot.start or pkg.purchased_on
             else:
                 d = pkg.purchased_on
@@ -164,7 +169,7 @@ class _Timeline:
         if transfer_qty:
             value_in = own_price - (log.sale[1] if log.sale else ZERO)
             for lot in pkg.lots:
-                if lot.kind == "transfer_in":
+                if lot.kind == LotKind.TRANSFER_IN:
                     price_changes.append((grant[lot.lot_id], value_in * lot.quantity / transfer_qty, lot.quantity))
         self.grant = grant
         self.changes = changes
@@ -242,12 +247,12 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
     # A lesson is delivered on its date, or when the credit that pays it is added: a pack bought later that
     # pays an earlier owed lesson delivers it when bought.
     for a in state.allocations:
-        if a.state in ("used", "negative") and a.package_id in timelines:
+        if a.state in _DRAWN and a.package_id in timelines:
             tl = timelines[a.package_id]
             when = max(a.date, tl.grant.get(a.lot_id, a.date)) if a.lot_id else a.date
             deltas[a.package_id].append((when, -a.quantity))
             used[a.package_id].append((when, a.quantity))
-            if a.state == "used":
+            if a.state == AllocationState.USED:
                 at(when)["sessions"].add(a.session_id)
     for pid, tl in timelines.items():
         pkg = tl.pkg
@@ -255,13 +260,13 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
             deltas[pid].append((d, -q))
             value = q * tl.unit_value(d)
             line = at(d)
-            if kind == "refund":
+            if kind == EventKind.REFUND:
                 line["refunds"] += value
                 line["refunds_paid"] += cash
-            elif kind == "chargeback":
+            elif kind == EventKind.CHARGEBACK:
                 line["chargebacks"] += value
                 line["chargebacks_paid"] += cash
-            elif kind == "adjust":
+            elif kind == EventKind.ADJUST:
                 line["adjustments"] -= value
         for d, amount in (by_pkg.get(pid) or _Money()).adjusts:
             at(d)["adjustments"] += amount * tl.unit_value(d)

@@ -54,10 +54,14 @@ class LotKind(StrEnum):
 
 
 class AlertKind(StrEnum):
-    LOW_BALANCE = "low_balance"
-    EXPIRING = "expiring"
-    OWED = "owed"
+    """The Alerts sheet's kind column, in the order the sheet lists them (post.py adds the first three)."""
+
+    REJECTED = "rejected"  # an input row the post refused, in its own row too
+    DRIFT = "drift"  # a cell typed over in an engine sheet
     NOTICE = "notice"
+    OWED = "owed"
+    EXPIRING = "expiring"
+    LOW_BALANCE = "low_balance"
 
 
 class Role(StrEnum):
