@@ -310,3 +310,22 @@ def test_staff_may_not_import(tmp_path):
     assert book.read_bytes() == before
 
 
+
+
+def test_an_operator_not_on_staff_gets_posts_message_and_exit_6(tmp_path):
+    """The import reads the input sheets with Post's stage 2, so it refuses as Post does (exit 6)."""
+    from argparse import Namespace
+
+    from xl_ledger.book.store import Change
+    from xl_ledger.migrate import command
+
+    book = studio(tmp_path)
+    FileStore(book).commit(Change(0, chain.GENESIS, cells={"Staff": {(2, "user"): "maria", (2, "role"): "owner"}}))
+    before = book.read_bytes()
+    err = io.StringIO()
+    args = Namespace(legacy=lf.log_xlsx(tmp_path / "log.xlsx"), studio=book, operator="mallory", mapping=None,
+                     day_first=None, dry_run=False, key_file=None)
+    assert command.run(args, out=io.StringIO(), err=err) == command.NOT_ALLOWED
+    assert "'mallory' is not on the Staff sheet, so cannot import. Add the user with a role (owner, admin or " \
+           "staff), or import with --as USER. Nothing was imported." in err.getvalue()
+    assert book.read_bytes() == before

@@ -75,3 +75,48 @@ def test_post_on_a_terminal_shows_its_steps_and_piped_stays_quiet(tmp_path):
     assert proc.returncode == 0, seen
     assert b"xl-ledger: " in seen and seen.endswith(b"\r\x1b[2K")  # steps shown, the line cleared at the end
     assert b"Posted studio.xlsm" in out  # the result still on stdout
+
+
+def on_a_terminal(*args: str) -> tuple[int, bytes, bytes]:
+    """`xl-ledger ARGS` with stderr on a pseudo-terminal and the progress threshold at zero:
+    (exit code, what the terminal saw, stdout)."""
+    main, child = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XL_LEDGER_PROGRESS_AFTER": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "xl_ledger.cli", *args], stdout=subprocess.PIPE, stderr=child,
+                            env=env)
+    os.close(child)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(main)
+    return proc.returncode, seen, out
+
+
+def test_import_and_demo_on_a_terminal_show_their_steps_and_piped_stay_quiet(tmp_path):
+    import legacy_fixtures
+
+    legacy = legacy_fixtures.log_xlsx(tmp_path / "log.xlsx")
+    piped = cli("import", str(legacy), "--into", str(studio(tmp_path, "piped.xlsm")), "--as", "owner")
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    code, seen, out = on_a_terminal("import", str(legacy), "--into", str(studio(tmp_path)), "--as", "owner")
+    assert code == 0, seen
+    assert b"xl-ledger: reading log.xlsx" in seen and b"xl-ledger: saving the workbook" in seen, seen
+    assert seen.endswith(b"\r\x1b[2K") and b"Mapping:" in out  # the report still on stdout
+
+    piped = cli("demo", str(tmp_path / "demo-piped.xlsm"), "--today", "2026-03-10")
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    code, seen, out = on_a_terminal("demo", str(tmp_path / "demo.xlsm"), "--today", "2026-03-10")
+    assert code == 0, seen
+    # Each of the demo's three posts names itself and its stage.
+    assert b"xl-ledger: post 1 of 3 (" in seen and b"xl-ledger: post 3 of 3 (" in seen, seen
+    assert seen.endswith(b"\r\x1b[2K")

@@ -89,13 +89,10 @@ def clock(args) -> tuple[dt.datetime, Optional[dt.date]]:
 @contextlib.contextmanager
 def shown_progress():
     """A long command's steps on stderr, on a terminal only and after 2 s (xl_ledger/progress.py)."""
-    from xl_ledger.progress import Progress
+    from xl_ledger.progress import shown
 
-    progress = Progress()
-    try:
+    with shown() as progress:
         yield progress
-    finally:
-        progress.done()
 
 
 def open_store(path: str, args=None):
@@ -161,7 +158,8 @@ def cmd_demo(args) -> int:
     # tomorrow's, or a `recompute` right after it would rewrite every sheet as of another day).
     today = parse_day(args.today, "--today") if args.today else post.local_today(now_utc(), demo.SETTINGS["timezone"])
     target = Path(args.path)
-    summary = demo.build(target, today=today, seed=args.seed)
+    with shown_progress() as progress:
+        summary = demo.build(target, today=today, seed=args.seed, progress=progress)
     print(summary)
     return OK
 

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
+from typing import Optional
 
 from xl_ledger import newbook
 from xl_ledger import post
 from xl_ledger.book.filestore import FileStore
 from xl_ledger.book.store import Change
 from xl_ledger.core import queries
+from xl_ledger.progress import prefixed
 
 DEFAULT_TODAY = dt.date(2026, 3, 31)
 OPERATOR = "owner"
@@ -181,9 +184,14 @@ def _cells(headers: list[str], rows: dict[int, dict]) -> dict[tuple[int, str], o
     return {(r, k): v for r, row in rows.items() for k, v in row.items() if k in headers and v is not None}
 
 
-def build(path: Path, *, today: dt.date = DEFAULT_TODAY, seed: int = 7) -> str:
-    """Create the demo workbook at `path`, post it in three steps (month by month), and return a printable summary."""
+def build(path: Path, *, today: dt.date = DEFAULT_TODAY, seed: int = 7,
+          progress: Optional[Callable[[str], None]] = None) -> str:
+    """Create the demo workbook at `path`, post it in three steps (month by month), and return a printable summary.
+    `progress`, if given, is told each step (the CLI shows it on a terminal)."""
+    say = progress or (lambda _what: None)
+    say("planning the demo studio")
     plan = _plan(today, seed)
+    say("writing the template and the studio's inputs")
     newbook.create(Path(path))
     store = FileStore(path)
     from xl_ledger.book import schema
@@ -224,7 +232,8 @@ def build(path: Path, *, today: dt.date = DEFAULT_TODAY, seed: int = 7) -> str:
             action_row += 1
         write("Actions", new)
         now = dt.datetime.combine(day, dt.time(18), dt.timezone.utc)
-        result = post.post(store, now=now, operator=OPERATOR, today=day)
+        result = post.post(store, now=now, operator=OPERATOR, today=day,
+                           progress=prefixed(say, f"post {step + 1} of {len(steps)} ({day}): "))
         results.append(result)
         lines.append(f"  post {step + 1} ({day}): {result.summary()}")
     state = results[-1].state

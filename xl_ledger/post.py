@@ -135,8 +135,9 @@ class Posting:
     """What the stages of one post share: the open Log, the clock and operator, the input sheets as read,
     the Log rows appended so far, and the alerts and result lines recorded so far."""
 
-    def __init__(self, log: OpenLog, *, now: dt.datetime, operator: str, key: Optional[bytes]):
+    def __init__(self, log: OpenLog, *, now: dt.datetime, operator: str, key: Optional[bytes], doing: str = "post"):
         self.log, self.now, self.operator, self.key = log, now, operator, key
+        self.doing = doing  # what the operator is doing, as messages say it ("post", "import")
         self.journal = Journal(log.entries())
         self.scopes = Scopes(self.journal.entries)
         self.sheets: dict[str, SheetData] = {}
@@ -200,8 +201,8 @@ def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date
     staff, more = inputs.read_staff(p.sheets["Staff"].records())
     role = "owner" if not staff else staff.get(p.operator.lower())
     if role is None:
-        raise NotAllowed(f"{p.log.name}!Staff: {p.operator!r} is not on the Staff sheet, so cannot post. "
-                         "Add the user with a role (owner, admin or staff), or post with --as USER.")
+        raise NotAllowed(f"{p.log.name}!Staff: {p.operator!r} is not on the Staff sheet, so cannot {p.doing}. "
+                         f"Add the user with a role (owner, admin or staff), or {p.doing} with --as USER.")
     p.role = role
     p.reasons = inputs.read_reasons(p.sheets["Reasons"].records())
     return [], problems + more

@@ -8,9 +8,12 @@ passes mid-step, and `done()` clears the line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from typing import Callable
+from typing import Iterator
 from typing import Optional
 from typing import TextIO
 
@@ -55,3 +58,18 @@ class Progress:
                 self.stream.flush()
             self.shown = False
             self.on = False
+
+
+@contextlib.contextmanager
+def shown() -> Iterator[Progress]:
+    """A Progress for one command, its line cleared however the command ends (an error included)."""
+    progress = Progress()
+    try:
+        yield progress
+    finally:
+        progress.done()
+
+
+def prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    """`say`, with each step named inside a larger one ("post 2 of 3: applying Actions")."""
+    return lambda what: say(f"{prefix}{what}")

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     from xl_ledger.migrate.importer import ImportRefused
     from xl_ledger.migrate.importer import import_legacy
     from xl_ledger.migrate.sources import LegacyFileError
+    from xl_ledger.post import NotAllowed
+    from xl_ledger.progress import shown as progress_shown
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -66,8 +68,10 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
         return BROKEN
     try:
         key = args.key_file.read_bytes().rstrip(b"\r\n") if getattr(args, "key_file", None) else None
-        report = import_legacy(args.legacy, args.studio, operator=operator, now=dt.datetime.now(dt.timezone.utc),
-                               mapping_path=args.mapping, day_first=args.day_first, dry_run=args.dry_run, key=key)
+        with progress_shown() as progress:
+            report = import_legacy(args.legacy, args.studio, operator=operator, now=dt.datetime.now(dt.timezone.utc),
+                                   mapping_path=args.mapping, day_first=args.day_first, dry_run=args.dry_run, key=key,
+                                   progress=progress)
     except LegacyFileError as e:
         print(shown(f"xl-ledger import: {e} Nothing was imported; {args.studio.name} is unchanged.", keep_newlines=True), file=err)
         is_mapping = args.mapping is not None and Path(e.path) == Path(args.mapping)
@@ -75,6 +79,9 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
     except ImportRefused as e:
         print(shown(f"xl-ledger import: {e}", keep_newlines=True), file=err)
         return _REFUSED[e.reason]
+    except NotAllowed as e:  # not on the Staff sheet: Post's own message
+        print(shown(f"xl-ledger import: {e} Nothing was imported.", keep_newlines=True), file=err)
+        return NOT_ALLOWED
     except (BrokenChainError, ShortLogError) as e:
         print(f"xl-ledger import: {e}", file=err)
         return TAMPERED

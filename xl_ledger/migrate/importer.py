@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 from typing import Optional
 
 from xl_ledger.book import anchors
@@ -40,7 +41,7 @@ from xl_ledger.book.store import cell_value
 from xl_ledger.core import commands
 from xl_ledger.core import events as E
 from xl_ledger.core import inputs
-from xl_ledger.core.journal import Journal
+from xl_ledger.core.kinds import Role
 from xl_ledger.core.state import Alert
 from xl_ledger.migrate import reconcile
 from xl_ledger.migrate.mapping import load_mapping
@@ -54,8 +55,9 @@ from xl_ledger.migrate.reader import read_legacy
 from xl_ledger.migrate.sources import DEFAULT_LIMITS
 from xl_ledger.migrate.sources import Limits
 from xl_ledger.migrate.sources import no_gc
+from xl_ledger.post import Posting
+from xl_ledger.post import read_inputs
 from xl_ledger.post import render_sheets
-from xl_ledger.post import local_today
 
 
 class ImportRefused(Exception):
@@ -125,12 +127,12 @@ def _show(x) -> str:
 def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | Store, *,
                   operator: str, now: dt.datetime, mapping_path: str | os.PathLike | None = None,
                   day_first: bool | None = None, dry_run: bool = False, key: bytes | None = None,
-                  limits: Limits = DEFAULT_LIMITS) -> ImportReport:
+                  limits: Limits = DEFAULT_LIMITS, progress: Callable[[str], None] | None = None) -> ImportReport:
     """Import `legacy_path` into `studio` (a workbook path, or any Store such as the live-Excel one).
 
     Raises LegacyFileError (the legacy file is unreadable or hostile), ImportRefused (the studio
     cannot take it), or the store's StoreError (locked, damaged, changed meanwhile). On any error
-    nothing is written anywhere.
+    nothing is written anywhere. `progress`, if given, is told each step (the CLI shows it on a terminal).
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (the clock is passed in)")
@@ -138,13 +140,15 @@ def import_legacy(legacy_path: str | os.PathLike, studio: str | os.PathLike | St
     # collections would re-walk all of them again and again (measured: a third of a 50k-row import).
     with no_gc():
         return _import(legacy_path, studio, operator=operator, now=now, mapping_path=mapping_path,
-                       day_first=day_first, dry_run=dry_run, key=key, limits=limits)
+                       day_first=day_first, dry_run=dry_run, key=key, limits=limits,
+                       say=progress or (lambda _what: None))
 
 
 def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_path, day_first, dry_run: bool,
-            key: bytes | None, limits: Limits) -> ImportReport:
+            key: bytes | None, limits: Limits, say: Callable[[str], None]) -> ImportReport:
     legacy = Path(legacy_path)
     clock = _Clock()
+    say(f"reading {legacy.name}")
     # 1. the legacy file, before anything else: a refusal here has touched nothing.
     mapping = load_mapping(mapping_path) if mapping_path is not None else None
     saved = mapping_path_for(legacy)
@@ -159,24 +163,26 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
 
     # 2. the studio: its Log opened as Post opens it (stage 1; a broken chain is the store's BrokenChainError).
     store: Store = FileStore(studio) if isinstance(studio, (str, os.PathLike)) else studio
+    say("reading and verifying the Log")
     log = store.open_log(key)
     anchors.check_open(log, key)  # a Log cut short is refused here too (exit 1)
-    journal = Journal(log.entries())
+    # Post's stage 2 reads the input sheets and checks their columns (a deleted or renamed one stops the
+    # import, exit 4) and the operator (not on Staff: post.NotAllowed, exit 6), with Post's messages.
+    p = Posting(log, now=now, operator=operator, key=key, doing="import")
+    journal = p.journal
     _refuse_second_import(store.name, legacy.name, journal.entries)
-    sheets = {n: log.read_sheet(n) for n in ("Settings", "Staff", "Products", "Students", "Sessions")}
-    for sheet in sheets.values():
-        check_columns(sheet)  # as Post: a deleted or renamed column stops the import (exit 4), nothing written
-    settings, problems = inputs.read_settings(sheets["Settings"].records())
-    today = local_today(now, settings.timezone)
-    staff, _ = inputs.read_staff(sheets["Staff"].records())
-    if staff and staff.get(operator.lower()) not in ("owner", "admin"):
-        raise ImportRefused(f"{store.name}!Staff: {operator!r} is {staff.get(operator.lower(), 'not on the Staff sheet')}; "
-                            "an import adds sales and corrections, so it needs the owner or an admin. "
-                            "Nothing was imported.", "not_allowed")
+    read_inputs(p, as_of=None, today=None)
+    sheets = {**p.sheets, "Sessions": log.read_sheet("Sessions")}
+    check_columns(sheets["Sessions"])
+    settings, today = p.settings, p.today
+    if p.role not in (Role.OWNER, Role.ADMIN):
+        raise ImportRefused(f"{store.name}!Staff: {operator!r} is {p.role}; an import adds sales and corrections, "
+                            "so it needs the owner or an admin. Nothing was imported.", "not_allowed")
     before = journal.fold(today)
     clock.lap("studio")
 
     # 3. the plan.
+    say("planning the import")
     taken = set(before.students) | set(before.sessions) | set(before.products)
     taken |= {e.event.package_id for e in journal.entries if e.event.package_id}
     taken |= {getattr(e.event, "to_package_id", "") for e in journal.entries} - {""}
@@ -208,8 +214,10 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     sources.extend(plan.sources)
     _session_cells(plan, sheets["Sessions"], cells)
     clock.lap("plan")
+    say(f"sealing {len(events):,} Log rows")
     new_rows = journal.append(events, operator=operator, recorded_at=now, sources=sources, key=key)
     clock.lap("append")
+    say("recomputing balances")
     state = journal.fold(today)
     clock.lap("fold")
     # The old sheet's figures are compared as of its own last date (a legacy pack may expire later).
@@ -228,6 +236,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
         return report
 
     # 5. one commit; 6. then the files beside.
+    say("saving the workbook")
     log.commit(Change(log.head[0], log.head[1], log_rows=tuple(new_rows), sheets=body, cells=cells))  # stage 9
     clock.lap("commit")
     # The import is committed; a file beside that cannot be written is a warning, not a failure.
