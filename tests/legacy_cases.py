@@ -228,7 +228,7 @@ def undated_rows(path: Path) -> Path:
       Fay Lund   "10h pack"  2025-02-03  10  4    6    2025-03-10    $400
       Gil Ortiz  "10h pack"  (blank)     10  2.5  7.5  "12 Mar 2025" $400   <- when was it bought?
     and a Total row. Sheet "Hana Kim" (a running balance under "Student: Hana Kim"):
-      Date | Description | In | Out | Balance
+      Date | Description | In | Out | Lessons left
       (blank)     "Brought forward"          5     <- carried in: holds from the sheet's first date
       2025-03-03  Lesson               1     4
       (blank)     Lesson               1     3     <- which day? asked
@@ -252,7 +252,7 @@ def undated_rows(path: Path) -> Path:
     ws.write_formula(4, 7, "=SUM(H3:H4)", f["usd"], 800)
     hk = wb.add_worksheet("Hana Kim")
     hk.write(0, 0, "Student: Hana Kim")
-    for c, h in enumerate(["Date", "Description", "In", "Out", "Balance"]):
+    for c, h in enumerate(["Date", "Description", "In", "Out", "Lessons left"]):
         hk.write(2, c, h, f["bold"])
     lines = [(None, "Brought forward", None, None, 5), (D(2025, 3, 3), "Lesson", None, 1, 4),
              (None, "Lesson", None, 1, 3), (D(2025, 3, 17), "Lesson", None, 1, 2)]
@@ -295,5 +295,23 @@ def hours_headers_lesson_packs(path: Path) -> Path:
                 _cell(ws, 3 + i, c, v, f)
     ws.write(7, 0, "Total")
     ws.write_formula(7, 6, "=SUM(G4:G7)", f["usd"], 1850)
+    wb.close()
+    return path
+
+
+def grid_numbers_only(path: Path) -> Path:
+    """An attendance grid whose marks are bare numbers (1, 1.5) and whose title, headers and cells name
+    no unit: "Attendance – spring 2025" (merged), header row 2: Student | 3 Mar 2025 | 10 Mar | 17 Mar | Left.
+      Ria Sol   1   1.5   1   Left 6.5       (legacy date 2025-03-17)
+    1.5 looks like hours, but could be a lesson and a half: the importer asks.
+    """
+    wb, f = _wb(path)
+    ws = wb.add_worksheet("Spring")
+    ws.merge_range("A1:E1", "Attendance – spring 2025", f["title"])
+    ws.write(1, 0, "Student", f["bold"])
+    for i, d in enumerate((3, 10, 17)):
+        ws.write_datetime(1, 1 + i, D(2025, 3, d), f["date"])
+    ws.write(1, 4, "Left", f["bold"])
+    ws.write_row(2, 0, ["Ria Sol", 1, 1.5, 1, 6.5])
     wb.close()
     return path

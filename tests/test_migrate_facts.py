@@ -236,6 +236,21 @@ def test_a_product_that_names_lessons_in_an_hours_headed_sheet_is_lessons_when_t
     posts_clean(book)
 
 
+def test_a_sheet_whose_unit_only_numbers_suggest_is_asked(tmp_path):
+    legacy = lc.grid_numbers_only(tmp_path / "spring.xlsx")
+    book = studio(tmp_path)
+    report = import_legacy(legacy, book, operator="owner", now=NOW, dry_run=True)
+    assert [r[6].split(". The sheet is held")[0] for r in report.rows if r[6].startswith("unit_unclear")] == [
+        'unit_unclear: spring.xlsx!Spring!A2: nothing in sheet "Spring" says whether it counts hours or lessons (not '
+        "the pack column's header, the title, the pack cells or the marks; numbers like 1.5 are not a reason)"]
+    lf.answer(legacy, {}, Spring={"unit": "hours"})
+    report = import_legacy(legacy, book, operator="owner", now=NOW)
+    # Old sheet: 1 + 1.5 + 1 = 3.5 hours attended, 6.5 left -> an opening of 10 hours before the first lesson.
+    assert (report.held, report.disagreements) == (0, 0)
+    for as_of in (dt.date(2025, 3, 17), TODAY):
+        assert packages(state_of(book, as_of)) == {"Legacy opening balance (hours)": (10, Decimal("3.5"), Decimal("6.5"))}
+
+
 # ----------------------------------------------------------------------- 2. usage keeps its time
 def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     legacy = lc.hours_purchases(tmp_path / "tutoring.xlsx")

@@ -80,9 +80,18 @@ def test_purchases_findings(purchases):
 
 
 def test_running_balance(tmp_path):
-    res = read_legacy(lf.balance_xlsx(tmp_path / "balance.xlsx"), save=False)
+    legacy = lf.balance_xlsx(tmp_path / "balance.xlsx")
+    res = read_legacy(legacy, save=False)
     ana_map, ben_map = res.mapping.for_sheet("Ana Lopez"), res.mapping.for_sheet("Ben")
-    assert (ana_map.layout, ana_map.header_row, ana_map.student, ana_map.unit) == ("running_balance", 4, "Ana Lopez", "lessons")
+    # Ana's sheet says "Bought", "Used", "Balance" and "Bought 10-pack": nothing names the unit, and
+    # whole numbers are no reason for lessons. The sheet is held until the mapping says it.
+    assert (ana_map.layout, ana_map.header_row, ana_map.student, ana_map.unit) == ("running_balance", 4, "Ana Lopez", None)
+    assert [(f.kind, f.cells) for f in res.held()] == [("unit_unclear", ("balance.xlsx!Ana Lopez!A4",))]
+    assert not [x for x in res.balance_lines if x.student == "Ana Lopez"]
+    lf.answer(legacy, {}, **{"Ana Lopez": {"unit": "lessons"}})
+    res = read_legacy(legacy)
+    ana_map = res.mapping.for_sheet("Ana Lopez")
+    assert (ana_map.unit, res.held()) == ("lessons", [])
     assert (ben_map.layout, ben_map.header_row, ben_map.student, ben_map.unit) == ("running_balance", 2, "Ben", "hours")
     ana = [(x.date, x.delta, x.stated_balance, x.kind, x.note) for x in res.balance_lines if x.student == "Ana Lopez"]
     assert ana == [

@@ -83,9 +83,9 @@ class _Ctx:
                                                             "(or add a correction to the mapping file) if it is wrong.",
                                          (had[1], ref)))
 
-    def hold(self, kind: str, ref: str, what: str, answer: str, cells) -> None:
+    def hold(self, kind: str, ref: str, what: str, answer: str, cells, held: str = "row") -> None:
         """A fact the importer cannot know: the row is held (not read) and the import waits for an answer."""
-        self.findings.append(Finding(kind, f"{ref}: {what}. The row is held: nothing from this file is imported until "
+        self.findings.append(Finding(kind, f"{ref}: {what}. The {held} is held: nothing from this file is imported until "
                                            f"it is answered; {answer}.", tuple(dict.fromkeys([ref, *cells]))))
 
     def unreadable(self, ref: str, value: object, err: Exception, what_next: str) -> None:
@@ -457,6 +457,8 @@ _PURCHASE_RE = re.compile(r"bought|purchase|package|pack\b|top.?up|paid|renew", 
 
 
 def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    if _no_unit(ctx, grid, sm, "not the headers, the amounts or the descriptions"):
+        return
     cols = _cols(sm)
     hours = sm.unit == "hours"
     header_texts = [norm_header(v) if isinstance(v, str) else "" for v in grid.rows[sm.header_row - 1]]
@@ -575,7 +577,20 @@ def _read_balance(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool)
 # attendance grid
 
 
+def _no_unit(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, what: str) -> bool:
+    """A sheet whose amounts nothing names the unit of: held, one finding at its header row."""
+    if sm.unit is not None:
+        return False
+    where = grid.ref(sm.header_row - 1, 0)
+    ctx.hold("unit_unclear", where, f'nothing in sheet "{grid.name}" says whether it counts hours or lessons ({what}; '
+                                    "numbers like 1.5 are not a reason)",
+             f'set "unit" for sheet "{grid.name}" in the mapping file to "hours" or "lessons"', [], held="sheet")
+    return True
+
+
 def _read_grid(ctx: _Ctx, grid: SheetGrid, sm: SheetMapping, day_first: bool) -> None:
+    if _no_unit(ctx, grid, sm, "not the pack column's header, the title, the pack cells or the marks"):
+        return
     cols = _cols(sm)
     hr = sm.header_row - 1
     first, last = (col_index(x) for x in sm.date_columns.split(":"))

@@ -28,6 +28,7 @@ from xl_ledger.migrate.sources import SheetGrid
 from xl_ledger.migrate.sources import col_letter
 from xl_ledger.migrate.values import blank
 from xl_ledger.migrate.values import norm_header
+from xl_ledger.migrate.units import pack_size
 from xl_ledger.migrate.units import unit_of_text
 
 HEADER_SCAN_ROWS = 40
@@ -187,10 +188,14 @@ def detect_sheet(grid: SheetGrid) -> SheetMapping:
                                                    "cell or the package name (set unit here if neither says it)")
     elif layout == "running_balance":
         amount_fields = [f for f in ("in", "out", "change", "balance") if f in fields]
+        # The headers, else what the cells name ("1h30", "90 min", a "10 hour package" line); bare
+        # numbers never (1.5 is not "probably hours"): with nothing named, the import asks.
         m.unit = _unit_from_texts([texts[fields[f]] for f in amount_fields])
         if m.unit is None:
-            m.unit = _unit_from_values(grid, r, [fields[f] for f in amount_fields])
-            m.note = "unit guessed from the amounts, check it; "
+            m.unit = _unit_named(v for f in (*amount_fields, "note") if f in fields
+                                 for v in _column_sample(grid, r, fields[f]))
+        if m.unit is None:
+            m.note = 'no header, amount or description names the unit: set unit to "hours" or "lessons"; '
         if "student" not in fields:
             m.student = _balance_owner(grid, r)
         m.note += "running balance: dates down, + bought, - used"
@@ -267,17 +272,18 @@ def _column_sample(grid: SheetGrid, header_r: int, c: int, n: int = 200) -> list
     return [row[c] for row in grid.rows[header_r + 1: header_r + 1 + n] if c < len(row) and not blank(row[c])]
 
 
-def _unit_from_values(grid: SheetGrid, header_r: int, cols: list[int]) -> str | None:
-    """No unit word in the headers: '1h30' or 1.5 in the amounts says hours; whole numbers, lessons."""
-    values = [v for c in cols for v in _column_sample(grid, header_r, c)]
-    if not values:
-        return None
+def _unit_named(values) -> str | None:
+    """The one unit the cells name: '1h30', '90 min', '1:30' (a time cell or text), '10 hour package',
+    '2 lessons'. None when none names one, or both are named."""
+    named = set()
     for v in values:
-        if isinstance(v, str) and re.search(r"\d\s*(h|hrs?|hours?|min|mins|minutes)\b|\d:\d\d", v.lower()):
-            return "hours"
-        if isinstance(v, float) and not v.is_integer():
-            return "hours"
-    return "lessons"
+        if isinstance(v, dt.time) or (isinstance(v, str) and re.fullmatch(r"\s*\d{1,2}:\d\d\s*", v)):
+            named.add("hours")
+        elif isinstance(v, str):
+            size = pack_size(v)
+            if size is not None and size.unit is not None:
+                named.add(size.unit)
+    return named.pop() if len(named) == 1 else None
 
 
 def _detect_grid(grid: SheetGrid, scan: int) -> SheetMapping | None:
@@ -306,11 +312,18 @@ def _detect_grid(grid: SheetGrid, scan: int) -> SheetMapping | None:
         unit = unit_of_text(pack_head) if isinstance(pack_head, str) else None
         if unit is None:
             unit = "hours" if re.search(r"\b(hours?|hrs?)\b", title) else None
+        # Then what the pack cells and names say ("10 hours"), then the marks: "1h30" names hours; marks
+        # that are only X / ✓ / NS count attendances, so lessons. Bare numbers (1, 1.5) never decide.
+        body = grid.rows[r + 1: r + 201]
         if unit is None:
-            marks = [v for row_ in grid.rows[r + 1: r + 201] for v in row_[first:last + 1]
-                     if isinstance(v, float) or (isinstance(v, str) and re.fullmatch(r"\s*\d+[.,]\d+\s*", v))]
-            fractional = any((float(str(v).replace(",", ".")) % 1) for v in marks)
-            unit = "hours" if fractional else "lessons"
+            unit = _unit_named(row_[fields[f]] for f in ("quantity", "package") if f in fields
+                               for row_ in body if fields[f] < len(row_))
+        if unit is None:
+            marks = [v for row_ in body for v in row_[first:last + 1] if not blank(v)]
+            unit = _unit_named(marks)
+            if unit is None and marks and not any(isinstance(v, (int, float)) or (isinstance(v, str) and
+                                                  re.search(r"\d", v)) for v in marks):
+                unit = "lessons"
         return SheetMapping(
             grid.name, "attendance_grid", header_row=r + 1,
             columns={f: col_letter(c) for f, c in sorted(fields.items(), key=lambda kv: kv[1])},
