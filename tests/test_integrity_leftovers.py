@@ -2,6 +2,7 @@
 
 - a two-digit year is completed by a fixed rule (Excel's), never from the machine's clock;
 - `import` refuses a studio workbook whose input sheet lost or renamed a column, as `post` does;
+- the "as of Log seq N" mark on the Dashboard is one of the anchors of the Log's end;
 """
 
 from __future__ import annotations
@@ -81,3 +82,73 @@ def test_import_into_a_studio_with_a_missing_or_renamed_column_is_exit_4(tmp_pat
     assert "Nothing was written" in out.stderr
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["studio.xlsm", "tracking.xlsx"]
+
+
+# --- the "as of Log seq N" mark ---------------------------------------------------------------------
+def test_the_dashboard_mark_anchors_the_log_when_every_other_record_is_gone(tmp_path):
+    """The last post recorded lessons only (no Actions row names its seq); the Log's last rows are cut in
+    Excel (which drops the zip comment) and the checkpoint is deleted: only the Dashboard's mark is left,
+    and it is enough."""
+    import openpyxl
+    from post_helpers import NOW
+    from post_helpers import cli
+    from post_helpers import type_rows
+
+    from xl_ledger import post
+    from xl_ledger.book.filestore import FileStore
+
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "P10"}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    type_rows(path, "Sessions", {i + 2: {"session_id": f"L{i}", "date": dt.date(2026, 3, 2 + i), "student_id": "S1",
+                                         "status": "attended"} for i in range(3)})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    rows = FileStore(path).read_log()
+    end = rows[-1][0]
+    mark = [r for r in FileStore(path).read_sheet("Dashboard").records() if r[1]["section"] == "log"]
+    assert mark and mark[0][1]["quantity"] == end and f"Sheets as of Log seq {end}, hash {rows[-1][10][:16]}" \
+        in mark[0][1]["item"]
+
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Log"].delete_rows(wb["Log"].max_row - 1, 2)  # the last two lessons
+    wb.save(path)
+    for p in tmp_path.iterdir():
+        if p.name.endswith("xl-ledger-checkpoint"):
+            p.unlink()
+    before = path.read_bytes()
+    where = f"studio.xlsm!Dashboard!D{mark[0][0]}"
+    for command in (("post", str(path), "--today", "2026-03-10"), ("verify", str(path)),
+                    ("recompute", str(path), "--today", "2026-03-10")):
+        out = cli(*command)
+        assert out.returncode == 1, (command, out.stdout, out.stderr)
+        assert f"studio.xlsm!Log ends at seq {end - 2}, but {where}" in out.stderr, out.stderr
+        assert f"Log rows seq {end - 1}–{end} are missing" in out.stderr, out.stderr
+        assert path.read_bytes() == before
+
+
+def test_a_mark_at_the_end_with_another_hash_means_the_log_was_rewritten(tmp_path):
+    from post_helpers import NOW
+    from post_helpers import cli
+    from post_helpers import type_rows
+
+    from xl_ledger import post
+    from xl_ledger.book.filestore import FileStore
+    from xl_ledger.book import anchors
+
+    path = studio(tmp_path)
+    type_rows(path, "Sessions", {2: {"session_id": "L1", "date": dt.date(2026, 3, 2), "student_id": "S1",
+                                     "status": "scheduled"}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    sheet = FileStore(path).read_sheet("Dashboard")
+    (mark,) = anchors.of_dashboard(sheet)
+    head = FileStore(path).head()
+    assert (mark.seq, mark.hash) == (head[0], head[1][:16])
+    row = mark.what.split("Dashboard!D")[1].split(" ")[0]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, keep_vba=True)  # typed over in Excel
+    wb["Dashboard"][f"B{row}"] = "Sheets as of Log seq 9, hash 0123456789abcdef…"
+    wb.save(path)
+    out = cli("verify", str(path))
+    assert out.returncode == 1 and "records hash 0123456789ab for that row" in out.stderr, out.stderr

@@ -8,6 +8,9 @@ it. But the workbook and its surroundings record the end in several places, each
 - the zip comment of the workbook (the Log's append state: seq and hash), while no other program has
   saved the file;
 - the Actions sheet: an applied row's `log_seq` names a Log row that must exist;
+- the "as of Log seq N" mark every post and recompute writes on the Dashboard (its `log` line: the seq,
+  and the first 16 hex digits of that row's hash), which survives a save in Excel (that drops the zip
+  comment), a deleted checkpoint and a post of lessons only (no Actions row);
 - a receipt kept outside the file (`post` prints one; `verify --expect SEQ:HASH` checks it).
 
 A Log shorter than any of them is refused (exit 1) with the missing range and what recorded it, before
@@ -19,6 +22,7 @@ chain.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,17 +93,40 @@ def of_actions(sheet: SheetData) -> list[Anchor]:
     return [Anchor(f"{sheet.where(best[0], 'log_seq')} (an applied action's log_seq)", best[1])]
 
 
+_MARK_HASH = re.compile(r"hash ([0-9a-f]{8,64})")
+
+
+def of_dashboard(sheet: SheetData) -> list[Anchor]:
+    """The Dashboard's "as of Log seq N" mark (core/dashboard.py writes it; section `log`, the seq in
+    `quantity`, the hash in `item`): the Log the sheets were computed from reached seq N."""
+    if "section" not in sheet.headers or "quantity" not in sheet.headers:
+        return []
+    for row, raw in sheet.records():
+        if str(raw.get("section") or "").strip() != "log":
+            continue
+        try:
+            seq = int(float(raw.get("quantity")))
+        except (TypeError, ValueError, OverflowError):
+            return []
+        m = _MARK_HASH.search(str(raw.get("item") or ""))
+        return [Anchor(f'{sheet.where(row, "quantity")} (the Dashboard\'s "as of Log seq" mark)', seq,
+                       m.group(1) if m else None)]
+    return []
+
+
 def of_store(log, key: Optional[bytes]) -> list[Anchor]:
-    """Every anchor an opened Log's store has: file anchors for a workbook on disk, and Actions."""
+    """Every anchor an opened Log's store has: file anchors for a workbook on disk, Actions, and the
+    Dashboard's mark."""
     store = getattr(log, "store", log)
     path = getattr(store, "path", None)
     out = of_file(Path(path), key, getattr(log, "cp", None)) if path is not None else []
     out += getattr(store, "recorded_ends", list)()  # a shared ledger's: the workbook's mirror of it (pg/store.py)
-    try:
-        actions = log.read_sheet("Actions")  # an open Log reads it once for the anchor check and the post
-    except StoreError:
-        return out  # no Actions sheet: the post itself will say so
-    return out + of_actions(actions)
+    for name, read in (("Actions", of_actions), ("Dashboard", of_dashboard)):
+        try:
+            out += read(log.read_sheet(name))  # an open Log reads Actions once for the anchor check and the post
+        except StoreError:
+            pass  # no such sheet: a post says so if it needs it; without it there is no anchor there
+    return out
 
 
 def check(book: str, head: tuple[int, str], anchors: Iterable[Anchor],

@@ -104,7 +104,8 @@ def lines(state: State, head: Optional[tuple] = None) -> list[Line]:
              value=total(owed_lines)),
         Line("churn_risk", f"Students with credit and no lesson in {s.churn_weeks} weeks",
              quantity=Decimal(len({ln.student_id for ln in churn_lines})), value=total(churn_lines)),
-        Line("log", f"Last verified Log row: seq {seq}, hash {digest[:16]}…" if digest else f"Last Log row: seq {seq}",
+        # The "as of Log seq N" mark: book/anchors.py reads it back as one of the records of the Log's end.
+        Line("log", f"Sheets as of Log seq {seq}, hash {digest[:16]}…" if digest else f"Sheets as of Log seq {seq}",
              quantity=Decimal(seq)),
     ]
     return summary + expiring_lines + low_lines + owed_lines + churn_lines
