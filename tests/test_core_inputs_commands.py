@@ -178,6 +178,7 @@ def test_every_kind_round_trips_through_canonical_text():
         E.Comp(effective_date=d, student_id="S-1", package_id="CP-1", quantity=Decimal(1), product_id=None),
         E.Deactivate(effective_date=d, package_id="PK-1"), E.Reactivate(effective_date=d, package_id="PK-1"),
         E.PeriodClose(effective_date=d),
+        E.StaffSet(effective_date=d, values={"user": "bea", "role": "owner", "was": "staff"}),
     ]
     assert {type(e) for e in samples} == set(E.KINDS.values())
     for ev in samples:

@@ -3,6 +3,7 @@
 - a two-digit year is completed by a fixed rule (Excel's), never from the machine's clock;
 - `import` refuses a studio workbook whose input sheet lost or renamed a column, as `post` does;
 - the "as of Log seq N" mark on the Dashboard is one of the anchors of the Log's end;
+- role changes on the Staff sheet are Log rows (and in the audit export); an emptied Staff sheet is refused;
 """
 
 from __future__ import annotations
@@ -152,3 +153,108 @@ def test_a_mark_at_the_end_with_another_hash_means_the_log_was_rewritten(tmp_pat
     wb.save(path)
     out = cli("verify", str(path))
     assert out.returncode == 1 and "records hash 0123456789ab for that row" in out.stderr, out.stderr
+
+
+# --- roles leave a trail ----------------------------------------------------------------------------
+def _staff(path, rows: dict[int, dict]):
+    from post_helpers import type_rows
+
+    type_rows(path, "Staff", rows)
+
+
+def _kinds(path, kind: str):
+    from xl_ledger.book.filestore import FileStore
+    from xl_ledger.core import events as E
+    from xl_ledger.core.journal import Journal
+
+    return [e for e in Journal(FileStore(path).open_log(None).entries()).entries if e.event.kind == kind]
+
+
+def test_a_staff_member_who_promotes_herself_leaves_a_trail_in_the_log_and_the_audit(tmp_path):
+    """Bea (staff) makes herself owner on the Staff sheet, posts an owner-only transfer and makes herself
+    staff again. Each change is a staff_set Log row saying whose role went from what to what, posted by
+    whom and when, and `xl-ledger audit` lists both beside the transfer."""
+    import csv
+
+    from post_helpers import cli
+    from post_helpers import type_rows
+
+    path = studio(tmp_path)
+    _staff(path, {2: {"user": "ann", "role": "owner"}, 3: {"user": "bea", "role": "staff"}})
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 3, 1), "student_id": "S1",
+                                    "product_id": "P10"}})
+    assert cli("post", str(path), "--as", "ann", "--today", "2026-03-05").returncode == 0
+    _staff(path, {3: {"role": "owner"}})
+    type_rows(path, "Actions", {3: {"action": "transfer", "date": dt.date(2026, 3, 6), "package_id": "PK-0001",
+                                    "to_student_id": "S3", "quantity": 2, "reason_code": "goodwill"}})
+    out = cli("post", str(path), "--as", "bea", "--today", "2026-03-06")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "  notice   Staff: role of bea: staff → owner (Log seq " in out.stdout, out.stdout
+    _staff(path, {3: {"role": "staff"}})
+    assert cli("post", str(path), "--as", "bea", "--today", "2026-03-07").returncode == 0
+
+    trail = [(e.operator, e.source, e.event.effective_date, e.event.values) for e in _kinds(path, "staff_set")]
+    assert trail == [
+        ("ann", "Staff", dt.date(2026, 3, 5), {"user": "ann", "role": "owner", "was": ""}),
+        ("ann", "Staff", dt.date(2026, 3, 5), {"user": "bea", "role": "staff", "was": ""}),
+        ("bea", "Staff", dt.date(2026, 3, 6), {"user": "bea", "role": "owner", "was": "staff"}),
+        ("bea", "Staff", dt.date(2026, 3, 7), {"user": "bea", "role": "staff", "was": "owner"}),
+    ]
+    (transfer,) = _kinds(path, "transfer")
+    promoted = _kinds(path, "staff_set")[2]
+    assert promoted.seq < transfer.seq  # the promotion is logged before the action it allowed
+    assert cli("post", str(path), "--as", "ann", "--today", "2026-03-08").returncode == 0
+    assert len(_kinds(path, "staff_set")) == 4  # nothing changed: nothing logged
+
+    out = cli("audit", str(path), "--month", "2026-03", "--today", "2026-04-02")
+    assert out.returncode == 0, out.stderr
+    with open(tmp_path / "studio-audit-2026-03.csv", newline="", encoding="utf-8-sig") as f:
+        lines = [(r["operator"], r["what"]) for r in csv.DictReader(f)]
+    assert ("bea", "role of bea: staff → owner") in lines
+    assert ("bea", "role of bea: owner → staff") in lines
+    assert ("ann", "role of ann: none → owner") in lines
+    assert lines.index(("bea", "role of bea: staff → owner")) < [w for _o, w in lines].index(
+        "transfer to S3 (PK-0002)") < lines.index(("bea", "role of bea: owner → staff"))
+
+
+def test_an_emptied_staff_sheet_is_refused_not_single_owner_mode(tmp_path):
+    """Emptying the Staff sheet used to let any name post as the owner."""
+    from post_helpers import cli
+    from post_helpers import type_rows
+
+    path = studio(tmp_path)
+    _staff(path, {2: {"user": "ann", "role": "owner"}, 3: {"user": "bea", "role": "staff"}})
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 2, 20), "student_id": "S1",
+                                    "product_id": "P10"}})
+    assert cli("post", str(path), "--as", "ann", "--today", "2026-03-05").returncode == 0
+    _staff(path, {2: {"user": None, "role": None}, 3: {"user": None, "role": None}})
+    type_rows(path, "Actions", {3: {"action": "sell", "date": dt.date(2026, 3, 6), "student_id": "S1",
+                                    "product_id": "P10"}})
+    before = path.read_bytes()
+    for command in (("post", str(path), "--as", "mallory", "--today", "2026-03-06"),
+                    ("close", str(path), "--month", "2026-02", "--as", "mallory", "--today", "2026-03-06")):
+        out = cli(*command)
+        assert out.returncode != 0, out.stdout
+        assert "studio.xlsm!Staff is empty, but the Log lists 2 people on it: ann (owner), bea (staff)" \
+            in " ".join(out.stderr.split()), out.stderr
+        assert "leave one row: your user name with the role owner" in " ".join(out.stderr.split())
+        assert path.read_bytes() == before
+    assert cli("post", str(path), "--as", "mallory", "--today", "2026-03-06").returncode == 6
+
+    # One row back, the owner's: the ledger is hers alone; the trail says bea was removed, by ann.
+    _staff(path, {2: {"user": "ann", "role": "owner"}})
+    assert cli("post", str(path), "--as", "ann", "--today", "2026-03-06").returncode == 0
+    last = _kinds(path, "staff_set")[-1]
+    assert (last.operator, last.event.values) == ("ann", {"user": "bea", "role": "", "was": "staff"})
+
+
+def test_a_staff_sheet_whose_only_row_is_mistyped_is_not_single_owner_mode(tmp_path):
+    """A row with a role the ledger does not know is still somebody's row: it used to leave the sheet
+    without a valid row, which meant anyone could post as the owner."""
+    from post_helpers import cli
+
+    path = studio(tmp_path)
+    _staff(path, {2: {"user": "ann", "role": "boss"}})
+    out = cli("post", str(path), "--as", "mallory", "--today", "2026-03-06")
+    assert out.returncode == 6, out.stdout + out.stderr
+    assert "'mallory' is not on the Staff sheet" in out.stderr

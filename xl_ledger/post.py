@@ -4,7 +4,7 @@
 
 1. open_log      the store's Log, verified (a broken chain stops here: BrokenChainError, nothing written)
 2. read_inputs   Settings, Staff, Reasons, Products, Students, Actions; the operator checked against Staff
-3. master_data   Settings, Products and Students diffed against what the Log says → events
+3. master_data   Settings, Staff, Products and Students diffed against what the Log says → events
 4. sessions      Sessions rows diffed against the logged sessions → events
 5. actions       each new Actions row through its command; each row sees the rows before it
 6. auto_renew    a new package for what is owed on an auto-renew product, until nothing is
@@ -41,6 +41,7 @@ from xl_ledger.book.store import gc_paused
 from xl_ledger.core import chain
 from xl_ledger.core import commands
 from xl_ledger.core import inputs
+from xl_ledger.core import staff as staff_rules
 from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
 from xl_ledger.core.errors import one_line
@@ -147,6 +148,8 @@ class Posting:
         self.result = PostResult()
         self.settings: Optional[inputs.Settings] = None
         self.role = "owner"
+        self.staff: dict[str, str] = {}  # the Staff sheet as read: user -> role
+        self.desk = staff_rules.desk_of(getattr(log, "source_tag", ""))
         self.reasons = None
         self.today: dt.date = dt.date.min
         self.as_of: dt.date = dt.date.min
@@ -199,11 +202,16 @@ def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date
     p.today = today or local_today(p.now, p.settings.timezone)
     p.as_of = as_of or p.today
     staff, more = inputs.read_staff(p.sheets["Staff"].records())
-    role = "owner" if not staff else staff.get(p.operator.lower())
+    try:  # no Staff rows: single-owner mode, unless the Log has known staff (then the sheet was emptied)
+        role = staff_rules.role_of(p.operator, staff, bool(staff or more), p.scopes.staff.get(p.desk, {}),
+                                   p.log.name)
+    except staff_rules.StaffRefused as e:
+        raise NotAllowed(str(e)) from None
     if role is None:
         raise NotAllowed(f"{p.log.name}!Staff: {p.operator!r} is not on the Staff sheet, so cannot {p.doing}. "
                          f"Add the user with a role (owner, admin or staff), or {p.doing} with --as USER.")
     p.role = role
+    p.staff = staff
     p.reasons = inputs.read_reasons(p.sheets["Reasons"].records())
     return [], problems + more
 
@@ -213,7 +221,12 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
     later rows (sales, sessions) refer to them."""
     events = list(commands.diff_settings(p.settings, p.scopes.settings, p.today))
     events += commands.sign_log(p.scopes.settings, p.key is not None, p.today)
-    p.append(events, ["Settings"])
+    p.append(events, ["Settings"] * len(events))
+    # Role changes leave a trail: whose role, from what to what; the row says who and when (core/staff.py).
+    staff_changes = staff_rules.changes(p.staff, p.scopes.staff.get(p.desk, {}), p.today)
+    for ev, row in zip(staff_changes, p.append(staff_changes, ["Staff"] * len(staff_changes))):
+        p.result.notices.append(f"Staff: {staff_rules.describe(ev)} (Log seq {row[chain.SEQ]})")
+    events += staff_changes
     problems: list[Problem] = []
     for name, reader, differ, current in (
             ("Products", lambda rows: inputs.read_products(rows, p.settings.currency), commands.diff_products,

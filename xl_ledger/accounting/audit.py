@@ -1,7 +1,8 @@
 """The month's audit trail: who changed what, when, and why, for the accountant to keep with the close.
 
 Every Log row of a kind that changes credit or money by hand — adjustments, refunds, chargebacks, comps,
-transfers, extensions, freezes and unfreezes, deactivations, and period closes and reopenings — effective
+transfers, extensions, freezes and unfreezes, deactivations, period closes and reopenings, and role changes
+on the Staff sheet — effective
 in the month or recorded in it, with who recorded it and when (UTC), its effective date, the reason code
 and its meaning (the Reasons sheet, else the shipped defaults), the note, and the cell it came from
 (`studio.xlsm!Actions!14`). Pure: rows in, rows out; command.py writes the CSV and the Audit sheet.
@@ -13,10 +14,11 @@ from typing import Iterable
 
 from xl_ledger.book import schema
 from xl_ledger.core import events as E
+from xl_ledger.core import staff as staff_rules
 from xl_ledger.core.finance import Month
 
 KINDS = ("adjust", "refund", "chargeback", "comp", "transfer", "extend", "freeze", "unfreeze", "deactivate",
-         "reactivate", "period_close", "period_reopen")
+         "reactivate", "period_close", "period_reopen", "staff_set")
 HEADERS = tuple(c.name for c in schema.AUDIT.columns)
 
 
@@ -41,6 +43,8 @@ def rows(entries: Iterable[E.Entry], month: Month, book: str, reasons: dict[str,
         what = ev.kind
         if ev.kind == "transfer":
             what = f"transfer to {ev.to_student_id} ({ev.to_package_id})"
+        elif ev.kind == "staff_set":  # a Staff sheet change (core/staff.py): whose role, from what to what
+            what = staff_rules.describe(ev)
         elif ev.kind in ("extend", "freeze") and getattr(ev, "days", 0):
             what = f"{ev.kind} {ev.days} days"
         source = e.source

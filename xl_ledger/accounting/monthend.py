@@ -150,14 +150,20 @@ def audit(store, books: Books, month: finance.Month, out: Path) -> list[tuple]:
 
 def close(store, books: Books, month: finance.Month, operator: str, now: dt.datetime, key) -> list[tuple]:
     """Close the books through the month's last day: a period_close row in the Log, by an admin or the
-    owner (the Staff sheet; with no Staff rows, single-owner mode). Afterwards nothing effective on or
+    owner (the Staff sheet, by core/staff.py's rule; its changes are logged first). Afterwards nothing effective on or
     before that day can be posted (commands.py rejects it in its row, saying to date a correction later)."""
     from xl_ledger.book.store import Change
     from xl_ledger.core import commands
     from xl_ledger.core import inputs
+    from xl_ledger.core import staff as staff_rules
 
-    staff, _problems = inputs.read_staff(store.read_sheet("Staff").records())
-    role = "owner" if not staff else staff.get(operator.lower())
+    tag = getattr(books.log, "source_tag", "")  # a desk of a shared ledger signs its rows (pg/desk.py)
+    staff, problems = inputs.read_staff(store.read_sheet("Staff").records())
+    known = staff_rules.logged(books.journal.entries, staff_rules.desk_of(tag))
+    try:
+        role = staff_rules.role_of(operator, staff, bool(staff or problems), known, store.name)
+    except staff_rules.StaffRefused as e:
+        raise MonthEndError(e.where, e.what, e.todo) from None
     if role not in ("owner", "admin"):
         raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; closing a "
                             "month needs an admin or the owner.", "Ask an admin or the owner, or run with --as USER.")
@@ -165,8 +171,9 @@ def close(store, books: Books, month: finance.Month, operator: str, now: dt.date
     events, problem = commands.close_period(month.last, ctx)
     if problem is not None:
         raise MonthEndError(f"{store.name}!Log", problem.message, problem.remedy)
-    rows = books.journal.append(events, operator=operator, recorded_at=now, sources=["close" + getattr(books.log, "source_tag", "")],
-                                 key=key)  # a desk of a shared ledger signs its rows (pg/desk.py)
+    changes = staff_rules.changes(staff, known, books.today)  # a role change before a close leaves its trail
+    rows = books.journal.append(changes + events, operator=operator, recorded_at=now,
+                                sources=["Staff" + tag] * len(changes) + ["close" + tag] * len(events), key=key)
     head = books.log.head
     books.log.commit(Change(head[0], head[1], log_rows=tuple(rows)))
     return rows

@@ -62,6 +62,14 @@ class StudentSet(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StaffSet(Event):
+    """A Staff sheet row added, changed or removed: values {user, role, was} ('' = not on the sheet).
+    Who changed it and when are the Log row's operator and recorded_at (core/staff.py)."""
+    kind: ClassVar[str] = EventKind.STAFF_SET.value
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Sale(Event):
     """A package sold: package_id, student_id = owner, quantity, amount = price paid."""
     kind: ClassVar[str] = EventKind.SALE.value
@@ -165,7 +173,7 @@ class PeriodClose(Event):
 
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
-    SettingsSet, ProductSet, StudentSet, Sale, TopUp, SessionRecorded, SessionChanged, Refund, Chargeback,
+    SettingsSet, ProductSet, StudentSet, StaffSet, Sale, TopUp, SessionRecorded, SessionChanged, Refund, Chargeback,
     Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose)}
 
 _EXTRA: dict[type, tuple] = {cls: tuple(f for f in fields(cls) if f.name not in _COMMON) for cls in KINDS.values()}

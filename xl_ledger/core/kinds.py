@@ -76,6 +76,7 @@ class EventKind(StrEnum):
     SETTINGS_SET = "settings_set"
     PRODUCT_SET = "product_set"
     STUDENT_SET = "student_set"
+    STAFF_SET = "staff_set"
     SALE = "sale"
     TOP_UP = "top_up"
     SESSION_RECORDED = "session_recorded"

@@ -13,13 +13,14 @@ from typing import Iterable
 from typing import Optional
 
 from xl_ledger.core import events as E
+from xl_ledger.core import staff as staff_rules
 from xl_ledger.core.commands import IdPool
 from xl_ledger.core.fold import fold
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
 from xl_ledger.core.state import State
 
-MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.PeriodClose)
+MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose)
 
 
 class Scopes:
@@ -31,6 +32,7 @@ class Scopes:
         self.sessions: dict[str, E.SessionRecorded] = {}
         self.students: dict[str, Student] = {}
         self.settings = Settings()
+        self.staff: dict[str, dict[str, str]] = {}  # desk ('' for a workbook) -> user -> role, as logged
         self.closed: Optional[dt.date] = None
         self.package_ids = IdPool()
         self.package_owner: dict[str, str] = {}
@@ -70,6 +72,8 @@ class Scopes:
                 self._union(f"S:{student.student_id}", self._unit(student.student_id))
             elif cls is E.SettingsSet:
                 self.settings = Settings.model_validate({**self.settings.model_dump(), **ev.values})
+            elif cls is E.StaffSet:
+                staff_rules.apply(self.staff.setdefault(staff_rules.desk_of(entry.source), {}), ev)
             elif cls is E.PeriodClose:
                 self.closed = ev.effective_date if self.closed is None else max(self.closed, ev.effective_date)
             return

@@ -41,6 +41,7 @@ from xl_ledger.book.store import cell_value
 from xl_ledger.core import commands
 from xl_ledger.core import events as E
 from xl_ledger.core import inputs
+from xl_ledger.core import staff as staff_rules
 from xl_ledger.core.kinds import Role
 from xl_ledger.core.state import Alert
 from xl_ledger.migrate import reconcile
@@ -206,6 +207,9 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     for ev in commands.diff_settings(settings, before.settings, today):
         events.append(ev)
         sources.append("Settings")
+    for ev in staff_rules.changes(p.staff, p.scopes.staff.get(p.desk, {}), today):  # a trail, as in a post
+        events.append(ev)
+        sources.append("Staff")
     product_events, student_events = _master_data(plan, before, sheets, cells, today)
     for ev, source in product_events + student_events:
         events.append(with_reason(ev))
