@@ -108,7 +108,7 @@ def test_the_dashboard_mark_anchors_the_log_when_every_other_record_is_gone(tmp_
     rows = FileStore(path).read_log()
     end = rows[-1][0]
     mark = [r for r in FileStore(path).read_sheet("Dashboard").records() if r[1]["section"] == "log"]
-    assert mark and mark[0][1]["quantity"] == end and f"Sheets as of Log seq {end}, hash {rows[-1][10][:16]}" \
+    assert mark and mark[0][1]["quantity"] == end and f"Sheets as of Log seq {end}, hash {rows[-1][15][:16]}…" \
         in mark[0][1]["item"]
 
     wb = openpyxl.load_workbook(path, keep_vba=True)
@@ -258,3 +258,27 @@ def test_a_staff_sheet_whose_only_row_is_mistyped_is_not_single_owner_mode(tmp_p
     out = cli("post", str(path), "--as", "mallory", "--today", "2026-03-06")
     assert out.returncode == 6, out.stdout + out.stderr
     assert "'mallory' is not on the Staff sheet" in out.stderr
+
+
+# --- found on the way: a keyed first post with a changed setting --------------------------------------
+def test_the_first_keyed_post_of_a_studio_with_its_own_settings_posts(tmp_path):
+    """The first post with --key-file logs the changed settings and the `signed` mark in one go: two Log
+    rows from the Settings sheet. It used to stop with an IndexError traceback and exit 1 ("tampered")."""
+    from post_helpers import cli
+    from post_helpers import type_rows
+
+    from xl_ledger.book.filestore import FileStore
+
+    path = studio(tmp_path)
+    rows = {r: rec for r, rec in FileStore(path).read_sheet("Settings").records()}
+    (row,) = [r for r, rec in rows.items() if rec["key"] == "studio_name"]
+    type_rows(path, "Settings", {row: {"value": "Rossi Music"}})
+    key = tmp_path / "owner.key"
+    key.write_bytes(b"the owner's key")
+    out = cli("post", str(path), "--key-file", str(key), "--today", "2026-03-10")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    logged = [(r[3], r[13], r[16]) for r in FileStore(path).read_log() if r[3] == "settings_set"]
+    assert [source for _k, source, _d in logged] == ["Settings", "Settings"]
+    assert "Rossi Music" in logged[0][2] and "owner_key" in logged[1][2]
+    assert cli("verify", str(path), "--key-file", str(key)).returncode == 0
