@@ -250,3 +250,17 @@ def test_close_records_who_and_then_a_backdated_sale_is_rejected_in_its_row(demo
     assert done.returncode == 5
     row = records(book, "Actions")[free]
     assert row["status"] == "rejected" and "closed period" in row["message"] and "after the close" in row["message"]
+
+
+def test_balance_starts_without_the_modules_only_other_commands_need(tmp_path):
+    """Start-up time (issue 11: balance on a 1,000-row workbook in 0.5 s): the Post pipeline, the
+    renderer, the importer, dateutil's parser (dates typed as text) and urllib/http/email (which
+    xml.sax.saxutils pulls in) are imported by the commands that use them, not by `balance`."""
+    import subprocess
+
+    path = studio(tmp_path)
+    code = ("import sys\nfrom xl_ledger import cli\nrc = cli.run(['balance', sys.argv[1]])\n"
+            "print(rc, ','.join(sorted(m for m in sys.modules if m in ('xl_ledger.post', 'xl_ledger.book.render', "
+            "'xl_ledger.migrate.importer', 'dateutil.parser', 'urllib.request', 'http.client', 'email.parser', 'ssl'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "0 ", out.stdout + out.stderr  # exit 0, none of them

@@ -57,8 +57,8 @@ def test_the_core_s_date_reader_has_no_clock_of_its_own():
     """dateutil's default parser is made with the clock's year; the core reads text through its own."""
     from xl_ledger.core import parse
 
-    assert parse._PARSER.info.convertyear(26) == 2026
-    assert type(parse._PARSER.info).convertyear is not __import__("dateutil").parser.parserinfo.convertyear
+    assert parse._parser().info.convertyear(26) == 2026
+    assert type(parse._parser().info).convertyear is not __import__("dateutil").parser.parserinfo.convertyear
 
 
 # --- import: a damaged input sheet of the studio stops it --------------------------------------------

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import stat
 import zlib
 from concurrent.futures import Future
@@ -701,6 +700,8 @@ class WriteLock:
 
     def __enter__(self) -> "WriteLock":
         self._refuse_if_open_elsewhere()
+        import socket  # here, not at the top: a read-only command never takes the lock (start-up time)
+
         info = json.dumps({"pid": os.getpid(), "user": _user(), "host": socket.gethostname(),
                            "since": dt.datetime.now().isoformat(timespec="seconds")}).encode()
         for _attempt in range(5):
@@ -755,6 +756,8 @@ class WriteLock:
         except FileNotFoundError:
             return  # released meanwhile: try again
         try:
+            import socket
+
             info = _read_info(fd)
             same_host = info.get("host") == socket.gethostname()
             # A holder killed between creating the file and writing its info leaves it empty; once it is

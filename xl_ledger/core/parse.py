@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from decimal import InvalidOperation
 
-from dateutil import parser as dateparser
-
 from xl_ledger.core.numbers import D
 
 
@@ -69,27 +67,33 @@ def _ledger_range(d, value: object):
 _DEFAULTS = (dt.datetime(2000, 1, 1), dt.datetime(2004, 2, 2))
 
 
-class _ExcelYears(dateparser.parserinfo):
-    """A two-digit year is completed as Excel completes one typed into a cell: 00-29 are 2000-2029, 30-99
-    are 1930-1999. dateutil's own rule takes the century from the machine's clock (read when the module is
-    imported), so the same text could mean another year on another machine or in another decade; the core
-    never reads a clock. Within the years the ledger accepts (1990 on), each two-digit year has exactly
-    this one reading up to 2029; after that "3/14/30" reads 1930 and is refused ("write the full date")."""
+@functools.cache
+def _parser():
+    """dateutil's parser with Excel's two-digit years, built on first use: importing dateutil costs every
+    command about 20 ms of start-up, and most never read a date typed as text."""
+    from dateutil import parser as dateparser
 
-    def convertyear(self, year: int, century_specified: bool = False) -> int:
-        if year < 100 and not century_specified:
-            return year + (2000 if year < 30 else 1900)
-        return year
+    class _ExcelYears(dateparser.parserinfo):
+        """A two-digit year is completed as Excel completes one typed into a cell: 00-29 are 2000-2029,
+        30-99 are 1930-1999. dateutil's own rule takes the century from the machine's clock (read when the
+        module is imported), so the same text could mean another year on another machine or in another
+        decade; the core never reads a clock. Within the years the ledger accepts (1990 on), each two-digit
+        year has exactly this one reading up to 2029; after that "3/14/30" reads 1930 and is refused
+        ("write the full date")."""
 
+        def convertyear(self, year: int, century_specified: bool = False) -> int:
+            if year < 100 and not century_specified:
+                return year + (2000 if year < 30 else 1900)
+            return year
 
-_PARSER = dateparser.parser(_ExcelYears())
+    return dateparser.parser(_ExcelYears())
 
 
 def _full_date_text(text: str, day_first: bool, what: str, year: int | None = None) -> dt.datetime:
     readings = []
     for default in (_DEFAULTS if year is None else [d.replace(year=year) for d in _DEFAULTS]):
         try:
-            readings.append(_PARSER.parse(text, dayfirst=day_first, default=default))
+            readings.append(_parser().parse(text, dayfirst=day_first, default=default))
         except (ValueError, OverflowError):
             raise ParseError(f"{_show(text)} is not {what}; type it like 2026-03-14") from None
     if readings[0].date() != readings[1].date():
@@ -180,7 +184,7 @@ def parse_time(value: object) -> dt.time:
         if m:
             text = f"{m.group(1)}:{m.group(2)}"
         try:
-            parsed = _PARSER.parse(text, default=dt.datetime(2000, 1, 1))
+            parsed = _parser().parse(text, default=dt.datetime(2000, 1, 1))
         except (ValueError, OverflowError):
             raise ParseError(f"{_show(value)} is not a time of day; type it like 16:30") from None
         return parsed.time().replace(microsecond=0)
