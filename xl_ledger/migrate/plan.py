@@ -190,10 +190,12 @@ def build_plan(result: ReadResult, *, today: dt.date, existing_students: dict[st
                           (p.row_cell,)))
             continue
         unit = p.unit
-        if unit is None:
-            unit = "lessons"
-            notes.append((p.student, f'{p.row_cell}: the unit (hours or lessons) is not known; imported as lessons. '
-                                     'Set "unit" for the sheet in the mapping file if that is wrong.', (p.row_cell,)))
+        if unit is None:  # the readers hold such rows already; never default to lessons here
+            plan.held.append(Finding("unit_unclear", f"{p.row_cell}: the unit (hours or lessons) of this purchase is "
+                                                     "not known. The row is held: nothing from this file is imported "
+                                                     'until it is answered; set "unit" for the sheet in the mapping file.',
+                                     (p.row_cell,)))
+            continue
         price = p.price if p.price is not None else (p.paid if p.paid is not None else None)
         shared = False
         if p.shared_hint:
