@@ -179,6 +179,7 @@ def test_every_kind_round_trips_through_canonical_text():
         E.Deactivate(effective_date=d, package_id="PK-1"), E.Reactivate(effective_date=d, package_id="PK-1"),
         E.PeriodClose(effective_date=d),
         E.StaffSet(effective_date=d, values={"user": "bea", "role": "owner", "was": "staff"}),
+        E.ReasonSet(effective_date=d, values={"reason_code": "storm", "meaning": "Studio closed by a storm"}),
     ]
     assert {type(e) for e in samples} == set(E.KINDS.values())
     for ev in samples:

@@ -159,3 +159,49 @@ def test_a_ledger_cut_short_is_refused_by_every_command_as_a_workbook_is(url, tm
     assert run(["verify", str(a), *on]) == 1
     said = capsys.readouterr().err
     assert ledger_name in said and "(an applied action's log_seq) records that it reached seq 8" in said, said
+
+
+def test_a_reason_code_added_at_one_desk_is_in_force_at_another_after_its_next_post(url, tmp_path):
+    """The Reasons list is master data, so it lives in the Log (reason_set rows, starting from the
+    template's list): desk A adds `storm`; desk B, which never typed it, posts an adjustment with it in its
+    very next post, and its Reasons sheet shows it. A's re-wording and later removal reach B the same way;
+    the template's own list logs nothing."""
+    ledger = new_studio()
+    on = ["--ledger", url, "--studio", ledger, "--today", "2026-03-10"]
+    a = studio(tmp_path, "a.xlsm")
+    type_rows(a, "Actions", {2: {"action": "sell", "date": D(2026, 3, 1), "student_id": "S1", "product_id": "P10"}})
+    assert run(["post", str(a), *on]) == 0
+    assert not [r for r in PgLog(url, ledger).read() if r[3] == "reason_set"]  # the template's list: nothing
+    b = fresh(tmp_path, "b.xlsm")
+    assert run(["post", str(b), *on]) == 0
+    type_rows(a, "Reasons", {11: {"reason_code": "storm", "meaning": "Studio closed by a storm"}})
+    assert run(["post", str(a), *on]) == 0
+    type_rows(b, "Actions", {3: {"action": "adjust", "date": D(2026, 3, 9), "package_id": "PK-0001", "quantity": 1,
+                                 "reason_code": "storm"}})
+    assert run(["post", str(b), *on]) == 0
+    assert records(b, "Actions")[3]["status"] == "applied"
+    assert _reasons(b)["storm"] == "Studio closed by a storm"
+    log = PgLog(url, ledger).read()
+    assert [(r[3], r[13]) for r in log if r[3] == "reason_set"] == [("reason_set", "Reasons!11@a")]
+
+    # Re-worded at B, then removed at A: each reaches the other desk's sheet at its next post.
+    row_b = next(r for r, v in records(b, "Reasons").items() if v["reason_code"] == "storm")
+    type_rows(b, "Reasons", {row_b: {"meaning": "Closed: storm or flood"}})
+    assert run(["post", str(b), *on]) == 0
+    assert run(["post", str(a), *on]) == 0
+    assert _reasons(a)["storm"] == "Closed: storm or flood"
+    type_rows(a, "Reasons", {11: {"reason_code": None, "meaning": None}})
+    assert run(["post", str(a), *on]) == 0
+    assert run(["post", str(b), *on]) == 0
+    assert "storm" not in _reasons(b) and "storm" not in _reasons(a)
+    type_rows(b, "Actions", {4: {"action": "adjust", "date": D(2026, 3, 9), "package_id": "PK-0001", "quantity": 1,
+                                 "reason_code": "storm"}})
+    assert run(["post", str(b), *on]) == 5
+    assert "not in the Reasons list" in records(b, "Actions")[4]["message"]
+    kinds = [(r[13], r[16]) for r in PgLog(url, ledger).read() if r[3] == "reason_set"]
+    assert [source for source, _data in kinds] == ["Reasons!11@a", f"Reasons!{row_b}@b", "Reasons@a"]
+    assert '"removed":"yes"' in kinds[-1][1]
+
+
+def _reasons(path) -> dict:
+    return {r["reason_code"]: r["meaning"] for r in records(path, "Reasons").values()}

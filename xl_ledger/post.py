@@ -217,7 +217,7 @@ def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date
 
 
 def master_data(p: Posting) -> tuple[list, list[Problem]]:
-    """3. Settings, Products and Students rows that differ from the Log become events. First, because
+    """3. Settings, Products, Students and Reasons rows that differ from the Log become events. First, because
     later rows (sales, sessions) refer to them."""
     events = list(commands.diff_settings(p.settings, p.scopes.settings, p.today))
     events += commands.sign_log(p.scopes.settings, p.key is not None, p.today)
@@ -237,7 +237,10 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
         p.append(more, [ev.note or name for ev in more])
         events += more
         problems += bad + worse
-    return events, problems
+    more = commands.diff_reasons(inputs.read_reason_meanings(p.sheets["Reasons"].records()), p.scopes.reasons,
+                                 p.today)
+    p.append(more, [ev.note for ev in more])
+    return events + more, problems
 
 
 def sessions(p: Posting) -> tuple[list, list[Problem]]:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 
+from xl_ledger.core import events as _events
 from xl_ledger.core.kinds import Role
 from xl_ledger.core.kinds import SessionStatus
 from xl_ledger.xlsx.cells import col_letter  # noqa: F401  (re-exported: callers say schema.col_letter)
@@ -254,18 +255,8 @@ REASONS = Sheet(
     table="tblReasons",
 )
 
-# Reason codes shipped in the template. `migration` and `auto_renew` are used by the engine itself.
-DEFAULT_REASONS: tuple[tuple[str, str], ...] = (
-    ("goodwill", "Goodwill gesture approved by the owner"),
-    ("medical", "Medical reason with a note"),
-    ("billing_error", "Correcting a billing or data-entry error"),
-    ("moved_away", "Client moved away"),
-    ("family_transfer", "Credit moved between family members"),
-    ("owner_override", "Owner overrides a policy (e.g. transfer outside the family)"),
-    ("auto_renew", "Automatic renewal by the engine"),
-    ("migration", "Imported from a legacy spreadsheet"),
-    ("chargeback", "Card payment disputed with the bank"),
-)
+# Reason codes shipped in the template: the Log's list before any reason_set row (core/events.py).
+DEFAULT_REASONS = _events.DEFAULT_REASONS
 
 # Reminder texts: a subject and a body per rule, with $placeholders (xl_ledger/reminders/templates.py).
 TEMPLATES = Sheet(

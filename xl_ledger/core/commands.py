@@ -438,6 +438,21 @@ def diff_students(rows: Iterable[tuple[int, Student]], logged: dict[str, Student
 
 
 
+def diff_reasons(sheet: dict[str, tuple[int, str]], logged: dict[str, str], today: dt.date) -> list[E.Event]:
+    """Reason codes added, re-worded or removed on the Reasons sheet, against the Log's list: one reason_set
+    each, so that the list is the Log's (master data lives in the Log) and every desk of a shared ledger
+    has it after its next post."""
+    out: list[E.Event] = []
+    for code in sorted(set(sheet) | set(logged)):
+        if code not in sheet:
+            out.append(E.ReasonSet(effective_date=today, values={"reason_code": code, "removed": "yes"},
+                                   note="Reasons"))
+        elif logged.get(code) != sheet[code][1]:
+            out.append(E.ReasonSet(effective_date=today, values={"reason_code": code, "meaning": sheet[code][1]},
+                                   note=f"Reasons!{sheet[code][0]}"))
+    return out
+
+
 def session_event(s: Session, previous: Optional[E.SessionRecorded]) -> Optional[E.Event]:
     """The event for a Sessions row, or None when the Log already says exactly this."""
     kw = dict(effective_date=s.date, student_id=s.student_id, session_id=s.session_id, quantity=s.credits,

@@ -167,6 +167,38 @@ class Reactivate(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReasonSet(Event):
+    """A reason code added, its meaning changed, or removed: values {reason_code, meaning} or
+    {reason_code, removed: "yes"}. The list starts as DEFAULT_REASONS (what every template holds), so a
+    studio that keeps the template's list logs nothing."""
+    kind: ClassVar[str] = EventKind.REASON_SET.value
+    values: dict = field(default_factory=dict)
+
+
+# Reason codes every workbook starts with (the template's Reasons sheet; the Log's list before any
+# reason_set row). `migration` and `auto_renew` are used by the engine itself.
+DEFAULT_REASONS: tuple[tuple[str, str], ...] = (
+    ("goodwill", "Goodwill gesture approved by the owner"),
+    ("medical", "Medical reason with a note"),
+    ("billing_error", "Correcting a billing or data-entry error"),
+    ("moved_away", "Client moved away"),
+    ("family_transfer", "Credit moved between family members"),
+    ("owner_override", "Owner overrides a policy (e.g. transfer outside the family)"),
+    ("auto_renew", "Automatic renewal by the engine"),
+    ("migration", "Imported from a legacy spreadsheet"),
+    ("chargeback", "Card payment disputed with the bank"),
+)
+
+
+def apply_reason(reasons: dict[str, str], ev: "ReasonSet") -> None:
+    code = ev.values.get("reason_code", "")
+    if ev.values.get("removed") == "yes":
+        reasons.pop(code, None)
+    else:
+        reasons[code] = ev.values.get("meaning", "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PeriodClose(Event):
     """Nothing dated on or before effective_date may change after this row."""
     kind: ClassVar[str] = EventKind.PERIOD_CLOSE.value
@@ -174,7 +206,7 @@ class PeriodClose(Event):
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
     SettingsSet, ProductSet, StudentSet, StaffSet, Sale, TopUp, SessionRecorded, SessionChanged, Refund, Chargeback,
-    Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose)}
+    Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose, ReasonSet)}
 
 _EXTRA: dict[type, tuple] = {cls: tuple(f for f in fields(cls) if f.name not in _COMMON) for cls in KINDS.values()}
 

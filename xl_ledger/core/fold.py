@@ -97,6 +97,8 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
         if cls is E.StudentSet:
             students[ev.values["student_id"]] = _model(Student.model_validate, ev.values)
             continue
+        if cls is E.ReasonSet:  # the Reasons list: read by the Post (Scopes.reasons), nothing to fold
+            continue
         if cls is E.Sale:
             buyers.add(ev.student_id)
         if cls is E.PeriodClose:  # a close protects the past whatever date we look from

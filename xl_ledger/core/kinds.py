@@ -92,6 +92,7 @@ class EventKind(StrEnum):
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
     PERIOD_CLOSE = "period_close"
+    REASON_SET = "reason_set"
 
 
 # The groups the rules ask about.

@@ -20,7 +20,7 @@ from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
 from xl_ledger.core.state import State
 
-MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose)
+MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose, E.ReasonSet)
 
 
 class Scopes:
@@ -34,6 +34,7 @@ class Scopes:
         self.settings = Settings()
         self.staff: dict[str, dict[str, str]] = {}  # desk ('' for a workbook) -> user -> role, as logged
         self.closed: Optional[dt.date] = None
+        self.reasons: dict[str, str] = dict(E.DEFAULT_REASONS)  # reason_code -> meaning, as the Log has them
         self.package_ids = IdPool()
         self.package_owner: dict[str, str] = {}
         self.buyers: set[str] = set()
@@ -76,6 +77,8 @@ class Scopes:
                 staff_rules.apply(self.staff.setdefault(staff_rules.desk_of(entry.source), {}), ev)
             elif cls is E.PeriodClose:
                 self.closed = ev.effective_date if self.closed is None else max(self.closed, ev.effective_date)
+            elif cls is E.ReasonSet:
+                E.apply_reason(self.reasons, ev)
             return
         owner = ev.student_id or self.package_owner.get(ev.package_id or "")
         if owner is None:

@@ -100,7 +100,7 @@ def same_as_of(journal, state: State, as_of) -> bool:
         return True
     if any(p.expires_on is not None or p.product.period != "none" for p in state.packages.values()):
         return False
-    master = ("settings_set", "product_set", "student_set")  # read whatever the date (fold step 1)
+    master = ("settings_set", "product_set", "student_set", "reason_set")  # read whatever the date (fold step 1)
     return all(e.event.effective_date <= as_of or e.event.kind in master for e in journal.entries)
 
 

@@ -52,7 +52,8 @@ FORMER = "(before)"  # rows logged before the ledger had desks (copied in from a
 
 def changed_since(entries) -> dict[str, set]:
     """Per input sheet, the keys the ledger changed in these entries (the ones past a workbook's mirror)."""
-    out: dict[str, set] = {"Settings": set(), "Products": set(), "Students": set(), "Sessions": set()}
+    out: dict[str, set] = {"Settings": set(), "Products": set(), "Students": set(), "Sessions": set(),
+                           "Reasons": set()}
     for entry in entries:
         ev = entry.event
         kind = type(ev)
@@ -64,6 +65,8 @@ def changed_since(entries) -> dict[str, set]:
             out["Students"].add(ev.student_id)
         elif kind is E.SettingsSet:
             out["Settings"].update(ev.values)
+        elif kind is E.ReasonSet:
+            out["Reasons"].add(ev.values.get("reason_code"))
     return out
 
 
@@ -285,6 +288,26 @@ class DeskStore(PgStore):
         latest = self._latest((E.StudentSet,), lambda ev: ev.student_id)
         who = {k: desk_of(e.source) for k, e in latest.items()}
         return self._merge_keyed(data, "student_id", mine, base, now, lambda k: _cells("Students", now[k]), who, "student")
+
+    def _merge_reasons(self, data: SheetData) -> SheetData:
+        """The Reasons list is the Log's (reason_set rows): a code added, re-worded or removed at another
+        desk is in force here after this desk's next post. A code removed there and untouched here is
+        cleared from this sheet."""
+        base_s, now_s = self._scopes()
+        base, now = base_s.reasons, now_s.reasons
+        typed = inputs.read_reason_meanings(data.records())
+        mine = {code: meaning for code, (_row, meaning) in typed.items()}
+        latest = self._latest((E.ReasonSet,), lambda ev: ev.values.get("reason_code"))
+        who = {k: desk_of(e.source) for k, e in latest.items()}
+        view = self._merge_keyed(data, "reason_code", mine, base, now,
+                                 lambda k: {"reason_code": k, "meaning": now[k]}, who, "reason code")
+        gone = [k for k in base if k not in now and k in typed and mine[k] == base[k]]
+        if not gone:
+            return view
+        rows = {r: dict(values) for r, values in view.records()}
+        for k in gone:
+            self._set(data, rows, typed[k][0], {h: None for h in data.headers})
+        return self._view(data, rows)
 
     def _merge_sessions(self, data: SheetData) -> SheetData:
         base_s, now_s = self._scopes()
