@@ -246,7 +246,8 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
 def sessions(p: Posting) -> tuple[list, list[Problem]]:
     """4. Sessions rows: new or changed ones become events; a deleted or edited past lesson is a notice."""
     sheet, pairs, problems, notices = p.log.sessions(
-        p.day_first, p.log_rows, lambda parsed: commands.diff_sessions(parsed, p.scopes.catalog(p.as_of), p.today))
+        p.day_first, p.log_rows, lambda parsed: commands.diff_sessions(
+            parsed, p.scopes.catalog(p.as_of), p.today, lambda sid: p.scopes.fold_for([sid], p.as_of).usable_packages(sid)))
     check_columns(sheet)  # before anything is appended from rows read without a column
     p.sheets["Sessions"] = sheet  # its name and headers (to say where); the rows are let go
     events = [ev for _r, ev in pairs]

@@ -205,7 +205,7 @@ def _add_engine_sheet(wb, sheet: S.Sheet, fmt: _Formats) -> object:
     return ws
 
 
-REPORT_MONTHS = 12  # the chart shows the latest year: Report lists months newest first
+REPORT_MONTHS = S.REPORT_CHART_MONTHS  # the chart shows the latest year: Report lists months newest first
 
 
 def _report_chart(wb, ws) -> None:

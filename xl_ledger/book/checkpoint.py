@@ -47,7 +47,7 @@ from typing import Sequence
 
 from xl_ledger.xlsx.sheet import same_rows
 
-MAGIC = b"xl-ledger-checkpoint/4\n"
+MAGIC = b"xl-ledger-checkpoint/5\n"  # 5: Sessions rows have a location
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session"),
             ("xl_ledger.core.inputs", "session_from_values"),

@@ -18,7 +18,9 @@ from xl_ledger.book.store import cell_value
 from xl_ledger.core.chain import norm
 from xl_ledger.core import finance
 from xl_ledger.core import queries
+from xl_ledger.core.balances import WHOLE_CHAIN
 from xl_ledger.core.balances import index as balances_index
+from xl_ledger.core.balances import location_lines
 from xl_ledger.core.dashboard import lines as dashboard_lines
 from xl_ledger.core.kinds import AlertKind
 from xl_ledger.core.numbers import ZERO
@@ -116,7 +118,11 @@ def balances(state: State) -> list[tuple]:
         else:
             name = state.students[line.student_id].name
         rows.append((line.student_id or "", name, line.family_id, line.unit, _q(line.remaining), line.owed_sessions,
-                     line.next_expiry, money(line.value_remaining), _q(line.usable), money(line.owed_value)))
+                     line.next_expiry, money(line.value_remaining), _q(line.usable), money(line.owed_value), None))
+    for loc in location_lines(state):  # a studio with several locations: each one's, then the whole chain's
+        name = "whole chain" if loc.location == WHOLE_CHAIN else f"packs sold at {loc.location}"
+        rows.append(("", name, None, loc.unit, _q(loc.remaining), loc.owed_sessions, loc.next_expiry,
+                     money(loc.value_remaining), None, None, loc.location))
     return _checked(rows)
 
 
@@ -138,13 +144,25 @@ def alerts(state: State, extra: list[tuple] = ()) -> list[tuple]:
 def report(state: State, entries=()) -> list[tuple]:
     """The month-end figures of core/finance.py laid out as Report rows, newest month first (what the
     owner and the accountant look at, and what the chart shows); never a month after the state's date."""
-    out = []
-    for m in reversed(finance.months(state, entries)):
-        by_product = "; ".join(f"{p.product_id} {p.count}× {money(p.value)}" for p in m.by_product)
-        out.append((m.month, money(m.sales), money(m.delivered), m.refunds, m.chargebacks, money(m.breakage),
-                    money(m.opening), money(m.closing), m.adjustments, m.sales_count,
-                    m.delivered_count, money(m.refunds_paid), money(m.chargebacks_paid), m.comps,
-                    m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product))
+    entries = entries if isinstance(entries, (list, tuple)) else list(entries)
+    places = finance.by_location(state, entries)
+
+    def rows(months, location) -> list[tuple]:
+        out = []
+        for m in reversed(months):
+            by_product = "; ".join(f"{p.product_id} {p.count}× {money(p.value)}" for p in m.by_product)
+            out.append((m.month, money(m.sales), money(m.delivered), m.refunds, m.chargebacks, money(m.breakage),
+                        money(m.opening), money(m.closing), m.adjustments, m.sales_count,
+                        m.delivered_count, money(m.refunds_paid), money(m.chargebacks_paid), m.comps,
+                        m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product, location))
+        return out
+
+    out = rows(finance.months(state, entries), WHOLE_CHAIN if places else None)
+    if places:
+        # Each location's months after the whole chain's, below the rows the chart reads, one blank row between.
+        out += [(None,) * len(schema.REPORT.columns)] * (max(len(out), schema.REPORT_CHART_MONTHS) + 1 - len(out))
+        for where, months in places.items():
+            out += rows(months, where)
     return out
 
 

@@ -173,6 +173,8 @@ PRODUCTS = Sheet(
         Column("period_start", CHOICE, default="calendar", choices="period_start", width=12,
                help="months of a monthly allowance or months pack: calendar (from the 1st) or purchase "
                     "(from the purchase day)"),
+        Column("location", TEXT, width=12, help="blank = usable at every location; else the only location "
+                                                "where its lessons can be taken"),
     ),
     table="tblProducts",
     help="The package catalogue.",
@@ -208,6 +210,7 @@ SESSIONS = Sheet(
         Column("cancelled_at", DATETIME, width=17),
         Column("note", TEXT, width=30),
         Column("desk", TEXT, width=12, help="engine: the desk that recorded the row (a shared ledger only)"),
+        Column("location", TEXT, width=12, help="where the lesson is given (a studio with several locations)"),
     ),
     table="tblSessions",
     help="The schedule and the attendance register. Never delete a row to cancel: set status.",
@@ -231,6 +234,7 @@ ACTIONS = Sheet(
         Column("message", TEXT, width=48, help="engine"),
         Column("log_seq", INT, width=9, help="engine"),
         Column("desk", TEXT, width=12, help="engine: the desk that recorded the row (a shared ledger only)"),
+        Column("location", TEXT, width=12, help="where a sale or comp is made: the pack's home location"),
     ),
     table="tblActions",
     help="Everything else: sales, refunds, transfers, freezes, corrections. Post applies new rows.",
@@ -398,6 +402,7 @@ BALANCES = Sheet(
         Column("value_remaining", MONEY, width=16, help="remaining in money"),
         Column("can_use", QTY, width=9, help="remaining plus the family's shared pool"),
         Column("owed_value", MONEY, width=11, help="owed sessions at the unit value of the latest package"),
+        Column("location", TEXT, width=12, help="a location's line: packs sold there (all = the whole chain)"),
         Column("check", TEXT, width=13, help="engine: fingerprint of this row as written; typed-over cells break it"),
     ),
     engine_owned=True,
@@ -457,9 +462,12 @@ REPORT = Sheet(
         Column("expiring_later", MONEY, width=15),
         Column("no_expiry", MONEY, width=12),
         Column("sales_by_product", TEXT, width=80),
+        Column("location", TEXT, width=12, help="blank or all: the whole chain; else the packs sold there"),
     ),
     engine_owned=True,
 )
+
+REPORT_CHART_MONTHS = 12  # the Report chart reads this many rows (the latest year, newest first)
 
 # Reminders, one row per change of a message's state (append-only: a row is never rewritten). A message's
 # state is its key's last row; the key (package + rule + threshold crossed) is what makes it sent once.

@@ -134,6 +134,59 @@ class BalanceIndex:
         return out
 
 
+WHOLE_CHAIN = "all"  # the location column of the whole chain's lines (Balances and Report)
+NO_LOCATION = "(none)"  # packs sold, or lessons given, before the studio typed locations
+
+
+@dataclass(frozen=True, slots=True)
+class LocationLine:
+    """A location's figures (or the whole chain's) per unit. A pack belongs to the location where it was
+    sold (its credit and liability sit there, wherever its lessons are taken); owed lessons to the
+    location where they were given."""
+
+    location: str
+    unit: str
+    remaining: Decimal
+    value_remaining: Decimal
+    owed_sessions: int
+    next_expiry: Optional[dt.date]
+
+
+def location_lines(state: State) -> list[LocationLine]:
+    """Per location and unit, then the whole chain per unit; none while no pack and no lesson has a
+    location (a one-location studio sees no extra lines). Every live package is counted once, under its
+    home, so a unit's location lines add up to its whole-chain line."""
+    homes = {p.location for p in state.packages.values()}
+    places = {ev.location for ev in state.sessions.values()}
+    if not any(homes) and not any(places):
+        return []
+    as_of = state.as_of
+    packs: dict[tuple, list[Package]] = {}
+    for p in state.packages.values():
+        if p.status not in GONE:
+            packs.setdefault((p.location or NO_LOCATION, p.unit), []).append(p)
+    owed: dict[tuple, set] = {}
+    for a in state.allocations:
+        if a.state == AllocationState.OWED:
+            ev = state.sessions.get(a.session_id)
+            where = (ev.location if ev is not None else None) or NO_LOCATION
+            owed.setdefault((where, a.unit), set()).add(a.session_id)
+
+    def line(location: str, unit: str, pkgs: list[Package], sessions: set) -> LocationLine:
+        dates = [p.expires_on for p in pkgs if p.expires_on and p.expires_on >= as_of and p.remaining > 0
+                 and p.status != PackageStatus.INACTIVE]
+        return LocationLine(location, unit, sum((p.remaining for p in pkgs), ZERO),
+                            sum((p.value_remaining for p in pkgs), ZERO), len(sessions),
+                            min(dates) if dates else None)
+
+    keys = sorted(set(packs) | set(owed))
+    out = [line(where, unit, packs.get((where, unit), []), owed.get((where, unit), set())) for where, unit in keys]
+    for unit in sorted({unit for _where, unit in keys}):
+        out.append(line(WHOLE_CHAIN, unit, [p for (w, u), ps in packs.items() if u == unit for p in ps],
+                        {s for (w, u), ss in owed.items() if u == unit for s in ss}))
+    return out
+
+
 def index(state) -> BalanceIndex:
     """The State's balance index, built on first use and kept with it (a State is read-only once folded)."""
     found = state.__dict__.get("_balance_index")

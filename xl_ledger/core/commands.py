@@ -202,7 +202,8 @@ def _sell(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     amount = a.amount if a.amount is not None else product.price
     package_id = ctx.new_package_id() if a.action != "sell" or not a.package_id else _own_id(a.package_id, ctx)
     return [E.Sale(**_base(a, d, student_id=student.student_id, package_id=package_id,
-                           quantity=quantity, unit=product.unit, amount=amount), product_id=product.product_id)]
+                           quantity=quantity, unit=product.unit, amount=amount), product_id=product.product_id,
+                   location=a.location)]
 
 
 def _own_id(package_id: str, ctx: Context) -> str:
@@ -348,7 +349,7 @@ def _comp(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
                        a.product_id)
     return [E.Comp(**_base(a, d, student_id=student.student_id, package_id=ctx.new_package_id("CP"),
                            quantity=quantity, unit=product.unit if product else "lessons", amount=ZERO),
-                   product_id=a.product_id)]
+                   product_id=a.product_id, location=a.location)]
 
 
 def _toggle(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
@@ -458,11 +459,13 @@ def session_event(s: Session, previous: Optional[E.SessionRecorded]) -> Optional
     kw = dict(effective_date=s.date, student_id=s.student_id, session_id=s.session_id, quantity=s.credits,
               note=s.note, status=s.status, start=s.start.strftime("%H:%M") if s.start else None, minutes=s.minutes,
               service=s.service, booked_by=s.booked_by, paid_separately=s.paid_separately,
-              cancelled_at=s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None)
+              cancelled_at=s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None,
+              location=s.location)
     if previous is None:
         return E.SessionRecorded(**kw)
     old = {f: getattr(previous, f) for f in ("effective_date", "student_id", "quantity", "note", "status", "start",
-                                             "minutes", "service", "booked_by", "paid_separately", "cancelled_at")}
+                                             "minutes", "service", "booked_by", "paid_separately", "cancelled_at",
+                                             "location")}
     changed = tuple(sorted(k for k, v in kw.items() if k in old and old[k] != v))
     if not changed:
         return None
@@ -478,23 +481,27 @@ def _session_signature(s: Session, start_text: dict) -> tuple:
             text = start_text[start] = start.strftime("%H:%M")
         start = text
     return (s.date, s.student_id, s.credits, s.note, s.status, start, s.minutes, s.service, s.booked_by,
-            s.paid_separately, s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None)
+            s.paid_separately, s.cancelled_at.isoformat(timespec="minutes") if s.cancelled_at else None, s.location)
 
 
 def _logged_signature(ev: E.SessionRecorded) -> tuple:
     return (ev.effective_date, ev.student_id, ev.quantity, ev.note, ev.status, ev.start, ev.minutes, ev.service,
-            ev.booked_by, ev.paid_separately, ev.cancelled_at)
+            ev.booked_by, ev.paid_separately, ev.cancelled_at, ev.location)
 
 
 COMPLETED = ("attended", "no_show", "late_cancel")  # a past session in one of these is locked
 _SESSION_COLUMNS = ("date", "start", "minutes", "student_id", "service", "status", "booked_by", "credits",
-                    "paid_separately", "cancelled_at", "note")
+                    "paid_separately", "cancelled_at", "note", "location")
 
 
-def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date
+def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date,
+                  packs: Optional[Callable[[str], list]] = None
                   ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
-    """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons)."""
+    """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons).
+    `packs(student_id)`: the packages the student may use, folded (`state` may hold master data only); asked
+    only for a new or changed row while some product is kept to one location."""
     events, problems, notices, seen = [], [], [], {}
+    kept = any(p.location for p in state.products.values())  # some product is kept to one location
     taken: dict[str, Decimal] = {}  # package -> credit this post's new client bookings already hold
     closed = state.closed_through
     start_text: dict[dt.time, str] = {}
@@ -526,6 +533,10 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                     "Put the row back as it was and post a correction (Actions: adjust).",
                                     s.date.isoformat()))
             continue
+        if kept and (elsewhere := _only_elsewhere(packs(s.student_id) if packs else state.usable_packages(
+                s.student_id), s, row_no)) is not None:
+            problems.append(elsewhere)
+            continue
         if state.settings.require_upfront and _needs_upfront(ev, previous) and not _upfront(state, s, taken):
             problems.append(Problem(Source("Sessions", row_no, "status"),
                                     f"blocked: no credit; sell a package first ({s.student_id} has no credit "
@@ -555,6 +566,36 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
     return events, problems, notices
 
 
+def _only_elsewhere(usable: list, s: Session, row_no: int) -> Optional[Problem]:
+    """A lesson that would draw credit (not cancelled in time, not paid separately) at a location where none
+    of the student's live packs may be used, while some may be used at another location: rejected in its
+    row, since counting it as owed would say the student has no credit when they have, elsewhere. Packs are
+    usable at every location unless their product names one (Products location)."""
+    if s.paid_separately or s.status not in (*COMPLETED, "scheduled"):
+        return None
+    fits, other = False, []
+    for p in usable:
+        if not p.active or p.status not in ("active", "frozen") or (p.product.service and
+                                                                    p.product.service != s.service):
+            continue
+        if p.remaining <= 0 and p.unit != "months":
+            continue
+        if p.product.location and p.product.location != s.location:
+            other.append(p)
+        else:
+            fits = True
+    if fits or not other:
+        return None
+    places = sorted({p.product.location for p in other})
+    where = s.location or "no location"
+    return Problem(Source("Sessions", row_no, "location"),
+                   f"{s.session_id} is at {where}, but {s.student_id}'s credit "
+                   f"({', '.join(sorted(p.package_id for p in other))}) can be used only at {', '.join(places)}.",
+                   f"Type the location where the lesson is given ({' or '.join(places)} if it is there); otherwise "
+                   f"sell {s.student_id} a pack usable at {where}, or mark the lesson paid_separately.",
+                   s.location or "")
+
+
 def _needs_upfront(ev: E.Event, previous: Optional[E.SessionRecorded]) -> bool:
     """A client booking that does not hold credit yet (new, or just turned into a client booking)."""
     if ev.status != "scheduled" or ev.booked_by != "client":
@@ -571,6 +612,8 @@ def _upfront(state: State, s: Session, taken: dict[str, Decimal]) -> bool:
         if not p.active or p.status not in ("active", "frozen", "used_up") or p.frozen_on(s.date):
             continue
         if p.product.service and p.product.service != s.service:
+            continue
+        if p.product.location and p.product.location != s.location:
             continue
         if p.expires_on is not None and p.expires_on < s.date:
             continue
@@ -609,7 +652,7 @@ def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
         sales.append(E.Sale(effective_date=a.date, student_id=a.student_id, package_id=ctx.new_package_id(),
                             quantity=product.quantity, unit=product.unit, amount=product.price,
                             reason_code="auto_renew", note=f"renewed for {a.session_id}",
-                            product_id=product.product_id))
+                            product_id=product.product_id, location=last.location))
     return sales
 
 

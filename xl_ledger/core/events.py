@@ -74,6 +74,7 @@ class Sale(Event):
     """A package sold: package_id, student_id = owner, quantity, amount = price paid."""
     kind: ClassVar[str] = EventKind.SALE.value
     product_id: str = ""
+    location: Optional[str] = None  # where it was sold: the pack's home location (its liability's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +94,7 @@ class SessionRecorded(Event):
     booked_by: str = "staff"
     paid_separately: bool = False
     cancelled_at: Optional[str] = None  # ISO date-time, studio-local
+    location: Optional[str] = None  # where the lesson is given
     # quantity = credits
 
 
@@ -154,6 +156,7 @@ class Comp(Event):
     product_id: Optional[str] = None
     validity: Optional[str] = None
     service: Optional[str] = None
+    location: Optional[str] = None  # where it was given: the pack's home location
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

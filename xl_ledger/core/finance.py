@@ -348,6 +348,31 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
     return out
 
 
+def by_location(state: State, entries: Iterable[E.Entry], method: Optional[str] = None) -> dict[str, list[Month]]:
+    """`months` per location, for the packs sold there (their sales, the lessons they paid for wherever
+    given, their refunds, breakage and liability): each pack is in exactly one location, so under `remote`
+    breakage the locations add up to the whole chain to the cent. Under `proportional` each location's
+    provision uses its own breakage rate. Empty while no pack has a location."""
+    from dataclasses import replace
+
+    from xl_ledger.core.balances import NO_LOCATION
+
+    homes: dict[str, set] = {}
+    for pid, p in state.packages.items():
+        homes.setdefault(p.location or NO_LOCATION, set()).add(pid)
+    if set(homes) <= {NO_LOCATION}:
+        return {}
+    entries = list(entries)
+    out = {}
+    for where in sorted(homes):
+        pids = homes[where]
+        part = replace(state, packages={pid: state.packages[pid] for pid in pids},
+                       allocations=[a for a in state.allocations if a.package_id in pids])
+        mine = [e for e in entries if e.event.package_id in pids or type(e.event) is E.ProductSet]
+        out[where] = months(part, mine, method)
+    return out
+
+
 def _age(buckets: dict, j: int, end_j: int, v: Decimal, expiry_j: Optional[int]) -> None:
     """Put value v into its ageing bucket for month indexes [j, end_j), as differences.
 

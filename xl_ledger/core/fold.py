@@ -110,10 +110,12 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             product = products[ev.product_id]
             packages[ev.package_id] = open_package(ev.package_id, ev.student_id, product, ev.effective_date,
                                                    ev.amount or ZERO, ev.quantity, settings)
+            packages[ev.package_id].location = ev.location
         elif cls is E.Comp:
             product = comp_product(ev, products)
             pkg = open_package(ev.package_id, ev.student_id, product, ev.effective_date, ZERO, ev.quantity, settings)
             pkg.comp = True
+            pkg.location = ev.location
             packages[ev.package_id] = pkg
         elif cls is E.TopUp:
             pkg = packages[ev.package_id]
@@ -135,7 +137,8 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
                 # credit arrives in the sweep, when the transfer draws from the source package.
                 source = packages[ev.package_id]
                 packages[ev.to_package_id] = Package(package_id=ev.to_package_id, owner=ev.to_student_id,
-                                                     product=source.product, purchased_on=ev.effective_date)
+                                                     product=source.product, purchased_on=ev.effective_date,
+                                                     location=source.location)
         elif cls is E.Freeze:
             pkg = packages[ev.package_id]
             pkg.freezes.append([ev.effective_date, ev.effective_date + dt.timedelta(days=ev.days - 1)])
@@ -175,7 +178,8 @@ def comp_product(ev: E.Comp, products: dict[str, Product]) -> Product:
                    unit=ev.unit or (base.unit if base else "lessons"), quantity=ev.quantity, price=ZERO,
                    validity=ev.validity if ev.validity else (base.validity if base else None),
                    service=ev.service if ev.service else (base.service if base else None),
-                   shared=base.shared if base else False, priority=base.priority if base else 100)
+                   shared=base.shared if base else False, priority=base.priority if base else 100,
+                   location=base.location if base else None)
 
 
 def open_package(package_id: str, owner: str, product: Product, start: dt.date, price: Decimal,

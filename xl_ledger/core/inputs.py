@@ -90,6 +90,7 @@ class Product(Frozen):
     rollover_cap: Optional[Decimal] = None
     active: bool = True
     period_start: Literal["calendar", "purchase"] = "calendar"  # months of allowances: calendar or anniversary
+    location: Optional[str] = None  # the only location where it can be used; None: every location
 
 
 class Student(Frozen):
@@ -117,6 +118,7 @@ class Session:
     paid_separately: bool = False
     cancelled_at: Optional[dt.datetime] = None
     note: Optional[str] = None
+    location: Optional[str] = None
 
     def __reduce__(self):
         # Pickled as its values, rebuilt by filling the slots: the checkpoint keeps every parsed Sessions
@@ -157,6 +159,7 @@ class Action(Frozen):
     days: Optional[int] = None
     note: Optional[str] = None
     status: Optional[str] = None
+    location: Optional[str] = None
 
 
 class StaffMember(Frozen):
@@ -275,6 +278,7 @@ PRODUCT_FIELDS: dict[str, tuple[Callable, str]] = {
     "active": (_yesno_default(True), "Type yes or no."),
     "period_start": (_choice(("calendar", "purchase"), "calendar"),
                      "Choose calendar (months from the 1st) or purchase (months from the purchase day)."),
+    "location": (_text, ""),
 }
 
 STUDENT_FIELDS: dict[str, tuple[Callable, str]] = {
@@ -298,6 +302,7 @@ SESSION_FIELDS: dict[str, tuple[Callable, str]] = {
     "paid_separately": (_yesno_default(False), "Type yes or no."),
     "cancelled_at": (P.parse_datetime, "Type when the client cancelled, like 2026-03-14 09:15."),
     "note": (_text, ""),
+    "location": (_text, ""),
 }
 
 ACTION_FIELDS: dict[str, tuple[Callable, str]] = {
@@ -313,6 +318,7 @@ ACTION_FIELDS: dict[str, tuple[Callable, str]] = {
     "days": (_int_nonneg("a number of days"), "Type whole days, e.g. 14."),
     "note": (_text, ""),
     "status": (_text, ""),
+    "location": (_text, ""),
 }
 
 STAFF_FIELDS: dict[str, tuple[Callable, str]] = {

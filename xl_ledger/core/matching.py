@@ -203,6 +203,7 @@ class Sweep:
         unit = None
         need = ZERO
         later = None
+        elsewhere = None
         dead = 0
         cands = self.candidates(ev.student_id)
         pin = ev.package_id  # a session that names its package draws only from it (an imported row's usage)
@@ -222,6 +223,9 @@ class Sweep:
                 continue
             product = pkg.product
             if product.service and product.service != service:
+                continue
+            if product.location and product.location != ev.location:
+                elsewhere = pkg  # a pack its product keeps to one location (commands._only_elsewhere says so)
                 continue
             if reserve_only and product.apply_at == "service" and not upfront:
                 later = later or pkg
@@ -266,6 +270,12 @@ class Sweep:
                 self._alloc(ev, status, None, None, ZERO, later.unit, AWAITING_SERVICE)
             else:
                 self.shortfall(ev, status, state, None, None)
+                if elsewhere is not None:  # posted with the sale it needed: the Post could not reject it
+                    self.notices.append(Alert(AlertKind.NOTICE, ev.student_id, elsewhere.package_id,
+                                              f"Sessions {ev.session_id}",
+                                              f"{ev.session_id} is at {ev.location or 'no location'}: "
+                                              f"{elsewhere.package_id} can be used only at "
+                                              f"{elsewhere.product.location}, so the lesson is owed"))
         elif need >= QTY_EPS:
             self.shortfall(ev, status, state, unit, need)
 
@@ -286,6 +296,8 @@ class Sweep:
             if end is not None and end < d:
                 continue
             if pkg.product.service and pkg.product.service != ev.service:
+                continue
+            if pkg.product.location and pkg.product.location != ev.location:
                 continue
             room = pkg.product.negative_limit - pkg.overdrawn
             if room < QTY_EPS:

@@ -57,6 +57,7 @@ class Package:
     extra_days: int = 0
     active: bool = True
     overdrawn: Decimal = ZERO
+    location: Optional[str] = None  # where it was sold (Actions location): its home, where its liability sits
     # figures, filled at the end of the fold
     granted: Decimal = ZERO
     used: Decimal = ZERO

@@ -331,7 +331,7 @@ class DeskStore(PgStore):
                     "booked_by": ev.booked_by, "credits": ev.quantity,
                     "paid_separately": "yes" if ev.paid_separately else "no",
                     "cancelled_at": dt.datetime.fromisoformat(ev.cancelled_at) if ev.cancelled_at else None,
-                    "note": ev.note, "desk": "" if who.get(k) == self.desk else who.get(k)}
+                    "note": ev.note, "desk": "" if who.get(k) == self.desk else who.get(k), "location": ev.location}
 
         return self._merge_keyed(data, "session_id", mine, base, now, render, who, "session")
 
@@ -366,6 +366,7 @@ class DeskStore(PgStore):
                 "amount": ev.amount, "reason_code": ev.reason_code,
                 "to_student_id": getattr(ev, "to_student_id", None) or None, "days": getattr(ev, "days", None),
                 "note": ev.note, "status": "applied", "log_seq": entry.seq, "desk": desk,
+                "location": getattr(ev, "location", None),
                 "message": f"posted at desk {desk}: {post_cycle._describe([ev])}"})
         return self._view(data, rows)
 
