@@ -21,9 +21,9 @@ OPTIONAL = {
     "Settings": {"meaning"},
     "Reasons": {"meaning"},
     "Students": {"email", "family_contact"},  # family_contact: added 2026-12-02, for reminders only
-    "Actions": {"note"},
-    "Sessions": {"note"},
-    "Products": {"period_start"},  # added 2026-12-02; its default (calendar months) is what older books did
+    "Actions": {"note", "location"},  # location: added 2026-12-02 (issue 17); blank = no location, as before
+    "Sessions": {"note", "location"},
+    "Products": {"period_start", "location"},  # added 2026-12-02; their defaults are what older books did
 }
 
 

@@ -448,8 +448,10 @@ def diff_reasons(sheet: dict[str, tuple[int, str]], logged: dict[str, str], toda
         if code not in sheet:
             out.append(E.ReasonSet(effective_date=today, values={"reason_code": code, "removed": "yes"},
                                    note="Reasons"))
-        elif logged.get(code) != sheet[code][1]:
-            out.append(E.ReasonSet(effective_date=today, values={"reason_code": code, "meaning": sheet[code][1]},
+        elif sheet[code][1] is None and code in logged:
+            continue  # no meaning column on the sheet: the code is there, its meaning unknown here
+        elif logged.get(code) != (sheet[code][1] or ""):
+            out.append(E.ReasonSet(effective_date=today, values={"reason_code": code, "meaning": sheet[code][1] or ""},
                                    note=f"Reasons!{sheet[code][0]}"))
     return out
 

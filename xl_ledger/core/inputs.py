@@ -572,13 +572,14 @@ def read_reasons(rows: Iterable[Row]) -> set[str]:
     return {str(raw.get("reason_code")).strip() for _r, raw in rows if not P.is_blank(raw.get("reason_code"))}
 
 
-def read_reason_meanings(rows: Iterable[Row]) -> dict[str, tuple[int, str]]:
-    """reason_code -> (its row, its meaning as text), the first row of a code (as the Log keeps them)."""
-    out: dict[str, tuple[int, str]] = {}
+def read_reason_meanings(rows: Iterable[Row]) -> dict[str, tuple[int, Optional[str]]]:
+    """reason_code -> (its row, its meaning as text), the first row of a code (as the Log keeps them). The
+    meaning is None when the sheet has no meaning column (it is optional): nothing to compare."""
+    out: dict[str, tuple[int, Optional[str]]] = {}
     for row_no, raw in rows:
         if P.is_blank(raw.get("reason_code")):
             continue
         code = str(raw.get("reason_code")).strip()
         if code not in out:
-            out[code] = (row_no, _text(raw.get("meaning")) or "")
+            out[code] = (row_no, (_text(raw.get("meaning")) or "") if "meaning" in raw else None)
     return out
