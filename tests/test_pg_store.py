@@ -94,6 +94,27 @@ def test_the_chain_guard_refuses_a_fork_or_a_gap(url):
     assert log.read() == rows
 
 
+def test_the_chain_guard_checks_every_row_of_one_copy(url):
+    """The guard runs once per statement (schema migration 2): a bad row in the middle of one COPY, or a
+    repeated seq, refuses the whole statement; a good COPY of many rows goes in."""
+    rows = log_rows(3)
+    log = seeded(url, rows)
+    good = log_rows(3, 4, rows[-1][15])
+    middle = list(good)
+    middle[1] = log_rows(1, 5, "f" * 64)[0]  # seq 5 that does not follow seq 4
+    twice = [good[0], good[0]]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for bad in (middle, twice):
+            with pytest.raises((psycopg.errors.SerializationFailure, psycopg.errors.UniqueViolation)):
+                with conn.transaction(), conn.cursor().copy("COPY xl_ledger_log FROM STDIN") as copy:
+                    for row in bad:
+                        copy.write_row((log.studio, *row))
+    assert log.read() == rows
+    with log.appending((3, rows[-1][15]), good):
+        pass
+    assert log.read() == rows + good
+
+
 def test_two_desks_appending_the_same_seq_one_wins(url):
     rows = log_rows(2)
     log = seeded(url, rows)

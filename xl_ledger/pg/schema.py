@@ -5,7 +5,7 @@ order, under an advisory lock so that two desks starting at once do not both cre
 
 The Log table is keyed by (studio, seq): that key is the optimistic lock (a second desk appending the
 same seq fails on it) and, with the insert trigger that checks each row's prev_hash against the hash of
-the row before it, the fork guard. UPDATE, DELETE and TRUNCATE are refused twice: by triggers, and by
+the row before it (once per statement, over the rows it inserted: migration 2), the fork guard. UPDATE, DELETE and TRUNCATE are refused twice: by triggers, and by
 revoking those rights from everyone including the table's owner (a superuser can still bypass both,
 which is what `verify` is for).
 """
@@ -71,6 +71,45 @@ CREATE TRIGGER xl_ledger_log_chain BEFORE INSERT ON {LOG}
 
 REVOKE UPDATE, DELETE, TRUNCATE ON {LOG} FROM PUBLIC;
 REVOKE UPDATE, DELETE, TRUNCATE ON {LOG} FROM CURRENT_USER;
+"""),
+    (2, "the chain guard checks a whole INSERT or COPY at once", f"""
+-- The same guarantee as version 1's row trigger (every row follows the row before it: seq + 1, prev_hash
+-- = its hash; the first row's prev_hash is the genesis), checked once per statement over the rows it
+-- inserted (a transition table): the new rows checked against each other in one sort, and each studio's
+-- first new row against the row before it in the table. Copying a million-row Log in no longer runs a
+-- query per row. An exception rolls the whole statement back.
+DROP TRIGGER xl_ledger_log_chain ON {LOG};
+CREATE FUNCTION xl_ledger_chain_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    -- Within the statement's rows: each follows the one before it (a sort, no lookups).
+    SELECT studio, seq, (before_seq <> seq - 1) AS missing INTO bad FROM (
+        SELECT studio, seq, prev_hash, lag(seq) OVER w AS before_seq, lag(hash) OVER w AS before_hash
+          FROM xl_ledger_new_rows WINDOW w AS (PARTITION BY studio ORDER BY seq)) n
+     WHERE before_seq IS NOT NULL AND (before_seq <> seq - 1 OR before_hash <> prev_hash)
+     ORDER BY studio, seq LIMIT 1;
+    IF NOT FOUND THEN
+        -- The first row of each studio's: the genesis, or the row already there before it.
+        SELECT f.studio, f.seq, p.seq IS NULL AS missing INTO bad FROM (
+            SELECT DISTINCT ON (studio) studio, seq, prev_hash FROM xl_ledger_new_rows ORDER BY studio, seq) f
+          LEFT JOIN {LOG} p ON p.studio = f.studio AND p.seq = f.seq - 1
+         WHERE CASE WHEN f.seq = 1 THEN f.prev_hash <> '{GENESIS}' ELSE p.seq IS NULL OR p.hash <> f.prev_hash END
+         LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        IF bad.missing AND bad.seq > 1 THEN
+            RAISE EXCEPTION 'Log seq % of studio % does not follow its last row', bad.seq, bad.studio
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+        RAISE EXCEPTION 'Log seq % of studio %: prev_hash does not match the row before it', bad.seq, bad.studio
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER xl_ledger_log_chain AFTER INSERT ON {LOG}
+    REFERENCING NEW TABLE AS xl_ledger_new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION xl_ledger_chain_check();
 """),
 )
 LATEST = MIGRATIONS[-1][0]
