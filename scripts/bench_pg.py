@@ -11,6 +11,8 @@ fresh process:
   post100    a desk posting the 100 actions into the ledger, warm: nobody posted since its last post, so
              the workbook's checkpoint serves the Log (the database is asked for its head); it folds,
              appends to the database, and writes the workbook and its Log mirror
+  filepost100  the floor under post100: the same workbook and checkpoint posting the same 100 actions
+             on its own, without a ledger (the FileStore's warm post: scripts/bench_post.py)
 Then, once, on a small ledger: 4 desk processes posting 25 times each at once (tests/pg_desk_worker.py:
 one sale and every third post a lesson): posts per second and p50/p95 latency.
 """
@@ -54,6 +56,12 @@ def measure(path: Path, url: str, studio: str, what: str, as_of: str) -> dict:
         count, _head, broken, _ = log.verify()
         assert broken is None and count > 0
         extra = {"rows": count}
+    elif what == "filepost100":  # the floor: the same workbook posting its 100 actions on its own (warm)
+        from xl_ledger import post as post_cycle
+        from xl_ledger.book.filestore import FileStore
+
+        result = post_cycle.post(FileStore(path), now=NOW, operator="owner", today=dt.date.fromisoformat(as_of))
+        extra = {"applied": len(result.applied), "new_rows": result.new_rows}
     elif what == "post100":
         _store, result = post_at_desk(DeskStore(path, log, "bench"), now=NOW, operator="owner",
                                       today=dt.date.fromisoformat(as_of))
@@ -148,6 +156,10 @@ def main(argv: list[str]) -> None:
             shutil.copyfile(built, copy)
             shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(copy))
             runs["post100"] = _fresh(copy, url, studio, "post100", as_of.isoformat())
+            alone = Path(tmp) / "alone.xlsm"  # the same workbook and checkpoint, posting without a ledger
+            shutil.copyfile(built, alone)
+            shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(alone))
+            runs["filepost100"] = _fresh(alone, url, studio, "filepost100", as_of.isoformat())
             raw = runs["raw"]["seconds"]
             for what, r in runs.items():
                 more = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("seconds", "peak_mb"))
