@@ -282,3 +282,29 @@ def test_the_first_keyed_post_of_a_studio_with_its_own_settings_posts(tmp_path):
     assert [source for _k, source, _d in logged] == ["Settings", "Settings"]
     assert "Rossi Music" in logged[0][2] and "owner_key" in logged[1][2]
     assert cli("verify", str(path), "--key-file", str(key)).returncode == 0
+
+
+def test_a_desk_s_staff_trail_starts_from_the_workbook_s_own():
+    """A shared ledger copied in from a workbook (ledger-init) keeps that workbook's staff rows with no desk
+    in their source. Each desk compares its own Staff sheet with its own trail, which starts from them:
+    its first post logs only what it changed, and an emptied sheet at a new desk is refused."""
+    from xl_ledger.core import events as E
+    from xl_ledger.core import staff as staff_rules
+    from xl_ledger.core.journal import Journal
+    from xl_ledger.core.scope import Scopes
+
+    d = dt.date(2026, 3, 1)
+    journal = Journal([])
+    journal.append(staff_rules.changes({"ann": "owner", "bea": "staff"}, {}, d), operator="ann",
+                   recorded_at=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc), sources=["Staff", "Staff"])
+    journal.append([E.StaffSet(effective_date=d, values={"user": "cy", "role": "staff", "was": ""})],
+                   operator="ann", recorded_at=dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc),
+                   sources=["Staff@front"])
+    known = Scopes(journal.entries).staff
+    assert known.of("") == {"ann": "owner", "bea": "staff"}
+    assert known.of("front") == {"ann": "owner", "bea": "staff", "cy": "staff"}
+    assert known.of("owner") == {"ann": "owner", "bea": "staff"}  # a desk with no rows of its own yet
+    assert staff_rules.logged(journal.entries, "front") == known.of("front")
+    assert staff_rules.changes({"ann": "owner", "bea": "staff"}, known.of("owner"), d) == []
+    with pytest.raises(staff_rules.StaffRefused, match="lists 2 people on it: ann"):
+        staff_rules.role_of("mallory", {}, False, known.of("owner"), "owner.xlsm")

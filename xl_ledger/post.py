@@ -203,7 +203,7 @@ def read_inputs(p: Posting, *, as_of: Optional[dt.date], today: Optional[dt.date
     p.as_of = as_of or p.today
     staff, more = inputs.read_staff(p.sheets["Staff"].records())
     try:  # no Staff rows: single-owner mode, unless the Log has known staff (then the sheet was emptied)
-        role = staff_rules.role_of(p.operator, staff, bool(staff or more), p.scopes.staff.get(p.desk, {}),
+        role = staff_rules.role_of(p.operator, staff, bool(staff or more), p.scopes.staff.of(p.desk),
                                    p.log.name)
     except staff_rules.StaffRefused as e:
         raise NotAllowed(str(e)) from None
@@ -223,7 +223,7 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
     events += commands.sign_log(p.scopes.settings, p.key is not None, p.today)
     p.append(events, ["Settings"] * len(events))
     # Role changes leave a trail: whose role, from what to what; the row says who and when (core/staff.py).
-    staff_changes = staff_rules.changes(p.staff, p.scopes.staff.get(p.desk, {}), p.today)
+    staff_changes = staff_rules.changes(p.staff, p.scopes.staff.of(p.desk), p.today)
     for ev, row in zip(staff_changes, p.append(staff_changes, ["Staff"] * len(staff_changes))):
         p.result.notices.append(f"Staff: {staff_rules.describe(ev)} (Log seq {row[chain.SEQ]})")
     events += staff_changes

@@ -32,7 +32,7 @@ class Scopes:
         self.sessions: dict[str, E.SessionRecorded] = {}
         self.students: dict[str, Student] = {}
         self.settings = Settings()
-        self.staff: dict[str, dict[str, str]] = {}  # desk ('' for a workbook) -> user -> role, as logged
+        self.staff = staff_rules.Known()  # the staff the Log knows, per desk
         self.closed: Optional[dt.date] = None
         self.reasons: dict[str, str] = dict(E.DEFAULT_REASONS)  # reason_code -> meaning, as the Log has them
         self.package_ids = IdPool()
@@ -74,7 +74,7 @@ class Scopes:
             elif cls is E.SettingsSet:
                 self.settings = Settings.model_validate({**self.settings.model_dump(), **ev.values})
             elif cls is E.StaffSet:
-                staff_rules.apply(self.staff.setdefault(staff_rules.desk_of(entry.source), {}), ev)
+                self.staff.add(entry)
             elif cls is E.PeriodClose:
                 self.closed = ev.effective_date if self.closed is None else max(self.closed, ev.effective_date)
             elif cls is E.ReasonSet:

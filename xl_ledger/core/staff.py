@@ -29,13 +29,31 @@ def desk_of(source: Optional[str]) -> str:
     return source.rpartition("@")[2] if source and "@" in source else ""
 
 
+class Known:
+    """The staff the Log knows, per desk (user, lower case -> role; removed users left out). A desk's
+    trail starts from the workbook's own (its rows from before the ledger had desks, copied in by
+    ledger-init), so a desk's first post logs only what its sheet really changed, and an emptied sheet
+    there is refused as in the workbook."""
+
+    def __init__(self, entries: Iterable[E.Entry] = ()):
+        self.by_desk: dict[str, dict[str, str]] = {}
+        for entry in entries:
+            if type(entry.event) is E.StaffSet:
+                self.add(entry)
+
+    def add(self, entry: E.Entry) -> None:
+        desk = desk_of(entry.source)
+        if desk not in self.by_desk:
+            self.by_desk[desk] = dict(self.by_desk.get("", {}))
+        apply(self.by_desk[desk], entry.event)
+
+    def of(self, desk: str = "") -> dict[str, str]:
+        return self.by_desk.get(desk, self.by_desk.get("", {}))
+
+
 def logged(entries: Iterable[E.Entry], desk: str = "") -> dict[str, str]:
-    """user (lower case) -> role, as the Log's staff_set rows of `desk` leave it (removed users left out)."""
-    out: dict[str, str] = {}
-    for entry in entries:
-        if type(entry.event) is E.StaffSet and desk_of(entry.source) == desk:
-            apply(out, entry.event)
-    return out
+    """The staff the Log's staff_set rows leave for `desk` ('' for a workbook of its own)."""
+    return Known(entries).of(desk)
 
 
 def apply(staff: dict[str, str], ev: E.StaffSet) -> None:

@@ -207,7 +207,7 @@ def _import(legacy_path, studio, *, operator: str, now: dt.datetime, mapping_pat
     for ev in commands.diff_settings(settings, before.settings, today):
         events.append(ev)
         sources.append("Settings")
-    for ev in staff_rules.changes(p.staff, p.scopes.staff.get(p.desk, {}), today):  # a trail, as in a post
+    for ev in staff_rules.changes(p.staff, p.scopes.staff.of(p.desk), today):  # a trail, as in a post
         events.append(ev)
         sources.append("Staff")
     product_events, student_events = _master_data(plan, before, sheets, cells, today)
