@@ -331,10 +331,14 @@ def test_facts_the_sheet_does_not_say_are_asked_and_nothing_is_imported_until_an
     lf.answer(legacy, {"Sales!C3": "2025-09-20", "Sales!G4": "700", "Sales!F5": "6"})
     report = import_legacy(legacy, book, operator="owner", now=NOW)
     assert report.disagreements == 0 and report.held == 0
-    s = state_of(book, dt.date(2025, 9, 20))
-    assert sorted((p.purchased_on, p.price, p.granted, p.used, p.remaining) for p in s.packages.values()) == [
-        (dt.date(2025, 9, 2), 700, 10, 2, 8), (dt.date(2025, 9, 5), 300, 10, 4, 6),
-        (dt.date(2025, 9, 10), 160, 5, 1, 4), (dt.date(2025, 9, 20), 300, 10, 4, 6)]
+    # Old sheet (answered): Gus 10 − 4 = 6, Ivy 10 − 2 = 8 ($700), Jo 10 − 4 = 6, Kai 5 − 1 = 4; the
+    # legacy date is Gus's 20 Sep. Liability 6 × 30 + 8 × 70 + 6 × 30 + 4 × 32 = 180 + 560 + 180 + 128.
+    for as_of in (dt.date(2025, 9, 20), TODAY):
+        s = state_of(book, as_of)
+        assert sorted((p.purchased_on, p.price, p.granted, p.used, p.remaining) for p in s.packages.values()) == [
+            (dt.date(2025, 9, 2), 700, 10, 2, 8), (dt.date(2025, 9, 5), 300, 10, 4, 6),
+            (dt.date(2025, 9, 10), 160, 5, 1, 4), (dt.date(2025, 9, 20), 300, 10, 4, 6)]
+        assert queries.liability(s) == Decimal("1048.00")
     months = [r[0] for r in sheet(book, "Report")]
     assert months == ["2025-10", "2025-09"]  # no 2000-09 month; the Report runs to the import's month
     findings = [m[6] for m in sheet(book, "Migration") if m[6].startswith("corrected:")]
@@ -349,8 +353,9 @@ def test_yearless_from_answers_a_whole_sheet(tmp_path):
     report = import_legacy(legacy, book, operator="owner", now=NOW)
     assert report.held == 0
     # "Sept 20" is the first 20 September on or after 2025-08-01.
-    gus = [p for p in state_of(book, TODAY).packages.values() if p.owner == "LEG-S001"]
-    assert [(p.purchased_on, p.remaining) for p in gus] == [(dt.date(2025, 9, 20), 6)]
+    for as_of in (dt.date(2025, 9, 20), TODAY):
+        gus = [p for p in state_of(book, as_of).packages.values() if p.owner == "LEG-S001"]
+        assert [(p.purchased_on, p.remaining) for p in gus] == [(dt.date(2025, 9, 20), 6)]
 
 
 @pytest.mark.parametrize("text, size", [
