@@ -46,11 +46,13 @@ def test_a_two_digit_year_reads_the_same_whatever_the_clock_says(clock_in_2090, 
     assert parse_datetime(f"{text} 16:30", day_first=day_first) == dt.datetime.combine(expected, dt.time(16, 30))
 
 
-@pytest.mark.parametrize("text", ["3/14/30", "3/14/89"])
-def test_a_two_digit_year_before_the_studio_s_life_asks_for_the_full_date(clock_in_2090, text):
-    """Excel's rule reads 30-99 as 1930-1999: before 1990 that is refused, never moved to another century."""
-    with pytest.raises(ParseError, match="write the full date"):
-        parse_date(text)
+@pytest.mark.parametrize("text, year", [("3/14/30", 1930), ("3/14/89", 1989), ("14 Mar 45 16:30", 1945)])
+def test_a_two_digit_year_before_the_studio_s_life_asks_for_the_full_date(clock_in_2090, text, year):
+    """Excel's rule reads 30-99 as 1930-1999: before 1990 that is refused, never moved to another century,
+    and the message says how the two digits were read."""
+    said = f"has a two-digit year, read as {year} as Excel reads it .*write the full date"
+    with pytest.raises(ParseError, match=said):
+        parse_datetime(text) if ":" in text else parse_date(text)
 
 
 def test_the_core_s_date_reader_has_no_clock_of_its_own():

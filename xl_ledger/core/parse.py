@@ -98,6 +98,10 @@ def _full_date_text(text: str, day_first: bool, what: str, year: int | None = No
             raise ParseError(f"{_show(text)} is not {what}; type it like 2026-03-14") from None
     if readings[0].date() != readings[1].date():
         raise ParseError(f"{_show(text)} has no year, month or day; write the full date, like 2026-03-14")
+    if readings[0].year < FIRST_YEAR and not re.search(r"\d{3}", text):
+        # The year came from two digits (both readings agree, so the text has one): say how it was read.
+        raise ParseError(f"{_show(text)} has a two-digit year, read as {readings[0].year} as Excel reads it "
+                         "(30-99 are 1930-1999); write the full date, like 2026-03-14")
     return readings[0]
 
 
