@@ -187,3 +187,26 @@ def test_the_main_cli_runs_the_import(tmp_path, book, capsys):
     legacy = lf.log_csv(tmp_path / "log.csv")
     assert cli.run(["import", str(legacy), "--into", str(book), "--dry-run", "--as", "maria"]) == 0
     assert "log.csv → studio.xlsm: would import 4 students" in capsys.readouterr().out
+
+
+def test_a_lesson_log_with_packs_through_the_command_as_a_new_user_runs_it(tmp_path, book):
+    """The piano teacher's log (tests/legacy_cases.py): a dry run, then the import, then balance on the legacy date."""
+    import legacy_cases as lc
+    from xl_ledger.cli import run as xl_ledger
+
+    legacy = lc.log_with_packs(tmp_path / "piano.xlsx")
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--dry-run", "--as", "owner")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == ("piano.xlsx → studio.xlsm: would import 2 students, 2 products, 2 packages, "
+                                   "6 sessions (12 Log rows, reason 'migration'); 0 balances disagree with the legacy "
+                                   "file; 1 findings to review.")
+    code, out, err = cli("import", str(legacy), "--into", str(book), "--as", "owner")
+    assert (code, err) == (0, "")
+    assert "Legacy figures are compared as of 2025-02-03, the legacy file's last date." in out.splitlines()
+    shown = io.StringIO()
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(shown):
+        assert xl_ledger(["balance", str(book), "--today", "2025-02-03"]) == 0
+    assert [" ".join(ln.split()) for ln in shown.getvalue().splitlines()[1:]] == [
+        "LEG-S001 Lia Chen 6 lessons (own packs worth 180.00 USD)", "LEG-S002 Max Roy 3 lessons (own packs worth 105.00 USD)"]
