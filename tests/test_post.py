@@ -308,3 +308,19 @@ def test_packages_are_listed_in_sale_order_so_a_new_sale_is_a_new_last_row():
                for i, ev in enumerate(evs)]
     rows = render.packages(fold(entries, d))
     assert [r[0] for r in rows] == ["PK-1", "PK-2", "PK-0009", "PK-10", "PK-100", "CP-1"]
+
+
+def test_a_post_reads_each_input_sheet_once(tmp_path, monkeypatch):
+    """The anchor check (an applied row's log_seq) and read_inputs both need Actions: one read serves both.
+    For the live store every read is a round trip to Excel."""
+    path = studio(tmp_path)
+    type_rows(path, "Actions", {2: sell()})
+    run(path)  # Actions row 2 applied: the next post's anchor check has a log_seq to look at
+    type_rows(path, "Actions", {3: sell("S2")})
+    reads: list[str] = []
+    real = FileStore.read_sheet
+    monkeypatch.setattr(FileStore, "read_sheet", lambda self, name: reads.append(name) or real(self, name))
+    result = run(path)
+    assert len(result.applied) == 1
+    inputs = [name for name in reads if name in post.INPUT_SHEETS or name == "Sessions"]
+    assert sorted(inputs) == sorted(set(inputs)), reads  # none read twice
