@@ -96,3 +96,36 @@ def test_a_refused_write_puts_back_what_was_written(tmp_path):
         got = [row[:len(values[0])] for row in client.values(sheet)]
         got = [r for r in got if any(v not in ("", None) for v in r)]
         assert got == [r for r in values if any(v not in ("", None) for v in r)], sheet
+
+
+def _writes(store, sheet: str) -> list[tuple[int, int]]:
+    """(first row, row count) of each range write to `sheet` that the store has recorded."""
+    index = store.book.sheets[sheet].index - 1
+    return [(a["start_row"] + 1 if "start_row" in a else None, a["row_count"]) for a in store.book.json()["actions"]
+            if a["func"] == "setValues" and a["sheet_position"] == index]
+
+
+def test_only_the_rows_that_changed_are_written_and_the_sheet_reads_back_whole(tmp_path):
+    """Each cell written goes through Excel: a post that changes a few Allocations rows of thousands
+    writes those rows, and the sheet still reads back as the whole new body."""
+    from decimal import Decimal
+
+    first = [[f"PK{i}", "ST1", Decimal(10), Decimal("2.50")] for i in range(1, 201)]
+    store = live_store(tmp_path)
+    store.commit(Change(*store.head(), sheets={"Packages": first}))
+    store = reopen(store)
+    second = [list(r) for r in first]
+    second[4][2] = Decimal(9)  # row 6
+    second[5][3] = Decimal("2.5")  # row 7: the same number as before (2.50), not a change
+    second[150][1] = "ST2"  # row 152
+    second = second[:198]  # rows 200 and 201 cleared
+    store.commit(Change(*store.head(), sheets={"Packages": second}))
+    assert _writes(store, "Packages") == [(6, 1), (152, 1), (200, 2)]  # the two cleared rows last
+    fresh = reopen(store)
+    got = [list(v) for _r, v in fresh.read_sheet("Packages").rows]
+    assert [r[:4] for r in got] == [[r[0], r[1], int(r[2]), float(r[3])] for r in second]
+
+    # Changes all over the sheet: one write of the whole body rather than dozens of small ones.
+    third = [[r[0], "ST3", r[2], r[3]] if i % 10 == 0 else r for i, r in enumerate(second)]  # 20 runs
+    fresh.commit(Change(*fresh.head(), sheets={"Packages": third}))
+    assert [w[1] for w in _writes(fresh, "Packages")] == [198]

@@ -4,8 +4,9 @@ One store lives for one macro call (Excel waits for RunPython, so nobody types m
 is read at most once, in one bulk range read from A1 to the end of its used range; the store then
 keeps its own view up to date with what it writes, so `head()` after a commit needs no second read.
 Writes are bulk too: the new Log rows in blocks (one range write per block, with progress in the
-status bar), each engine sheet's body in one write plus one clear of the rows it no longer needs,
-and each input sheet's engine cells as one rectangle. Nothing loops over cells through Excel.
+status bar), of each engine sheet only the runs of rows that would read back otherwise (a post changes a
+few rows of thousands; with changes all over, the whole body in one write), and each input sheet's
+engine cells as one rectangle. Nothing loops over cells through Excel.
 
 Text is written with a leading apostrophe, as a person would type it, so Excel keeps "0012", "1e5",
 "2026-01-05" or "=SUM(A1)" as the text the hash chain covers instead of turning it into a number, a
@@ -185,11 +186,17 @@ class LiveStore(StoreBase):
             height = max(len(body), len(old))
             if height == 0:
                 continue
-            new = [[excel_text(v) for v in list(r)[:width]] + [""] * (width - len(r)) for r in body]
-            new += [[""] * width for _ in range(height - len(body))]
+            rows = [list(r)[:width] + [""] * (width - len(r)) for r in body]
+            rows += [[""] * width for _ in range(height - len(body))]
             before = [list(r[:width]) + [""] * (width - len(r[:width])) for r in old]
             before += [[""] * width for _ in range(height - len(old))]
-            plan.append((name, name, (2, 1), new, [[_undo(v) for v in r] for r in before]))
+            # Only the rows that would read back otherwise are written: a post changes a few rows of a
+            # sheet of tens of thousands, and every cell written goes through Excel.
+            runs = _changed_runs(rows, before)
+            for start, stop in runs:
+                label = name if runs == [(0, height)] else f"{name} rows {start + 2}-{stop + 1}"
+                plan.append((label, name, (2 + start, 1), [[excel_text(v) for v in r] for r in rows[start:stop]],
+                             [[_undo(v) for v in r] for r in before[start:stop]]))
         for name, updates in change.cells.items():
             if not updates:
                 continue
@@ -272,6 +279,27 @@ def log_row(values) -> tuple:
     for v in values[1:len(LOG_COLUMNS)]:
         out.append(v if type(v) is str else ("" if v is None else norm(v)))
     return tuple(out)
+
+
+RUN_GAP = 8  # unchanged rows between two changed ones that are written again rather than split the write
+MAX_RUNS = 16  # more separate runs than this: one write of the whole body (each write is a call into Excel)
+
+
+def _changed_runs(rows: list[list], before: list[list]) -> list[tuple[int, int]]:
+    """[start, stop) index runs of `rows` that differ from `before` as a reader sees them (cell_value:
+    Decimal 2 and the float 2.0 Excel holds are the same cell), near runs merged; the whole range when
+    there are too many runs to be worth separate writes."""
+    changed = [i for i, (new, old) in enumerate(zip(rows, before))
+               if [cell_value(v) for v in new] != [_read_value(v) for v in old]]
+    runs: list[list[int]] = []
+    for i in changed:
+        if runs and i - runs[-1][1] <= RUN_GAP:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    if len(runs) > MAX_RUNS:
+        return [(0, len(rows))]
+    return [(a, b) for a, b in runs]
 
 
 def _trim(values: tuple) -> tuple:
