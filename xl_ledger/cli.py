@@ -33,7 +33,8 @@ EXIT_CODES = {
     2: "usage: bad arguments, a bad date, an unknown student, a file that already exists",
     3: "the workbook is locked by another writer or changed meanwhile: try again",
     4: "the workbook is missing, unreadable or damaged (a sheet or column is gone)",
-    5: "posted, but some rows were rejected: each says why in its own row and in Alerts",
+    5: "posted, but some rows were rejected: each says why in its own row and in Alerts (tieout: something is "
+       "unmatched, each says why on the Tieout sheet)",
     6: "not allowed: the user is not on the Staff sheet, or the sheet was emptied after the Log knew staff",
 }
 OK, TAMPERED, USAGE, LOCKED, BROKEN, REJECTED, NOT_ALLOWED = range(7)

@@ -387,7 +387,7 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
 
 
 _KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}
-_COMPARED = ("package_id", "student_id", "quantity", "amount", "reason_code", "to_student_id", "days")
+_COMPARED = ("package_id", "student_id", "quantity", "amount", "reason_code", "to_student_id", "days", "payment_ref")
 
 
 def edited_after_posting(raw_rows, journal: Journal, tag: str = "") -> list[tuple[tuple[int, str], str]]:
@@ -410,7 +410,8 @@ def edited_after_posting(raw_rows, journal: Journal, tag: str = "") -> list[tupl
         ev = entries[seq - 1].event
         logged = {"package_id": ev.package_id, "student_id": ev.student_id, "quantity": ev.quantity,
                   "amount": ev.amount, "reason_code": ev.reason_code,
-                  "to_student_id": getattr(ev, "to_student_id", None), "days": getattr(ev, "days", None)}
+                  "to_student_id": getattr(ev, "to_student_id", None), "days": getattr(ev, "days", None),
+                  "payment_ref": getattr(ev, "payment_ref", None)}
         kind = _KIND_OF_ACTION.get(values.get("action"), values.get("action"))
         changed = [p.source.column for p in problems]
         if kind != ev.kind and not (kind == "top_up" and ev.kind == "sale"):  # a top-up with no package sells

@@ -37,6 +37,7 @@ SHEET_ORDER: tuple[str, ...] = (
     "Dashboard", "Sessions", "Actions", "Balances", "Packages", "Alerts",
     "Students", "Products", "Settings", "Staff", "Reasons", "Accounts",
     "Allocations", "Report", "Log", "Migration", "Templates", "Outbox", "Statement", "Audit",
+    "Tieout",
 )  # fmt: skip
 assert sorted(SHEET_ORDER) == sorted(S.BY_NAME), "SHEET_ORDER must list every schema sheet once"
 
@@ -48,6 +49,7 @@ BLURBS: dict[str, str] = {
                 "family's reminders and statements.",
     "Reasons": "Reason codes for refunds, transfers and corrections.",
     "Audit": "Who changed what and why in a month: xl-ledger audit writes it for printing.",
+    "Tieout": "Card payouts tied to the ledger's sales and refunds and to the bank: xl-ledger tieout writes it.",
     "Accounts": "Account names (QuickBooks) and codes (Xero) for the month-end journal export.",
     "Balances": "What each student has left, per unit.",
     "Packages": "Every package sold and what is left on it.",
@@ -301,8 +303,8 @@ def _defined_names(wb) -> None:
         wb.define_name(f"setting_{key}", f'=IFERROR(IF({found}="",{default},{found}*1),{default})')
 
 
-# Engine sheets that Post leaves alone: their own command fills them (remind, statement, audit).
-WRITTEN_BY_A_COMMAND = ("Outbox", "Statement", "Audit")
+# Engine sheets that Post leaves alone: their own command fills them (remind, statement, audit, tieout).
+WRITTEN_BY_A_COMMAND = ("Outbox", "Statement", "Audit", "Tieout")
 
 
 def _add_start(wb, fmt: _Formats) -> object:

@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_export)
     register_audit(sub)
     register_close(sub)
+    register_tieout(sub)
 
 
 def _books(args):
@@ -136,4 +137,44 @@ def cmd_close(args) -> int:
     m = months[0]
     print(f"closed through {m.last.isoformat()} (Log seq {rows[-1][0]}): {m.month} liability {m.closing:.2f}; "
           "later rows dated in it are rejected")
+    return 0
+
+
+def register_tieout(sub) -> None:
+    p = sub.add_parser("tieout", help="tie card payouts to the ledger's sales and refunds, and to the bank",
+                       description="Match each transaction of Stripe's itemized payout reconciliation report to a "
+                                   "sell, top_up, refund or chargeback of the Log (by Actions payment_ref, else by "
+                                   "amount within 2 days), check every payout (gross − fee = net = the payout = the "
+                                   "bank deposit), and write the Tieout sheet and a CSV. Exit 5 when anything is "
+                                   "unmatched.")
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--stripe", required=True, metavar="PAYOUTS.csv",
+                   help="Stripe: Reports > Payout reconciliation > Download > Itemized, CSV")
+    p.add_argument("--bank", metavar="DEPOSITS.csv", help="the bank's statement as CSV (columns date, amount, "
+                                                          "description)")
+    p.add_argument("--out", metavar="F", help="the CSV to write (default: beside the workbook)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_tieout)
+
+
+def cmd_tieout(args) -> int:
+    from xl_ledger.accounting import monthend
+    from xl_ledger.accounting.tieout import Status
+    from xl_ledger.cli import CliError
+    from xl_ledger.cli import REJECTED
+
+    try:
+        store, books = _books(args)
+        stripe = Path(args.stripe)
+        out = Path(args.out) if args.out else Path(args.path).with_name(f"{Path(args.path).stem}-tieout-{stripe.stem}.csv")
+        result = monthend.tieout(store, books, stripe, Path(args.bank) if args.bank else None, out)
+    except (CliError, monthend.MonthEndError) as e:
+        return _fail(e)
+    counts = ", ".join(f"{n} {status}" for status in Status if (n := result.counts.get(status)))
+    span = f" ({result.span[0].isoformat()} to {result.span[1].isoformat()})" if result.span else ""
+    print(f"{stripe.name}{span}: {counts or 'nothing'}; wrote {out} and the Tieout sheet of {Path(args.path).name}")
+    if result.unmatched:
+        print(f"{result.unmatched} unmatched: each says why on the Tieout sheet", file=sys.stderr)
+        return REJECTED
     return 0

@@ -177,3 +177,70 @@ def close(store, books: Books, month: finance.Month, operator: str, now: dt.date
     head = books.log.head
     books.log.commit(Change(head[0], head[1], log_rows=tuple(rows)))
     return rows
+
+
+def read_text(path: Path, option: str) -> str:
+    """A CSV file's text (UTF-8, with or without a BOM); a file that is not names the row it breaks on."""
+    from xl_ledger.paths import not_a_file
+
+    why = not_a_file(path)
+    if why:
+        raise MonthEndError(f"{option} {path}", why, "Give the path of the CSV file.")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        row = data[:e.start].count(b"\n") + 1
+        raise MonthEndError(f"{path.name} row {row}", "is not UTF-8 text.", "Save or download the file as CSV "
+                            "UTF-8. Nothing was written.") from None
+
+
+def late_refs(store, books: Books) -> dict[int, str]:
+    """Log seq → the payment_ref typed on its applied Actions row after it was posted (the Log has none for
+    it): the id is often known only once the processor shows the payment. The row must still be the one
+    the Log row came from (its log_seq and place agree), as for any check of a posted row."""
+    from xl_ledger.book.store import StoreError
+
+    try:
+        sheet = store.read_sheet("Actions")
+    except StoreError:
+        return {}
+    if "payment_ref" not in sheet.headers:
+        return {}
+    entries = books.journal.entries
+    out = {}
+    for row, rec in sheet.records():
+        ref = str(rec.get("payment_ref") or "").strip()
+        try:
+            seq = int(float(rec.get("log_seq")))
+        except (TypeError, ValueError):
+            continue
+        if ref and 1 <= seq <= len(entries) and entries[seq - 1].source == f"Actions!{row}" \
+                and not getattr(entries[seq - 1].event, "payment_ref", None):
+            out[seq] = ref
+    return out
+
+
+def tieout(store, books: Books, stripe: Path, bank: Optional[Path], out: Path):
+    """Tie the processor's payouts to the Log and to the bank: the Tieout sheet and the CSV at `out`. Both
+    files are read whole first: a malformed one stops everything before anything is written."""
+    from xl_ledger import csvsafe
+    from xl_ledger.accounting import payouts
+    from xl_ledger.accounting import tieout as T
+    from xl_ledger.book import schema
+    from xl_ledger.book.store import Change
+
+    settings = books.state.settings
+    try:
+        lines = payouts.read_stripe(stripe.name, read_text(stripe, "--stripe"), settings.currency)
+        deposits = None if bank is None else payouts.read_bank(bank.name, read_text(bank, "--bank"), settings.currency,
+                                                               settings.date_order == "dmy")
+    except payouts.FileProblem as e:
+        raise MonthEndError(e.where, e.what, f"{e.todo} Nothing was written.", e.value) from None
+    result = T.tie_out(lines, T.payments(books.journal.entries, late_refs(store, books)), deposits,
+                       Path(books.name).name, stripe.name, bank.name if bank else "")
+    head = books.log.head
+    books.log.commit(Change(head[0], head[1], sheets={"Tieout": result.rows},
+                            money_format=schema.money_format(settings.currency)))
+    write_all({out: csvsafe.to_bytes(schema.TIEOUT.headers, result.rows)})
+    return result

@@ -21,7 +21,7 @@ OPTIONAL = {
     "Settings": {"meaning"},
     "Reasons": {"meaning"},
     "Students": {"email", "family_contact"},  # family_contact: added 2026-12-02, for reminders only
-    "Actions": {"note", "location"},  # location: added 2026-12-02 (issue 17); blank = no location, as before
+    "Actions": {"note", "location", "payment_ref"},  # location (issue 17), payment_ref (tieout): added 2026-12-02; blank = as before
     "Sessions": {"note", "location"},
     "Products": {"period_start", "location"},  # added 2026-12-02; their defaults are what older books did
 }

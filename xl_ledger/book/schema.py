@@ -235,6 +235,8 @@ ACTIONS = Sheet(
         Column("log_seq", INT, width=9, help="engine"),
         Column("desk", TEXT, width=12, help="engine: the desk that recorded the row (a shared ledger only)"),
         Column("location", TEXT, width=12, help="where a sale or comp is made: the pack's home location"),
+        Column("payment_ref", TEXT, width=26,
+               help="the card processor's id of the payment or refund (Stripe ch_…, py_… or re_…): tieout matches by it"),
     ),
     table="tblActions",
     help="Everything else: sales, refunds, transfers, freezes, corrections. Post applies new rows.",
@@ -311,6 +313,32 @@ AUDIT = Sheet(
         Column("source", TEXT, width=26),
     ),
     engine_owned=True,
+)
+
+# The payout tie-out (xl-ledger tieout): one row per processor transaction, per payout, per ledger payment the
+# processor does not have, and per bank deposit that is no payout of the file (accounting/tieout.py).
+TIEOUT = Sheet(
+    "Tieout",
+    (
+        Column("status", ID, width=15),
+        Column("payout_id", ID, width=24),
+        Column("date", DATE, width=11),
+        Column("category", ID, width=11),
+        Column("processor_id", ID, width=26, help="the balance transaction (txn_…), or the payout's bank row"),
+        Column("gross", MONEY, width=11),
+        Column("fee", MONEY, width=9),
+        Column("net", MONEY, width=11),
+        Column("log_seq", INT, width=8),
+        Column("source", TEXT, width=24),
+        Column("student_id", ID, width=11),
+        Column("package_id", ID, width=11),
+        Column("ledger_amount", MONEY, width=13),
+        Column("bank_deposit", MONEY, width=13),
+        Column("matched_by", TEXT, width=20),
+        Column("message", TEXT, width=60),
+    ),
+    engine_owned=True,
+    extra={"pages_wide": 1},  # a row's message on the same page as its amounts
 )
 
 ACCOUNTS = Sheet(
@@ -541,7 +569,7 @@ MIGRATION = Sheet(
 INPUT_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, PRODUCTS, STUDENTS, SESSIONS, ACTIONS, STAFF, REASONS,
                                    TEMPLATES, ACCOUNTS)
 ENGINE_SHEETS: tuple[Sheet, ...] = (PACKAGES, BALANCES, ALLOCATIONS, ALERTS, REPORT, MIGRATION, LOG, OUTBOX,
-                                    STATEMENT, AUDIT, DASHBOARD)
+                                    STATEMENT, AUDIT, TIEOUT, DASHBOARD)
 ALL_SHEETS: tuple[Sheet, ...] = INPUT_SHEETS + ENGINE_SHEETS
 BY_NAME: dict[str, Sheet] = {s.name: s for s in ALL_SHEETS}
 

@@ -203,7 +203,7 @@ def _sell(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     package_id = ctx.new_package_id() if a.action != "sell" or not a.package_id else _own_id(a.package_id, ctx)
     return [E.Sale(**_base(a, d, student_id=student.student_id, package_id=package_id,
                            quantity=quantity, unit=product.unit, amount=amount), product_id=product.product_id,
-                   location=a.location)]
+                   location=a.location, payment_ref=a.payment_ref)]
 
 
 def _own_id(package_id: str, ctx: Context) -> str:
@@ -227,7 +227,7 @@ def _top_up(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
     quantity = _positive(a.quantity, "quantity", "quantity to add")
     amount = a.amount if a.amount is not None else money(quantity * pkg.unit_value)
     return [E.TopUp(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=quantity,
-                            unit=pkg.unit, amount=amount))]
+                            unit=pkg.unit, amount=amount), payment_ref=a.payment_ref)]
 
 
 def _refund(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
@@ -250,7 +250,7 @@ def _refund(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
                        f"{pkg.unit} of {pkg.package_id}.", f"Refund at most {quote}, or record the rest as a comp.",
                        amount)
     return [E.Refund(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id, quantity=quantity,
-                             unit=pkg.unit, amount=amount))]
+                             unit=pkg.unit, amount=amount), payment_ref=a.payment_ref)]
 
 
 def _chargeback(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
@@ -263,7 +263,8 @@ def _chargeback(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:
         raise Rejected("amount", f"{money(amount)} is more than the {money(paid)} paid for {pkg.package_id}.",
                        "Type the disputed amount from the bank's notice.", amount)
     return [E.Chargeback(**_base(a, d, student_id=pkg.owner, package_id=pkg.package_id,
-                                 quantity=queries.unused(pkg), unit=pkg.unit, amount=amount))]
+                                 quantity=queries.unused(pkg), unit=pkg.unit, amount=amount),
+                         payment_ref=a.payment_ref)]
 
 
 def _transfer(a: Action, ctx: Context, d: dt.date) -> list[E.Event]:

@@ -75,12 +75,14 @@ class Sale(Event):
     kind: ClassVar[str] = EventKind.SALE.value
     product_id: str = ""
     location: Optional[str] = None  # where it was sold: the pack's home location (its liability's)
+    payment_ref: Optional[str] = None  # the processor's id of the payment (Actions payment_ref), for tieout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopUp(Event):
     """More credit added to an existing package (quantity), for `amount`."""
     kind: ClassVar[str] = EventKind.TOP_UP.value
+    payment_ref: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,11 +111,13 @@ class SessionChanged(SessionRecorded):
 class Refund(Event):
     """quantity credits removed from package_id and `amount` money paid back."""
     kind: ClassVar[str] = EventKind.REFUND.value
+    payment_ref: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Chargeback(Event):
     kind: ClassVar[str] = EventKind.CHARGEBACK.value
+    payment_ref: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -160,6 +160,7 @@ class Action(Frozen):
     note: Optional[str] = None
     status: Optional[str] = None
     location: Optional[str] = None
+    payment_ref: Optional[str] = None
 
 
 class StaffMember(Frozen):
@@ -319,6 +320,7 @@ ACTION_FIELDS: dict[str, tuple[Callable, str]] = {
     "note": (_text, ""),
     "status": (_text, ""),
     "location": (_text, ""),
+    "payment_ref": (_text, ""),
 }
 
 STAFF_FIELDS: dict[str, tuple[Callable, str]] = {
