@@ -264,3 +264,45 @@ def test_balance_starts_without_the_modules_only_other_commands_need(tmp_path):
             "'xl_ledger.migrate.importer', 'dateutil.parser', 'urllib.request', 'http.client', 'email.parser', 'ssl'))))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "0 ", out.stdout + out.stderr  # exit 0, none of them
+
+
+def test_reopen_needs_the_owner_and_a_reason_is_logged_and_the_audit_shows_it(demo, tmp_path):
+    import csv
+
+    from post_helpers import records
+
+    book = tmp_path / "studio.xlsm"
+    shutil.copy(demo[0], book)
+    type_rows(book, "Staff", {2: {"user": "olga", "role": "owner"}, 3: {"user": "adam", "role": "admin"}})
+    assert cli("close", str(book), "--month", "2026-02", "--as", "adam", "--today", "2026-03-31").returncode == 0
+    done = cli("reopen", str(book), "--month", "2026-02", "--as", "adam", "--reason", "billing_error",
+               "--today", "2026-03-31")
+    assert done.returncode == 2 and "needs the owner" in done.stderr, done.stderr
+    done = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--today", "2026-03-31")
+    assert done.returncode == 2 and "needs a reason code" in done.stderr, done.stderr
+    done = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--reason", "no_such_code",
+               "--today", "2026-03-31")
+    assert done.returncode == 2 and '"no_such_code" is not in the Reasons list' in done.stderr, done.stderr
+    done = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--reason", "billing_error", "--note",
+               "=the late Stripe invoice", "--today", "2026-03-31")
+    assert done.returncode == 0 and "reopened from 2026-02-01" in done.stdout, done.stderr
+    again = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--reason", "billing_error",
+                "--today", "2026-03-31")
+    assert again.returncode == 2 and "is not closed" in again.stderr
+    log = FileStore(book).read_log()
+    assert [(r[3], r[2], r[11]) for r in log[-2:]] == [("period_close", "adam", ""),
+                                                       ("period_reopen", "olga", "billing_error")]
+    # February is open again: a sale dated in it posts.
+    free = max(r for r, _ in FileStore(book).read_sheet("Actions").rows) + 1
+    type_rows(book, "Actions", {free: {"action": "sell", "date": dt.date(2026, 2, 15), "student_id": "S-001",
+                                       "product_id": "PIANO10"}})
+    cli("post", str(book), "--as", "olga", "--today", "2026-03-31")  # exit 5: the demo's rejected rows stay so
+    assert records(book, "Actions")[free]["status"] == "applied", records(book, "Actions")[free]
+    # The audit of February (and of March, when both were recorded) lists the close and the reopening.
+    assert cli("audit", str(book), "--month", "2026-02", "--today", "2026-03-31").returncode == 0
+    rows = list(csv.DictReader((tmp_path / "studio-audit-2026-02.csv").open(encoding="utf-8-sig", newline="")))
+    shown = [(r["what"], r["operator"], r["reason_code"], r["reason"], r["note"]) for r in rows[-2:]]
+    assert shown[0][:2] == ("close through 2026-02-28", "adam")
+    assert shown[1][:4] == ("reopen from 2026-02-01", "olga", "billing_error", "Correcting a billing or data-entry error")
+    assert shown[1][4].startswith("reopened from 2026-02-01 (closed through 2026-02-28) by olga; ")
+    assert shown[1][4].endswith("=the late Stripe invoice")

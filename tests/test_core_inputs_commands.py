@@ -162,7 +162,7 @@ def test_every_kind_round_trips_through_canonical_text():
         E.ProductSet(effective_date=d, values={"product_id": "P1", "name": "Ten", "unit": "lessons"}),
         E.StudentSet(effective_date=d, student_id="S-1", values={"student_id": "S-1", "name": "Åsa Ñúñez"}),
         E.Sale(effective_date=d, student_id="S-1", package_id="PK-1", quantity=Decimal("10.50"), unit="hours",
-               amount=Decimal("200.00"), product_id="P1"),
+               amount=Decimal("200.00"), product_id="P1", payment_ref="ch_3Nx"),
         E.TopUp(effective_date=d, package_id="PK-1", quantity=Decimal(2), amount=Decimal(40)),
         E.SessionRecorded(effective_date=d, session_id="L1", student_id="S-1", quantity=Decimal("0.5"),
                           status="scheduled", start="16:30", minutes=Decimal(45), booked_by="client"),
@@ -177,9 +177,10 @@ def test_every_kind_round_trips_through_canonical_text():
         E.Adjust(effective_date=d, package_id="PK-1", quantity=Decimal(-1), note="=cmd|' /C calc'!A0"),
         E.Comp(effective_date=d, student_id="S-1", package_id="CP-1", quantity=Decimal(1), product_id=None),
         E.Deactivate(effective_date=d, package_id="PK-1"), E.Reactivate(effective_date=d, package_id="PK-1"),
-        E.PeriodClose(effective_date=d),
+        E.PeriodClose(effective_date=d, figures={"2026-02": {"closing": "120.5", "comps": 1, "by_product": [["P1", 1, "200"]]}}),
         E.StaffSet(effective_date=d, values={"user": "bea", "role": "owner", "was": "staff"}),
         E.ReasonSet(effective_date=d, values={"reason_code": "storm", "meaning": "Studio closed by a storm"}),
+        E.PeriodReopen(effective_date=d, reason_code="billing_error", note="late invoice"),
     ]
     assert {type(e) for e in samples} == set(E.KINDS.values())
     for ev in samples:

@@ -47,6 +47,10 @@ def rows(entries: Iterable[E.Entry], month: Month, book: str, reasons: dict[str,
             what = staff_rules.describe(ev)
         elif ev.kind in ("extend", "freeze") and getattr(ev, "days", 0):
             what = f"{ev.kind} {ev.days} days"
+        elif ev.kind == "period_close":
+            what = f"close through {ev.effective_date.isoformat()}"
+        elif ev.kind == "period_reopen":
+            what = f"reopen from {ev.effective_date.isoformat()}"
         source = e.source
         # A row a desk of a shared ledger wrote (`Actions!4@frontdesk`, pg/desk.py) is a cell of that desk's
         # workbook, not of this one: it is shown as the Log has it.

@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_export)
     register_audit(sub)
     register_close(sub)
+    register_reopen(sub)
     register_tieout(sub)
 
 
@@ -137,6 +138,40 @@ def cmd_close(args) -> int:
     m = months[0]
     print(f"closed through {m.last.isoformat()} (Log seq {rows[-1][0]}): {m.month} liability {m.closing:.2f}; "
           "later rows dated in it are rejected")
+    return 0
+
+
+def register_reopen(sub) -> None:
+    p = sub.add_parser("reopen", help="reopen a closed month (the owner, with a reason code)",
+                       description="Append a period_reopen row to the Log: the books are open again from the "
+                                   "month's first day (later closed months open with it). Needs the owner and a "
+                                   "reason code from the Reasons sheet; the month's audit lists it.")
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a closed month")
+    p.add_argument("--reason", metavar="CODE", help="a reason code from the Reasons sheet (required)")
+    p.add_argument("--note", metavar="TEXT", help="why, in words (kept in the Log and the audit)")
+    p.add_argument("--as", dest="user", metavar="USER", help="who is reopening (default: the OS user)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_reopen)
+
+
+def cmd_reopen(args) -> int:
+    from xl_ledger import cli
+    from xl_ledger.accounting import monthend
+    from xl_ledger.cli import CliError
+
+    try:
+        store, books = _books(args)
+        months = _one_month(args, books, "Reopen one month, e.g. 2026-11.")
+        now, _today = cli.clock(args)
+        rows = monthend.reopen(store, books, months[0], args.user or cli.os_user(), args.reason, args.note, now,
+                               cli.read_key(args.key_file))
+    except (CliError, monthend.MonthEndError) as e:
+        return _fail(e)
+    first = months[0].first
+    print(f"reopened from {first.isoformat()} (Log seq {rows[-1][0]}, reason {args.reason}): rows dated from then on "
+          "can be posted again; close the month again when it is done")
     return 0
 
 

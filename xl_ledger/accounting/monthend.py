@@ -148,12 +148,10 @@ def audit(store, books: Books, month: finance.Month, out: Path) -> list[tuple]:
     return rows
 
 
-def close(store, books: Books, month: finance.Month, operator: str, now: dt.datetime, key) -> list[tuple]:
-    """Close the books through the month's last day: a period_close row in the Log, by an admin or the
-    owner (the Staff sheet, by core/staff.py's rule; its changes are logged first). Afterwards nothing effective on or
-    before that day can be posted (commands.py rejects it in its row, saying to date a correction later)."""
-    from xl_ledger.book.store import Change
-    from xl_ledger.core import commands
+def _staff_role(store, books: Books, operator: str) -> tuple[Optional[str], list, str]:
+    """The operator's role by core/staff.py's rule (the Staff sheet over the roles the Log records), the
+    Staff changes to log first (a role change before a close or a reopening leaves its trail), and the
+    desk's source tag."""
     from xl_ledger.core import inputs
     from xl_ledger.core import staff as staff_rules
 
@@ -164,14 +162,27 @@ def close(store, books: Books, month: finance.Month, operator: str, now: dt.date
         role = staff_rules.role_of(operator, staff, bool(staff or problems), known, store.name)
     except staff_rules.StaffRefused as e:
         raise MonthEndError(e.where, e.what, e.todo) from None
+    return role, staff_rules.changes(staff, known, books.today), tag
+
+
+def close(store, books: Books, month: finance.Month, operator: str, now: dt.datetime, key) -> list[tuple]:
+    """Close the books through the month's last day: a period_close row in the Log, by an admin or the
+    owner (the Staff sheet, by core/staff.py's rule; its changes are logged first), keeping the figures of
+    the months it closes (finance.freeze). Afterwards nothing effective on or before that day can be posted
+    (commands.py rejects it in its row, saying to date a correction later)."""
+    from xl_ledger.book.store import Change
+    from xl_ledger.core import commands
+
+    role, changes, tag = _staff_role(store, books, operator)
     if role not in ("owner", "admin"):
         raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; closing a "
                             "month needs an admin or the owner.", "Ask an admin or the owner, or run with --as USER.")
     ctx = commands.Context(state=books.state, today=books.today, operator=operator, role=role)
-    events, problem = commands.close_period(month.last, ctx)
+    closed = books.state.closed_through
+    newly = [m for m in books.months if m.last <= month.last and (closed is None or m.first > closed)]
+    events, problem = commands.close_period(month.last, ctx, finance.freeze(newly))
     if problem is not None:
         raise MonthEndError(f"{store.name}!Log", problem.message, problem.remedy)
-    changes = staff_rules.changes(staff, known, books.today)  # a role change before a close leaves its trail
     rows = books.journal.append(changes + events, operator=operator, recorded_at=now,
                                 sources=["Staff" + tag] * len(changes) + ["close" + tag] * len(events), key=key)
     head = books.log.head
@@ -244,3 +255,31 @@ def tieout(store, books: Books, stripe: Path, bank: Optional[Path], out: Path):
                             money_format=schema.money_format(settings.currency)))
     write_all({out: csvsafe.to_bytes(schema.TIEOUT.headers, result.rows)})
     return result
+
+
+def reopen(store, books: Books, month: finance.Month, operator: str, reason: Optional[str], note: Optional[str],
+           now: dt.datetime, key) -> list[tuple]:
+    """Open the books again from the month's first day: a period_reopen row by the owner, with a reason
+    code from the Reasons sheet (who and when in the Log; the audit of the month lists it)."""
+    from xl_ledger.book.store import Change
+    from xl_ledger.book.store import StoreError
+    from xl_ledger.core import commands
+    from xl_ledger.core import inputs
+
+    role, changes, tag = _staff_role(store, books, operator)
+    if role != "owner":
+        raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; reopening a "
+                            "closed month needs the owner.", "Ask the owner, or run with --as USER.")
+    try:
+        reasons = inputs.read_reasons(store.read_sheet("Reasons").records())
+    except StoreError:
+        reasons = set()
+    ctx = commands.Context(state=books.state, today=books.today, operator=operator, role=role, reasons=reasons)
+    events, problem = commands.reopen_period(month.first, reason, note, ctx)
+    if problem is not None:
+        raise MonthEndError(f"{store.name}!Log", problem.message, problem.remedy, problem.value)
+    rows = books.journal.append(changes + events, operator=operator, recorded_at=now,
+                                sources=["Staff" + tag] * len(changes) + ["reopen" + tag] * len(events), key=key)
+    head = books.log.head
+    books.log.commit(Change(head[0], head[1], log_rows=tuple(rows)))
+    return rows

@@ -34,7 +34,7 @@ from xl_ledger.core.journal import row_to_entry
 
 # Events that change what diff_sessions compares a row with (the students, the logged sessions, the
 # closed period). Settings and products do not.
-_SESSION_INPUTS = {"student_set", "session_recorded", "session_changed", "period_close"}
+_SESSION_INPUTS = {"student_set", "session_recorded", "session_changed", "period_close", "period_reopen"}
 
 _DMY = "<date_order=dmy>"  # marks a Sessions parse cache made with text dates read day-first
 

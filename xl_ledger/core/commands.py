@@ -659,8 +659,10 @@ def auto_renew(state: State, today: dt.date, ctx: Context) -> list[E.Event]:
     return sales
 
 
-def close_period(through: dt.date, ctx: Context) -> tuple[list[E.Event], Optional[Problem]]:
-    """Close the books through a date: afterwards nothing dated on or before it may change."""
+def close_period(through: dt.date, ctx: Context, figures: Optional[dict] = None
+                 ) -> tuple[list[E.Event], Optional[Problem]]:
+    """Close the books through a date: afterwards nothing dated on or before it may change. `figures` are
+    the closed months' Report figures (finance.freeze), kept in the row so that the Report never moves."""
     where = Source("Log", None, None)
     if ctx.role not in ("owner", "admin"):
         return [], Problem(where, f"closing a period needs an admin or the owner; {ctx.operator} is {ctx.role}.",
@@ -672,4 +674,29 @@ def close_period(through: dt.date, ctx: Context) -> tuple[list[E.Event], Optiona
         return [], Problem(where, f"the books are already closed through {closed.isoformat()}.",
                            "Close a later date.")
     return [E.PeriodClose(effective_date=through, note=f"closed through {through.isoformat()} by {ctx.operator} "
-                                                    f"({ctx.role})")], None
+                                                    f"({ctx.role})", figures=figures or None)], None
+
+
+def reopen_period(first: dt.date, reason_code: Optional[str], note: Optional[str], ctx: Context
+                  ) -> tuple[list[E.Event], Optional[Problem]]:
+    """Open the books again from `first` (a month's first day): only the owner, with a reason code from
+    the Reasons list. Everything from that day on may change again, and the Report recomputes those months."""
+    where = Source("Log", None, None)
+    if ctx.role != Role.OWNER:
+        return [], Problem(where, f"reopening a closed month needs the owner; {ctx.operator} is {ctx.role}.",
+                           "Ask the owner to reopen it.")
+    if not reason_code:
+        return [], Problem(where, "reopening a closed month needs a reason code.",
+                           "Give --reason with a code from the Reasons sheet (add one there if none fits).")
+    if reason_code not in ctx.reasons:
+        return [], Problem(where, f'"{reason_code}" is not in the Reasons list.',
+                           "Choose one from the Reasons sheet, or add it there first.", reason_code)
+    closed = ctx.state.closed_through
+    if closed is None or closed < first:
+        return [], Problem(where, f"{first.isoformat()[:7]} is not closed (the books are "
+                                  f"{'closed through ' + closed.isoformat() if closed else 'not closed'}).",
+                           "Reopen a month that is closed.")
+    return [E.PeriodReopen(effective_date=first, reason_code=reason_code,
+                           note=" ".join(x for x in (f"reopened from {first.isoformat()} (closed through "
+                                                     f"{closed.isoformat()}) by {ctx.operator};", note or "") if x)
+                           .rstrip(";"))], None

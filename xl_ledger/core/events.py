@@ -207,13 +207,22 @@ def apply_reason(reasons: dict[str, str], ev: "ReasonSet") -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeriodClose(Event):
-    """Nothing dated on or before effective_date may change after this row."""
+    """Nothing dated on or before effective_date may change after this row. `figures` holds the Report's
+    figures of the months it closes (finance.freeze), which the Report shows from then on."""
     kind: ClassVar[str] = EventKind.PERIOD_CLOSE.value
+    figures: Optional[dict] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeriodReopen(Event):
+    """The owner opens the books again from effective_date (a month's first day), with a reason code:
+    the close moves back to the day before, and those months' recorded figures no longer hold."""
+    kind: ClassVar[str] = EventKind.PERIOD_REOPEN.value
 
 
 KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (
     SettingsSet, ProductSet, StudentSet, StaffSet, Sale, TopUp, SessionRecorded, SessionChanged, Refund, Chargeback,
-    Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose, ReasonSet)}
+    Transfer, Freeze, Unfreeze, Extend, Adjust, Comp, Deactivate, Reactivate, PeriodClose, ReasonSet, PeriodReopen)}
 
 _EXTRA: dict[type, tuple] = {cls: tuple(f for f in fields(cls) if f.name not in _COMMON) for cls in KINDS.values()}
 

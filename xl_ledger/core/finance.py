@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from decimal import Decimal
 from typing import Iterable
 from typing import Optional
@@ -345,6 +346,31 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
         opening = closing
         prev_inactive = running_inactive
         provision_prev = provision
+    kept = closed_months(entries)
+    return _keep_closed(out, kept) if kept else out
+
+
+# --- closed months: the figures a close recorded ------------------------------------------------------
+# A period_close row keeps the Report figures of the months it closes. From then on the Report shows
+# those, whatever a later row could still move in the past (a deactivation unuses its package from the
+# start; an overdrawn lesson moves to a pack bought later): a closed month's row never changes. What
+# today's fold says differently about the past shows in the first open month, whose opening is the
+# recorded closing and whose delivered (the cumulative catch-up) absorbs the difference.
+
+_AMOUNTS = ("opening", "sales", "delivered", "refunds", "refunds_paid", "chargebacks", "chargebacks_paid",
+            "breakage", "adjustments", "comps_value", "closing", "provision")
+_COUNTS = ("sales_count", "delivered_count", "comps")
+
+
+def freeze(months_: Iterable[Month]) -> dict:
+    """The months' figures as the JSON a period_close row keeps (Decimals as text)."""
+    out = {}
+    for m in months_:
+        fig = {name: str(getattr(m, name)) for name in _AMOUNTS}
+        fig.update({name: getattr(m, name) for name in _COUNTS})
+        fig["by_product"] = [[p.product_id, p.count, str(p.value)] for p in m.by_product]
+        fig["ageing"] = {name: str(v) for name, v in m.ageing.items()}
+        out[m.month] = fig
     return out
 
 
@@ -371,6 +397,50 @@ def by_location(state: State, entries: Iterable[E.Entry], method: Optional[str] 
         mine = [e for e in entries if e.event.package_id in pids or type(e.event) is E.ProductSet]
         out[where] = months(part, mine, method)
     return out
+
+
+def thaw(month: str, fig: dict) -> Month:
+    year, mon = (int(x) for x in month.split("-"))
+    first = dt.date(year, mon, 1)
+    return Month(month=month, first=first, last=periods.month_end(first),
+                 **{name: Decimal(fig[name]) for name in _AMOUNTS}, **{name: int(fig[name]) for name in _COUNTS},
+                 by_product=tuple(ProductSales(p, int(c), Decimal(v)) for p, c, v in fig["by_product"]),
+                 ageing={name: Decimal(v) for name, v in fig["ageing"].items()})
+
+
+def closed_months(entries: Iterable[E.Entry]) -> dict[str, Month]:
+    """Month → the figures its close recorded, for the months still closed (a reopen drops those from its
+    day on; a later close records them again)."""
+    out: dict[str, Month] = {}
+    for entry in entries:
+        ev = entry.event
+        cls = type(ev)
+        if cls is E.PeriodClose and ev.figures:
+            for month, fig in ev.figures.items():
+                out[month] = thaw(month, fig)
+        elif cls is E.PeriodReopen:
+            out = {k: m for k, m in out.items() if m.first < ev.effective_date}
+    return out
+
+
+def _keep_closed(out: list[Month], kept: dict[str, Month]) -> list[Month]:
+    result = []
+    before: Optional[tuple[Month, Month]] = None  # (recorded, as computed today) of the month just closed
+    for m in out:
+        if m.month in kept:
+            result.append(kept[m.month])
+            before = (kept[m.month], m)
+            continue
+        if before is not None:
+            recorded, computed = before
+            # Proportional breakage: this month's breakage releases the provision the close recorded.
+            breakage = m.breakage + computed.provision - recorded.provision
+            m = replace(m, opening=recorded.closing, breakage=breakage)
+            m = replace(m, delivered=m.opening + m.sales + m.adjustments - m.refunds - m.chargebacks - breakage
+                        - m.closing)
+        result.append(m)
+        before = None
+    return result
 
 
 def _age(buckets: dict, j: int, end_j: int, v: Decimal, expiry_j: Optional[int]) -> None:

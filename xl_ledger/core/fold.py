@@ -101,8 +101,8 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             continue
         if cls is E.Sale:
             buyers.add(ev.student_id)
-        if cls is E.PeriodClose:  # a close protects the past whatever date we look from
-            closed = ev.effective_date if closed is None else max(closed, ev.effective_date)
+        if cls is E.PeriodClose or cls is E.PeriodReopen:  # a close protects the past whatever date we look from
+            closed = closed_after(closed, ev)
             continue
         if ev.effective_date > as_of:
             continue
@@ -170,6 +170,17 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
                   last_seq=last_seq, closed_through=closed, buyers=buyers)
     state.alerts = alerts(state)
     return state
+
+
+def closed_after(closed: Optional[dt.date], ev: E.Event) -> Optional[dt.date]:
+    """The day the books are closed through after a period_close or period_reopen row (the one home of
+    the rule): a close moves it forward; a reopen from a day moves it back to the day before, never
+    forward (reopening a month that is open changes nothing)."""
+    if type(ev) is E.PeriodClose:
+        return ev.effective_date if closed is None else max(closed, ev.effective_date)
+    if closed is not None and closed >= ev.effective_date:
+        return ev.effective_date - dt.timedelta(days=1)
+    return closed
 
 
 def comp_product(ev: E.Comp, products: dict[str, Product]) -> Product:

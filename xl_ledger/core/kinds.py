@@ -93,6 +93,7 @@ class EventKind(StrEnum):
     REACTIVATE = "reactivate"
     PERIOD_CLOSE = "period_close"
     REASON_SET = "reason_set"
+    PERIOD_REOPEN = "period_reopen"
 
 
 # The groups the rules ask about.

@@ -28,6 +28,7 @@ from xl_ledger.core.state import Alert
 from xl_ledger.core.state import Allocation
 from xl_ledger.core.state import Lot
 from xl_ledger.core.state import Package
+from xl_ledger.core.state import arrived_on
 from xl_ledger.core.state import last_valid_day
 from xl_ledger.core.kinds import CARRIED
 from xl_ledger.core.kinds import CONSUMING
@@ -44,6 +45,7 @@ CANCELLED, LATE_CANCEL, STUDIO_CANCELLED, SCHEDULED, NO_SHOW = (
     SessionStatus.CANCELLED, SessionStatus.LATE_CANCEL, SessionStatus.STUDIO_CANCELLED, SessionStatus.SCHEDULED,
     SessionStatus.NO_SHOW)
 FAR = dt.date.max
+_ARRIVAL = (lambda it: (it[2].arrived, it[0]))  # credit that came after a session: the first to come first
 NEAR = dt.date.min
 SIXTY = Decimal(60)
 ONE = Decimal(1)
@@ -116,6 +118,7 @@ class Sweep:
         return lot.key
 
     def _index(self, pkg: Package, lot: Lot) -> None:
+        lot.arrived = arrived_on(pkg, lot)
         item = (self._key(pkg, lot), pkg, lot)
         for student in self._reach(pkg):
             self.base.setdefault(student, []).append(item)
@@ -207,60 +210,77 @@ class Sweep:
         dead = 0
         cands = self.candidates(ev.student_id)
         pin = ev.package_id  # a session that names its package draws only from it (an imported row's usage)
-        for _key, pkg, lot in cands:
-            if lot.left < QTY_EPS:
-                dead += 1
-                continue
-            if pin is not None and pkg.package_id != pin:
-                continue
-            end = last_valid_day(pkg, lot)
-            if end is not None and end < d:
-                dead += 1
-                continue
-            if (lot.start is not None and lot.start > d) or not pkg.active:
-                continue
-            if pkg.freezes and pkg.frozen_on(d):
-                continue
-            product = pkg.product
-            if product.service and product.service != service:
-                continue
-            if product.location and product.location != ev.location:
-                elsewhere = pkg  # a pack its product keeps to one location (commands._only_elsewhere says so)
-                continue
-            if reserve_only and product.apply_at == "service" and not upfront:
-                later = later or pkg
-                continue
-            if unit is None:
-                unit = pkg.unit
-                if unit == "months":
+        # Two passes: the credit that had arrived by the session's date, in draw order; then, for what is
+        # still unpaid (an owed lesson), credit that came later, the first to come first. So a pack bought
+        # later never takes a lesson an older pack had paid, and which later credit pays an owed lesson
+        # does not change when yet more is bought: a month, once over, is not re-matched by the future.
+        order, late = cands, None
+        while order is not None:
+            for item in order:
+                _key, pkg, lot = item
+                if lot.left < QTY_EPS:
+                    dead += 1
+                    continue
+                if pin is not None and pkg.package_id != pin:
+                    continue
+                end = last_valid_day(pkg, lot)
+                if end is not None and end < d:
+                    dead += 1
+                    continue
+                if (lot.start is not None and lot.start > d) or not pkg.active:
+                    continue
+                if pkg.freezes and pkg.frozen_on(d):
+                    continue
+                product = pkg.product
+                if product.service and product.service != service:
+                    continue
+                if product.location and product.location != ev.location:
+                    elsewhere = pkg  # a pack its product keeps to one location (commands._only_elsewhere says so)
+                    continue
+                if reserve_only and product.apply_at == "service" and not upfront:
+                    later = later or pkg
+                    continue
+                if lot.arrived > d and order is cands:
+                    if late is None:
+                        late = []
+                    late.append(item)
+                    continue
+                if unit is None:
+                    unit = pkg.unit
+                    if unit == "months":
+                        self._activate(pkg, d)
+                        self._alloc(ev, status, pkg, lot, ZERO, unit, COVERED)
+                        break
+                    if (status == LATE_CANCEL and product.late_cancel == "free") or \
+                            (status == NO_SHOW and product.no_show == "free"):
+                        self._alloc(ev, status, pkg, None, ZERO, unit, FREE)
+                        break
+                    if unit == "hours":
+                        need = (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
+                    else:
+                        need = ev.quantity if ev.quantity is not None else ONE
+                elif pkg.unit != unit:
+                    continue
+                left = lot.left
+                take = left if left - need < QTY_EPS else need
+                lot.left = left - take
+                need -= take
+                if pkg.first_use is None:
                     self._activate(pkg, d)
-                    self._alloc(ev, status, pkg, lot, ZERO, unit, COVERED)
-                    break
-                if (status == LATE_CANCEL and product.late_cancel == "free") or \
-                        (status == NO_SHOW and product.no_show == "free"):
-                    self._alloc(ev, status, pkg, None, ZERO, unit, FREE)
-                    break
-                if unit == "hours":
-                    need = (ev.minutes if ev.minutes is not None else SIXTY) / SIXTY
+                # inlined _alloc: this line runs once per session of a million-row log
+                if reserve_only or d > as_of:
+                    pkg.reserved += take
                 else:
-                    need = ev.quantity if ev.quantity is not None else ONE
-            elif pkg.unit != unit:
-                continue
-            left = lot.left
-            take = left if left - need < QTY_EPS else need
-            lot.left = left - take
-            need -= take
-            if pkg.first_use is None:
-                self._activate(pkg, d)
-            # inlined _alloc: this line runs once per session of a million-row log
-            if reserve_only or d > as_of:
-                pkg.reserved += take
+                    pkg.used += take
+                allocations.append(Allocation(ev.session_id, d, ev.student_id, status, pkg.package_id, lot.lot_id,
+                                              take, unit, state))
+                if need < QTY_EPS:
+                    break
             else:
-                pkg.used += take
-            allocations.append(Allocation(ev.session_id, d, ev.student_id, status, pkg.package_id, lot.lot_id,
-                                          take, unit, state))
-            if need < QTY_EPS:
-                break
+                order = sorted(late, key=_ARRIVAL) if late else None
+                late = None
+                continue
+            break
         if dead > 8:
             # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
             cands[:] = [it for it in cands if it[2].left >= QTY_EPS
@@ -311,13 +331,20 @@ class Sweep:
             if need < QTY_EPS:
                 return
         if need is None:
-            unit = self.guess_unit(ev.student_id)
+            unit = self.guess_unit(ev.student_id, d)
             need = self.need(ev, unit)
         self._alloc(ev, status, None, None, need, unit, OWED)
 
-    def guess_unit(self, student: str) -> str:
+    def guess_unit(self, student: str, d: dt.date) -> str:
+        """The unit of the student's latest purchase by `d` (else their first one): a purchase made later
+        does not change what an earlier owed lesson or make-up credit was counted in."""
         pkgs = [it[1] for it in self.base.get(student, ()) if it[1].owner == student]
-        return max(pkgs, key=lambda p: (p.purchased_on, p.package_id)).unit if pkgs else "lessons"
+        if not pkgs:
+            return "lessons"
+        by_then = [p for p in pkgs if p.purchased_on <= d]
+        if by_then:
+            return max(by_then, key=lambda p: (p.purchased_on, p.package_id)).unit
+        return min(pkgs, key=lambda p: (p.purchased_on, p.package_id)).unit
 
     def _activate(self, pkg: Package, d: dt.date) -> None:
         if pkg.first_use is None:
@@ -361,7 +388,7 @@ class Sweep:
                                       f"{ev.session_id}: no make-up credit, the quarter's limit of "
                                       f"{self.settings.makeup_max_per_quarter} is reached"))
             return
-        unit = self.guess_unit(ev.student_id)
+        unit = self.guess_unit(ev.student_id, d)
         if unit == "months":
             return  # a months package already covers any replacement lesson that month
         self.makeups[key] = self.makeups.get(key, 0) + 1

@@ -231,7 +231,7 @@ class _Index:
         days: set[dt.date] = set()
         for entry in entries:
             ev = entry.event
-            if isinstance(ev, (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose, E.ReasonSet)):
+            if isinstance(ev, (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose, E.ReasonSet, E.PeriodReopen)):
                 continue
             days.add(ev.effective_date)
             days.add(entry.recorded_on)  # a booking holds credit from when it was recorded

@@ -15,12 +15,13 @@ from typing import Optional
 from xl_ledger.core import events as E
 from xl_ledger.core import staff as staff_rules
 from xl_ledger.core.commands import IdPool
+from xl_ledger.core.fold import closed_after
 from xl_ledger.core.fold import fold
 from xl_ledger.core.inputs import Settings
 from xl_ledger.core.inputs import Student
 from xl_ledger.core.state import State
 
-MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose, E.ReasonSet)
+MASTER = (E.SettingsSet, E.ProductSet, E.StudentSet, E.StaffSet, E.PeriodClose, E.ReasonSet, E.PeriodReopen)
 
 
 class Scopes:
@@ -75,8 +76,8 @@ class Scopes:
                 self.settings = Settings.model_validate({**self.settings.model_dump(), **ev.values})
             elif cls is E.StaffSet:
                 self.staff.add(entry)
-            elif cls is E.PeriodClose:
-                self.closed = ev.effective_date if self.closed is None else max(self.closed, ev.effective_date)
+            elif cls is E.PeriodClose or cls is E.PeriodReopen:
+                self.closed = closed_after(self.closed, ev)
             elif cls is E.ReasonSet:
                 E.apply_reason(self.reasons, ev)
             return

@@ -16,6 +16,7 @@ from typing import Optional
 from xl_ledger.core.inputs import Product
 from xl_ledger.core.kinds import AlertKind
 from xl_ledger.core.kinds import AllocationState
+from xl_ledger.core.kinds import RECEIVED
 from xl_ledger.core.kinds import LotKind
 from xl_ledger.core.kinds import PackageStatus
 from xl_ledger.core.inputs import Settings
@@ -38,6 +39,7 @@ class Lot:
     week: Optional[dt.date] = None  # weekly lots: the week's first day (for the shared boundary week)
     key: tuple = ()  # its place in the draw order, set by the sweep
     granted: Optional[dt.date] = None  # top-ups and added credit: the day it was added (pinned draws dated earlier skip it)
+    arrived: dt.date = dt.date.min  # the day the credit was there to use (arrived_on), set by the sweep
 
 
 @dataclass(eq=False, slots=True)
@@ -104,6 +106,18 @@ def last_valid_day(pkg: Package, lot: Lot) -> Optional[dt.date]:
     package's expiry; None when it does not expire. The one home of this rule (the sweep, the draw order,
     pinned draws, settling and a package's last day all ask here)."""
     return lot.end if lot.own_end else pkg.expires_on
+
+
+def arrived_on(pkg: Package, lot: Lot) -> dt.date:
+    """The day a lot's credit was there to use: a top-up or added credit when added, credit received by a
+    transfer or rollover when it came, anything else when its package was bought. A session draws first
+    on credit that had arrived by its date; credit that came later pays only what nothing older could
+    (an owed lesson), so a purchase never takes a lesson an older pack had paid (matching.py)."""
+    if lot.granted is not None:
+        return lot.granted
+    if lot.kind in RECEIVED and lot.start is not None:
+        return lot.start
+    return pkg.purchased_on
 
 
 class Allocation(NamedTuple):

@@ -21,7 +21,7 @@ from xl_ledger.pg.log import has_password
 
 # Every command that reads the Log (the ledger's, not the workbook's mirror, which is a desk behind).
 LEDGER_COMMANDS = ("post", "recompute", "verify", "balance", "history", "statement", "export", "audit", "close",
-                   "remind")
+                   "reopen", "tieout", "remind")
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
