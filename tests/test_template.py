@@ -161,8 +161,8 @@ def test_ribbon_buttons(parts):
     assert [t.get("label") for t in tabs] == ["Ledger"]
     buttons = root.findall(f".//{UI_NS}button")
     assert [b.get("label") for b in buttons] == ["Post", "Sell/Top-up", "Refund", "Transfer", "Freeze", "Adjust",
-                                                 "Verify", "Alerts", "Statement", "Reminders", "Import legacy",
-                                                 "Help"]  # fmt: skip
+                                                 "Verify", "Alerts", "Statement", "Reminders", "Close month",
+                                                 "Export", "Tie-out", "Audit", "Import legacy", "Help"]  # fmt: skip
     for b in buttons:
         assert b.get("imageMso") and b.get("screentip") and b.get("supertip"), b.get("id")
     assert len({b.get("id") for b in buttons}) == len(buttons)
@@ -185,7 +185,7 @@ def test_each_callback_runs_its_own_python_function():
     bas = (sources.VBA_DIR / "LedgerRibbon.bas").read_bytes().decode("cp1252")
     bodies = dict(re.findall(r"Sub (\w+)\(control As IRibbonControl\)\r\n(.*?)End Sub", bas, re.S))
     expected = {"post", "sell", "refund", "transfer", "freeze", "adjust", "verify", "alerts", "statement", "remind",
-                "import_legacy", "show_help"}  # fmt: skip
+                "close_month", "export", "tieout", "audit", "import_legacy", "show_help"}  # fmt: skip
     assert {b.function for b in ribbon.BUTTONS} == expected
     for b in ribbon.BUTTONS:
         assert bodies[b.sub].strip() == f'RunPython "import xl_ledger.excel.macros as m; m.{b.function}()"'

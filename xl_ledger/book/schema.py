@@ -313,6 +313,7 @@ AUDIT = Sheet(
         Column("source", TEXT, width=26),
     ),
     engine_owned=True,
+    extra={"pages_wide": 1},  # printed to keep with the close: a change's reason on the same page as its who and when
 )
 
 # The payout tie-out (xl-ledger tieout): one row per processor transaction, per payout, per ledger payment the

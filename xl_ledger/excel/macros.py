@@ -284,6 +284,156 @@ def remind(book):
     return new
 
 
+# ----------------------------------------------------------------------------- Month-end group
+# The same functions as `xl-ledger close / export / tieout / audit` (accounting/monthend.py), on the open
+# workbook. The month is the one of the Report row under the selection, else the last full month.
+
+def _books(book, store: LiveStore):
+    from xl_ledger.accounting import monthend
+
+    return monthend.open_books(store, config.owner_key(), None, _now())
+
+
+def _month(book, books):
+    """The Report row's month under the selection, else the month before today's."""
+    from xl_ledger.accounting import monthend
+
+    text = None
+    selection = book.app.selection
+    if selection is not None and selection.sheet.name == schema.REPORT.name and selection.row >= 2:
+        value = selection.sheet.range((selection.row, 1)).value
+        text = str(value).strip() if value else None
+    if not text:
+        last = books.today.replace(day=1) - dt.timedelta(days=1)
+        text = f"{last.year:04d}-{last.month:02d}"
+    return monthend.parse_months(text, books, "The month")[0]
+
+
+def _beside(book, name: str):
+    """A file next to the workbook (Excel gives its full path)."""
+    from pathlib import Path
+
+    return Path(book.fullname).with_name(name)
+
+
+def _month_end(fn):
+    """A month-end macro: a MonthEndError (a month still running, a malformed file…) is shown like any
+    other stop, and nothing was changed."""
+    @functools.wraps(fn)
+    def run(book):
+        from xl_ledger.accounting.monthend import MonthEndError
+
+        try:
+            return fn(book)
+        except MonthEndError as e:
+            value = f": {e.value}" if e.value not in (None, "") else ""
+            alert(book, f"{e.where}{value}\n{e.what}\n{e.todo}\n\nNothing was changed.".replace("\n\n\n", "\n\n"),
+                  critical=True)
+        return None
+
+    return run
+
+
+@macro
+@_month_end
+def close_month(book):
+    """Close the selected (else the last full) month: a period_close row with who and when."""
+    from xl_ledger.accounting import monthend
+
+    store = LiveStore(book)
+    books = _books(book, store)
+    month = _month(book, books)
+    rows = monthend.close(store, books, month, config.operator(), _now(), config.owner_key())
+    alert(book, f"Closed through {month.last.isoformat()} (Log seq {rows[-1][0]}): {month.month}'s liability "
+                f"{month.closing:.2f} is recorded. Rows dated in it are now rejected; date corrections later.")
+    return rows
+
+
+@macro
+@_month_end
+def export(book):
+    """The month's journal in all three formats (QuickBooks Online, QuickBooks Desktop, Xero), beside the
+    workbook."""
+    from xl_ledger.accounting import monthend
+
+    store = LiveStore(book)
+    books = _books(book, store)
+    month = _month(book, books)
+    written = []
+    for fmt, module in monthend.FORMATS.items():
+        out = _beside(book, monthend.default_out(_beside(book, book.name), f"journal-{fmt}", [month],
+                                                 module.EXTENSION).name)
+        written += monthend.export(store, books, [month], fmt, out)
+    alert(book, f"{month.month}: sales {month.sales:.2f}, delivered {month.delivered:.2f}, breakage "
+                f"{month.breakage:.2f}. Wrote, beside the workbook:\n" + _lines([p.name for p in written]))
+    return written
+
+
+CSV_FILTER = "CSV files (*.csv),*.csv"
+
+
+def _choose_csv(book, title: str):
+    """Excel's Open dialog for a CSV (Windows COM); None when cancelled or where there is no dialog."""
+    api = _app_api(book)
+    if api is not None and hasattr(api, "GetOpenFilename"):
+        chosen = api.GetOpenFilename(CSV_FILTER, 1, title)
+        return chosen if isinstance(chosen, str) else None
+    return None
+
+
+TIEOUT_COMMAND = "xl-ledger tieout STUDIO.xlsm --stripe PAYOUTS.csv [--bank DEPOSITS.csv]"
+
+
+@macro
+@_month_end
+def tieout(book):
+    """Tie Stripe's itemized payout report (and the bank's deposits, if given) to the Log: the Tieout sheet
+    and a CSV beside the workbook."""
+    from pathlib import Path
+
+    from xl_ledger.accounting import monthend
+
+    stripe = _choose_csv(book, "Stripe's itemized payout reconciliation report (CSV)")
+    if not stripe:
+        if _app_api(book) is None or not hasattr(_app_api(book), "GetOpenFilename"):
+            alert(book, "Choosing a file from the ribbon needs Excel for Windows. On this computer, save and close "
+                        f"the workbook, then run in a terminal:\n    {TIEOUT_COMMAND.replace('STUDIO.xlsm', book.name)}",
+                  critical=True)
+        return None
+    bank = _choose_csv(book, "The bank's deposits (CSV); Cancel if you have none")
+    store = LiveStore(book)
+    books = _books(book, store)
+    out = _beside(book, f"{Path(book.name).stem}-tieout-{Path(stripe).stem}.csv")
+    result = monthend.tieout(store, books, Path(stripe), Path(bank) if bank else None, out)
+    sheet = book.sheets[schema.TIEOUT.name]
+    sheet.activate()
+    sheet.range("A1").select()
+    counts = ", ".join(f"{n} {status}" for status, n in result.counts.items())
+    alert(book, f"{Path(stripe).name}: {counts or 'nothing'}.\n\n"
+                + (f"{result.unmatched} unmatched: each says why on the Tieout sheet." if result.unmatched else
+                   "Everything ties out.") + f"\nAlso written: {out.name}", critical=bool(result.unmatched))
+    return result
+
+
+@macro
+@_month_end
+def audit(book):
+    """Fill the Audit sheet (and a CSV beside the workbook) for the selected, else the last full, month."""
+    from xl_ledger.accounting import monthend
+
+    store = LiveStore(book)
+    books = _books(book, store)
+    month = _month(book, books)
+    out = _beside(book, monthend.default_out(_beside(book, book.name), "audit", [month], "csv").name)
+    rows = monthend.audit(store, books, month, out)
+    sheet = book.sheets[schema.AUDIT.name]
+    sheet.activate()
+    sheet.range("A1").select()
+    status(book, f"xl-ledger: the audit of {month.month} ({len(rows)} changes by hand) is on the Audit sheet, "
+                 f"and in {out.name}.")
+    return rows
+
+
 # ------------------------------------------------------------------------------- Setup group
 IMPORT_COMMAND = "xl-ledger import LEGACY.xlsx --into STUDIO.xlsm"
 

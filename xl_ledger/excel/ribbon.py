@@ -42,6 +42,7 @@ class Button:
 GROUPS: tuple[tuple[str, str], ...] = (
     ("grpDaily", "Daily"),
     ("grpCheck", "Check"),
+    ("grpMonthEnd", "Month-end"),
     ("grpSetup", "Setup"),
 )
 
@@ -79,6 +80,22 @@ BUTTONS: tuple[Button, ...] = (
            "Adds the reminders due today (low balance, expiring, owed) to the Outbox sheet for review; "
            "`xl-ledger remind --send` sends them.",
            "remind", "grpCheck"),
+    Button("close_month", "Close month", "ReviewProtectWorkbook", "Close a month",
+           "Closes the month of the selected Report row (else last month): rows dated in it are rejected from "
+           "now on and its Report row stays as it is. Needs an admin or the owner.",
+           "close_month", "grpMonthEnd"),
+    Button("export", "Export", "ExportTextFile", "Export the month's journal",
+           "Writes the month's balanced journal for QuickBooks Online, QuickBooks Desktop (IIF) and Xero "
+           "beside the workbook, with the account names and codes of the Accounts sheet.",
+           "export", "grpMonthEnd"),
+    Button("tieout", "Tie-out", "Consolidate", "Tie out card payouts",
+           "Matches Stripe's itemized payout report to the sales, top-ups and refunds, checks each payout "
+           "against the bank's deposits, and fills the Tieout sheet.",
+           "tieout", "grpMonthEnd"),
+    Button("audit", "Audit", "FilePrint", "The month's audit trail",
+           "Fills the Audit sheet for the month of the selected Report row (else last month): who changed "
+           "what, when and why. Ready to print and keep with the close.",
+           "audit", "grpMonthEnd"),
     Button("import_legacy", "Import legacy", "ImportExcel", "Import an old spreadsheet",
            "Reads a legacy tracking workbook, proposes the opening balances and explains every difference "
            "on the Migration sheet.",

@@ -54,6 +54,26 @@ Public Sub OnRemind(control As IRibbonControl)
     RunPython "import xl_ledger.excel.macros as m; m.remind()"
 End Sub
 
+' Close month: Close a month
+Public Sub OnCloseMonth(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.close_month()"
+End Sub
+
+' Export: Export the month's journal
+Public Sub OnExport(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.export()"
+End Sub
+
+' Tie-out: Tie out card payouts
+Public Sub OnTieout(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.tieout()"
+End Sub
+
+' Audit: The month's audit trail
+Public Sub OnAudit(control As IRibbonControl)
+    RunPython "import xl_ledger.excel.macros as m; m.audit()"
+End Sub
+
 ' Import legacy: Import an old spreadsheet
 Public Sub OnImportLegacy(control As IRibbonControl)
     RunPython "import xl_ledger.excel.macros as m; m.import_legacy()"
