@@ -238,6 +238,13 @@ def build(path: Path, *, today: dt.date = DEFAULT_TODAY, seed: int = 7,
         lines.append(f"  post {step + 1} ({day}): {result.summary()}")
     state = results[-1].state
     owed = len(queries.owed(state))
+    last_month = today.replace(day=1) - dt.timedelta(days=1)
+    stripe_csv, bank_csv = card_payments(store.open_log().entries(), last_month.replace(day=1), last_month,
+                                         state.settings.currency)
+    stripe_path = Path(path).with_name(f"{Path(path).stem}-stripe-payouts.csv")
+    bank_path = Path(path).with_name(f"{Path(path).stem}-bank.csv")
+    stripe_path.write_bytes(stripe_csv)
+    bank_path.write_bytes(bank_csv)
     families = len({s["family_id"] for s in plan.students if s["family_id"]})
     summary = [
         f"Demo studio {SETTINGS['studio_name']!r} written to {path}",
@@ -248,6 +255,64 @@ def build(path: Path, *, today: dt.date = DEFAULT_TODAY, seed: int = 7,
         f"{owed} sessions owed, {sum(a.kind == 'low_balance' for a in state.alerts)} low balances, "
         f"{sum(a.kind == 'expiring' for a in state.alerts)} packages expiring soon",
         "  Rejected rows explain themselves in Actions (status, message) and in Alerts.",
+        f"  {last_month:%B}'s card payments as Stripe and the bank report them (for `xl-ledger tieout`): "
+        f"{stripe_path.name}, {bank_path.name}",
         f"  Try: xl-ledger balance {path} --student {plan.students[0]['student_id']}; xl-ledger verify {path}",
     ]
     return "\n".join(summary)
+
+
+def card_payments(entries, first: dt.date, last: dt.date, currency: str) -> tuple[bytes, bytes]:
+    """The demo's card payments of one month as Stripe's itemized payout reconciliation report would list
+    them, and the bank's deposits of those payouts: every sale and top-up a charge (fee 2.9 % + 0.30), every
+    refund a refund, every chargeback a dispute (fee 15.00); paid out weekly, on the Tuesday after each
+    Monday-to-Sunday week, a week that nets below zero carried into the next payout (as Stripe does).
+    Made up, for trying `xl-ledger tieout` on the demo; every id says `demo`."""
+    import csv
+    import io
+
+    from xl_ledger import csvsafe
+    from xl_ledger.core.numbers import money
+
+    weeks: dict[dt.date, list] = {}
+    for e in entries:
+        ev = e.event
+        if not (first <= ev.effective_date <= last) or not ev.amount or \
+                ev.kind not in ("sale", "top_up", "refund", "chargeback"):
+            continue
+        amount = money(ev.amount)
+        if ev.kind in ("sale", "top_up"):
+            category, gross, fee, what = "charge", amount, money(amount * Decimal("0.029") + Decimal("0.30")), \
+                f"{getattr(ev, 'product_id', '') or 'top-up'} {ev.student_id}"
+        elif ev.kind == "refund":
+            category, gross, fee, what = "refund", -amount, Decimal("0.00"), f"REFUND {ev.package_id}"
+        else:
+            category, gross, fee, what = "dispute", -amount, Decimal("15.00"), f"DISPUTE {ev.package_id}"
+        day = ev.effective_date
+        monday = day - dt.timedelta(days=day.weekday())
+        weeks.setdefault(monday, []).append([f"txn_demo_{e.seq:05d}", f"{day.isoformat()} {10 + e.seq % 8:02d}:"
+                                             f"{e.seq % 60:02d}:00", gross, fee, gross - fee, category,
+                                             f"ch_demo_{e.seq:05d}", what])
+    rows, bank, pending = [], [], []
+    for monday in sorted(weeks):
+        pending += sorted(weeks[monday], key=lambda r: (r[1], r[0]))
+        net = sum((r[4] for r in pending), Decimal(0))
+        if net <= 0 and monday != max(weeks):
+            continue  # a negative balance is taken from the next payout
+        arrival = monday + dt.timedelta(days=8)
+        for r in pending:
+            rows.append([f"po_demo_{arrival:%Y%m%d}", f"{arrival.isoformat()} 00:00:00", r[0], r[1], currency.lower(),
+                         f"{r[2]:.2f}", f"{r[3]:.2f}", f"{r[4]:.2f}", r[5], r[6], csvsafe.escape(r[7])])
+        bank.append([arrival.isoformat(), "STRIPE TRANSFER", f"{net:.2f}"])
+        pending = []
+
+    def text(headers, body) -> bytes:
+        out = io.StringIO(newline="")
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(headers)
+        w.writerows(body)
+        return out.getvalue().encode("utf-8")
+
+    return (text(("automatic_payout_id", "automatic_payout_effective_at", "balance_transaction_id", "created",
+                  "currency", "gross", "fee", "net", "reporting_category", "charge_id", "description"), rows),
+            text(("date", "description", "amount"), bank))
