@@ -350,30 +350,6 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
     return _keep_closed(out, kept) if kept else out
 
 
-# --- closed months: the figures a close recorded ------------------------------------------------------
-# A period_close row keeps the Report figures of the months it closes. From then on the Report shows
-# those, whatever a later row could still move in the past (a deactivation unuses its package from the
-# start; an overdrawn lesson moves to a pack bought later): a closed month's row never changes. What
-# today's fold says differently about the past shows in the first open month, whose opening is the
-# recorded closing and whose delivered (the cumulative catch-up) absorbs the difference.
-
-_AMOUNTS = ("opening", "sales", "delivered", "refunds", "refunds_paid", "chargebacks", "chargebacks_paid",
-            "breakage", "adjustments", "comps_value", "closing", "provision")
-_COUNTS = ("sales_count", "delivered_count", "comps")
-
-
-def freeze(months_: Iterable[Month]) -> dict:
-    """The months' figures as the JSON a period_close row keeps (Decimals as text)."""
-    out = {}
-    for m in months_:
-        fig = {name: str(getattr(m, name)) for name in _AMOUNTS}
-        fig.update({name: getattr(m, name) for name in _COUNTS})
-        fig["by_product"] = [[p.product_id, p.count, str(p.value)] for p in m.by_product]
-        fig["ageing"] = {name: str(v) for name, v in m.ageing.items()}
-        out[m.month] = fig
-    return out
-
-
 def by_location(state: State, entries: Iterable[E.Entry], method: Optional[str] = None) -> dict[str, list[Month]]:
     """`months` per location, for the packs sold there (their sales, the lessons they paid for wherever
     given, their refunds, breakage and liability): each pack is in exactly one location, so under `remote`
@@ -396,6 +372,30 @@ def by_location(state: State, entries: Iterable[E.Entry], method: Optional[str] 
                        allocations=[a for a in state.allocations if a.package_id in pids])
         mine = [e for e in entries if e.event.package_id in pids or type(e.event) is E.ProductSet]
         out[where] = months(part, mine, method)
+    return out
+
+
+# --- closed months: the figures a close recorded ------------------------------------------------------
+# A period_close row keeps the Report figures of the months it closes. From then on the Report shows
+# those, whatever a later row could still move in the past (a deactivation unuses its package from the
+# start; an overdrawn lesson moves to a pack bought later): a closed month's row never changes. What
+# today's fold says differently about the past shows in the first open month, whose opening is the
+# recorded closing and whose delivered (the cumulative catch-up) absorbs the difference.
+
+_AMOUNTS = ("opening", "sales", "delivered", "refunds", "refunds_paid", "chargebacks", "chargebacks_paid",
+            "breakage", "adjustments", "comps_value", "closing", "provision")
+_COUNTS = ("sales_count", "delivered_count", "comps")
+
+
+def freeze(months_: Iterable[Month]) -> dict:
+    """The months' figures as the JSON a period_close row keeps (Decimals as text)."""
+    out = {}
+    for m in months_:
+        fig = {name: str(getattr(m, name)) for name in _AMOUNTS}
+        fig.update({name: getattr(m, name) for name in _COUNTS})
+        fig["by_product"] = [[p.product_id, p.count, str(p.value)] for p in m.by_product]
+        fig["ageing"] = {name: str(v) for name, v in m.ageing.items()}
+        out[m.month] = fig
     return out
 
 
