@@ -79,9 +79,13 @@ def time_import(path: str | Path, template: str | Path, repeat: int = 2) -> dict
     with tempfile.TemporaryDirectory() as tmp:
         legacy = Path(tmp) / path.name
         shutil.copy(path, legacy)
+        last: list[Path] = []
         for mode, dry in (("dry_run", True), ("import", False)):
             def one() -> None:
-                studio = Path(tmp) / "studio.xlsm"
+                # A fresh folder each run: an import leaves a checkpoint beside the studio, and a new
+                # template copied over the same path would be (rightly) refused as a Log cut short.
+                studio = Path(tempfile.mkdtemp(dir=tmp)) / "studio.xlsm"
+                last[:] = [studio]
                 shutil.copy(template, studio)
                 mapping_path_for(legacy).unlink(missing_ok=True)
                 report = import_legacy(legacy, studio, operator="bench", now=now, dry_run=dry)
@@ -90,7 +94,7 @@ def time_import(path: str | Path, template: str | Path, repeat: int = 2) -> dict
                 out[f"{mode}_phases"] = report.seconds
 
             out[mode] = _best(one, repeat)
-        log = FileStore(Path(tmp) / "studio.xlsm").read_log()  # as the last import wrote it
+        log = FileStore(last[0]).read_log()  # as the last import wrote it
         out["floor_phases"] = floor = time_floor(log, repeat)
         out["floor"] = out["fastexcel"] + sum(floor.values())
     out["dry_run_ratio"] = out["dry_run"] / out["fastexcel"]
