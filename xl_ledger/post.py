@@ -31,6 +31,7 @@ from typing import Optional
 from xl_ledger.book import anchors
 from xl_ledger.book import render
 from xl_ledger.book import schema
+from xl_ledger.book import upgrade
 from xl_ledger.book.columns import check_columns
 from xl_ledger.book.store import BrokenChainError
 from xl_ledger.book.store import Change
@@ -331,10 +332,12 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     # With nothing of the inputs' own in Alerts (no rejected row, notice or typed-over cell), the
     # engine sheets are exactly what `recompute` would write for this Log and date.
     pure = not p.alerts and not drift
+    relayout = upgrade.stale_sheets(log.store, body)
+    p.result.notices += [upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()]
     change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
                     cells={"Actions": p.cells} if p.cells else {},
                     money_format=schema.money_format(state.settings.currency),
-                    page_headers=render.page_headers(state))
+                    page_headers=render.page_headers(state), relayout=relayout)
     p.result.state = state
     p.result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     p.result.change = log.commit(change, dry_run=dry_run, recomputed=p.as_of if pure else None,
@@ -379,11 +382,13 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         state = journal.fold(as_of)
         body, drift = render_sheets(log, state, entries=journal.entries)
         say("saving the workbook")
+        relayout = upgrade.stale_sheets(log.store, body)
         change = log.commit(Change(log.head[0], log.head[1], sheets=body,
                                    money_format=schema.money_format(state.settings.currency),
-                                   page_headers=render.page_headers(state)),
+                                   page_headers=render.page_headers(state), relayout=relayout),
                             recomputed=None if drift else as_of, timezone=settings.timezone)
-    return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift])
+    return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift],
+                      notices=[upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()])
 
 
 _KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}
@@ -490,22 +495,37 @@ def find_drift(log: OpenLog, body: dict[str, list[tuple]]) -> list[tuple]:
             continue  # the store knows it holds exactly what the engine wrote: nothing was typed over
         sheet = log.read_sheet(name)
         headers = schema.BY_NAME[name].headers
-        n = len(headers) - 1  # the last column is the fingerprint
+        # Cells are matched by the sheet's own header names: a sheet laid out by an earlier version
+        # (book/upgrade.py) has other columns, and its rows carry that version's fingerprint, over its
+        # own columns, in its own last column. Columns it lacks are not compared; those it has that
+        # this version dropped neither.
+        own = sheet.headers or headers
+        if own[-1] != headers[-1]:
+            continue  # no fingerprint column to check rows by: the post lays the sheet out again (notice)
+        n = len(own) - 1  # the last column is the fingerprint
+        at = [headers.index(h) if h in headers[:-1] else None for h in own[:n]]
+        key = [own.index(h) if h in own else None for h in ("student_id", "family_id", "unit")] \
+            if name == "Balances" else [0]
+        if None in key:
+            continue  # no key to find the ledger's row by: the post lays the sheet out again (notice)
         # Balances rows are keyed by student, family and unit: a family's shared pool has no student id.
         keyed = {(r[0], r[2], r[3]) if name == "Balances" else r[0]: r for r in body.get(name, [])}
         for excel_row, values in sheet.rows:
-            values = tuple(values) + (None,) * (len(headers) - len(values))
-            if not (values[0] or (name == "Balances" and values[2])) or render.fingerprint(values[:n]) == values[n]:
+            values = tuple(values) + (None,) * (len(own) - len(values))
+            k = [values[i] for i in key]
+            if not (k[0] or (name == "Balances" and k[1])) or render.fingerprint(values[:n]) == values[n]:
                 continue
-            expected = keyed.get((values[0] or "", values[2], values[3]) if name == "Balances" else values[0])
+            expected = keyed.get((k[0] or "", k[1], k[2]) if name == "Balances" else k[0])
             for i in range(n):
-                now = expected[i] if expected else None
+                if at[i] is None:
+                    continue
+                now = expected[at[i]] if expected else None
                 if expected is not None and _same(values[i], now):
                     continue
                 where = f"{log.name}!{name}!{schema.col_letter(i + 1)}{excel_row}"
-                out.append((AlertKind.DRIFT, values[0] if name == "Balances" else None,
-                            values[0] if name == "Packages" else None, where,
-                            f"{headers[i]} was typed over; the ledger recomputes it from the Log. To change it, "
+                out.append((AlertKind.DRIFT, k[0] if name == "Balances" else None,
+                            k[0] if name == "Packages" else None, where,
+                            f"{own[i]} was typed over; the ledger recomputes it from the Log. To change it, "
                             "post an adjust action with a reason code.", _show(values[i]), _show(now)))
                 if len(out) >= MAX_DRIFT:
                     return out

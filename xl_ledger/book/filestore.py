@@ -34,6 +34,7 @@ from typing import Sequence
 import defusedxml.ElementTree as SafeET
 
 from xl_ledger.book import schema
+from xl_ledger.book import upgrade
 from xl_ledger.book import xlsx_log
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
 from xl_ledger.book.store import BrokenFileError
@@ -55,6 +56,9 @@ from xl_ledger.xlsx.sheet import frame
 from xl_ledger.xlsx.sheet import set_page_header
 from xl_ledger.xlsx.sheet import framed_body_parts
 from xl_ledger.xlsx.sheet import body_parts_keeping
+from xl_ledger.xlsx.sheet import first_row
+from xl_ledger.xlsx.sheet import row_texts
+from xl_ledger.xlsx.sheet import shared_strings
 from xl_ledger.xlsx.archive import Archive
 from xl_ledger.xlsx.archive import ZipFormatError
 from xl_ledger.xlsx.archive import ZipWriter
@@ -287,6 +291,35 @@ class FileStore(StoreBase):
         memo[("headers", sheet)] = headers  # what a commit of this very file checks cell updates against
         return SheetData(self.name, sheet, headers, tuple(body))
 
+    def sheet_headers(self, sheet: str) -> tuple[str, ...]:
+        """Row 1 as read_sheet gives it, from the start of the part only (an engine sheet's header check
+        must not read a hundred-MB Allocations)."""
+        with self._open() as book:
+            known = self._memo.get(("headers", sheet))
+            if known is not None:
+                return known
+            path = book.sheets.get(sheet)
+            member = book.archive.get(path) if path else None
+            if member is None:
+                raise self._missing(sheet)
+            try:
+                row = first_row(iter_member(book.f, member, 1 << 16))
+                texts = row_texts(row, lambda i: self._shared_strings(book)[i])
+            except (ZipFormatError, zlib.error, IndexError, ValueError, SafeET.ParseError) as e:
+                raise BrokenFileError(f"{self.name}!{sheet} row 1 cannot be read ({e}): open the workbook in "
+                                      f"Excel to check it") from None
+        headers = tuple(t.strip() for t in texts)
+        while headers and not headers[-1]:
+            headers = headers[:-1]
+        return headers
+
+    def _shared_strings(self, book: _Book) -> list[str]:
+        known = self._memo.get("shared strings")
+        if known is None:
+            path = book.read_targets[2]
+            known = self._memo["shared strings"] = shared_strings(book.read(path)) if path else []
+        return known
+
     def head(self) -> tuple[int, str]:
         with self._open() as book:
             loaded = self._log_state(book)
@@ -413,6 +446,8 @@ class FileStore(StoreBase):
                 width = len(schema.BY_NAME[sheet].headers)
                 hint = change.keep.get(sheet)
                 xml = book.read(path)
+                if sheet in change.relayout:  # laid out by an earlier version: this version's frame
+                    xml, hint = upgrade.relaid_part(sheet, xml, styles, change.money_format), None
                 if sheet in change.page_headers:  # after the rows: the offsets of kept rows do not move
                     xml = set_page_header(xml, change.page_headers[sheet])
                 if hint is not None and self._digest(book, [book.archive.get(path)]) == hint[0]:

@@ -90,6 +90,8 @@ class Change:
     keep: Mapping[str, tuple[str, Sequence[Sequence[object]]]] = field(default_factory=lambda: MappingProxyType({}))
     money_format: str = ""  # the number format money cells should show (the studio's currency); "" = leave
     page_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # sheet -> header
+    # Engine sheets laid out by an earlier version (book/upgrade.py) -> the headers they had: laid out again.
+    relayout: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,10 @@ class StoreBase:
 
     def open_log(self, key: bytes | None = None) -> OpenLog:
         return OpenLog(self, self.read_log(), key)
+
+    def sheet_headers(self, sheet: str) -> tuple[str, ...]:
+        """A sheet's row 1 (a store that can read it without the rows says so more cheaply)."""
+        return self.read_sheet(sheet).headers  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -178,7 +178,8 @@ class CheckpointedLog(OpenLog):
         packed = self._pack(change.sheets)
         same = self.untouched()
         rewrite = {name: rows for name, rows in change.sheets.items()
-                   if not (name in same and name in packed and self.cp.sheets[name][0] == packed[name][1])}
+                   if name in change.relayout
+                   or not (name in same and name in packed and self.cp.sheets[name][0] == packed[name][1])}
         change = replace(change, sheets=rewrite, keep={} if dry_run else self._keep(rewrite))
         if dry_run:
             return change

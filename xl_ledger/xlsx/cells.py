@@ -106,6 +106,18 @@ def cell_xml(col: int, row: int, value: object, style: int | None, styles: "Styl
     raise CellValueError(f"cannot write a {type(value).__name__} into a cell: {value!r}")
 
 
+# Where a styles section goes when the part has none: before the first section the schema puts after it.
+_AFTER = {"numFmts": r"<fonts\b", "dxfs": r"<tableStyles\b|<colors\b|<extLst\b|</styleSheet>"}
+
+
+def _items(xml: str, section: str, item: str) -> list[str]:
+    """The `item` elements of `section` (fonts/font, fills/fill, borders/border, dxfs/dxf), verbatim."""
+    m = re.search(rf"<{section}\b[^>]*?(?:/>|>(.*?)</{section}>)", xml, re.S)
+    if not m or not m.group(1):
+        return []
+    return re.findall(rf"<{item}\b[^>]*?/>|<{item}\b[^>]*?>.*?</{item}>", m.group(1), re.S)
+
+
 _XF = re.compile(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
 _ATTR = r'\b{}="([^"]*)"'
 
@@ -161,13 +173,82 @@ class StyleBook:
         base = self._xfs[style] if style < len(self._xfs) else self._xfs[0]
         xf = re.sub(r'\s(numFmtId|applyNumberFormat)="[^"]*"', "", base)
         xf = xf.replace("<xf", f'<xf numFmtId="{format_id}" applyNumberFormat="1"', 1)
+        index = self._added[key] = self._add_xf(xf)
+        return index
+
+    # ---- adopting another styles part's styles (an engine sheet laid out again from the template)
+    def adopt(self, other: "StyleBook", style: int, code: Callable[[str], str] = lambda c: c) -> int:
+        """The index in this book of a cell style equal to `other`'s `style` (its number format, font, fill,
+        border and alignment), added when none is; `code` maps a custom number format's code first (the
+        template's money format to the workbook's currency). Equal parts are reused, so adopting twice
+        adds nothing the second time."""
+        if self.xml is None or other.xml is None or not 0 <= style < len(other._xfs):
+            return 0
+        xf = other._xfs[style]
+        ids = {}
+        num = other.format_id(style)
+        if num >= 164 and num in other._formats:
+            ids["numFmtId"] = self._format_for(code(html.unescape(other._formats[num])))
+        for attr, section, item in (("fontId", "fonts", "font"), ("fillId", "fills", "fill"),
+                                    ("borderId", "borders", "border")):
+            m = re.search(_ATTR.format(attr), xf)
+            theirs = _items(other.xml, section, item)
+            if m and int(m.group(1)) < len(theirs):
+                ids[attr] = self._element_index(section, item, theirs[int(m.group(1))])
+        ids["xfId"] = 0  # the Normal cell style: the template's named styles are not carried over
+        for attr, value in ids.items():
+            xf = re.sub(r'\b%s="[^"]*"' % attr, f'{attr}="{value}"', xf, count=1)
+        if xf in self._xfs:
+            return self._xfs.index(xf)
+        return self._add_xf(xf)
+
+    def adopt_dxf(self, other: "StyleBook", index: int) -> int:
+        """The index in this book of `other`'s differential format `index` (a conditional format's look)."""
+        theirs = _items(other.xml or "", "dxfs", "dxf")
+        if self.xml is None or not 0 <= index < len(theirs):
+            return index
+        return self._element_index("dxfs", "dxf", theirs[index])
+
+    def _format_for(self, code: str) -> int:
+        for num, known in self._formats.items():
+            if html.unescape(known) == code:
+                return num
+        num = max([163, *self._formats]) + 1
+        quoted = _escape_attribute(code)
+        self._append("numFmts", f'<numFmt numFmtId="{num}" formatCode="{quoted}"/>')
+        self._formats[num] = quoted
+        return num
+
+    def _element_index(self, section: str, item: str, element: str) -> int:
+        mine = _items(self.xml, section, item)
+        if element in mine:
+            return mine.index(element)
+        self._append(section, element)
+        return len(mine)
+
+    def _append(self, section: str, element: str) -> None:
+        """`element` added at the end of `section` (created, in its schema place, when missing), count kept."""
+        xml = self.xml
+        m = re.search(rf"<{section}\b([^>]*?)(/?)>", xml)
+        if m is None:
+            at = re.search(_AFTER.get(section, r"</styleSheet>"), xml)
+            xml = xml[:at.start()] + f'<{section} count="0"></{section}>' + xml[at.start():]
+        elif m.group(2):
+            xml = xml[:m.start()] + f"<{section}{m.group(1)}></{section}>" + xml[m.end():]
+        end = xml.index(f"</{section}>")
+        xml = xml[:end] + element + xml[end:]
+        count = len(_items(xml, section, section[:-1]))
+        xml = re.sub(rf'(<{section}\b[^>]*?)\s*count="\d+"', rf'\1 count="{count}"', xml, count=1)
+        if f"<{section} count=" not in xml and not re.search(rf"<{section}\b[^>]*count=", xml):
+            xml = xml.replace(f"<{section}", f'<{section} count="{count}"', 1)
+        self.xml, self.changed = xml, True
+
+    def _add_xf(self, xf: str) -> int:
         self._xfs.append(xf)
-        index = len(self._xfs) - 1
-        self._added[key] = index
         self.xml = re.sub(r"(<cellXfs\b[^>]*?)\s*count=\"\d+\"", rf'\1 count="{len(self._xfs)}"', self.xml, count=1)
         self.xml = self.xml.replace("</cellXfs>", xf + "</cellXfs>", 1)
         self.changed = True
-        return index
+        return len(self._xfs) - 1
 
     def replace_format_codes(self, is_old: Callable[[str], bool], new: str) -> bool:
         """Give every custom number format whose code `is_old` the code `new` (the studio changed its

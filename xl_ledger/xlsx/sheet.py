@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from itertools import chain
 from decimal import Decimal
+from typing import Callable
 from typing import Mapping
 from typing import Sequence
 
@@ -389,3 +390,55 @@ def set_page_header(xml: bytes, header: str) -> bytes:
     if m is None:
         raise SheetFormatError("the sheet has no </worksheet> end tag")
     return xml[:m.start()] + element + xml[m.start():]
+
+
+_CELL_PARTS = re.compile(rb'<c\b([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+_TEXT = re.compile(rb"<t\b[^>]*?(?:/>|>(.*?)</t>)", re.S)
+
+
+def first_row(chunks) -> bytes:
+    """The `<row r="1">` element of a worksheet part given as a stream of its bytes, read only as far as
+    needed (a header check need not inflate a hundred-MB sheet)."""
+    seen = b""
+    for chunk in chunks:
+        seen += chunk
+        m = _SHEETDATA_OPEN.search(seen)
+        if m and m.group(1):
+            return b""  # <sheetData/>: no rows at all
+        if m and (_ROW_END.search(seen, m.end()) or seen.find(b"</sheetData>", m.end()) >= 0):
+            return header_row(seen[m.end():])
+    return header_row(seen)
+
+
+def row_texts(row: bytes, shared: Callable[[int], str]) -> list[str]:
+    """A row's cells as text, by column (empty where there is no cell): inline strings, shared strings
+    (`shared(index)`), and numbers or formula results as written."""
+    import html
+
+    out: list[str] = []
+    for m in _CELL_PARTS.finditer(row):
+        attrs, inner = m.group(1), m.group(2) or b""
+        ref = re.search(rb'\br="([A-Z]+)\d+"', attrs)
+        col = _cell_col(ref.group(1)) if ref else len(out) + 1
+        kind = re.search(rb'\bt="(\w+)"', attrs)
+        kind = kind.group(1) if kind else b"n"
+        v = re.search(rb"<v>(.*?)</v>", inner, re.S)
+        if kind == b"inlineStr":
+            text = b"".join(t.group(1) or b"" for t in _TEXT.finditer(inner)).decode("utf-8")
+        elif kind == b"s" and v:
+            text = shared(int(v.group(1)))
+        else:
+            text = v.group(1).decode("utf-8") if v else ""
+        out += [""] * (col - 1 - len(out)) + [html.unescape(text) if kind != b"s" else text]
+    return out
+
+
+def shared_strings(xml: bytes) -> list[str]:
+    """The shared-string table's texts, in order (rich runs joined; phonetic runs left out)."""
+    import html
+
+    out = []
+    for si in re.finditer(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", xml, re.S):
+        body = re.sub(rb"<rPh\b.*?</rPh>", b"", si.group(1) or b"", flags=re.S)
+        out.append(html.unescape(b"".join(t.group(1) or b"" for t in _TEXT.finditer(body)).decode("utf-8")))
+    return out
