@@ -182,6 +182,12 @@ class LiveStore(StoreBase):
         for name, body in change.sheets.items():
             data = self.read_sheet(name)
             width = len(data.headers)
+            if name in change.relayout:  # laid out by an earlier version (book/upgrade.py): today's header row
+                want = list(schema.BY_NAME[name].headers)
+                width = max(width, len(want))
+                first = list((self._raw[name] or [[]])[0][:width])
+                plan.append((f"{name} header row", name, (1, 1), [want + [""] * (width - len(want))],
+                             [[_undo(v) for v in first + [""] * (width - len(first))]]))
             old = self._raw[name][1:]
             height = max(len(body), len(old))
             if height == 0:
