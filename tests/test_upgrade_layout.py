@@ -27,6 +27,7 @@ import openpyxl
 import pytest
 
 from libreoffice import convert
+from post_helpers import cli
 from libreoffice import require_soffice
 from xl_ledger import post
 from xl_ledger.book import render
@@ -176,3 +177,37 @@ def test_styles_are_adopted_once_with_the_workbooks_money(money):
     dxf = mine.adopt_dxf(theirs, 7)
     assert mine.adopt_dxf(theirs, 7) == dxf == 0 and "<dxfs count=\"1\">" in mine.xml
     assert StyleBook(mine.to_bytes())._xfs == mine._xfs  # what is written reads back the same
+
+
+def test_the_live_store_writes_todays_header_row(tmp_path):
+    """Posted from the ribbon (the live-Excel store, on xlwings' in-memory book of the golden file): no
+    drift, the header row is the schema's and each value is under its header."""
+    from test_excel_support import ExcelClient
+
+    from xl_ledger.book.livestore import LiveStore
+
+    client = ExcelClient.from_file(older(tmp_path), "studio.xlsm")
+    result = post.post(LiveStore(client.open()), now=NOW, operator="owner", today=TODAY)
+    assert result.drift == []
+    assert [n.split("!")[1].split(" ")[0] for n in result.notices if "laid out" in n] == list(UPGRADED)
+    client.apply()
+    fresh = LiveStore(client.open())
+    balances = fresh.read_sheet("Balances")
+    assert balances.headers == schema.BY_NAME["Balances"].headers
+    row = dict(next(r for _n, r in balances.records() if r["student_id"] == "S-002"))
+    assert (row["value_remaining"], row["location"]) == (157.5, None)
+    assert row["check"] == render.fingerprint([row[h] for h in balances.headers[:-1]])
+    again = post.post(LiveStore(client.open()), now=NOW, operator="owner", today=TODAY)
+    assert again.drift == [] and not [n for n in again.notices if "laid out" in n]
+
+
+def test_recompute_lays_an_older_sheet_out_too(tmp_path):
+    path = older(tmp_path)
+    done = cli("recompute", str(path), "--today", "2026-12-02")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("was laid out by an earlier xl-ledger") == len(UPGRADED)
+    assert "hand-typed cells corrected" in done.stdout and " 0 hand-typed" in done.stdout
+    headers, _rows = table(path, "Balances")
+    assert tuple(headers) == schema.BY_NAME["Balances"].headers
+    again = cli("recompute", str(path), "--today", "2026-12-02")
+    assert "laid out" not in again.stdout

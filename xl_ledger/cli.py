@@ -216,6 +216,8 @@ def cmd_recompute(args) -> int:
         return OK
     print(f"Recomputed {store.name} as of {result.state.as_of}: {len(result.state.packages)} packages, "
           f"{len(result.drift)} hand-typed cells corrected (listed in Alerts).")
+    for line in result.notices:  # engine sheets laid out again (book/upgrade.py)
+        print(f"  notice   {shown(line)}")
     return OK
 
 
