@@ -110,6 +110,8 @@ def relaid_part(sheet: str, old: bytes, styles: StyleBook, money_format: str = "
     template's frame, its styles adopted into the workbook's `styles` (money as `money_format`), with
     the old part's VBA code name and linked elements (drawings, tables) kept."""
     parts, theirs = _template()
+    # Not told the studio's currency (a desk's store): the money format the workbook already shows.
+    money_format = money_format or next((c for c in styles.codes() if schema.is_money_format(c)), "")
     head, rows, tail = split_sheet(parts[sheet])
 
     def code(c: str) -> str:

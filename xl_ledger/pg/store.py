@@ -141,6 +141,9 @@ class PgStore(StoreBase):
     def read_sheet(self, sheet: str) -> SheetData:
         return self.book.read_sheet(sheet)
 
+    def sheet_headers(self, sheet: str) -> tuple[str, ...]:
+        return self.book.sheet_headers(sheet)  # row 1 only: an engine sheet laid out by another version?
+
     def _headers(self, sheet: str, present: frozenset = frozenset()):
         """A sheet's headers as the workbook's commit will check them (None: no such sheet). An engine
         sheet's are the schema's: only whether it exists is looked up (`present`, from the workbook's part
@@ -187,7 +190,7 @@ class PgStore(StoreBase):
             # Committed in the database: now the workbook (mirror caught up, sheets, cells).
             with book._open() as opened:
                 book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
-                                            change.cells, change.keep))
+                                            change.cells, change.keep, relayout=change.relayout))
             with book._open() as opened:
                 self.committed = book._digests(opened)
 

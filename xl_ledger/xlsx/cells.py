@@ -202,6 +202,10 @@ class StyleBook:
             return self._xfs.index(xf)
         return self._add_xf(xf)
 
+    def codes(self) -> list[str]:
+        """The custom number format codes the workbook has."""
+        return [html.unescape(c) for c in self._formats.values()]
+
     def adopt_dxf(self, other: "StyleBook", index: int) -> int:
         """The index in this book of `other`'s differential format `index` (a conditional format's look)."""
         theirs = _items(other.xml or "", "dxfs", "dxf")
