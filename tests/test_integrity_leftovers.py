@@ -288,8 +288,9 @@ def test_the_first_keyed_post_of_a_studio_with_its_own_settings_posts(tmp_path):
 
 def test_a_desk_s_staff_trail_starts_from_the_workbook_s_own():
     """A shared ledger copied in from a workbook (ledger-init) keeps that workbook's staff rows with no desk
-    in their source. Each desk compares its own Staff sheet with its own trail, which starts from them:
-    its first post logs only what it changed, and an emptied sheet at a new desk is refused."""
+    in their source. The studio's list (one for every desk: pg/desk.py merges each desk's Staff sheet with
+    it, tests/test_pg_ledger_commands.py) starts from them: a desk's first post logs only what it changed,
+    and an emptied sheet at a new desk is refused."""
     from xl_ledger.core import events as E
     from xl_ledger.core import staff as staff_rules
     from xl_ledger.core.journal import Journal
@@ -303,10 +304,10 @@ def test_a_desk_s_staff_trail_starts_from_the_workbook_s_own():
                    operator="ann", recorded_at=dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc),
                    sources=["Staff@front"])
     known = Scopes(journal.entries).staff
-    assert known.of("") == {"ann": "owner", "bea": "staff"}
-    assert known.of("front") == {"ann": "owner", "bea": "staff", "cy": "staff"}
-    assert known.of("owner") == {"ann": "owner", "bea": "staff"}  # a desk with no rows of its own yet
-    assert staff_rules.logged(journal.entries, "front") == known.of("front")
-    assert staff_rules.changes({"ann": "owner", "bea": "staff"}, known.of("owner"), d) == []
-    with pytest.raises(staff_rules.StaffRefused, match="lists 2 people on it: ann"):
+    everyone = {"ann": "owner", "bea": "staff", "cy": "staff"}  # cy, added at the front desk, is the studio's
+    assert known.of("") == known.of("front") == known.of("owner") == everyone
+    assert staff_rules.logged(journal.entries, "front") == everyone
+    # The owner desk's sheet, merged with the ledger before its post reads it, lists cy too: nothing logged.
+    assert staff_rules.changes(dict(everyone), known.of("owner"), d) == []
+    with pytest.raises(staff_rules.StaffRefused, match="lists 3 people on it: ann"):
         staff_rules.role_of("mallory", {}, False, known.of("owner"), "owner.xlsm")

@@ -205,3 +205,35 @@ def test_a_reason_code_added_at_one_desk_is_in_force_at_another_after_its_next_p
 
 def _reasons(path) -> dict:
     return {r["reason_code"]: r["meaning"] for r in records(path, "Reasons").values()}
+
+
+def test_a_role_given_at_one_desk_is_in_force_at_another_after_its_next_post(url, tmp_path, capsys):
+    """Roles are the studio's, like every master datum: the Staff sheet's changes are staff_set rows
+    (core/staff.py), and each desk merges its Staff sheet with them before a post reads it. Desk A lists
+    ann (owner) and bea (staff); desk B, which joined with an empty Staff sheet, then refuses zed and lets bea
+    post; bea made admin at B is admin at A after A's next post; each change is logged once, by its desk."""
+    ledger = new_studio()
+    on = ["--ledger", url, "--studio", ledger, "--today", "2026-03-10"]
+    a = studio(tmp_path, "a.xlsm")
+    assert run(["post", str(a), *on, "--as", "ann"]) == 0  # no staff yet: single-owner mode
+    b = fresh(tmp_path, "b.xlsm")
+    assert run(["post", str(b), *on, "--as", "zed"]) == 0
+    type_rows(a, "Staff", {2: {"user": "ann", "role": "owner"}, 3: {"user": "bea", "role": "staff"}})
+    assert run(["post", str(a), *on, "--as", "ann"]) == 0
+    capsys.readouterr()
+    type_rows(b, "Actions", {2: {"action": "sell", "date": D(2026, 3, 9), "student_id": "S1", "product_id": "P10"}})
+    assert run(["post", str(b), *on, "--as", "zed"]) == 6  # the studio's Staff list is in force at B too
+    assert "'zed' is not on the Staff sheet" in capsys.readouterr().err
+    assert run(["post", str(b), *on, "--as", "bea"]) == 0
+    assert {r["user"]: r["role"] for r in records(b, "Staff").values()} == {"ann": "owner", "bea": "staff"}
+    assert records(b, "Actions")[2]["status"] == "applied"
+
+    row = next(r for r, v in records(b, "Staff").items() if v["user"] == "bea")
+    type_rows(b, "Staff", {row: {"role": "admin"}})
+    assert run(["post", str(b), *on, "--as", "ann"]) == 0
+    assert run(["post", str(a), *on, "--as", "ann"]) == 0
+    assert {r["user"]: r["role"] for r in records(a, "Staff").values()} == {"ann": "owner", "bea": "admin"}
+    trail = [(r[2], r[13], r[16]) for r in PgLog(url, ledger).read() if r[3] == "staff_set"]
+    assert [(who, source) for who, source, _data in trail] == [("ann", "Staff@a"), ("ann", "Staff@a"),
+                                                              ("ann", "Staff@b")]
+    assert '"role":"admin"' in trail[-1][2] and '"was":"staff"' in trail[-1][2]

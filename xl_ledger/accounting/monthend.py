@@ -157,7 +157,7 @@ def _staff_role(store, books: Books, operator: str) -> tuple[Optional[str], list
 
     tag = getattr(books.log, "source_tag", "")  # a desk of a shared ledger signs its rows (pg/desk.py)
     staff, problems = inputs.read_staff(store.read_sheet("Staff").records())
-    known = staff_rules.logged(books.journal.entries, staff_rules.desk_of(tag))
+    known = staff_rules.logged(books.journal.entries)
     try:
         role = staff_rules.role_of(operator, staff, bool(staff or problems), known, store.name)
     except staff_rules.StaffRefused as e:

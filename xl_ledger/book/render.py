@@ -151,10 +151,10 @@ def report(state: State, entries=()) -> list[tuple]:
         out = []
         for m in reversed(months):
             by_product = "; ".join(f"{p.product_id} {p.count}× {money(p.value)}" for p in m.by_product)
-            out.append((m.month, money(m.sales), money(m.delivered), m.refunds, m.chargebacks, money(m.breakage),
-                        money(m.opening), money(m.closing), m.adjustments, m.sales_count,
+            out.append((m.month, location, money(m.sales), money(m.delivered), m.refunds, m.chargebacks,
+                        money(m.breakage), money(m.opening), money(m.closing), m.adjustments, m.sales_count,
                         m.delivered_count, money(m.refunds_paid), money(m.chargebacks_paid), m.comps,
-                        m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product, location))
+                        m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product))
         return out
 
     out = rows(finance.months(state, entries), WHOLE_CHAIN if places else None)

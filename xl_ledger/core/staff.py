@@ -24,35 +24,32 @@ GONE = ""  # a user's role once their row is removed from the Staff sheet
 
 
 def desk_of(source: Optional[str]) -> str:
-    """The desk a Log row came from (`Staff@frontdesk`: pg/desk.py), '' for a workbook's own. Each desk
-    has its own Staff sheet, so its role changes are compared with its own trail, not another desk's."""
+    """The desk a Log row came from (`Staff@frontdesk`: pg/desk.py), '' for a workbook's own."""
     return source.rpartition("@")[2] if source and "@" in source else ""
 
 
 class Known:
-    """The staff the Log knows, per desk (user, lower case -> role; removed users left out). A desk's
-    trail starts from the workbook's own (its rows from before the ledger had desks, copied in by
-    ledger-init), so a desk's first post logs only what its sheet really changed, and an emptied sheet
-    there is refused as in the workbook."""
+    """The staff the Log knows (user, lower case -> role; removed users left out): one list for the
+    studio, whichever desk logged a change. The desks of a shared ledger each merge their Staff sheet with
+    it before a post reads it (pg/desk.py), so a role given at one desk is in force at every desk after its
+    next post, a change is logged once (by the desk where it was typed), and a new desk, whose sheet the
+    merge fills, cannot post as a name the studio does not list. `of(desk)` is that list for any desk."""
 
     def __init__(self, entries: Iterable[E.Entry] = ()):
-        self.by_desk: dict[str, dict[str, str]] = {}
+        self.staff: dict[str, str] = {}
         for entry in entries:
             if type(entry.event) is E.StaffSet:
                 self.add(entry)
 
     def add(self, entry: E.Entry) -> None:
-        desk = desk_of(entry.source)
-        if desk not in self.by_desk:
-            self.by_desk[desk] = dict(self.by_desk.get("", {}))
-        apply(self.by_desk[desk], entry.event)
+        apply(self.staff, entry.event)
 
     def of(self, desk: str = "") -> dict[str, str]:
-        return self.by_desk.get(desk, self.by_desk.get("", {}))
+        return self.staff
 
 
 def logged(entries: Iterable[E.Entry], desk: str = "") -> dict[str, str]:
-    """The staff the Log's staff_set rows leave for `desk` ('' for a workbook of its own)."""
+    """The staff the Log's staff_set rows leave (the studio's list: see Known)."""
     return Known(entries).of(desk)
 
 

@@ -53,7 +53,7 @@ FORMER = "(before)"  # rows logged before the ledger had desks (copied in from a
 def changed_since(entries) -> dict[str, set]:
     """Per input sheet, the keys the ledger changed in these entries (the ones past a workbook's mirror)."""
     out: dict[str, set] = {"Settings": set(), "Products": set(), "Students": set(), "Sessions": set(),
-                           "Reasons": set()}
+                           "Reasons": set(), "Staff": set()}
     for entry in entries:
         ev = entry.event
         kind = type(ev)
@@ -67,6 +67,8 @@ def changed_since(entries) -> dict[str, set]:
             out["Settings"].update(ev.values)
         elif kind is E.ReasonSet:
             out["Reasons"].add(ev.values.get("reason_code"))
+        elif kind is E.StaffSet:
+            out["Staff"].add(ev.values.get("user"))
     return out
 
 
@@ -197,15 +199,16 @@ class DeskStore(PgStore):
                              str(value)[:60], None))
 
     def _merge_keyed(self, data: SheetData, key_column: str, mine: dict, base: dict, now: dict, render,
-                     who: dict, noun: str) -> SheetData:
+                     who: dict, noun: str, key_of=lambda cell: str(cell).strip()) -> SheetData:
         """The three-way merge of one keyed sheet. mine/base/now: key -> comparable values; render(key) ->
-        the ledger's row as cells; who[key] -> the desk that last changed it."""
+        the ledger's row as cells; who[key] -> the desk that last changed it; key_of(cell) -> the key a
+        key cell stands for (a Staff user is matched in lower case)."""
         rows = {r: dict(values) for r, values in data.records()}
         at = {}
         for r, values in rows.items():
             k = values.get(key_column)
-            if k not in (None, "") and str(k).strip() not in at:
-                at[str(k).strip()] = r
+            if k not in (None, "") and key_of(k) not in at:
+                at[key_of(k)] = r
         end = max(rows, default=1)
         for k, current in now.items():
             if base.get(k) == current:
@@ -307,6 +310,29 @@ class DeskStore(PgStore):
         rows = {r: dict(values) for r, values in view.records()}
         for k in gone:
             self._set(data, rows, typed[k][0], {h: None for h in data.headers})
+        return self._view(data, rows)
+
+    def _merge_staff(self, data: SheetData) -> SheetData:
+        """Roles are the studio's (staff_set rows, core/staff.py): a user given a role, or removed, at another
+        desk is so here after this desk's next post; a role changed at two desks is rejected at the second.
+        A desk that joins with an empty Staff sheet gets the studio's list, so it cannot post as the owner
+        by having none (single-owner mode is for a studio that never listed staff)."""
+        from xl_ledger.core import staff as staff_rules
+
+        base = staff_rules.logged(self._entries[:self._mirror])
+        now = staff_rules.logged(self._entries)
+        mine, _problems = inputs.read_staff(data.records())
+        latest = self._latest((E.StaffSet,), lambda ev: ev.values.get("user"))
+        who = {k: desk_of(e.source) for k, e in latest.items()}
+        view = self._merge_keyed(data, "user", mine, base, now, lambda k: {"user": k, "role": now[k]}, who,
+                                 "the role of", key_of=lambda cell: str(cell).strip().lower())
+        rows = {r: dict(values) for r, values in view.records()}
+        at = {str(v.get("user")).strip().lower(): r for r, v in rows.items() if v.get("user") not in (None, "")}
+        gone = [k for k in base if k not in now and k in at and mine.get(k) == base[k]]
+        if not gone:
+            return view
+        for k in gone:
+            self._set(data, rows, at[k], {h: None for h in data.headers})
         return self._view(data, rows)
 
     def _merge_sessions(self, data: SheetData) -> SheetData:
