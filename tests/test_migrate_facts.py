@@ -276,7 +276,7 @@ def test_usage_without_dates_is_consumption_on_the_rows_latest_date(tmp_path):
     assert sum(p.value_remaining for p in s.packages.values()) == Decimal("932.50")
     # The delivered value lands in the Report's months: March holds Amy 6.5 × 45 = 292.50, Bo 12 × 35 =
     # 420, Cy 1.5 × 50 = 75, Di 2 × 40 = 80 and Ed 5 × 50 = 250 (the owed hour has no value) = 1,117.50.
-    report = {r[0]: r[2:] for r in sheet(book, "Report")}  # after month and location
+    report = {r[0]: r[1:] for r in sheet(book, "Report")}
     assert report["2025-03"][1] == Decimal("1117.5") and report["2025-03"][6] == Decimal("932.5")  # liability_end
     # Packages shows total and used as the old sheet does (not total = what was left, used 0).
     rows = {p[0]: (p[4], p[5], p[7], p[8]) for p in sheet(book, "Packages")}

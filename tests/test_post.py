@@ -284,7 +284,7 @@ def test_the_report_chart_survives_a_post_and_reads_the_newest_months(tmp_path):
         target = re.search(rf'<Relationship [^>]*Id="{rid}"[^>]*/>', rels).group(0)
         sheet_xml = z.read("xl/" + re.search(r'Target="([^"]+)"', target).group(1)).decode()
     assert "<drawing r:id=" in sheet_xml  # the sheet still shows its chart
-    assert "Report!$A$2:$A$13" in chart and "Report!$I$2:$I$13" in chart  # month, liability_end
+    assert "Report!$A$2:$A$13" in chart and "Report!$H$2:$H$13" in chart
 
 
 def test_packages_are_listed_in_sale_order_so_a_new_sale_is_a_new_last_row():

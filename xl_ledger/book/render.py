@@ -151,18 +151,21 @@ def report(state: State, entries=()) -> list[tuple]:
         out = []
         for m in reversed(months):
             by_product = "; ".join(f"{p.product_id} {p.count}× {money(p.value)}" for p in m.by_product)
-            out.append((m.month, location, money(m.sales), money(m.delivered), m.refunds, m.chargebacks,
-                        money(m.breakage), money(m.opening), money(m.closing), m.adjustments, m.sales_count,
+            out.append((m.month, money(m.sales), money(m.delivered), m.refunds, m.chargebacks, money(m.breakage),
+                        money(m.opening), money(m.closing), m.adjustments, m.sales_count,
                         m.delivered_count, money(m.refunds_paid), money(m.chargebacks_paid), m.comps,
-                        m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product))
+                        m.comps_value, *(money(m.ageing[k]) for k in finance.AGEING), by_product, location))
         return out
 
     out = rows(finance.months(state, entries), WHOLE_CHAIN if places else None)
     if places:
         # Each location's months after the whole chain's, below the rows the chart reads, one blank row between.
         out += [(None,) * len(schema.REPORT.columns)] * (max(len(out), schema.REPORT_CHART_MONTHS) + 1 - len(out))
+        blank = (None,) * (len(schema.REPORT.columns) - 1)
         for where, months in places.items():
-            out += rows(months, where)
+            # A heading row in the month column: a wide Report prints on several pages, and its location
+            # column is on the last one.
+            out += [(f"packs sold at {where}",) + blank[:-1] + (where,)] + rows(months, where)
     return out
 
 

@@ -472,8 +472,6 @@ REPORT = Sheet(
     "Report",
     (
         Column("month", TEXT, width=10),
-        # Beside the month, so that every printed page of a wide Report says whose figures a row holds.
-        Column("location", TEXT, width=10, help="blank or all: the whole chain; else the packs sold there"),
         Column("sales", MONEY, width=12),
         Column("delivered", MONEY, width=12),
         Column("refunds", MONEY, width=12),
@@ -493,6 +491,7 @@ REPORT = Sheet(
         Column("expiring_later", MONEY, width=15),
         Column("no_expiry", MONEY, width=12),
         Column("sales_by_product", TEXT, width=80),
+        Column("location", TEXT, width=12, help="blank or all: the whole chain; else the packs sold there"),
     ),
     engine_owned=True,
 )
