@@ -124,17 +124,24 @@ def test_the_next_post_is_clean_and_adds_no_styles(tmp_path):
     assert again.change.sheets == {} and FileStore(path).open_log().untouched() >= set(render.SHEETS)
 
 
-def test_a_typed_over_cell_in_an_older_sheet_is_named_by_its_own_column(tmp_path):
-    """Drift in an older sheet is read by its own headers: one typed cell gives one line, at its place."""
+def edited(tmp_path: Path, part: str, pattern: bytes, replacement: bytes) -> Path:
+    """The golden workbook with one substitution made in one part (exactly one match)."""
     path = older(tmp_path)
     with zipfile.ZipFile(GOLDEN) as z:
         parts = {i: z.read(i) for i in z.infolist()}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in parts.items():
-            if info.filename == "xl/worksheets/sheet5.xml":  # Balances: value_remaining of S-002 (row 3)
-                data, n = re.subn(rb'(<c r="H3"[^>]*><v>)157.5(</v>)', rb"\g<1>999\g<2>", data)
+            if info.filename == part:
+                data, n = re.subn(pattern, replacement, data)
                 assert n == 1
             z.writestr(info, data)
+    return path
+
+
+def test_a_typed_over_cell_in_an_older_sheet_is_named_by_its_own_column(tmp_path):
+    """Drift in an older sheet is read by its own headers: one typed cell gives one line, at its place."""
+    # Balances: value_remaining of S-002 (row 3)
+    path = edited(tmp_path, "xl/worksheets/sheet5.xml", rb'(<c r="H3"[^>]*><v>)157.5(</v>)', rb"\g<1>999\g<2>")
     result = run(path)
     assert result.drift == ["studio.xlsm!Balances!H3: typed '999', the ledger says '157.5'"]
     _, balances = table(path, "Balances")
@@ -213,3 +220,18 @@ def test_recompute_lays_an_older_sheet_out_too(tmp_path):
     assert tuple(headers) == schema.BY_NAME["Balances"].headers
     again = cli("recompute", str(path), "--today", "2026-12-02")
     assert "laid out" not in again.stdout
+
+
+def test_print_titles_of_a_sheet_laid_out_again_are_the_templates(tmp_path):
+    """The workbook part's print titles of a re-laid sheet become the template's (here Balances had lost
+    its header row repeated on each page); those already right leave the workbook part as it was."""
+    path = edited(tmp_path, "xl/workbook.xml",
+                  rb'<definedName name="_xlnm.Print_Titles" localSheetId="4">Balances!\$1:\$1</definedName>', b"")
+    run(path)
+    workbook = zipfile.ZipFile(path).read("xl/workbook.xml")
+    assert workbook.count(b'<definedName name="_xlnm.Print_Titles" localSheetId="4">Balances!$1:$1</definedName>') == 1
+    assert openpyxl.load_workbook(path)["Balances"].print_title_rows == "$1:$1"
+    (tmp_path / "as-made").mkdir()
+    untouched = older(tmp_path / "as-made")
+    run(untouched)
+    assert zipfile.ZipFile(untouched).read("xl/workbook.xml") == zipfile.ZipFile(GOLDEN).read("xl/workbook.xml")

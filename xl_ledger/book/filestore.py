@@ -481,6 +481,10 @@ class FileStore(StoreBase):
         except (SheetFormatError, KeyError, ZipFormatError) as e:
             raise BrokenFileError(f"{self.name}: a sheet's XML could not be edited ({e}); nothing was written. "
                                   f"Open and save the workbook in Excel, then post again.") from None
+        if change.relayout:  # their print titles as this version sets them (book/upgrade.py)
+            workbook = upgrade.print_names(book.read(book.read_targets[0]), change.relayout)
+            if workbook is not None:
+                replaced[book.read_targets[0]] = workbook
         if styles.changed:
             replaced[book.styles_path] = styles.to_bytes()
         comment = book.archive.comment if not book.archive.comment.startswith(xlsx_log.MAGIC) else b""

@@ -12,7 +12,8 @@ sheet links to (a chart's drawing) and its VBA code name stay the workbook's. In
 laid out again: the columns they gain are optional, and their rows are the studio's.
 
 This module is the one home of that rule: `stale` says which sheets, `notice` what the studio is told,
-`relaid_part` what a file's sheet becomes; the live-Excel store writes the header row itself.
+`relaid_part` what a file's sheet becomes and `print_names` its print titles in the workbook part; the
+live-Excel store writes the header row itself.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ def notice(book: str, sheet: str, found: tuple[str, ...]) -> str:
 
 # ------------------------------------------------------------------------------ a file's sheet part
 @functools.lru_cache(maxsize=1)
-def _template() -> tuple[Mapping[str, bytes], StyleBook]:
-    """The shipped template's worksheet parts by sheet name, and its styles."""
+def _template() -> tuple[Mapping[str, bytes], StyleBook, bytes]:
+    """The shipped template's worksheet parts by sheet name, its styles, and its workbook part."""
     from xl_ledger.template import template_path
 
     with zipfile.ZipFile(io.BytesIO(template_path().read_bytes())) as z:
@@ -95,7 +96,47 @@ def _template() -> tuple[Mapping[str, bytes], StyleBook]:
         wb = SafeET.fromstring(z.read(wb_path))
         parts = {s.get("name"): z.read(targets[s.get(_R_ID)]) for s in wb.iter(f"{_MAIN}sheet")}
         styles = StyleBook(z.read("xl/styles.xml"))
-    return parts, styles
+        return parts, styles, z.read(wb_path)
+
+
+# ------------------------------------------------------------------------------ the workbook's print names
+_DEFINED = re.compile(rb"<definedName\b([^>]*)>(.*?)</definedName>", re.S)
+_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"')
+_PRINT = (b"_xlnm.Print_Titles", b"_xlnm.Print_Area")
+
+
+def print_names(workbook: bytes, sheets: Iterable[str]) -> bytes | None:
+    """The workbook part with each of `sheets`' print titles and print area as the template has them (the
+    rows and columns repeated on every printed page), or None when they already are."""
+    theirs = _template()[2]
+    order = {name: i for i, name in enumerate(_SHEET.findall(workbook))}
+    their_order = {name: i for i, name in enumerate(_SHEET.findall(theirs))}
+    out = workbook
+    for sheet in sheets:
+        name = sheet.encode()
+        if name not in order or name not in their_order:
+            continue
+        mine = [m for m in _DEFINED.finditer(out) if _print_name_of(m, order[name])]
+        want = [re.sub(rb'\blocalSheetId="\d+"', b'localSheetId="%d"' % order[name], m.group(0))
+                for m in _DEFINED.finditer(theirs) if _print_name_of(m, their_order[name])]
+        if sorted(m.group(0) for m in mine) == sorted(want):
+            continue
+        for m in reversed(mine):
+            out = out[:m.start()] + out[m.end():]
+        if want:
+            if b"</definedNames>" not in out:
+                at = re.search(rb"<calcPr\b|<oleSize\b|<customWorkbookViews\b|<pivotCaches\b|<extLst\b|</workbook>", out)
+                out = out[:at.start()] + b"<definedNames></definedNames>" + out[at.start():]
+            out = out.replace(b"</definedNames>", b"".join(want) + b"</definedNames>", 1)
+        out = out.replace(b"<definedNames></definedNames>", b"")
+    return None if out == workbook else out
+
+
+def _print_name_of(m: re.Match, index: int) -> bool:
+    attrs = m.group(1)
+    name = re.search(rb'\bname="([^"]*)"', attrs)
+    local = re.search(rb'\blocalSheetId="(\d+)"', attrs)
+    return bool(name and local and name.group(1) in _PRINT and int(local.group(1)) == index)
 
 
 # Elements of a worksheet that point at the sheet's own relationships (r:id): the workbook's are kept.
@@ -109,7 +150,7 @@ def relaid_part(sheet: str, old: bytes, styles: StyleBook, money_format: str = "
     """`sheet`'s part as this version lays it out, with no data rows (the post writes them next): the
     template's frame, its styles adopted into the workbook's `styles` (money as `money_format`), with
     the old part's VBA code name and linked elements (drawings, tables) kept."""
-    parts, theirs = _template()
+    parts, theirs, _wb = _template()
     # Not told the studio's currency (a desk's store): the money format the workbook already shows.
     money_format = money_format or next((c for c in styles.codes() if schema.is_money_format(c)), "")
     head, rows, tail = split_sheet(parts[sheet])
