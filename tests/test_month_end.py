@@ -194,6 +194,30 @@ def test_a_later_pack_that_expires_sooner_does_not_take_an_earlier_lesson():
     assert (feb.opening, feb.sales, feb.delivered, feb.closing) == (D(240), D(100), D(25), D(315))  # 240 + 3 × 25
 
 
+def test_an_extension_after_the_close_does_not_reorder_a_closed_months_draws():
+    """LONG10: 10 lessons for 300.00, valid 6 months; SHORT4: 4 lessons for 100.00, valid 1 month. January's
+    lessons draw on the pack that expires first (SHORT4, 2 Feb). An extension of SHORT4 after January's close
+    makes LONG10 expire first from then on, but January's draws stay as they were closed."""
+    s = Studio(today="2026-02-20")
+    s.product("LONG10", "lessons", 10, 300, validity="6 months")
+    s.product("SHORT4", "lessons", 4, 100, validity="1 month")
+    s.student("S1")
+    long_ = s.sell("S1", "LONG10", "2026-01-02")  # valid to 1 Jul
+    short = s.sell("S1", "SHORT4", "2026-01-03")  # valid to 2 Feb
+    s.session("L1", "2026-01-10", "S1")
+    s.session("L2", "2026-01-17", "S1")
+    assert {a.session_id: a.package_id for a in s.state().allocations} == {"L1": short, "L2": short}
+    s._append([E.PeriodClose(effective_date=dt.date(2026, 1, 31))])  # a close without recorded figures
+    jan = figures(s)["2026-01"]
+    _events, problem = s.act("extend", "2026-02-01", package_id=short, days=200, reason_code="goodwill")
+    assert problem is None, problem  # SHORT4 now valid to 21 Aug, after LONG10's 1 Jul
+    s.session("L3", "2026-02-10", "S1")
+    assert {a.session_id: a.package_id for a in s.state().allocations} == {"L1": short, "L2": short, "L3": long_}
+    after = figures(s)["2026-01"]  # this close recorded no figures: the matching alone keeps January
+    assert (after.delivered, after.delivered_count, after.breakage, after.closing) == \
+        (jan.delivered, jan.delivered_count, jan.breakage, jan.closing) == (D(50), 2, 0, D(350))
+
+
 def close(s: Studio, through: str, role: str = "owner"):
     """What `xl-ledger close` appends: a period_close row keeping the figures of the months it closes."""
     from xl_ledger.core import commands
@@ -230,16 +254,16 @@ def test_a_closed_months_report_row_is_the_one_its_close_recorded_until_the_owne
     close(s, "2026-01-31")
     jan = figures(s)["2026-01"]
     assert (jan.sales, jan.delivered, jan.delivered_count, jan.closing) == (D(300), D(60), 2, D(240))
-    # A deactivation unuses its package from the start (the fold re-matches January's two lessons to nothing),
-    # but January is closed: its row stays as recorded. February takes the difference: it opens at the
-    # recorded 240, forfeits the whole pack (10 × 30 = 300, as breakage) and un-delivers January's two
-    # lessons: delivered = 240 − 300 − 0 = −60.
+    # A deactivation unuses its package from the start, but not in a closed month: January's two lessons stay
+    # on the pack as closed (its row and its allocations do not move). February forfeits the 8 lessons left,
+    # 8 × 30 = 240, as breakage, and delivers nothing: 240 − 240 = 0.
     _events, problem = s.act("deactivate", "2026-02-05", package_id=long_)
     assert problem is None, problem
     months = figures(s)
     assert months["2026-01"] == jan
+    assert {a.session_id: a.package_id for a in s.state().allocations} == {"L1": long_, "L2": long_}
     feb = months["2026-02"]
-    assert (feb.opening, feb.sales, feb.breakage, feb.delivered, feb.closing) == (D(240), 0, D(300), D(-60), 0)
+    assert (feb.opening, feb.sales, feb.breakage, feb.delivered, feb.closing) == (D(240), 0, D(240), 0, 0)
     assert feb.rolled == feb.closing
     # Reopening needs the owner and a reason code, and the month must be closed.
     assert "needs the owner" in reopen(s, "2026-01-01", role="admin").message
@@ -249,7 +273,8 @@ def test_a_closed_months_report_row_is_the_one_its_close_recorded_until_the_owne
     assert s.state().closed_through == dt.date(2025, 12, 31)
     entry = s.journal.entries[-1]
     assert (entry.event.kind, entry.operator, entry.event.reason_code) == ("period_reopen", "owner", "billing_error")
-    # Open again, January shows today's view: nothing delivered, the pack's 300 still owed at its end.
+    # Open again, January shows today's view: the deactivated pack is unused from the start, so nothing was
+    # delivered in January (its lessons are owed) and the pack's 300 is forfeited in February.
     jan2, feb2 = figures(s)["2026-01"], figures(s)["2026-02"]
     assert (jan2.delivered, jan2.closing, feb2.opening, feb2.delivered, feb2.breakage) == (0, D(300), D(300), 0, D(300))
     close(s, "2026-01-31")  # closed again: the figures recorded now are today's

@@ -150,17 +150,23 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
             pkg.freezes = [s for s in pkg.freezes if s[1] >= s[0]]
         elif cls is E.Extend:
             packages[ev.package_id].extra_days += ev.days
+            packages[ev.package_id].extends.append((ev.effective_date, ev.days))
         elif cls is E.Deactivate:
             packages[ev.package_id].active = False
+            packages[ev.package_id].switches.append((ev.effective_date, False))
         elif cls is E.Reactivate:
             packages[ev.package_id].active = True
+            packages[ev.package_id].switches.append((ev.effective_date, True))
 
     merge_boundary_weeks(packages)
     for pkg in packages.values():
         pkg.expires_on = pkg.expiry() if pkg.base_end else last_day(pkg)
     pinned.extend(rollovers(packages))
 
-    sweep = Sweep(settings, students, packages, as_of)
+    if closed is not None:
+        for pkg in packages.values():
+            as_closed(pkg, closed)
+    sweep = Sweep(settings, students, packages, as_of, closed)
     sweep.run(sessions.values(), pinned)
 
     for pkg in packages.values():
@@ -170,6 +176,16 @@ def fold(entries: Iterable[E.Entry], as_of: dt.date) -> State:
                   last_seq=last_seq, closed_through=closed, buyers=buyers)
     state.alerts = alerts(state)
     return state
+
+
+def as_closed(pkg: Package, closed: dt.date) -> None:
+    """The package as the books were closed: its expiry and active flag by the events effective by then."""
+    pkg.closed_end = pkg.expiry_through(closed) if pkg.base_end else pkg.expires_on
+    on = True
+    for d, flag in pkg.switches:
+        if d <= closed:
+            on = flag
+    pkg.closed_active = on
 
 
 def closed_after(closed: Optional[dt.date], ev: E.Event) -> Optional[dt.date]:

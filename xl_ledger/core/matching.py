@@ -81,7 +81,8 @@ def is_late(ev: E.SessionRecorded, late_hours: int) -> bool:
 
 
 class Sweep:
-    def __init__(self, settings: Settings, students: dict, packages: dict[str, Package], as_of: dt.date):
+    def __init__(self, settings: Settings, students: dict, packages: dict[str, Package], as_of: dt.date,
+                 closed: dt.date | None = None):
         self.settings = settings
         self.students = students
         self.packages = packages
@@ -95,9 +96,14 @@ class Sweep:
                 self.members.setdefault(st.family_id, []).append(sid)
         self.negative: dict[str, list] = {}  # student -> packages that may overdraw
         self.cache: dict[str, list] = {}
+        # A closed period (fold: State.closed_through): its sessions draw in an order of their own, by each
+        # package's expiry and active flag as the books were closed (Package.closed_end, closed_active).
+        self.closed = closed
+        self.closed_base: dict[str, list] = {}
+        self.closed_cache: dict[str, list] = {}
         self.makeups: dict[tuple, int] = {}
         for pkg in packages.values():
-            if pkg.active:
+            if pkg.active or (closed is not None and pkg.closed_active):
                 for lot in pkg.lots:
                     self._index(pkg, lot)
 
@@ -119,23 +125,35 @@ class Sweep:
 
     def _index(self, pkg: Package, lot: Lot) -> None:
         lot.arrived = arrived_on(pkg, lot)
-        item = (self._key(pkg, lot), pkg, lot)
-        for student in self._reach(pkg):
-            self.base.setdefault(student, []).append(item)
-            cands = self.cache.get(student)
-            if cands is not None:
-                bisect.insort(cands, item, key=lambda it: it[0])
-            if pkg.product.negative_limit > 0:
+        reach = self._reach(pkg)
+        if pkg.active:
+            item = (self._key(pkg, lot), pkg, lot)
+            for student in reach:
+                self.base.setdefault(student, []).append(item)
+                cands = self.cache.get(student)
+                if cands is not None:
+                    bisect.insort(cands, item, key=lambda it: it[0])
+        if self.closed is not None and pkg.closed_active:
+            item = (draw_key(pkg, lot, lot.end if lot.own_end else pkg.closed_end), pkg, lot)
+            for student in reach:
+                self.closed_base.setdefault(student, []).append(item)
+                cands = self.closed_cache.get(student)
+                if cands is not None:
+                    bisect.insort(cands, item, key=lambda it: it[0])
+        if pkg.product.negative_limit > 0:
+            for student in reach:
                 lst = self.negative.setdefault(student, [])
                 if pkg not in lst:
                     lst.append(pkg)
 
-    def candidates(self, student: str) -> list:
-        """The student's lots in draw order. Lots spent or past their end are dropped as the sweep goes."""
-        cands = self.cache.get(student)
+    def candidates(self, student: str, closed: bool = False) -> list:
+        """The student's lots in draw order (for a session of the closed period, in the order as closed).
+        Lots spent or past their end are dropped as the sweep goes."""
+        cache, base = (self.closed_cache, self.closed_base) if closed else (self.cache, self.base)
+        cands = cache.get(student)
         if cands is None:
-            cands = sorted((it for it in self.base.get(student, ()) if it[2].left >= QTY_EPS), key=lambda it: it[0])
-            self.cache[student] = cands
+            cands = sorted((it for it in base.get(student, ()) if it[2].left >= QTY_EPS), key=lambda it: it[0])
+            cache[student] = cands
         return cands
 
     # --- the sweep --------------------------------------------------------------------------------
@@ -208,7 +226,8 @@ class Sweep:
         later = None
         elsewhere = None
         dead = 0
-        cands = self.candidates(ev.student_id)
+        closed = self.closed is not None and d <= self.closed
+        cands = self.candidates(ev.student_id, closed)
         pin = ev.package_id  # a session that names its package draws only from it (an imported row's usage)
         # Two passes: the credit that had arrived by the session's date, in draw order; then, for what is
         # still unpaid (an owed lesson), credit that came later, the first to come first. So a pack bought
@@ -223,11 +242,11 @@ class Sweep:
                     continue
                 if pin is not None and pkg.package_id != pin:
                     continue
-                end = last_valid_day(pkg, lot)
+                end = (lot.end if lot.own_end else pkg.closed_end) if closed else last_valid_day(pkg, lot)
                 if end is not None and end < d:
                     dead += 1
                     continue
-                if (lot.start is not None and lot.start > d) or not pkg.active:
+                if (lot.start is not None and lot.start > d) or not (pkg.closed_active if closed else pkg.active):
                     continue
                 if pkg.freezes and pkg.frozen_on(d):
                     continue
@@ -284,7 +303,8 @@ class Sweep:
         if dead > 8:
             # Sessions come in date order and lots never refill, so spent or past lots can be forgotten.
             cands[:] = [it for it in cands if it[2].left >= QTY_EPS
-                        and (last_valid_day(it[1], it[2]) or FAR) >= d]
+                        and (((it[2].end if it[2].own_end else it[1].closed_end) if closed
+                              else last_valid_day(it[1], it[2])) or FAR) >= d]
         if unit is None:
             if later is not None:
                 self._alloc(ev, status, None, None, ZERO, later.unit, AWAITING_SERVICE)
@@ -307,12 +327,13 @@ class Sweep:
     def shortfall(self, ev, status: str, state: str, unit, need) -> None:
         """No credit left: overdraw up to negative_limit, otherwise the session is owed."""
         d = ev.effective_date
+        closed = self.closed is not None and d <= self.closed
         for pkg in sorted(self.negative.get(ev.student_id, ()), key=lambda p: (p.purchased_on, p.package_id)):
-            if not pkg.active or (unit and pkg.unit != unit) or pkg.frozen_on(d):
+            if not (pkg.closed_active if closed else pkg.active) or (unit and pkg.unit != unit) or pkg.frozen_on(d):
                 continue
             if ev.package_id is not None and pkg.package_id != ev.package_id:
                 continue
-            end = pkg.expires_on
+            end = pkg.closed_end if closed else pkg.expires_on
             if end is not None and end < d:
                 continue
             if pkg.product.service and pkg.product.service != ev.service:
@@ -354,6 +375,8 @@ class Sweep:
             if product.validity_starts == "first_use" and product.validity and pkg.base_end is None:
                 pkg.base_end = periods.last_valid_day(d, parse_validity(product.validity))
                 pkg.expires_on = pkg.expiry()
+                if self.closed is not None:
+                    pkg.closed_end = pkg.expiry_through(self.closed)
                 if pkg.weeks_from_first_use:
                     # Its weeks count from this lesson: lot n covers days 7(n-1)..7n-1 after it.
                     weekly = sorted((lot for lot in pkg.lots if lot.kind == LotKind.PERIOD),
@@ -365,6 +388,7 @@ class Sweep:
                     self._key(pkg, lot)
                 for student in self._reach(pkg):
                     self.cache.pop(student, None)
+                    self.closed_cache.pop(student, None)
 
     def _alloc(self, ev, status, pkg, lot, qty, unit, state, lot_id=None) -> None:
         if pkg is not None:
@@ -442,12 +466,10 @@ class Sweep:
                       own_end=True, left=taken)
             new.lots.append(lot)
             new.expires_on = pkg.expires_on
-            if new.active:
-                self._index(new, lot)
+            self._index(new, lot)  # indexed for the sessions it may pay (an inactive package's for none)
         elif kind == "rollover" and taken >= QTY_EPS:
             pkg.transferred_out += taken
             new = self.packages[extra]
             lot = Lot(f"{new.package_id}/r", new.package_id, taken, LotKind.ROLLOVER_IN, start=new.purchased_on, left=taken)
             new.lots.append(lot)
-            if new.active:
-                self._index(new, lot)
+            self._index(new, lot)  # indexed for the sessions it may pay (an inactive package's for none)

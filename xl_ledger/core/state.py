@@ -58,6 +58,13 @@ class Package:
     freezes: list = field(default_factory=list)  # [start, end] inclusive, mutable end for unfreeze
     extra_days: int = 0
     active: bool = True
+    extends: list = field(default_factory=list)  # (effective date, days) of each extension
+    switches: list = field(default_factory=list)  # (effective date, active) of each (de)activation
+    # As the books were closed (fold, when a period is closed): the expiry and the active flag from the
+    # freezes, extensions and (de)activations effective by the close. A session of a closed month draws
+    # by these, so a freeze, extension or deactivation after the close does not re-match it (matching.py).
+    closed_end: Optional[dt.date] = None
+    closed_active: bool = True
     overdrawn: Decimal = ZERO
     location: Optional[str] = None  # where it was sold (Actions location): its home, where its liability sits
     # figures, filled at the end of the fold
@@ -99,6 +106,13 @@ class Package:
             return None
         frozen_days = sum((end - start).days + 1 for start, end in self.freezes)
         return self.base_end + dt.timedelta(days=frozen_days + self.extra_days)
+
+    def expiry_through(self, day: dt.date) -> Optional[dt.date]:
+        """expiry() counting only the freezes that began and the extensions effective by `day`."""
+        if self.base_end is None:
+            return None
+        frozen_days = sum((end - start).days + 1 for start, end in self.freezes if start <= day)
+        return self.base_end + dt.timedelta(days=frozen_days + sum(n for d, n in self.extends if d <= day))
 
 
 def last_valid_day(pkg: Package, lot: Lot) -> Optional[dt.date]:
