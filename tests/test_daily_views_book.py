@@ -110,16 +110,25 @@ def test_issue_13_stories_post_from_a_fresh_workbook_to_the_numbers_worked_out_b
     assert [r for r in result.rejected if "Sessions" in r] == \
         [r for r in result.rejected if "Sessions!G3" in r and "blocked: no credit; sell a package first" in r]
     assert len(result.rejected) == 1
+    # Then S2 books a lesson for 10 Dec (upfront: after the sale is posted): it holds the regular pack's last
+    # credit, which is still owed to S2 and so still the studio's liability.
+    type_rows(path, "Sessions", {4: {"session_id": "L3", "date": dt.date(2026, 12, 10), "student_id": "S2",
+                                     "status": "scheduled", "booked_by": "client"}})
+    result = post.post(FileStore(path), now=NOW, operator="owner", today=dt.date(2026, 12, 2))
+    assert [r for r in result.rejected if "Sessions" in r and "G4" in r] == []
     pk = {r["package_id"]: r for r in records(path, "Packages").values()}
     # 2-week pass: 2 weekly credits (23–29 Sep, 30 Sep – 6 Oct) at $35, both lapsed unused.
     assert (pk["PK-0001"]["total"], pk["PK-0001"]["expired"], pk["PK-0001"]["status"]) == (2, 2, "expired")
     # The lesson of 6 Nov drew the regular pack, not the coupon book sold before it.
-    assert (pk["PK-0002"]["remaining"], pk["PK-0003"]["used"], pk["PK-0003"]["remaining"]) == (10, 1, 1)
+    assert (pk["PK-0002"]["remaining"], pk["PK-0003"]["used"], pk["PK-0003"]["remaining"]) == (10, 1, 0)
+    # L3's booking holds the regular pack's other credit: nothing left to book, $30 still owed.
+    assert (pk["PK-0003"]["reserved"], pk["PK-0003"]["value_remaining"]) == (1, 30)
     # 4 a month, calendar: November's 4 lapsed on 30 Nov; 8 left = $240. From purchase: all 12, $360.
     assert (pk["PK-0004"]["expired"], pk["PK-0004"]["remaining"], pk["PK-0004"]["value_remaining"]) == (4, 8, 240)
     assert (pk["PK-0005"]["expired"], pk["PK-0005"]["remaining"], pk["PK-0005"]["value_remaining"]) == (0, 12, 360)
     # The Report: breakage in the months the lots lapsed (Sep $35, Oct $35, Nov 4 × $30 = $120), no month
-    # after today, and the last month's liability = what is left: 200 + 30 + 240 + 360 = $830.
+    # after today, and the last month's liability = what is left or booked: 200 + 30 + 240 + 360 = $830,
+    # the sum of value_remaining on Packages, on Balances, and the Dashboard's liability today.
     report = [r for r in records(path, "Report").values()]
     assert max(r["month"] for r in report) <= "2026-12"
     breakage = {r["month"]: r["breakage"] for r in report}
@@ -127,3 +136,6 @@ def test_issue_13_stories_post_from_a_fresh_workbook_to_the_numbers_worked_out_b
     assert report[0]["liability_end"] == 830 == sum(r["value_remaining"] for r in pk.values())
     state = result.state
     assert queries.liability(state) == 830
+    assert sum(r["value_remaining"] for r in records(path, "Balances").values()) == 830
+    dashboard = next(iter(records(path, "Dashboard").values()))
+    assert (dashboard["section"], dashboard["value"]) == ("liability", 830)

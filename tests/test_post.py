@@ -219,7 +219,9 @@ def test_the_balance_index_equals_a_scan_of_every_package_and_counts_each_packag
             shared_once += bool(p.product.shared and state.family_of(p.owner))
         assert shared_once, "the synthetic studio has shared packs"
         assert sum(r[4] for r in rows) == render._q(sum((p.remaining for p in live), Decimal(0)))
-        assert sum(r[7] for r in rows) == sum((p.value_remaining for p in live), Decimal(0))
+        # Money adds up over every package: an expired pack whose credit a past, unmarked booking still holds
+        # is still owed (the liability counts it; its remaining is 0, so the count above leaves it out).
+        assert sum(r[7] for r in rows) == sum((p.value_remaining for p in state.packages.values()), Decimal(0))
 
 
 def test_an_applied_row_edited_afterwards_is_reported_not_silently_ignored(tmp_path):

@@ -246,9 +246,20 @@ def master_data(p: Posting) -> tuple[list, list[Problem]]:
 
 def sessions(p: Posting) -> tuple[list, list[Problem]]:
     """4. Sessions rows: new or changed ones become events; a deleted or edited past lesson is a notice."""
+    folds: dict[str, State] = {}
+
+    def credit(student_id: str) -> State:
+        """The student's component folded to the post's date: what pay-upfront looks for credit in, and where
+        a product kept to one location is checked (the catalog has no packages). Once per family, and only
+        for a row that needs it."""
+        key = p.scopes.component(student_id)
+        if key not in folds:
+            folds[key] = p.scopes.fold_for([student_id], p.as_of)
+        return folds[key]
+
     sheet, pairs, problems, notices = p.log.sessions(
-        p.day_first, p.log_rows, lambda parsed: commands.diff_sessions(
-            parsed, p.scopes.catalog(p.as_of), p.today, lambda sid: p.scopes.fold_for([sid], p.as_of).usable_packages(sid)))
+        p.day_first, p.log_rows,
+        lambda parsed: commands.diff_sessions(parsed, p.scopes.catalog(p.as_of), p.today, credit))
     check_columns(sheet)  # before anything is appended from rows read without a column
     p.sheets["Sessions"] = sheet  # its name and headers (to say where); the rows are let go
     events = [ev for _r, ev in pairs]

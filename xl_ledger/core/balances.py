@@ -34,7 +34,7 @@ class Line:
     family_id: Optional[str]
     unit: str
     remaining: Decimal  # credit left in this line's packages (own unshared ones, or the family's shared ones)
-    value_remaining: Decimal  # that credit in money (Σ value_remaining)
+    value_remaining: Decimal  # Σ value_remaining of the line's packages: left plus booked, in money (the liability)
     usable: Decimal  # what the student can draw on: own + the family pool (the pool line: the pool)
     owed_sessions: int
     owed_value: Decimal  # owed sessions valued at the unit value of the student's latest package in the unit
@@ -107,9 +107,10 @@ class BalanceIndex:
         return money(sum((a.quantity for a in owed), ZERO) * latest.unit_value)
 
     def line(self, student_id: str, unit: str) -> Line:
-        mine = [p for p in self._own.get(student_id, ()) if p.unit == unit and p.status not in GONE]
+        every = [p for p in self._own.get(student_id, ()) if p.unit == unit]
+        mine = [p for p in every if p.status not in GONE]
         return Line(student_id, self.state.family_of(student_id), unit,
-                    sum((p.remaining for p in mine), ZERO), sum((p.value_remaining for p in mine), ZERO),
+                    sum((p.remaining for p in mine), ZERO), _value(every),
                     self.usable(student_id, unit), len({a.session_id for a in self.owed(student_id, unit)}),
                     self.owed_value(student_id, unit), self.next_expiry(student_id),
                     tuple(p.package_id for p in mine))
@@ -129,7 +130,7 @@ class BalanceIndex:
                 live = [p for p in pkgs if p.unit == unit and p.status not in GONE]
                 left = sum((p.remaining for p in live), ZERO)
                 dates = [p.expires_on for p in live if p.expires_on and p.expires_on >= as_of and p.remaining > 0]
-                out.append(Line(None, family, unit, left, sum((p.value_remaining for p in live), ZERO), left, 0,
+                out.append(Line(None, family, unit, left, _value(p for p in pkgs if p.unit == unit), left, 0,
                                 ZERO, min(dates) if dates else None, tuple(p.package_id for p in live)))
         return out
 
@@ -162,7 +163,9 @@ def location_lines(state: State) -> list[LocationLine]:
         return []
     as_of = state.as_of
     packs: dict[tuple, list[Package]] = {}
+    every: dict[tuple, list[Package]] = {}  # closed ones too: their value is what a booking still holds
     for p in state.packages.values():
+        every.setdefault((p.location or NO_LOCATION, p.unit), []).append(p)
         if p.status not in GONE:
             packs.setdefault((p.location or NO_LOCATION, p.unit), []).append(p)
     owed: dict[tuple, set] = {}
@@ -172,19 +175,26 @@ def location_lines(state: State) -> list[LocationLine]:
             where = (ev.location if ev is not None else None) or NO_LOCATION
             owed.setdefault((where, a.unit), set()).add(a.session_id)
 
-    def line(location: str, unit: str, pkgs: list[Package], sessions: set) -> LocationLine:
+    def line(location: str, unit: str, pkgs: list[Package], worth: list[Package], sessions: set) -> LocationLine:
         dates = [p.expires_on for p in pkgs if p.expires_on and p.expires_on >= as_of and p.remaining > 0
                  and p.status != PackageStatus.INACTIVE]
-        return LocationLine(location, unit, sum((p.remaining for p in pkgs), ZERO),
-                            sum((p.value_remaining for p in pkgs), ZERO), len(sessions),
+        return LocationLine(location, unit, sum((p.remaining for p in pkgs), ZERO), _value(worth), len(sessions),
                             min(dates) if dates else None)
 
-    keys = sorted(set(packs) | set(owed))
-    out = [line(where, unit, packs.get((where, unit), []), owed.get((where, unit), set())) for where, unit in keys]
+    keys = sorted(set(packs) | set(owed) | {k for k, ps in every.items() if _value(ps)})
+    out = [line(where, unit, packs.get((where, unit), []), every.get((where, unit), []), owed.get((where, unit), set()))
+           for where, unit in keys]
     for unit in sorted({unit for _where, unit in keys}):
         out.append(line(WHOLE_CHAIN, unit, [p for (w, u), ps in packs.items() if u == unit for p in ps],
+                        [p for (w, u), ps in every.items() if u == unit for p in ps],
                         {s for (w, u), ss in owed.items() if u == unit for s in ss}))
     return out
+
+
+def _value(pkgs) -> Decimal:
+    """Σ value_remaining, over closed packages too: an expired pack whose credit a booking still holds is
+    still owed (its value_remaining is that booking's), so the column adds up to queries.liability."""
+    return sum((p.value_remaining for p in pkgs), ZERO)
 
 
 def index(state) -> BalanceIndex:

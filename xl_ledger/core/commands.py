@@ -498,11 +498,13 @@ _SESSION_COLUMNS = ("date", "start", "minutes", "student_id", "service", "status
 
 
 def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.date,
-                  packs: Optional[Callable[[str], list]] = None
+                  credit: Optional[Callable[[str], State]] = None
                   ) -> tuple[list[tuple[int, E.Event]], list[Problem], list[Problem]]:
     """Sessions sheet → (row, event) pairs, rejected rows, and notices (deleted rows, edited past lessons).
-    `packs(student_id)`: the packages the student may use, folded (`state` may hold master data only); asked
-    only for a new or changed row while some product is kept to one location."""
+
+    `state` needs master data and sessions only; `credit(student_id)` gives a fold that has the student's
+    packages (`state` itself when not given): what pay-upfront and a product kept to one location check, asked
+    only for a new or changed row that needs it."""
     events, problems, notices, seen = [], [], [], {}
     kept = any(p.location for p in state.products.values())  # some product is kept to one location
     taken: dict[str, Decimal] = {}  # package -> credit this post's new client bookings already hold
@@ -536,11 +538,12 @@ def diff_sessions(rows: Iterable[tuple[int, Session]], state: State, today: dt.d
                                     "Put the row back as it was and post a correction (Actions: adjust).",
                                     s.date.isoformat()))
             continue
-        if kept and (elsewhere := _only_elsewhere(packs(s.student_id) if packs else state.usable_packages(
+        if kept and (elsewhere := _only_elsewhere((credit(s.student_id) if credit else state).usable_packages(
                 s.student_id), s, row_no)) is not None:
             problems.append(elsewhere)
             continue
-        if state.settings.require_upfront and _needs_upfront(ev, previous) and not _upfront(state, s, taken):
+        if state.settings.require_upfront and _needs_upfront(ev, previous) and \
+                not _upfront(credit(s.student_id) if credit else state, s, taken):
             problems.append(Problem(Source("Sessions", row_no, "status"),
                                     f"blocked: no credit; sell a package first ({s.student_id} has no credit "
                                     f"for {s.session_id} on {s.date.isoformat()}, and the studio requires "

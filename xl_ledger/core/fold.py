@@ -336,7 +336,7 @@ def settle(pkg: Package, as_of: dt.date) -> None:
         remaining += lot.left
     pkg.granted = granted - pkg.adjusted_out
     pkg.remaining = remaining - pkg.overdrawn
-    pkg.value_remaining = money(max(pkg.remaining, ZERO) * pkg.unit_value) if pkg.active else ZERO
+    pkg.value_remaining = money(pkg.unredeemed * pkg.unit_value) if pkg.active else ZERO  # the liability's one rule
     if pkg.expires_on is None:
         pkg.expires_on = last_day(pkg)
     pkg.status = status_of(pkg, as_of)

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Optional
 
 from xl_ledger.core import balances
-from xl_ledger.core.kinds import CLOSED
 from xl_ledger.core.kinds import AllocationState
 from xl_ledger.core.kinds import PackageStatus
 from xl_ledger.core.numbers import ZERO
@@ -26,8 +25,8 @@ def remaining(state: State, package_id: str) -> Decimal:
 
 
 def unused(pkg: Package) -> Decimal:
-    """Credit not yet redeemed: what is left plus what bookings hold."""
-    return max(pkg.remaining, ZERO) + pkg.reserved
+    """Credit not yet redeemed: what is left plus what bookings hold (Package.unredeemed)."""
+    return pkg.unredeemed
 
 
 def refund_quote(state: State, package_id: str, quantity: Optional[Decimal] = None) -> Decimal:
@@ -64,9 +63,12 @@ def next_expiry(state: State, student_id: str) -> Optional[dt.date]:
 
 
 def liability(state: State) -> Decimal:
-    """Unredeemed value: remaining × unit value over packages still usable (deferred revenue)."""
-    return sum((p.value_remaining + money(p.reserved * p.unit_value)
-                for p in state.packages.values() if p.status not in CLOSED), ZERO)
+    """What the studio owes its clients in credit sold and not yet delivered: Σ `value_remaining` over every
+    package (left plus booked, at unit value; 0 once expired, refunded or deactivated, unless a booking
+    still holds credit). The Packages and Balances columns add up to it, the Dashboard shows it, and under
+    `remote` breakage it is the Report's liability_end of the current month (under `proportional`,
+    liability_end is this less the breakage provision). Other modules ask here, never re-add it."""
+    return sum((p.value_remaining for p in state.packages.values()), ZERO)
 
 
 def expiring(state: State, days: int) -> list[Package]:

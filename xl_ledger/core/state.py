@@ -81,7 +81,7 @@ class Package:
     adjusted_out: Decimal = ZERO
     draws: list = field(default_factory=list)  # (date, kind, quantity, money) of pinned draws: refunds, transfers...
     begun: list = field(default_factory=list)  # (first day, quantity) of each months lot delivered as its month began
-    value_remaining: Decimal = ZERO
+    value_remaining: Decimal = ZERO  # unredeemed × unit value, 0 while deactivated: the package's liability
     expires_on: Optional[dt.date] = None
     status: PackageStatus = PackageStatus.ACTIVE
     redeemed: bool = False
@@ -93,6 +93,14 @@ class Package:
     @property
     def unit_value(self) -> Decimal:
         return self.price / self.paid_quantity if self.paid_quantity else ZERO
+
+    @property
+    def unredeemed(self) -> Decimal:
+        """Credit not yet delivered: what is left plus what bookings hold, net of any overdraw (0.5 overdrawn
+        with 0.5 booked holds nothing). A booking's credit is still owed to the client, so it is part of
+        `value_remaining` and of the liability (DECISIONS: "Liability is Σ value_remaining")."""
+        left = self.remaining + self.reserved
+        return left if left > 0 else ZERO
 
     def frozen_on(self, d: dt.date) -> bool:
         for start, end in self.freezes:
