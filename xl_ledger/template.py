@@ -90,8 +90,12 @@ class _Formats:
         for kind, num in {**S.NUMBER_FORMATS, S.MONEY: S.money_format(currency)}.items():
             # Dates centred: right-aligned against a left-aligned id they read as one ("2026-09-04S-001").
             center = {"align": "center"} if kind in (S.DATE, S.DATETIME) else {}
-            self.by_type[kind] = wb.add_format({"num_format": num, **center})
-        self.text = wb.add_format({"num_format": "@"})  # the Log is text except seq
+            # Text one space in from the left: after a right-aligned number it read as one ("1.00lessons",
+            # "$450.00 4 months").
+            indent = {"indent": 1} if kind in (S.TEXT, S.ID) else {}
+            self.by_type[kind] = wb.add_format({"num_format": num, **center, **indent})
+        self.by_type[S.TEXT] = wb.add_format({"indent": 1})  # free text keeps General: no number format of its own
+        self.text = wb.add_format({"num_format": "@", "indent": 1})  # the Log is text except seq
         base = {"bold": True, "font_color": "#FFFFFF", "valign": "vcenter", "border": 1, "border_color": "#FFFFFF"}
         self.header_engine = wb.add_format({**base, "bg_color": "#595959"})
         self.header_input = wb.add_format({**base, "bg_color": "#375623"})
@@ -121,13 +125,18 @@ def _print_setup(ws, sheet: S.Sheet) -> None:
     pages side by side, each repeating the id column, instead of shrunk until nobody can read it."""
     ws.set_landscape()
     ws.set_paper(9)  # A4; Letter users get the same scaling
-    columns = [c for c in sheet.columns if c.name not in PRINT_HIDDEN]
-    printed = sum(column_width(c) for c in columns)
+    ws.set_margins(left=0.4, right=0.4)  # 0.7" each side shrank a Dashboard or Balances page below 100 %
+    printed = sum(column_width(c) for c in printed_columns(sheet) if c.name not in PRINT_HIDDEN)
     pages = sheet.extra.get("pages_wide") or max(1, -(-int(printed) // PAGE_WIDTH))
     ws.fit_to_pages(pages, 0)
     ws.repeat_rows(0)
     if pages > 1:
         ws.repeat_columns(0)
+    # The print area starts below the header (which repeats on every page) and ends at the last printed
+    # column: a sheet with no rows prints no page at all (LibreOffice leaves an empty page out, and the
+    # repeated header alone does not count), rather than a page with a header and nothing under it; and
+    # text overflowing the last column (the Log's JSON) does not make pages of its own.
+    ws.print_area(1, 0, MAX_ROW, len(printed_columns(sheet)) - 1)
     # Engine sheets: the post writes the studio and the as-of date into the header; the Log and the input
     # sheets say when they were printed.
     dated = sheet.engine_owned and sheet.name not in ("Log", "Allocations", "Migration")
@@ -137,6 +146,18 @@ def _print_setup(ws, sheet: S.Sheet) -> None:
 
 # Columns that are for the engine, not for a reader: hidden, so they neither show nor print.
 PRINT_HIDDEN = {"check"}
+# Trailing columns that show on screen but are not printed: the Log's `data` is the event as JSON (often
+# hundreds of characters, for the engine and `xl-ledger audit`); on paper it ran across pages of its own.
+NOT_PRINTED = {"Log": "data"}
+
+
+def printed_columns(sheet: S.Sheet) -> list[S.Column]:
+    """The columns a printed page shows, from the first: up to the last one that is neither hidden nor left
+    off paper (those come last in every sheet, so the print area stays one block)."""
+    columns = list(sheet.columns)
+    while columns and (columns[-1].name in PRINT_HIDDEN or columns[-1].name == NOT_PRINTED.get(sheet.name)):
+        columns.pop()
+    return columns
 
 
 def column_width(col: S.Column) -> float:
@@ -233,8 +254,9 @@ def _report_chart(wb, ws) -> None:
     bars.set_title({"name": "Sales, delivered value and liability, last 12 months"})
     bars.set_x_axis({"reverse": True})
     bars.set_legend({"position": "bottom"})
-    bars.set_size({"width": 720, "height": 360})
+    bars.set_size({"width": 640, "height": 320})  # its own printed page, beside the month column
     ws.insert_chart(1, len(rep.headers) + 1, bars, {"x_offset": 10, "y_offset": 4})
+    _print_chart(ws, 1, len(rep.headers) + 1, 640, 320)
 
 
 DASHBOARD_SUMMARY = ("liability", "expiring", "low_balance", "owed", "churn_risk")  # rows 2-6 (core/dashboard.py)
@@ -259,6 +281,19 @@ def _dashboard_chart(wb, ws) -> None:
     bars.set_legend({"none": True})
     bars.set_size({"width": 360, "height": 220})
     ws.insert_chart(1, len(dash.headers) + 1, bars, {"x_offset": 10, "y_offset": 4})
+    _print_chart(ws, 1, len(dash.headers) + 1, 360, 220)
+
+
+def _print_chart(ws, row: int, col: int, width: int, height: int) -> None:
+    """Print a chart that sits beside a table on a page of its own, after the table's pages: beside it, it
+    made the page as wide as both and shrank the table until it was hard to read. The chart's cells are
+    worked out from Excel's column width and row height (64 × 20 pixels), which the columns it sits on are
+    given: LibreOffice's default column is wider, and stretched the chart across two pages."""
+    from xlsxwriter.utility import xl_range_abs  # build time only, as in build_xlsx
+
+    cols, rows = -(-(width + 10) // 64), -(-(height + 4) // 20)
+    ws.set_column(col, col + cols, 8.43)
+    ws.print_area_range += f",{ws.name}!{xl_range_abs(row, col, row + rows, col + cols)}"
 
 
 def _conditional_formats(sheets: dict[str, object], fmt: _Formats) -> None:

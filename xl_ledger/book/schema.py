@@ -492,7 +492,7 @@ REPORT = Sheet(
         Column("expiring_2_3_months", MONEY, width=20),
         Column("expiring_later", MONEY, width=15),
         Column("no_expiry", MONEY, width=12),
-        Column("sales_by_product", TEXT, width=80),
+        Column("sales_by_product", TEXT, width=100),
         Column("location", TEXT, width=12, help="blank or all: the whole chain; else the packs sold there"),
     ),
     engine_owned=True,
@@ -541,7 +541,7 @@ DASHBOARD = Sheet(
     "Dashboard",
     (
         Column("section", ID, width=12),
-        Column("item", TEXT, width=48),
+        Column("item", TEXT, width=44),
         Column("value", MONEY, width=13),
         Column("quantity", QTY, width=10),
         Column("unit", ID, width=9),
