@@ -251,3 +251,22 @@ def test_the_dashboard_values_liability_expiring_credit_low_balances_owed_lesson
     churn = [(ln.student_id, ln.date) for ln in lines if ln.section == "churn_risk"][1:]
     assert churn == [("S-002", day("2026-03-02"))] and summary["churn_risk"].value == D("30.00")
     assert summary["log"].quantity == 123 and "ab" * 8 in summary["log"].item  # the hash, shortened to read
+
+
+def test_the_dashboard_counts_a_shared_family_pack_once_when_two_siblings_are_at_risk():
+    """Churn risk: both siblings have had no lesson for 4 weeks and may each use the family's pack, so each
+    line shows it; the section's money counts the pack once (it is owed once)."""
+    from xl_ledger.core import dashboard
+
+    s = Studio(today="2026-03-31", churn_weeks=4)
+    s.product("FAM", "lessons", 20, 560, shared="yes")  # $28 a lesson
+    s.student("S-001", family="F")
+    s.student("S-002", family="F")
+    s.sell("S-001", "FAM", "2026-01-05")
+    s.session("L1", "2026-01-06", "S-002")  # 19 left: $532
+    lines = dashboard.lines(s.state("2026-03-31"))
+    summary = {ln.section: ln for ln in lines[:6]}
+    churn = [(ln.student_id, ln.value) for ln in lines[6:] if ln.section == "churn_risk"]
+    assert churn == [("S-001", D("532.00")), ("S-002", D("532.00"))]
+    assert (summary["churn_risk"].quantity, summary["churn_risk"].value) == (D(2), D("532.00"))
+    assert summary["liability"].value == D("532.00")

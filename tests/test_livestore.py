@@ -129,3 +129,34 @@ def test_only_the_rows_that_changed_are_written_and_the_sheet_reads_back_whole(t
     third = [[r[0], "ST3", r[2], r[3]] if i % 10 == 0 else r for i, r in enumerate(second)]  # 20 runs
     fresh.commit(Change(*fresh.head(), sheets={"Packages": third}))
     assert [w[1] for w in _writes(fresh, "Packages")] == [198]
+
+def test_engine_sheets_and_money_columns_get_the_file_stores_number_formats(tmp_path):
+    """The LiveStore sends the formats the FileStore's workbook has (schema.column_formats, one home): money
+    in the studio's currency and dates as dates on the rewritten engine sheets, and the studio's money format
+    on the input sheets' money columns it read. xlwings' in-memory book records each as an action."""
+    import datetime as dt
+
+    from xl_ledger.book import schema
+
+    store = live_store(tmp_path)
+    store.read_sheet("Actions")  # a post reads it: its money column (amount) follows the currency too
+    pound = schema.money_format("GBP")
+    body = [["PK1", "ST1", "P10", "lessons", 10, 1, 0, 9, 270, dt.date(2027, 1, 31), "active",
+             dt.date(2026, 11, 1), 300, 0, 0, None, "Ten lessons", "one-time", dt.date(2026, 11, 1), None]] * 3
+    store.commit(Change(*store.head(), sheets={"Packages": body}, money_format=pound))
+    sent = [a for a in store.book.json()["actions"] if a["func"] == "setNumberFormat"]
+    packages = store.book.sheets["Packages"].index - 1
+    on_packages = {a["start_column"]: (a["args"][0], a["start_row"], a["row_count"]) for a in sent
+                   if a["sheet_position"] == packages}
+    headers = schema.PACKAGES.headers
+    # Excel's rows are 0-based here: rows 2-4 of the sheet are start_row 1, three rows.
+    assert on_packages[headers.index("value_remaining")] == ('"£"#,##0.00', 1, 3)
+    assert on_packages[headers.index("price")][0] == '"£"#,##0.00'
+    assert on_packages[headers.index("expires_on")][0] == "yyyy-mm-dd"
+    assert on_packages[headers.index("remaining")][0] == "0.00"
+    assert {c: f for c, (f, _r, _n) in on_packages.items()} == dict(schema.column_formats(schema.PACKAGES, pound))
+    actions = store.book.sheets["Actions"].index - 1
+    amount = schema.ACTIONS.headers.index("amount")
+    assert [(a["start_column"], a["args"][0]) for a in sent if a["sheet_position"] == actions] == [(amount, pound)]
+    # The template's column styles come from the same place: its Packages value_remaining is the USD format.
+    assert schema.number_format(schema.MONEY, schema.money_format("USD")) == '"$"#,##0.00'

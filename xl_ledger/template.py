@@ -87,7 +87,8 @@ class _Formats:
     def __init__(self, wb: "xlsxwriter.Workbook", currency: str):  # noqa: F821
         self.wb = wb
         self.by_type: dict[str, object] = {}
-        for kind, num in {**S.NUMBER_FORMATS, S.MONEY: S.money_format(currency)}.items():
+        for kind in (*S.NUMBER_FORMATS, S.MONEY):
+            num = S.number_format(kind, S.money_format(currency))
             # Dates centred: right-aligned against a left-aligned id they read as one ("2026-09-04S-001").
             center = {"align": "center"} if kind in (S.DATE, S.DATETIME) else {}
             # Text one space in from the left: after a right-aligned number it read as one ("1.00lessons",

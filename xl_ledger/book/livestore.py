@@ -8,6 +8,10 @@ status bar), of each engine sheet only the runs of rows that would read back oth
 few rows of thousands; with changes all over, the whole body in one write), and each input sheet's
 engine cells as one rectangle. Nothing loops over cells through Excel.
 
+Number formats follow the workbook contract as the FileStore's workbook has them (schema.column_formats):
+each rewritten engine sheet's columns over the rows written — money in the studio's currency, dates as
+dates — and the input sheets' money columns when the currency is known. One range per column.
+
 Text is written with a leading apostrophe, as a person would type it, so Excel keeps "0012", "1e5",
 "2026-01-05" or "=SUM(A1)" as the text the hash chain covers instead of turning it into a number, a
 date or a formula. Reads take the values Excel shows (the apostrophe is not part of a value).
@@ -154,6 +158,10 @@ class LiveStore(StoreBase):
                     self._progress(f"xl-ledger: writing {label} ({step}/{len(plan)})")
                 self._write(sheet, top_left, values)
                 done.append((sheet, top_left, before))
+            # Formats after the values (a date written into a General cell would take Excel's own date
+            # format). They are the contract's own formats, so a rollback leaves them: only values go back.
+            for sheet, first, last, code in self.format_plan(change):
+                self._format(sheet, first, last, code)
             if rows:
                 self._set_head(rows[-1])
         except Exception as error:
@@ -218,6 +226,30 @@ class LiveStore(StoreBase):
                 new[r - top][data.headers.index(column) - left] = excel_text(value)
             plan.append((f"{name} status", name, (top, left + 1), new, before))
         return plan
+
+    def format_plan(self, change: Change) -> list[tuple[str, tuple[int, int], tuple[int, int], str]]:
+        """(sheet, first cell, last cell, number format) per column range, 1-based: every column with a
+        format of each engine sheet the change rewrites, over its rows; and when the change names the money
+        format, the money columns of the input sheets read so far, over their rows."""
+        money = change.money_format
+        out = []
+        for name, body in change.sheets.items():
+            if body and name in schema.BY_NAME:
+                for col, code in schema.column_formats(schema.BY_NAME[name], money):
+                    out.append((name, (2, col + 1), (len(body) + 1, col + 1), code))
+        if money:
+            for sheet in schema.INPUT_SHEETS:
+                rows = len(self._raw.get(sheet.name, ())) - 1
+                if rows > 0 and sheet.name not in change.sheets:
+                    for col, c in enumerate(sheet.columns):
+                        if c.type == schema.MONEY:
+                            out.append((sheet.name, (2, col + 1), (rows + 1, col + 1), money))
+        return out
+
+    def _format(self, name: str, first: tuple[int, int], last: tuple[int, int], code: str) -> None:
+        sheet = self._sheet(name)
+        with _unprotected(sheet, name in ENGINE_SHEET_NAMES):
+            sheet.range(first, last).number_format = code
 
     def _write(self, name: str, top_left: tuple[int, int], values: list[list]) -> None:
         if not values:

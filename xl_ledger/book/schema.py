@@ -605,6 +605,21 @@ def money_format(currency: str) -> str:
     return _CURRENCY_FORMATS.get(code, f'#,##0.00 "{code}"')
 
 
+def number_format(kind: str, money: str) -> str | None:
+    """The number format of a column of type `kind`, money in `money` (a money_format): the one home of
+    column formats. The template's column styles, the FileStore's money rewrite and the LiveStore's
+    formats in live Excel all come from here. None: text, no format of its own."""
+    return (money or None) if kind == MONEY else NUMBER_FORMATS.get(kind)
+
+
+def column_formats(sheet: Sheet, money: str) -> list[tuple[int, str]]:
+    """(0-based column, number format) for the columns of `sheet` that have one. The Log is text but for
+    `seq` (the hash chain covers its text), so it has only that one."""
+    if sheet.name == "Log":
+        return [(0, NUMBER_FORMATS[INT])]
+    return [(i, code) for i, c in enumerate(sheet.columns) if (code := number_format(c.type, money))]
+
+
 def is_money_format(code: str) -> bool:
     """Whether a number format is one money_format writes (for any currency)."""
     return code in _CURRENCY_FORMATS.values() or bool(re.fullmatch(r'#,##0\.00 "[A-Z]{3}"', code))

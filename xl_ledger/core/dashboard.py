@@ -33,6 +33,7 @@ class Line:
     value: Optional[Decimal] = None
     date: Optional[dt.date] = None
     package_id: Optional[str] = None
+    behind: tuple = ()  # the packages whose value_remaining makes `value` (a summary counts each once)
 
 
 def lines(state: State, head: Optional[tuple] = None) -> list[Line]:
@@ -51,9 +52,9 @@ def lines(state: State, head: Optional[tuple] = None) -> list[Line]:
         for unit in index.units(sid):
             left = index.usable(sid, unit)
             if unit != "months" and left <= s.low_balance_threshold:
-                value = sum((p.value_remaining for p in index.usable_packages(sid)
-                             if p.unit == unit and p.status not in balances.GONE), ZERO)
-                low_lines.append(Line("low_balance", f"{amount(left, unit)} left", sid, left, unit, value))
+                pkgs = tuple(p for p in index.usable_packages(sid) if p.unit == unit and p.status not in balances.GONE)
+                low_lines.append(Line("low_balance", f"{amount(left, unit)} left", sid, left, unit, _value(pkgs),
+                                      behind=pkgs))
     for sid in sorted(state.students):
         for unit in index.units(sid):
             owed = index.owed(sid, unit)
@@ -83,13 +84,21 @@ def lines(state: State, head: Optional[tuple] = None) -> list[Line]:
         units = [u for u in index.units(sid) if u != "months" and index.usable(sid, u) > 0]
         if not units:
             continue
-        value = sum((p.value_remaining for p in index.usable_packages(sid) if p.status not in balances.GONE), ZERO)
+        pkgs = tuple(p for p in index.usable_packages(sid) if p.status not in balances.GONE)
         for unit in units:
+            first = unit == units[0]
             churn_lines.append(Line("churn_risk", f"no lesson since {last.isoformat()}" if last else "no lesson yet",
-                                    sid, index.usable(sid, unit), unit, value if unit == units[0] else None, last))
+                                    sid, index.usable(sid, unit), unit, _value(pkgs) if first else None, last,
+                                    behind=pkgs if first else ()))
 
     def total(items) -> Decimal:
-        return money(sum((ln.value or ZERO for ln in items), ZERO))
+        """A section's money: each package once. A family's shared pack is behind every sibling's line (each
+        of them may use it), so adding the lines up would count it once per sibling."""
+        seen = {}
+        for ln in items:
+            if ln.behind:
+                seen.update((p.package_id, p.value_remaining) for p in ln.behind)
+        return money(sum(seen.values(), ZERO) + sum((ln.value or ZERO for ln in items if not ln.behind), ZERO))
 
     seq, digest = head if head else (state.last_seq, "")
     summary = [
@@ -109,6 +118,10 @@ def lines(state: State, head: Optional[tuple] = None) -> list[Line]:
              quantity=Decimal(seq)),
     ]
     return summary + expiring_lines + low_lines + owed_lines + churn_lines
+
+
+def _value(pkgs) -> Decimal:
+    return sum((p.value_remaining for p in pkgs), ZERO)
 
 
 def amount(q: Decimal, unit: str) -> str:
