@@ -370,7 +370,9 @@ def _add_start(wb, fmt: _Formats) -> object:
     row += len(SHEET_ORDER) + 2
     ws.write_string(row, 1, "Terms", fmt.bold)
     for i, note in enumerate(S.START_NOTES):
-        ws.set_row(row + 1 + i, 32)
+        # As many 16-point lines as the note wraps to (about 90 characters of 12-point text a line in the
+        # 110-wide column): at a fixed two lines, a three-line note printed over the next one.
+        ws.set_row(row + 1 + i, 16 * max(2, -(-len(note) // 90)))
         ws.write_string(row + 1 + i, 1, note, fmt.line)
     return ws
 
