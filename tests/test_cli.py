@@ -294,10 +294,12 @@ def test_reopen_needs_the_owner_and_a_reason_is_logged_and_the_audit_shows_it(de
     book = tmp_path / "studio.xlsm"
     shutil.copy(demo[0], book)
     type_rows(book, "Staff", {2: {"user": "olga", "role": "owner"}, 3: {"user": "adam", "role": "admin"}})
+    done = cli("close", str(book), "--month", "2026-02", "--as", "zed", "--today", "2026-03-31")
+    assert done.returncode == 6 and "'zed' is not on the Staff sheet" in done.stderr, done.stderr
     assert cli("close", str(book), "--month", "2026-02", "--as", "adam", "--today", "2026-03-31").returncode == 0
     done = cli("reopen", str(book), "--month", "2026-02", "--as", "adam", "--reason", "billing_error",
                "--today", "2026-03-31")
-    assert done.returncode == 2 and "needs the owner" in done.stderr, done.stderr
+    assert done.returncode == 6 and "needs the owner" in done.stderr, done.stderr  # not allowed, as post says it
     done = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--today", "2026-03-31")
     assert done.returncode == 2 and "needs a reason code" in done.stderr, done.stderr
     done = cli("reopen", str(book), "--month", "2026-02", "--as", "olga", "--reason", "no_such_code",

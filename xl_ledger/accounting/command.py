@@ -38,9 +38,12 @@ def _books(args):
 def _fail(e) -> int:
     """Print the stop in the product's error format (cli.CliError's) and return its exit code. Printed
     here, not raised: under `python -m xl_ledger.cli` the running module's CliError is another class."""
+    from xl_ledger.cli import NOT_ALLOWED
+    from xl_ledger.cli import USAGE
     from xl_ledger.cli import CliError
 
-    err = e if isinstance(e, CliError) else CliError(e.where, e.what, e.todo, e.value)
+    err = e if isinstance(e, CliError) else \
+        CliError(e.where, e.what, e.todo, e.value, code=NOT_ALLOWED if e.not_allowed else USAGE)
     print(str(err), file=sys.stderr)
     return err.code
 

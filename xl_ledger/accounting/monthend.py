@@ -27,9 +27,11 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 class MonthEndError(Exception):
     """A stop with where, what and what to do (the CLI prints it in the product's error format)."""
 
-    def __init__(self, where: str, what: str, todo: str = "", value: object = None):
+    def __init__(self, where: str, what: str, todo: str = "", value: object = None,
+                 not_allowed: bool = False):
         super().__init__(what)
-        self.where, self.what, self.todo, self.value = where, what, todo, value
+        # not_allowed: the Staff sheet refuses this user (the CLI exits 6 for it, as post does), not a usage error
+        self.where, self.what, self.todo, self.value, self.not_allowed = where, what, todo, value, not_allowed
 
 
 @dataclass
@@ -161,7 +163,7 @@ def _staff_role(store, books: Books, operator: str) -> tuple[Optional[str], list
     try:
         role = staff_rules.role_of(operator, staff, bool(staff or problems), known, store.name)
     except staff_rules.StaffRefused as e:
-        raise MonthEndError(e.where, e.what, e.todo) from None
+        raise MonthEndError(e.where, e.what, e.todo, not_allowed=True) from None
     return role, staff_rules.changes(staff, known, books.today), tag
 
 
@@ -176,7 +178,8 @@ def close(store, books: Books, month: finance.Month, operator: str, now: dt.date
     role, changes, tag = _staff_role(store, books, operator)
     if role not in ("owner", "admin"):
         raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; closing a "
-                            "month needs an admin or the owner.", "Ask an admin or the owner, or run with --as USER.")
+                            "month needs an admin or the owner.", "Ask an admin or the owner, or run with --as USER.",
+                            not_allowed=True)
     ctx = commands.Context(state=books.state, today=books.today, operator=operator, role=role)
     closed = books.state.closed_through
     newly = [m for m in books.months if m.last <= month.last and (closed is None or m.first > closed)]
@@ -269,7 +272,8 @@ def reopen(store, books: Books, month: finance.Month, operator: str, reason: Opt
     role, changes, tag = _staff_role(store, books, operator)
     if role != "owner":
         raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; reopening a "
-                            "closed month needs the owner.", "Ask the owner, or run with --as USER.")
+                            "closed month needs the owner.", "Ask the owner, or run with --as USER.",
+                            not_allowed=True)
     try:
         reasons = inputs.read_reasons(store.read_sheet("Reasons").records())
     except StoreError:
