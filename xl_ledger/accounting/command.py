@@ -118,27 +118,39 @@ def register_close(sub) -> None:
                        description="Append a period_close row to the Log (who and when are recorded). Needs an "
                                    "admin or the owner. Later rows dated in a closed month are rejected in their "
                                    "row, with what to do: a dated correction in the open month.")
-    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a month that has ended")
-    p.add_argument("--as", dest="user", metavar="USER", help="who is closing (default: the OS user)")
-    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
-    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+    _period_row_arguments(p, "a month that has ended", "closing")
     p.set_defaults(func=cmd_close)
 
 
-def cmd_close(args) -> int:
+def _period_row_arguments(p, month_help: str, doing: str) -> None:
+    """The arguments of a command that appends one period row (close, reopen): the book, its month, who
+    signs the row and the owner key it is chained with."""
+    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help=month_help)
+    p.add_argument("--as", dest="user", metavar="USER", help=f"who is {doing} (default: the OS user)")
+    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
+    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
+
+
+def _append_period_row(args, todo: str, append) -> tuple:
+    """Open the book, take its one month and append the row with `append(store, books, month, user, now,
+    key)`; returns (month, rows). Stops (CliError, MonthEndError) go to the caller."""
     from xl_ledger import cli
+
+    store, books = _books(args)
+    months = _one_month(args, books, todo)
+    now, _today = cli.clock(args)
+    return months[0], append(store, books, months[0], args.user or cli.os_user(), now, cli.read_key(args.key_file))
+
+
+def cmd_close(args) -> int:
     from xl_ledger.accounting import monthend
     from xl_ledger.cli import CliError
 
     try:
-        store, books = _books(args)
-        months = _one_month(args, books, "Close one month, e.g. 2026-11.")
-        now, _today = cli.clock(args)
-        rows = monthend.close(store, books, months[0], args.user or cli.os_user(), now, cli.read_key(args.key_file))
+        m, rows = _append_period_row(args, "Close one month, e.g. 2026-11.", monthend.close)
     except (CliError, monthend.MonthEndError) as e:
         return _fail(e)
-    m = months[0]
     print(f"closed through {m.last.isoformat()} (Log seq {rows[-1][0]}): {m.month} liability {m.closing:.2f}; "
           "later rows dated in it are rejected")
     return 0
@@ -149,30 +161,24 @@ def register_reopen(sub) -> None:
                        description="Append a period_reopen row to the Log: the books are open again from the "
                                    "month's first day (later closed months open with it). Needs the owner and a "
                                    "reason code from the Reasons sheet; the month's audit lists it.")
-    p.add_argument("path", metavar="PATH", help="the studio workbook (.xlsm)")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="a closed month")
+    _period_row_arguments(p, "a closed month", "reopening")
     p.add_argument("--reason", metavar="CODE", help="a reason code from the Reasons sheet (required)")
     p.add_argument("--note", metavar="TEXT", help="why, in words (kept in the Log and the audit)")
-    p.add_argument("--as", dest="user", metavar="USER", help="who is reopening (default: the OS user)")
-    p.add_argument("--key-file", metavar="F", help="the owner's key: the chain is an HMAC")
-    p.add_argument("--today", metavar="DATE", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_reopen)
 
 
 def cmd_reopen(args) -> int:
-    from xl_ledger import cli
     from xl_ledger.accounting import monthend
     from xl_ledger.cli import CliError
 
     try:
-        store, books = _books(args)
-        months = _one_month(args, books, "Reopen one month, e.g. 2026-11.")
-        now, _today = cli.clock(args)
-        rows = monthend.reopen(store, books, months[0], args.user or cli.os_user(), args.reason, args.note, now,
-                               cli.read_key(args.key_file))
+        month, rows = _append_period_row(
+            args, "Reopen one month, e.g. 2026-11.",
+            lambda store, books, m, user, now, key: monthend.reopen(store, books, m, user, args.reason, args.note,
+                                                                    now, key))
     except (CliError, monthend.MonthEndError) as e:
         return _fail(e)
-    first = months[0].first
+    first = month.first
     print(f"reopened from {first.isoformat()} (Log seq {rows[-1][0]}, reason {args.reason}): rows dated from then on "
           "can be posted again; close the month again when it is done")
     return 0
