@@ -311,3 +311,38 @@ def test_a_desk_s_staff_trail_starts_from_the_workbook_s_own():
     assert staff_rules.changes(dict(everyone), known.of("owner"), d) == []
     with pytest.raises(staff_rules.StaffRefused, match="lists 3 people on it: ann"):
         staff_rules.role_of("mallory", {}, False, known.of("owner"), "owner.xlsm")
+
+
+# --- close and reopen: a damaged input sheet stops them as it stops post ------------------------------
+@pytest.mark.parametrize("command, sheet, old, said", [
+    ("close", "Staff", "role", 'column "role" is missing from row 1; the closest header found is "Role"'),
+    ("reopen", "Reasons", "reason_code", 'column "reason_code" is missing from row 1; the closest header found '
+                                         'is "Reason_code"'),
+])
+def test_close_and_reopen_with_a_renamed_column_are_exit_4_and_write_nothing(tmp_path, command, sheet, old, said):
+    """close reads Staff (who may close) and reopen reads Reasons (the code given must be one): with the
+    column renamed, close used to read every user as roleless and reopen every code as unknown."""
+    from post_helpers import NOW
+    from post_helpers import cli
+    from post_helpers import type_rows
+    from test_integrity import _rename_header
+
+    from xl_ledger import post
+    from xl_ledger.book.filestore import FileStore
+
+    path = studio(tmp_path)
+    type_rows(path, "Staff", {2: {"user": "olga", "role": "owner"}})
+    type_rows(path, "Actions", {2: {"action": "sell", "date": dt.date(2026, 2, 3), "student_id": "S1",
+                                    "product_id": "P10"}})
+    post.post(FileStore(path), now=NOW, operator="olga")
+    if command == "reopen":
+        done = cli("close", str(path), "--month", "2026-02", "--as", "olga", "--today", "2026-03-31")
+        assert done.returncode == 0, done.stderr
+    _rename_header(path, sheet, old, old.capitalize())
+    before = path.read_bytes()
+    extra = ["--reason", "billing_error"] if command == "reopen" else []
+    done = cli(command, str(path), "--month", "2026-02", "--as", "olga", "--today", "2026-03-31", *extra)
+    assert done.returncode == 4, (done.stdout, done.stderr)
+    assert f"studio.xlsm!{sheet}: {said}" in done.stderr, done.stderr
+    assert "Nothing was written" in done.stderr
+    assert path.read_bytes() == before

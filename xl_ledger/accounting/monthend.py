@@ -157,8 +157,12 @@ def _staff_role(store, books: Books, operator: str) -> tuple[Optional[str], list
     from xl_ledger.core import inputs
     from xl_ledger.core import staff as staff_rules
 
+    from xl_ledger.book.columns import check_columns
+
     tag = getattr(books.log, "source_tag", "")  # a desk of a shared ledger signs its rows (pg/desk.py)
-    staff, problems = inputs.read_staff(store.read_sheet("Staff").records())
+    sheet = store.read_sheet("Staff")
+    check_columns(sheet)  # a renamed `role` column would read every user as roleless: stop, as post does
+    staff, problems = inputs.read_staff(sheet.records())
     known = staff_rules.logged(books.journal.entries)
     try:
         role = staff_rules.role_of(operator, staff, bool(staff or problems), known, store.name)
@@ -221,6 +225,9 @@ def late_refs(store, books: Books) -> dict[int, str]:
         return {}
     if "payment_ref" not in sheet.headers:
         return {}
+    from xl_ledger.book.columns import check_columns
+
+    check_columns(sheet)  # a renamed log_seq column would leave every late reference unmatched, silently
     entries = books.journal.entries
     out = {}
     for row, rec in sheet.records():
@@ -274,10 +281,15 @@ def reopen(store, books: Books, month: finance.Month, operator: str, reason: Opt
         raise MonthEndError(f"{store.name}!Staff", f"{operator!r} is {role or 'not on the Staff sheet'}; reopening a "
                             "closed month needs the owner.", "Ask the owner, or run with --as USER.",
                             not_allowed=True)
+    from xl_ledger.book.columns import check_columns
+
     try:
-        reasons = inputs.read_reasons(store.read_sheet("Reasons").records())
+        sheet = store.read_sheet("Reasons")
     except StoreError:
-        reasons = set()
+        sheet = None
+    if sheet is not None:
+        check_columns(sheet)  # a renamed reason_code column would refuse every reason as unknown
+    reasons = inputs.read_reasons(sheet.records()) if sheet is not None else set()
     ctx = commands.Context(state=books.state, today=books.today, operator=operator, role=role, reasons=reasons)
     events, problem = commands.reopen_period(month.first, reason, note, ctx)
     if problem is not None:
