@@ -52,7 +52,6 @@ from xl_ledger.core.numbers import money
 from xl_ledger.core.state import Package
 from xl_ledger.core.state import State
 
-_DRAWN = frozenset({AllocationState.USED, AllocationState.NEGATIVE})  # credit a session took from a lot
 AGEING = ("expiring_next_month", "expiring_in_2_3_months", "expiring_later", "no_expiry")
 
 
@@ -97,8 +96,15 @@ def month_key(d: dt.date) -> int:
 
 
 def _month_of(k: int) -> tuple[str, dt.date, dt.date]:
-    first = dt.date(k // 12, k % 12 + 1, 1)
-    return f"{first.year:04d}-{first.month:02d}", first, periods.month_end(first)
+    found = _MONTHS.get(k)
+    if found is None:
+        first = dt.date(k // 12, k % 12 + 1, 1)
+        found = _MONTHS[k] = (f"{first.year:04d}-{first.month:02d}", first, periods.month_end(first))
+    return found
+
+
+# A Report asks for each package's month ends: a handful of months, asked about thousands of times.
+_MONTHS: dict[int, tuple[str, dt.date, dt.date]] = {}
 
 
 @dataclass
@@ -110,17 +116,29 @@ class _Money:
     switches: list = field(default_factory=list)  # (date, active)
 
 
-def _log_money(entries: Iterable[E.Entry], as_of: dt.date):
+_NO_MONEY = frozenset({E.SessionRecorded, E.SessionChanged})  # half the Log: skipped first
+
+
+def _log_money(entries: Iterable[E.Entry], as_of: dt.date, closes: Optional[list] = None):
+    """The packages' money events and the comps, up to as_of; the period_close and period_reopen entries
+    (whatever their date) go into `closes`, so the Log is walked once for both."""
     by_pkg: dict[str, _Money] = {}
     comps: list[tuple] = []  # (date, quantity, product_id)
     products_at: dict[str, tuple] = {}  # product_id -> (price, quantity), the latest list terms
+    no_money = _NO_MONEY
     for entry in entries:
         ev = entry.event
         cls = type(ev)
+        if cls in no_money:
+            continue
         if cls is E.ProductSet:
             products_at[ev.values["product_id"]] = (ev.values.get("price"), ev.values.get("quantity"))
             continue
-        if cls in (E.SessionRecorded, E.SessionChanged) or ev.effective_date > as_of:
+        if cls is E.PeriodClose or cls is E.PeriodReopen:
+            if closes is not None:
+                closes.append(entry)
+            continue
+        if ev.effective_date > as_of:
             continue
         if cls is E.Sale:
             by_pkg.setdefault(ev.package_id, _Money()).sale = (ev.effective_date, ev.amount or ZERO, ev.product_id)
@@ -198,13 +216,23 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
     """The month-end figures from the first month with money or credit up to state.as_of's month."""
     as_of = state.as_of
     method = method or state.settings.breakage_method
-    by_pkg, comp_events = _log_money(entries, as_of)
+    closes: list = []
+    by_pkg, comp_events = _log_money(entries, as_of, closes)
     last_k = month_key(as_of)
 
     lines: dict[int, dict] = {}
+    keys: dict[dt.date, int] = {}  # date -> month_key: dates repeat across tens of thousands of lessons
+
+    def key(d: dt.date) -> int:
+        k = keys.get(d)
+        if k is None:
+            k = keys[d] = d.year * 12 + d.month - 1
+        return k
 
     def at(d: dt.date) -> dict:
-        k = month_key(d)
+        k = keys.get(d)
+        if k is None:
+            k = keys[d] = d.year * 12 + d.month - 1
         found = lines.get(k)
         if found is None:
             found = lines[k] = {"sales": ZERO, "sales_count": 0, "by_product": {}, "refunds": ZERO,
@@ -247,14 +275,22 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
         first_k = min(first_k, month_key(pkg.purchased_on))
     # A lesson is delivered on its date, or when the credit that pays it is added: a pack bought later that
     # pays an earlier owed lesson delivers it when bought.
+    # credit a session took from a lot: used or negative (bound once: an enum member read is Python code in 3.11)
+    drawn_used, drawn_negative = AllocationState.USED, AllocationState.NEGATIVE
     for a in state.allocations:
-        if a.state in _DRAWN and a.package_id in timelines:
+        drawn = a.state
+        if (drawn == drawn_used or drawn == drawn_negative) and a.package_id in timelines:
             tl = timelines[a.package_id]
-            when = max(a.date, tl.grant.get(a.lot_id, a.date)) if a.lot_id else a.date
+            when = a.date
+            if a.lot_id:
+                granted = tl.grant.get(a.lot_id)
+                if granted is not None and granted > when:
+                    when = granted
             deltas[a.package_id].append((when, -a.quantity))
             used[a.package_id].append((when, a.quantity))
-            if a.state == AllocationState.USED:
-                at(when)["sessions"].add(a.session_id)
+            if drawn == drawn_used:
+                line = lines.get(keys.get(when))
+                (line if line is not None else at(when))["sessions"].add(a.session_id)
     for pid, tl in timelines.items():
         pkg = tl.pkg
         for d, kind, q, cash in pkg.draws:
@@ -288,7 +324,9 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
         pkg = tl.pkg
         qty_by_k: dict[int, Decimal] = {}
         for d, q in deltas[pid]:
-            k = max(month_key(d), first_k)
+            k = key(d)
+            if k < first_k:
+                k = first_k
             if k <= last_k:
                 qty_by_k[k] = qty_by_k.get(k, ZERO) + q
         switch_ks = {month_key(d) for d, _ in tl.switches} | {month_key(d) for d, _, _ in tl.price_changes}
@@ -346,7 +384,7 @@ def months(state: State, entries: Iterable[E.Entry], method: Optional[str] = Non
         opening = closing
         prev_inactive = running_inactive
         provision_prev = provision
-    kept = closed_months(entries)
+    kept = closed_months(closes)
     return _keep_closed(out, kept) if kept else out
 
 
