@@ -171,6 +171,38 @@ class StoreContract:
         assert self.reopen(store).read_log() == []
         assert self.reopen(store).head() == (0, GENESIS)
 
+    def test_a_change_past_excels_row_limit_is_refused_and_nothing_written(self, tmp_path, monkeypatch):
+        """Excel's 1,048,576 rows per sheet (book/limits.py, lowered here to 12): a sheet the Change would put
+        past it is refused before anything is written, with the sheet, the count and what to do."""
+        from xl_ledger.book import limits
+
+        rows = log_rows(6)
+        store = self.make_store(tmp_path, rows)
+        before = {name: store.read_sheet(name) for name in ("Actions", "Allocations")}
+        monkeypatch.setattr(limits, "ROWS", 12)
+        more = tuple(log_rows(6, 7, rows[-1][15]))
+        alloc = [["L1", dt.date(2026, 1, 5), "ST1", "attended", "PK1", "", 1, "lessons", "used"]]
+        bad = [(Change(6, rows[-1][15], more[:3], sheets={"Allocations": alloc * 12}),
+                r"!Allocations would hold 13 rows, past Excel's limit of 12 rows per sheet .* Nothing was written\. "
+                r"Allocations is recomputed from the Log"),
+               (Change(6, rows[-1][15], more[:3], cells={"Actions": {(13, "status"): "applied"}}),
+                r"!Actions would hold 13 rows")]
+        if getattr(store, "log_in_sheet", True):  # a ledger's mirror keeps its most recent rows instead
+            bad.append((Change(6, rows[-1][15], more), r"!Log would hold 13 rows, past Excel's limit of 12 .*`xl-ledger "
+                                                      r"ledger-init --ledger postgresql://USER@HOST/DB --from studio"))
+        for change, message in bad:
+            with pytest.raises(StoreError, match=message):
+                store.commit(change)
+        store = self.reopen(store)
+        assert store.read_log() == rows and store.head() == (6, rows[-1][15])
+        assert {name: store.read_sheet(name) for name in before} == before
+        # At the limit exactly: written.
+        store.commit(Change(6, rows[-1][15], more[:5], sheets={"Allocations": alloc * 11},
+                            cells={"Actions": {(12, "status"): "applied"}}))
+        store = self.reopen(store)
+        assert store.read_log() == rows + list(more[:5])
+        assert len(store.read_sheet("Allocations").rows) == 11
+
     # ---------------------------------------------------------------------------------- reading
     def test_read_sheet_gives_values_and_where(self, tmp_path):
         store = self.make_store(tmp_path)

@@ -32,7 +32,8 @@ EXIT_CODES = {
     1: "the Log does not verify (tampered or damaged): verify names the first bad row",
     2: "usage: bad arguments, a bad date, an unknown student, a file that already exists",
     3: "the workbook is locked by another writer or changed meanwhile: try again",
-    4: "the workbook is missing, unreadable or damaged (a sheet or column is gone)",
+    4: "the workbook is missing, unreadable or damaged (a sheet or column is gone), or a sheet would pass "
+       "Excel's 1,048,576 rows",
     5: "posted, but some rows were rejected: each says why in its own row and in Alerts (tieout: something is "
        "unmatched, each says why on the Tieout sheet)",
     6: "not allowed: the user is not on the Staff sheet, or the sheet was emptied after the Log knew staff",
@@ -311,11 +312,16 @@ def cmd_verify(args) -> int:
               f"{' and your receipt' if args.expect else ''}; receipt {anchors.receipt(head)}.")
         return OK
     where = store.log_where(broken) if hasattr(store, "log_where") else f"{store.name}!Log!A{broken.index + 2}"
+    todo = "The Log must never be edited: restore the file from a backup, then post the change as an Actions row."
+    if broken.index == 0 and broken.column == "seq" and not hasattr(store, "log_where"):
+        # A desk's mirror of a ledger longer than a sheet holds starts past seq 1 (book/limits.py, pg/store.py).
+        todo = (f"If {store.name} is a desk of a ledger in PostgreSQL, its Log keeps only the ledger's most recent "
+                f"rows (Excel's row limit): verify it against the ledger, `xl-ledger verify {args.path} --ledger "
+                f"URL`. If it is not, its first Log rows were deleted: restore the file from a backup.")
     raise CliError(where,
                    f"seq {broken.seq}, column {broken.column}: found {broken.found or '(empty)'}, expected "
                    f"{broken.expected}. {broken.explanation[0].upper() + broken.explanation[1:]}.",
-                   "The Log must never be edited: restore the file from a backup, then post the change as an "
-                   "Actions row.", code=TAMPERED)
+                   todo, code=TAMPERED)
 
 
 def _student(state, student_id: Optional[str], store) -> list[str]:

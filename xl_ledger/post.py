@@ -345,6 +345,8 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     pure = not p.alerts and not drift
     relayout = upgrade.stale_sheets(log.store, body)
     p.result.notices += [upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()]
+    near = near_limit(log, body, len(p.log_rows))
+    p.result.notices += [f"{a[3]}: {a[4]}" for a in near]
     change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
                     cells={"Actions": p.cells} if p.cells else {},
                     money_format=schema.money_format(state.settings.currency),
@@ -353,6 +355,21 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     p.result.drift = [f"{d[3]}: typed {d[5]!r}, the ledger says {d[6]!r}" for d in drift]
     p.result.change = log.commit(change, dry_run=dry_run, recomputed=p.as_of if pure else None,
                                  timezone=p.scopes.settings.timezone)
+
+
+def near_limit(log: OpenLog, body: dict[str, list[tuple]], new_rows: int = 0) -> list[tuple]:
+    """Alerts rows for the sheets this commit leaves past 90% of Excel's row limit (book/limits.py): the Log,
+    when it is the workbook's own, and the engine sheets. Put first in Alerts (a function of the Log and the
+    bodies only, so post and recompute write the same)."""
+    from xl_ledger.book import limits
+
+    in_sheet = getattr(log.store, "log_in_sheet", True)
+    rows = {"Log": 1 + log.head[0] + new_rows} if in_sheet else {}
+    rows.update((name, 1 + len(sheet)) for name, sheet in body.items())
+    near = limits.near_alerts(log.name, rows, ledger=not in_sheet)
+    if near:
+        body[schema.ALERTS.name] = near + list(body[schema.ALERTS.name])
+    return near
 
 
 def _where(sheet: SheetData, p: Problem) -> str:
@@ -394,12 +411,14 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
         body, drift = render_sheets(log, state, entries=journal.entries)
         say("saving the workbook")
         relayout = upgrade.stale_sheets(log.store, body)
+        near = near_limit(log, body)
         change = log.commit(Change(log.head[0], log.head[1], sheets=body,
                                    money_format=schema.money_format(state.settings.currency),
                                    page_headers=render.page_headers(state), relayout=relayout),
                             recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift],
-                      notices=[upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()])
+                      notices=[upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()]
+                      + [f"{a[3]}: {a[4]}" for a in near])
 
 
 _KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}

@@ -23,6 +23,7 @@ import stat
 import zlib
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from posixpath import dirname
 from posixpath import join as pjoin
@@ -407,7 +408,9 @@ class FileStore(StoreBase):
             with self._open() as book:
                 self.committed = self._digests(book)
 
-    def _commit(self, book: _Book, change: Change) -> None:
+    def _commit(self, book: _Book, change: Change, restart: bool = False) -> None:
+        """`restart`: the Log sheet is to hold exactly change.log_rows, a run of the chain reaching past the
+        head (a desk's mirror keeping a ledger's most recent rows: pg/store.py)."""
         loaded = self._log_state(book)
         head = (loaded[0].seq, loaded[0].hash) if loaded else self._memo.get("log_head") or self._head_from_log()
 
@@ -419,7 +422,12 @@ class FileStore(StoreBase):
             known = self._memo.get(("headers", sheet))
             return known if known is not None else self.read_sheet(sheet).headers
 
-        rows = list(check_change(change, head, self.name, headers))
+        if restart:
+            rows = list(xlsx_log.check_window(change.log_rows, head, self.name))
+            check_change(replace(change, log_rows=()), head, self.name, headers, log_rows=len(rows))
+            loaded = None
+        else:  # Excel's row limit counts Excel rows: the Log part's last row when its layout says it
+            rows = list(check_change(change, head, self.name, headers, loaded[0].last_row - 1 if loaded else None))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
         if change.money_format:
             styles.replace_format_codes(schema.is_money_format, change.money_format)
@@ -428,16 +436,18 @@ class FileStore(StoreBase):
         # overlapping the next sheet's rendering and the copying of the other parts.
         replaced: dict[str, bytes | Future] = {}
         with ThreadPoolExecutor(max_workers=1) as pool:
-            self._commit_parts(book, change, rows, head, loaded, styles, replaced, headers, pool)
+            self._commit_parts(book, change, rows, head, loaded, styles, replaced, headers, pool, restart)
 
     def _commit_parts(self, book: _Book, change: Change, rows, head, loaded, styles: StyleBook,
-                      replaced: dict[str, bytes | Future], headers, pool: ThreadPoolExecutor) -> None:
+                      replaced: dict[str, bytes | Future], headers, pool: ThreadPoolExecutor,
+                      restart: bool = False) -> None:
         log_path = book.sheets["Log"]
         # The new Log rows first, when it is known where they start: the worker compresses them while
         # the sheets below are rendered (an import's 50k rows: about half a second of deflate).
         encoded = None
         if rows:
-            first_row = loaded[0].last_row + 1 if loaded else _first_new_row_of_small_log(book, log_path)
+            first_row = 2 if restart else loaded[0].last_row + 1 if loaded else \
+                _first_new_row_of_small_log(book, log_path)
             if first_row is not None:
                 encoded = xlsx_log.encode(rows, first_row, pool)
         try:
@@ -495,7 +505,10 @@ class FileStore(StoreBase):
                 w = ZipWriter(out)
                 for m in book.archive.members:
                     if m.name == log_path and rows:
-                        if loaded:
+                        if restart:  # the header row kept, every other row replaced by `rows`
+                            state = xlsx_log.rebuild(w, m, xlsx_log.header_only(iter_member(book.f, m)), rows,
+                                                     *head, encoded)
+                        elif loaded:
                             state = xlsx_log.append(w, book.f, m, loaded[0], loaded[1], rows, encoded)
                         else:
                             state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head, encoded)

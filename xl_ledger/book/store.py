@@ -221,6 +221,7 @@ class StoreBase:
     """The plain open_log for a store: read every Log row, verify the chain (one message when broken)."""
 
     name: str
+    log_in_sheet = True  # its Log is the workbook's Log sheet (Excel's row limit applies: book/limits.py)
 
     def open_log(self, key: bytes | None = None) -> OpenLog:
         return OpenLog(self, self.read_log(), key)
@@ -293,10 +294,14 @@ def check_log_row(row: Sequence[object], where: str) -> tuple:
     return tuple(out)
 
 
-def check_change(change: Change, head: tuple[int, str], book: str, has_sheet) -> tuple[tuple, ...]:
-    """Refuse a stale or malformed Change before anything is written. Returns the checked log rows.
+def check_change(change: Change, head: tuple[int, str], book: str, has_sheet,
+                 log_rows: int | None | bool = None) -> tuple[tuple, ...]:
+    """Refuse a stale or malformed Change, or one that would put a sheet past Excel's row limit
+    (book/limits.py), before anything is written. Returns the checked log rows.
 
     `has_sheet(name) -> headers or None` lets each store say which sheets and columns it has.
+    `log_rows`: the Log sheet's data rows before the Change (None: the head's seq; False: this store's Log
+    is not a sheet, e.g. a ledger in PostgreSQL, whose workbook mirror keeps only its most recent rows).
     """
     if (change.expected_seq, change.expected_hash) != tuple(head):
         raise StaleLogError(
@@ -339,6 +344,10 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet) ->
             for value in updates.values():
                 if type(value) is kind:
                     cell_value(value)
+    from xl_ledger.book import limits  # it imports this module (StoreError)
+
+    limits.check(book, limits.change_rows(head[0], log_rows, len(rows), change.sheets, change.cells),
+                 ledger=log_rows is False)
     return rows
 
 

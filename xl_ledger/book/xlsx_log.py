@@ -374,3 +374,44 @@ def rebuild(w: ZipWriter, member: Member, old: Iterator[bytes], rows: list[tuple
     last = rows[-1] if rows else None
     return LogState(member.name, crc, csize, usize, dim_at, h1_crc, len(h1), body_crc, body_len, body_end,
                     last_row, last[SEQ] if last else head_seq, last[HASH] if last else head_hash)
+
+
+def header_only(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """A worksheet part streamed with every row but row 1 (its header) left out: what `rebuild` starts a
+    Log from when the sheet is to hold other rows (a desk's mirror window, pg/store.py)."""
+    split = _Splitter(chunks)
+    kept, done = b"", False
+    for piece in split.rows():
+        if not done:
+            kept += piece
+            end = kept.find(b"</row>")
+            if end >= 0 or len(kept) > 1 << 20:
+                kept, done = kept[:end + len(b"</row>")] if end >= 0 else b"", True
+    if not re.match(rb'\s*<row\b[^>]*?\br="1"', kept):
+        kept = b""  # no header row where it belongs: rebuild keeps none, as for an empty sheet
+    yield split.head
+    yield kept
+    yield split.tail
+
+
+def check_window(rows, head: tuple[int, str], book: str) -> tuple:
+    """Rows a Log sheet is to hold in place of its own (FileStore commit `restart`): a run of the chain, each
+    row's prev_hash the hash above it, that holds the sheet's head row (the same hash) and goes past it."""
+    from xl_ledger.book.store import ChangeError
+    from xl_ledger.book.store import check_log_row
+    from xl_ledger.core.chain import PREV
+
+    out = tuple(check_log_row(r, f"{book}!Log window row {i + 1}") for i, r in enumerate(rows))
+    if not out:
+        raise ChangeError(f"{book}: a Log window needs rows")
+    for above, row in zip(out, out[1:]):
+        if row[SEQ] != above[SEQ] + 1 or row[PREV] != above[HASH]:
+            raise ChangeError(f"{book}: Log window row seq {row[SEQ]} does not follow seq {above[SEQ]}")
+    first, last = out[0][SEQ], out[-1][SEQ]
+    # Where the run holds the sheet's last row, it must be that row (the same chain). A run that starts past
+    # it (the sheet far behind: other desks posted much) is vouched for by the caller, which checked the
+    # sheet's rows are the start of the ledger's.
+    if last < head[0] or (first <= head[0] and out[head[0] - first][HASH] != head[1]):
+        raise ChangeError(f"{book}: the Log window seq {first}-{last} is not the chain of the sheet's last row "
+                          f"(seq {head[0]}) carried on")
+    return out

@@ -34,6 +34,7 @@ from xl_ledger.book.store import StoreBase
 from xl_ledger.book.store import check_change
 from xl_ledger.book.store import ENGINE_SHEET_NAMES
 from xl_ledger.book import anchors
+from xl_ledger.book import limits
 from xl_ledger.book import schema as book_schema
 from xl_ledger.core import chain
 from xl_ledger.core.chain import GENESIS
@@ -57,6 +58,8 @@ class MirrorMismatch(BrokenFileError):
 
 class PgStore(StoreBase):
     """The Store over `log` (PgLog) and the workbook at `path`."""
+
+    log_in_sheet = False  # the workbook's Log sheet is a mirror of the ledger's most recent rows
 
     def __init__(self, path, log: PgLog):
         self.book = FileStore(path)
@@ -166,8 +169,10 @@ class PgStore(StoreBase):
         expected = (change.expected_seq, change.expected_hash)
         with self.book._open() as opened:
             present = frozenset(opened.sheets)
-        rows = check_change(change, expected, self.name,  # malformed: refused before anything
-                            lambda sheet: self._headers(sheet, present))
+        rows = check_change(change, expected, self.name,  # malformed or too long: refused before anything
+                            lambda sheet: self._headers(sheet, present), log_rows=False)
+        # The mirror holds at least the ledger's row before the new ones, and them (see _window).
+        limits.check(self.name, {"Log": 2 + len(rows)}, ledger=True)
         book = self.book
         with WriteLock(self.path):
             mirror = book.head()
@@ -186,16 +191,53 @@ class PgStore(StoreBase):
                         f"{self.name}!Log seq {mirror[0]} is not the ledger's row {mirror[0]} ({self.log.where}): "
                         "this workbook belongs to another ledger. Point it at its own ledger, or start a new "
                         "workbook with `xl-ledger init` and post it to this one.")
+                window = self._window(mirror, expected, len(missing) + len(rows))
             self.log.unqueue()  # the next desk may post while this workbook is written
             # Committed in the database: now the workbook (mirror caught up, sheets, cells).
             with book._open() as opened:
-                book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
-                                            change.cells, change.keep, relayout=change.relayout))
+                if window is None:
+                    book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
+                                                change.cells, change.keep, relayout=change.relayout))
+                else:  # the mirror would pass Excel's row limit: it keeps the ledger's most recent rows
+                    book._commit(opened, Change(mirror[0], mirror[1], tuple(window) + tuple(rows), change.sheets,
+                                                change.cells, change.keep, relayout=change.relayout), restart=True)
             with book._open() as opened:
                 self.committed = book._digests(opened)
 
+    def _window(self, mirror: tuple[int, str], expected: tuple[int, str], adding: int) -> Optional[list[tuple]]:
+        """None when the Log mirror can take `adding` more rows within Excel's row limit (book/limits.py);
+        else the ledger's rows the mirror is to hold before this commit's new ones: the most recent, so that
+        with them it holds mirror_keep() rows (DECISIONS.md 2026-12-02 "Excel's row limit"). Its first row
+        chains to the ledger's row before it (`verify --ledger` checks the mirror against the ledger).
+        Read inside the append's transaction: the rows of the head just checked."""
+        if 1 + mirror[0] + adding <= limits.ROWS:  # rows <= seq: a mirror that starts at seq 1 or later
+            return None
+        if 1 + self._mirror_rows() + adding <= limits.ROWS:
+            return None
+        new = adding - (expected[0] - mirror[0])  # this commit's own rows
+        first = max(1, min(expected[0], expected[0] + new - mirror_keep() + 1))
+        return self.log.read(after=first - 1, upto=expected[0])
+
+    def _mirror_rows(self) -> int:
+        """The mirror's data rows (Excel rows below the header): from its layout, else by reading it once."""
+        from xl_ledger.book import xlsx_log
+        from xl_ledger.xlsx.archive import iter_member
+
+        with self.book._open() as opened:
+            loaded = self.book._log_state(opened)
+            if loaded:
+                return loaded[0].last_row - 1
+            member = opened.archive.get(opened.sheets.get("Log") or "")
+            return xlsx_log.scan_last_row(iter_member(opened.f, member)) - 1 if member is not None else 0
+
     def close(self) -> None:
         self.log.close()
+
+
+def mirror_keep() -> int:
+    """Rows a desk's Log mirror keeps when it would pass Excel's limit: half a sheet, so that the mirror is
+    rewritten (a few seconds at that size) once every half a million rows, not at every post."""
+    return limits.ROWS // 2
 
 
 @contextlib.contextmanager
