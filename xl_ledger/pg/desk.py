@@ -138,6 +138,12 @@ class DeskStore(PgStore):
         log.source_tag = self.source_tag  # Posting.append adds it to every row's source
         return log
 
+    def outbox_claims(self):
+        """One outbox per ledger (`remind --send`): which desk sends each reminder (pg/outbox.py)."""
+        from xl_ledger.pg.outbox import OutboxClaims
+
+        return OutboxClaims(self.log, self.desk)
+
     # What the checkpoint (book/warm.py) needs of a store: the workbook's parts, and its own place.
     def part_digests(self) -> dict[str, str]:
         return self.book.part_digests()

@@ -111,6 +111,23 @@ CREATE TRIGGER xl_ledger_log_chain AFTER INSERT ON {LOG}
     REFERENCING NEW TABLE AS xl_ledger_new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION xl_ledger_chain_check();
 """),
+    (3, "one outbox per ledger: a reminder's key is claimed by the desk that sends it", """
+-- `xl-ledger remind --send --ledger`: a desk claims a reminder's key here before it sends the message
+-- (pg/outbox.py); the key decides which desk sends it, so two desks never both send it. The claiming desk
+-- records what became of the message (sending, sent, failed, unsure, queued again) for the other desks.
+-- A claim is never deleted: that would let a message go twice.
+CREATE TABLE xl_ledger_outbox (
+    studio text NOT NULL REFERENCES xl_ledger_studio (studio),
+    key text NOT NULL,
+    desk text NOT NULL,
+    status text NOT NULL,
+    answer text NOT NULL DEFAULT '',
+    at text NOT NULL,
+    PRIMARY KEY (studio, key)
+);
+REVOKE DELETE, TRUNCATE ON xl_ledger_outbox FROM PUBLIC;
+REVOKE DELETE, TRUNCATE ON xl_ledger_outbox FROM CURRENT_USER;
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 

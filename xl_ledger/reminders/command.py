@@ -63,6 +63,9 @@ class Remind:
                       and str(r.get("value") or "").strip().lower() in ("yes", "y", "true", "1")
                       for _row, r in self.settings_records)
         self.monthly = monthly
+        # A desk of a ledger (pg/desk.py): one outbox per ledger, each key claimed by the desk that sends it.
+        self.claims = store.outbox_claims() if hasattr(store, "outbox_claims") else None
+        self.retried: set[str] = set()
 
     # --- the Outbox --------------------------------------------------------------------------------
     def stamp(self) -> str:
@@ -76,6 +79,9 @@ class Remind:
         if not new:
             return
         self.rows.extend(new)
+        if self.claims is not None:  # what became of this desk's own claims, for the other desks
+            for row in new:
+                self.claims.settle(row.key, row.status, row.answer, row.time)
         seq, digest = self.store.head()
         self.store.commit(Change(expected_seq=seq, expected_hash=digest,
                                  sheets={"Outbox": [r.cells() for r in self.rows]}))
@@ -100,6 +106,7 @@ class Remind:
                 raise CliError(f"--retry {key}", "is not a key in the Outbox.", "Copy the key from the Outbox's key "
                                "column.")
             new.append(_again(last[key], stamp, Status.QUEUED, f"queued again by --retry at {stamp}"))
+            self.retried.add(key)
         for d in rules.due(self.state, monthly_statement=self.monthly):
             if d.key in last:
                 continue
@@ -112,7 +119,22 @@ class Remind:
             status, answer = (Status.QUEUED, address.note) if to else (Status.FAILED, address.problem)
             new.append(Row(stamp, d.key, status, str(d.rule), to or "", text.subject, answer, d.student_id,
                            d.package_id, text.plain))
-        return new
+        return self.elsewhere(new, last, stamp)
+
+    def elsewhere(self, new: list[Row], last: dict[str, Row], stamp: str) -> list[Row]:
+        """A desk of a ledger: reminders another desk holds are shown as there (sent, or `claimed`) instead of
+        queued here; a `claimed` row already here is brought up to date."""
+        if self.claims is None:
+            return new
+        waiting = [k for k, r in last.items() if r.status is Status.CLAIMED]
+        held = self.claims.of([r.key for r in new if r.status is Status.QUEUED and r.key not in self.retried]
+                              + waiting)
+        out = [_held(r, held[r.key], stamp) if r.status is Status.QUEUED and r.key in held else r for r in new]
+        for key in waiting:  # only when the other desk's claim has moved on since
+            now = _held(last[key], held[key], stamp) if key in held else None
+            if now is not None and (now.status, now.answer) != (last[key].status, last[key].answer):
+                out.append(now)
+        return out
 
     def statement_closing(self, d: rules.Due) -> str:
         doc = self.statement_doc(d)
@@ -143,6 +165,16 @@ class Remind:
                 if not to:
                     continue  # still no address: the failed row says so; nothing new to write
                 stamp = self.stamp()
+                if self.claims is not None:  # one desk of the ledger sends it: the first to claim its key
+                    held = self.claims.claim(row.key, stamp)
+                    if held is not None and row.key in self.retried:
+                        self.claims.take_over(row.key, stamp)  # --retry here: the owner decided it goes from here
+                    elif held is not None and (held.desk != self.claims.desk or held.status != "claimed"):
+                        # Another desk's; or this desk's own, already gone further than this Outbox says (a
+                        # workbook restored from a copy): never sent twice.
+                        carry.append(_held(row, held, stamp))
+                        results.append(carry[-1])
+                        continue
                 sending = _again(row, stamp, Status.SENDING, f"to {smtp.host}:{smtp.port}", to=to)
                 self.save(carry + [sending])
                 carry = []
@@ -176,6 +208,17 @@ class Remind:
             target = Path(folder) / f"statement-{who}-{month}.pdf"
             write_pdf(self.statement_doc(due), target)
             return target.name, target.read_bytes()
+
+
+def _held(row: Row, claim, stamp: str) -> Row:
+    """`row` as another desk of the ledger holds it (pg/outbox.Claim): sent there, or `claimed` (being sent,
+    failed or unsure there: that desk tries it again)."""
+    if claim.status == Status.SENT:
+        return _again(row, stamp, Status.SENT, f"sent by desk {claim.desk} at {claim.at} (one outbox per ledger: "
+                                               "not sent from this desk)")
+    return _again(row, stamp, Status.CLAIMED, f"desk {claim.desk} sends it ({claim.status} there at {claim.at}); "
+                                              f"not sent from this desk. `--retry {row.key}` here sends it from "
+                                              "here instead")
 
 
 def _again(row: Row, stamp: str, status: Status, answer: str, to: Optional[str] = None) -> Row:
@@ -237,7 +280,10 @@ def _remind(args) -> int:
         return cli.OK
     r.save(new)
     queued = sum(1 for x in new if x.status is Status.QUEUED)
-    print(f"{name}, as of {r.today}: {queued} reminders queued, "
+    held = "" if r.claims is None else (
+        f"{sum(1 for x in new if x.status is Status.SENT)} already sent by other desks, "
+        f"{sum(1 for x in new if x.status is Status.CLAIMED)} being sent by other desks, ")
+    print(f"{name}, as of {r.today}: {queued} reminders queued, {held}"
           f"{sum(1 for x in new if x.status is Status.FAILED)} without an address, "
           f"{sum(1 for x in new if x.status is Status.UNSURE)} unsure (see the Outbox sheet).")
     if not args.send:
@@ -248,9 +294,11 @@ def _remind(args) -> int:
                            "Fill in smtp_host, smtp_port, smtp_security and smtp_from on the Settings sheet.",
                            code=cli.USAGE)
     results = r.send(smtp)
-    sent = [x for x in results if x.status is Status.SENT]
+    sent = [x for x in results if x.status is Status.SENT and not x.answer.startswith("sent by desk ")]
     failed = [x for x in results if x.status is Status.FAILED]
-    print(f"  sent {len(sent)}, failed {len(failed)} (they are tried again on the next run).")
+    other = len(results) - len(sent) - len(failed)
+    print(f"  sent {len(sent)}, failed {len(failed)} (they are tried again on the next run)"
+          f"{f'; {other} held by another desk of the ledger' if other else ''}.")
     for x in failed:
         print(f"  failed  {x.key:<36} {x.to:<28} {x.answer}")
     return cli.OK if not failed else cli.REJECTED

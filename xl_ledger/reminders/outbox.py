@@ -5,6 +5,9 @@ run) | unsure. `sending` is written (and saved) before the message goes to the s
 the server accepted it; a run that dies in between leaves `sending`, and the next run marks it `unsure`
 and does not send it again: a message is sent at most once. (`--retry KEY` queues it again after the
 owner has checked it did not arrive.)
+
+With a ledger in PostgreSQL, the desk that sends a message claims its key there first, so one desk sends
+it; another desk's Outbox shows it `sent` (answer: by which desk) or `claimed` (being sent there).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class Status(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNSURE = "unsure"
+    CLAIMED = "claimed"  # another desk of the ledger sends it (pg/outbox.py): not sent from this workbook
 
 
 COLUMNS = schema.OUTBOX.headers
