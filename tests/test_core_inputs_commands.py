@@ -8,6 +8,9 @@ import sys
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from studio import Studio
 
@@ -155,9 +158,8 @@ def test_a_rejected_action_appends_nothing(studio):
 
 # --- events and the chain -----------------------------------------------------------------------------
 
-def test_every_kind_round_trips_through_canonical_text():
-    d = dt.date(2026, 3, 1)
-    samples = [
+def _one_of_each_kind(d: dt.date) -> list:
+    return [
         E.SettingsSet(effective_date=d, values={"late_cancel_hours": "24"}),
         E.ProductSet(effective_date=d, values={"product_id": "P1", "name": "Ten", "unit": "lessons"}),
         E.StudentSet(effective_date=d, student_id="S-1", values={"student_id": "S-1", "name": "Åsa Ñúñez"}),
@@ -182,6 +184,11 @@ def test_every_kind_round_trips_through_canonical_text():
         E.ReasonSet(effective_date=d, values={"reason_code": "storm", "meaning": "Studio closed by a storm"}),
         E.PeriodReopen(effective_date=d, reason_code="billing_error", note="late invoice"),
     ]
+
+
+def test_every_kind_round_trips_through_canonical_text():
+    d = dt.date(2026, 3, 1)
+    samples = _one_of_each_kind(d)
     assert {type(e) for e in samples} == set(E.KINDS.values())
     for ev in samples:
         cells = E.to_cells(ev)
@@ -207,6 +214,63 @@ def test_every_kind_round_trips_through_canonical_text():
         E.Freeze(effective_date=d, days=3, bogus=1)
     first, second = (E.from_texts("product_set", "2026-01-01", "", "", "", "", "", "", "", "", "") for _ in range(2))
     assert first.values == {} and first.values is not second.values  # a default made afresh, as the constructor does
+
+
+def _reader_cells(row: tuple, which: list[bool]) -> tuple:
+    """The row as a spreadsheet reader may give it back: each flagged cell as a number, date or None."""
+    out = list(row)
+    for i, flagged in enumerate(which):
+        v = row[i]
+        if not flagged or i == 0:
+            continue
+        if v == "":
+            out[i] = None
+        elif chain.LOG_COLUMNS[i] in ("quantity", "amount"):
+            out[i] = float(v)
+        elif chain.LOG_COLUMNS[i] == "effective_date":
+            out[i] = dt.date.fromisoformat(v)
+        elif chain.LOG_COLUMNS[i] == "student_id" and v.isdigit():
+            out[i] = float(v)
+    return tuple(out)
+
+
+_KIND_ROWS = Journal().append(
+    _one_of_each_kind(dt.date(2026, 3, 1))
+    + [E.SessionRecorded(effective_date=dt.date(2026, 3, 2), session_id="L2", student_id="42", quantity=Decimal("0.5")),
+       E.Freeze(effective_date=dt.date(2026, 3, 3)), E.ProductSet(effective_date=dt.date(2026, 3, 4)),
+       E.Transfer(effective_date=dt.date(2026, 3, 5), package_id="PK-1"),
+       E.Sale(effective_date=dt.date(2031, 12, 31), student_id="S-9", package_id="PK-9", quantity=Decimal("7.25"),
+              amount=Decimal("12.34"), product_id="P1")],
+    operator="owner", recorded_at=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_KIND_ROWS) - 1),  # a row as text (most often), or some cells not
+                          st.one_of(st.just([False] * 17), st.lists(st.booleans(), min_size=17, max_size=17))),
+                max_size=40), st.sampled_from(["", "all", "numbers", "dates"]))
+def test_decoding_rows_in_bulk_gives_what_row_to_entry_gives(picks, fresh):
+    """journal.rows_to_entries (the fast path of every warm post) against row_to_entry row by row: the same
+    entries, field by field with the same types, for rows of every kind, whether a reader gave text or
+    numbers, dates and None, and whether the decode caches have seen the values or not."""
+    from xl_ledger.core.journal import row_to_entry
+    from xl_ledger.core.journal import rows_to_entries
+
+    rows = [_reader_cells(_KIND_ROWS[i], which) for i, which in picks]
+    if fresh in ("all", "dates"):  # values seen for the first time (the decode caches fill as they go)
+        E._DATES.clear()
+    if fresh in ("all", "numbers"):
+        E._NUMBERS.clear()
+    if fresh == "all":
+        E._EXTRA_VALUES.clear(), E._DATA.clear()
+    fast = rows_to_entries(rows)
+    slow = [row_to_entry(r) for r in rows]
+    assert fast == slow
+
+    def typed(entry):
+        ev = entry.event
+        return [(type(getattr(entry, f.name)), getattr(entry, f.name)) for f in E.fields(E.Entry) if f.name != "event"] \
+            + [type(ev)] + [(type(getattr(ev, f.name)), getattr(ev, f.name)) for f in E.fields(type(ev))]
+    assert [typed(e) for e in fast] == [typed(e) for e in slow]
 
 
 def _log(n=6, key=None):

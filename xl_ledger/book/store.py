@@ -162,9 +162,9 @@ class OpenLog:
     def entries(self) -> list:
         """The Log decoded into entries (core.events.Entry), in order; decoded once."""
         if self._entries is None:
-            from xl_ledger.core.journal import row_to_entry
+            from xl_ledger.core.journal import rows_to_entries
 
-            self._entries = [row_to_entry(r) for r in self._rows]
+            self._entries = rows_to_entries(self._rows)
             self._rows = None
         return self._entries
 

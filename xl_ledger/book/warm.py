@@ -30,7 +30,7 @@ from xl_ledger.book.store import check_log_row
 from xl_ledger.core import chain
 from xl_ledger.core.errors import Problem
 from xl_ledger.core.errors import Source
-from xl_ledger.core.journal import row_to_entry
+from xl_ledger.core.journal import rows_to_entries
 
 # Events that change what diff_sessions compares a row with (the students, the logged sessions, the
 # closed period). Settings and products do not.
@@ -85,9 +85,9 @@ class CheckpointedLog(OpenLog):
         out: list = []
         if self._rows is None:  # the checkpoint's rows: the Log part is the one they were read from
             for blob in self.cp.log_blobs:
-                out += map(row_to_entry, checkpoint.unpack(blob))
+                out += rows_to_entries(checkpoint.unpack(blob))
         else:
-            out = [row_to_entry(r) for r in self._rows]
+            out = rows_to_entries(self._rows)
         if self.current:  # the same rows: the next checkpoint keeps these pieces as they are
             self.blobs, self.counts = list(self.cp.log_blobs), list(self.cp.log_counts)
         else:

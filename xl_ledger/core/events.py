@@ -440,6 +440,40 @@ def _id(value) -> Optional[str]:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+def entries_from_texts(rows, slow) -> list[Entry]:
+    """[slow(row) for row in rows] for Log rows (seq, recorded_at, …, data) whose cells are text, with
+    from_texts' steps inlined: decoding every row is the largest fixed cost of a warm post, and the calls
+    per row (from_texts, _id, _date, _number) were a tenth of it (building the two objects is most of the
+    rest). A row with a cell that is not text, a date or number not cached yet, or one from_texts would
+    build through the constructor goes to `slow` (journal.row_to_entry), which gives the same Entry; a
+    hypothesis test holds the two equal."""
+    out: list[Entry] = []
+    append = out.append
+    kinds, makers, no_extras, dates, numbers = KINDS, _MAKE, _NO_EXTRAS, _DATES, _NUMBERS
+    entry = make_entry
+    for row in rows:
+        (seq, recorded_at, operator, kind, effective_date, student_id, package_id, session_id, quantity, unit,
+         amount, reason_code, note, source, prev_hash, hash_, data) = row
+        if type(effective_date) is not str or type(recorded_at) is not str or type(student_id) is not str \
+                or type(package_id) is not str or type(session_id) is not str or type(quantity) is not str \
+                or type(amount) is not str or type(reason_code) is not str:
+            append(slow(row))
+            continue
+        cls = kinds[kind]
+        extras = _extra_values(cls, data) if data else no_extras[cls]
+        day = dates.get(effective_date)
+        q = numbers.get(quantity) if quantity else None
+        money = numbers.get(amount) if amount else None
+        if extras is None or day is None or (q is None and quantity) or (money is None and amount):
+            append(slow(row))  # a first sight of a date or number (cached there), or the constructor's case
+            continue
+        append(entry(int(seq), recorded_at, operator, source,
+                     makers[cls](day, student_id or None, package_id or None, session_id or None, q, unit or None,
+                                 money, reason_code or None, note or None, extras),
+                     prev_hash, hash_, ()))
+    return out
+
+
 # --- fast encoding ---------------------------------------------------------------------------------
 
 _DATE_TEXT: dict[dt.date, str] = {}

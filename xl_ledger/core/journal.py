@@ -44,6 +44,11 @@ def row_to_entry(row: Sequence[object]) -> E.Entry:
     return E.make_entry(int(seq), recorded_at, operator, source, event, prev_hash, hash_, ())
 
 
+def rows_to_entries(rows: Iterable[Sequence[object]]) -> list[E.Entry]:
+    """[row_to_entry(r) for r in rows], faster (events.entries_from_texts)."""
+    return E.entries_from_texts(rows, row_to_entry)
+
+
 class Journal:
     def __init__(self, entries: Iterable[E.Entry] = ()):
         self.entries: list[E.Entry] = list(entries)
