@@ -376,3 +376,37 @@ def test_a_resaved_log_that_differs_from_the_checkpoint_is_read_as_it_is(tmp_pat
     log = FileStore(path).open_log()
     assert not log.current and log.head == FileStore(other).head()
     assert len(log.entries()) == len(FileStore(other).read_log())
+
+
+def test_a_resaved_log_is_taken_from_the_checkpoint_only_when_it_ends_in_the_checkpoints_head(tmp_path, monkeypatch):
+    """After a re-save the store reads and verifies the Log, then builds no rows when its chain ends in the
+    checkpoint's head after as many rows: it is the checkpoint's Log, decoded from there. A Log of as many
+    rows that ends elsewhere (a second copy of the workbook posted another sale) is decoded as read."""
+    from xl_ledger.book import filestore
+
+    built = []
+    real = filestore._table_rows
+    monkeypatch.setattr(filestore, "_table_rows", lambda table: built.append(1) or real(table))
+    path = _posted(tmp_path)
+    other = tmp_path / "other" / "studio.xlsm"
+    other.parent.mkdir()
+    shutil.copyfile(path, other)
+    shutil.copyfile(checkpoint.path_for(path), checkpoint.path_for(other))
+    type_rows(path, "Actions", {4: {"action": "sell", "student_id": "S1", "product_id": "P10"}})
+    type_rows(other, "Actions", {4: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+    for p in (path, other):
+        post.post(FileStore(p), now=NOW, operator="owner")
+        _resave_openpyxl(p, tmp_path)
+    assert len(FileStore(path).read_log()) == len(FileStore(other).read_log())
+    built.clear()
+    log = FileStore(path).open_log()
+    assert log.current and not built
+    assert log.entries() == FileStore(path).open_cold_log().entries()
+    # The other copy's Log, beside this copy's checkpoint: as many rows, another head.
+    shutil.copyfile(other, path)
+    built.clear()
+    log = FileStore(path).open_log()
+    assert not log.current and built and log.head == FileStore(other).head()
+    assert log.entries() == FileStore(other).open_cold_log().entries()
+    assert [e.event.student_id for e in log.entries()][-1] == "S3"
+

@@ -213,12 +213,23 @@ class FileStore(StoreBase):
             head = (rows[-1][SEQ], rows[-1][HASH]) if rows else (0, GENESIS)
             return len(rows), head, verify_chain(rows, key)
 
-    def read_verified_log(self, key: bytes | None = None) -> tuple[list[tuple], Break | None]:
-        """The Log rows and the first row where the chain breaks (None when intact), from one read."""
+    def read_verified_log(self, key: bytes | None = None, known: tuple[tuple[int, str], int] | None = None
+                          ) -> tuple[list[tuple] | None, Break | None]:
+        """The Log rows and the first row where the chain breaks (None when intact), from one read.
+
+        `known`: the (head, row count) of a Log whose rows the caller already holds, verified. When this
+        Log verifies and ends in that head after that many rows, it is that Log (each hash covers its row
+        and the hash above it), so no rows are built: (None, None)."""
         with gc_paused():
             table = self._log_table()
             memo = self._table_memo
             intact = _table_intact(table, key)
+            if intact and known is not None and table.num_rows == known[1] and known[1]:
+                n = table.num_rows
+                head = (int(table.column("seq")[n - 1].as_py()), str(table.column("hash")[n - 1].as_py()))
+                if head == tuple(known[0]):
+                    memo["log_head"] = head
+                    return None, None
             rows = _table_rows(table)
             del table
             # The head of this very file state: a commit to it need not decode the Log again to learn it

@@ -1,14 +1,16 @@
 """FileStore's open Log: the same answers as store.OpenLog, with the checkpoint's fast paths behind them.
 
 The checkpoint (book/checkpoint.py; DECISIONS.md 2026-11-21) saves re-reading what the last post knew:
-- its verified Log rows are used only when the Log part is byte-for-byte the one they came from (else
-  the Log is read and verified in full, so an edited Log still stops the post);
+- its verified Log rows are used only when the Log part is byte-for-byte the one they came from, or
+  when the Log, read and verified in full (an edited Log still stops the post), ends in the checkpoint's
+  head after as many rows (a re-save by Excel or LibreOffice: then no rows are built from the workbook);
 - an engine sheet whose part is untouched since the engine wrote it and whose new body is the same is
   not rewritten (and, untouched, cannot hold typed-over cells); one that changed keeps the bytes of its
   unchanged rows (Change.keep);
 - Sessions rows with the same raw cells as at the last post reuse their parse, and a Sessions part
   byte-for-byte as last read (every row clean) is not read at all; while nothing this post appended
-  matters to it, the last post's Sessions answer is taken as it is (see `sessions`).
+  matters to it, the last post's Sessions answer is taken as it is (see `sessions`), also for a re-saved
+  part whose every row reads as the last post read it (`_as_last_read`).
 The checkpoint is MAC'd (owner key or a per-user secret), written only after the commit succeeded, and
 ignored whenever anything about it does not check out. Nothing outside this module and checkpoint.py
 knows it exists: the pipeline only sees the OpenLog methods.
@@ -53,16 +55,21 @@ class CheckpointedLog(OpenLog):
         if self.current:
             self.head = (int(self.cp.head[0]), str(self.cp.head[1]))  # rows unpickled only if asked for
         else:
-            rows, broken = store.read_verified_log(key)
+            # Excel or LibreOffice saved the file: other bytes, maybe the same Log. A verified chain that
+            # ends in the checkpoint's head, with as many rows, is the checkpoint's Log (each hash covers
+            # its row and the hash before it), so what the checkpoint says about the Log still holds, and
+            # its rows are these rows: the store then builds none (entries() decodes the checkpoint's).
+            cp = self.cp
+            known = ((int(cp.head[0]), str(cp.head[1])), sum(cp.log_counts)) if cp is not None else None
+            rows, broken = store.read_verified_log(key, known)
             if broken is not None:
                 raise BrokenChainError(store.name, broken)
             self._rows = rows
-            self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
-            # Excel or LibreOffice saved the file: other bytes, maybe the same Log. A verified chain that
-            # ends in the checkpoint's head, with as many rows, is the checkpoint's Log (each hash covers
-            # its row and the hash before it), so what the checkpoint says about the Log still holds.
-            cp = self.cp
-            self.current = cp is not None and tuple(cp.head) == self.head and sum(cp.log_counts) == len(rows)
+            if rows is None:
+                self.current, self.head = True, known[0]
+            else:
+                self.head = (rows[-1][chain.SEQ], rows[-1][chain.HASH]) if rows else (0, chain.GENESIS)
+                self.current = cp is not None and tuple(cp.head) == self.head and sum(cp.log_counts) == len(rows)
         self._entries: Optional[list] = None
         # Once decoded: the rows as checkpoint pieces (with their row counts). The next checkpoint is
         # these pieces plus the new rows', so the rows themselves are dropped (a million of them is GBs).
