@@ -410,3 +410,36 @@ def test_a_resaved_log_is_taken_from_the_checkpoint_only_when_it_ends_in_the_che
     assert log.entries() == FileStore(other).open_cold_log().entries()
     assert [e.event.student_id for e in log.entries()][-1] == "S3"
 
+
+def test_a_resaved_sessions_sheet_with_the_same_cells_is_not_diffed_and_an_edit_made_there_is(tmp_path,
+                                                                                             monkeypatch):
+    """Saved by another program, the Sessions part has other bytes. When every row reads as the last post
+    read it, at the same Excel row, the last post's answer stands (no diff); a lesson edited in that
+    program before saving is diffed, and the post ends where a post without the checkpoint ends."""
+    from xl_ledger.core import commands
+
+    calls = []
+    real = commands.diff_sessions
+    monkeypatch.setattr(commands, "diff_sessions", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = _posted(tmp_path)
+    type_rows(path, "Sessions", {5: {c: None for c in schema.SESSIONS.headers}})  # a deleted row: a notice
+    post.post(FileStore(path), now=NOW, operator="owner")
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    lesson = {"session_id": "L9", "date": dt.date(2026, 3, 9), "student_id": "S3", "status": "attended"}
+    for round_, edit in enumerate((None, lesson)):
+        wb = openpyxl.load_workbook(path, keep_vba=True)
+        for column, value in (edit or {}).items():  # the owner types a lesson in the spreadsheet program
+            wb["Sessions"].cell(9, schema.SESSIONS.headers.index(column) + 1).value = value
+        wb.save(path)
+        shutil.copyfile(path, cold)
+        for p in (path, cold):
+            type_rows(p, "Actions", {4 + round_: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+        calls.clear()
+        warm_result = post.post(FileStore(path), now=NOW, operator="owner")
+        assert bool(calls) == bool(edit)
+        cold_result = post.post(FileStore(cold), now=NOW, operator="owner")
+        assert warm_result.summary() == cold_result.summary() and warm_result.notices == cold_result.notices
+        assert any("was deleted" in n for n in warm_result.notices)
+        assert warm_result.new_rows == (2 if edit else 1)  # the sale, and the new lesson
+        assert _snapshot(path) == _snapshot(cold)

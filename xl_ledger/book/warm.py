@@ -136,7 +136,12 @@ class CheckpointedLog(OpenLog):
             else:
                 sheet = self.read_sheet("Sessions")
                 parsed, problems, cache, rows = _read_sessions(sheet, cp, day_first)
-            pairs, more, notices = diff(parsed)
+                if self._as_last_read(cache, rows):  # other bytes (saved by another program), the same cells
+                    outcome = self._outcome_as_last_time(day_first, appended)
+            if outcome is not None:
+                pairs, notices = [], outcome
+            else:
+                pairs, more, notices = diff(parsed)
         # What the next post may take as this one's answer (see _outcome_as_last_time).
         clean = None if problems or more or rows is None else \
             (day_first, None, [(p.message, p.remedy) for p in notices if p.source.row is None])
@@ -164,6 +169,17 @@ class CheckpointedLog(OpenLog):
         if any(row[chain.COL["kind"]] in _SESSION_INPUTS for row in appended):
             return None
         return [Problem(Source("Sessions", None, None), message, remedy) for message, remedy in notices]
+
+    def _as_last_read(self, cache, rows: Optional[list[int]]) -> bool:
+        """The Sessions sheet just read holds what the last post read, cell for cell, though its part has other
+        bytes (Excel or LibreOffice saved the file): _read_sessions found every row's raw values in the
+        checkpoint's parse cache, each its own, in the cache's order (so it kept the cache's bytes), and they
+        sit at the Excel rows the checkpoint lists. That is the sheet an unchanged part would give, so what
+        the last post concluded from it may be taken as for an unchanged part (_outcome_as_last_time)."""
+        cp = self.cp
+        return bool(cp is not None and cp.sessions and cp.sessions_rows and rows is not None
+                    and cache[1] is cp.sessions[1] and tuple(cache[0]) == tuple(cp.sessions[0])
+                    and rows == list(cp.sessions_rows[1]))
 
     def _cached_sessions(self) -> Optional[list]:
         """The unchanged Sessions sheet's rows, parsed, from the checkpoint; None if they cannot be loaded."""
