@@ -59,7 +59,8 @@ from xl_ledger.xlsx.sheet import framed_body_parts
 from xl_ledger.xlsx.sheet import body_parts_keeping
 from xl_ledger.xlsx.sheet import first_row
 from xl_ledger.xlsx.sheet import row_texts
-from xl_ledger.xlsx.sheet import shared_strings
+from xl_ledger.xlsx.sheet import iter_shared_items
+from xl_ledger.xlsx.sheet import si_text
 from xl_ledger.xlsx.archive import Archive
 from xl_ledger.xlsx.archive import ZipFormatError
 from xl_ledger.xlsx.archive import ZipWriter
@@ -316,7 +317,10 @@ class FileStore(StoreBase):
                 raise self._missing(sheet)
             try:
                 row = first_row(iter_member(book.f, member, 1 << 16))
-                texts = row_texts(row, lambda i: self._shared_strings(book)[i])
+                wanted: list[int] = []
+                row_texts(row, lambda i: wanted.append(i) or "")  # which shared strings row 1 uses
+                shared = self._shared_strings(book, max(wanted, default=-1))
+                texts = row_texts(row, lambda i: si_text(shared[i]))
             except (ZipFormatError, zlib.error, IndexError, ValueError, SafeET.ParseError) as e:
                 raise BrokenFileError(f"{self.name}!{sheet} row 1 cannot be read ({e}): open the workbook in "
                                       f"Excel to check it") from None
@@ -325,11 +329,22 @@ class FileStore(StoreBase):
             headers = headers[:-1]
         return headers
 
-    def _shared_strings(self, book: _Book) -> list[str]:
-        known = self._memo.get("shared strings")
-        if known is None:
-            path = book.read_targets[2]
-            known = self._memo["shared strings"] = shared_strings(book.read(path)) if path else []
+    def _shared_strings(self, book: _Book, top: int) -> list[bytes]:
+        """The shared-string items (si_text gives the text) up to index `top` at least (IndexError past the
+        part's end). Only so far is the part read, and an item is decoded only when asked for: after a
+        LibreOffice save it holds every text of the workbook (170k items at 100k Log rows; decoding them
+        all took half a second), and the engine sheets' header rows use a few hundred of them."""
+        known = self._memo.setdefault("shared strings", [])
+        path = book.read_targets[2]
+        member = book.archive.get(path) if path and top >= len(known) else None
+        if member is not None:
+            items = iter_shared_items(iter_member(book.f, member, 1 << 16))
+            for _ in range(len(known)):
+                next(items)
+            for item in items:
+                known.append(item)
+                if len(known) > top:
+                    break
         return known
 
     def head(self) -> tuple[int, str]:

@@ -433,12 +433,31 @@ def row_texts(row: bytes, shared: Callable[[int], str]) -> list[str]:
     return out
 
 
+_SI = re.compile(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", re.S)
+
+
 def shared_strings(xml: bytes) -> list[str]:
     """The shared-string table's texts, in order (rich runs joined; phonetic runs left out)."""
+    return [si_text(si.group(1)) for si in _SI.finditer(xml)]
+
+
+def iter_shared_items(chunks):
+    """The shared-string table's items in order, each as its XML (si_text makes it the text), from a stream
+    of the part's bytes read only as far as the caller goes: an engine sheet's header row needs a few
+    items, and a workbook Excel or LibreOffice saved holds every text of every sheet there."""
+    seen = b""
+    for chunk in chunks:
+        seen += chunk
+        end = 0
+        for si in _SI.finditer(seen):  # complete items only: a cut one is matched with the next chunk
+            end = si.end()
+            yield si.group(1) or b""
+        seen = seen[end:]
+
+
+def si_text(body: bytes | None) -> str:
+    """A shared-string item's text: rich runs joined, phonetic runs left out."""
     import html
 
-    out = []
-    for si in re.finditer(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", xml, re.S):
-        body = re.sub(rb"<rPh\b.*?</rPh>", b"", si.group(1) or b"", flags=re.S)
-        out.append(html.unescape(b"".join(t.group(1) or b"" for t in _TEXT.finditer(body)).decode("utf-8")))
-    return out
+    body = re.sub(rb"<rPh\b.*?</rPh>", b"", body or b"", flags=re.S)
+    return html.unescape(b"".join(t.group(1) or b"" for t in _TEXT.finditer(body)).decode("utf-8"))
