@@ -91,8 +91,9 @@ class PgStore(StoreBase):
         anchors.check(self.name, log.head, self.recorded_ends(), ledger=self.log_label)
         return log
 
-    def read_verified_log(self, key: Optional[bytes] = None) -> tuple[list[tuple], Optional[chain.Break]]:
-        """The database's Log, verified in one streaming read, and the mirror's anchor checked."""
+    def read_verified_log(self, key: Optional[bytes] = None, known=None) -> tuple[list[tuple], Optional[chain.Break]]:
+        """The database's Log, verified in one streaming read, and the mirror's anchor checked. Always the rows
+        (`known`, the checkpoint's head and count, lets a FileStore skip building them; not used here)."""
         count, head, broken, rows = self.log.verify(key, keep=True, upto=self.upto)
         return rows, broken or self.anchor_break(count, head, rows)
 
