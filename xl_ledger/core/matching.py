@@ -80,6 +80,9 @@ def is_late(ev: E.SessionRecorded, late_hours: int) -> bool:
     return (start - cancelled).total_seconds() < late_hours * 3600
 
 
+new_tuple = tuple.__new__  # Allocation(...) runs a Python __new__: a million-row log makes a million of them
+
+
 class Sweep:
     def __init__(self, settings: Settings, students: dict, packages: dict[str, Package], as_of: dt.date,
                  closed: dt.date | None = None):
@@ -291,8 +294,8 @@ class Sweep:
                     pkg.reserved += take
                 else:
                     pkg.used += take
-                allocations.append(Allocation(ev.session_id, d, ev.student_id, status, pkg.package_id, lot.lot_id,
-                                              take, unit, state))
+                allocations.append(new_tuple(Allocation, (ev.session_id, d, ev.student_id, status, pkg.package_id,
+                                                          lot.lot_id, take, unit, state)))
                 if need < QTY_EPS:
                     break
             else:
