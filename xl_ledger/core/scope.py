@@ -41,8 +41,19 @@ class Scopes:
         self.buyers: set[str] = set()
         self._selling: Optional[State] = None
         self._selling_key: Optional[tuple] = None
+        # A lesson row with its student (half of a Log) is filed under that student and is the session's
+        # latest state: what `add` does with it, without the call and the checks for other kinds.
+        by_student, sessions, lesson = self.by_student, self.sessions, E.SessionRecorded
         for entry in entries:
-            self.add(entry)
+            ev = entry.event
+            if type(ev) is lesson and ev.student_id:
+                found = by_student.get(ev.student_id)
+                if found is None:
+                    found = by_student[ev.student_id] = []
+                found.append(entry)
+                sessions[ev.session_id] = ev
+            else:
+                self.add(entry)
 
     # union-find over "units": a family id, or a student without one
     def _unit(self, student_id: str) -> str:
