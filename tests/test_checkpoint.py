@@ -288,21 +288,32 @@ def test_bodies_cut_in_other_blocks_are_not_reused(tmp_path, monkeypatch):
         assert cp is not None and (cp.body("Balances") == body) is kept
 
 
-def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch):
+@pytest.mark.parametrize("body_block", [3, 4], ids=["blocks-are-segments", "blocks-across-segments"])
+def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch, body_block):
     """Day after day with the checkpoint — Log pieces added and merged, body blocks kept or re-pickled,
-    unchanged row blocks copied — gives the same Log and sheets as posting without it. Pieces and blocks
-    are made tiny here so that a small studio crosses every boundary."""
+    unchanged row blocks copied as stored deflate segments — gives the same Log and sheets as posting
+    without it. Pieces and blocks are made tiny here so that a small studio crosses every boundary; the
+    checkpoint's body blocks either are the segments (the blocks it found unchanged are not compared
+    again) or are cut otherwise (the store compares)."""
     from xl_ledger.xlsx import sheet as xlsx_sheet
 
     monkeypatch.setattr(checkpoint, "LOG_CHUNK", 16)
     monkeypatch.setattr(checkpoint, "MAX_LOG_BLOBS", 3)
-    monkeypatch.setattr(checkpoint, "BODY_BLOCK", 4)
-    monkeypatch.setattr(xlsx_sheet, "KEEP_BLOCK", 3)
+    monkeypatch.setattr(checkpoint, "BODY_BLOCK", body_block)
+    monkeypatch.setattr(xlsx_sheet, "SEGMENT_ROWS", 3)
     from xl_ledger.book import filestore
 
-    kept = []
-    keeping = filestore.body_parts_keeping
-    monkeypatch.setattr(filestore, "body_parts_keeping", lambda *a, **k: kept.append(a[1]) or keeping(*a, **k))
+    kept, reused = [], []
+    segmenting = filestore.body_segments
+
+    def body_segments(framed, body, styles, width, previous=None, old_rows=None, **k):
+        plan = segmenting(framed, body, styles, width, previous, old_rows, **k)
+        if previous is not None:
+            kept.append(body)
+            reused.append(sum(type(item) is int for item in plan))
+        return plan
+
+    monkeypatch.setattr(filestore, "body_segments", body_segments)
     path = _posted(tmp_path)
     cold = tmp_path / "cold" / "studio.xlsm"
     cold.parent.mkdir()
@@ -321,6 +332,7 @@ def test_twenty_warm_posts_end_where_cold_posts_end(tmp_path, monkeypatch):
         if day % 5 == 4:
             assert _snapshot(path) == _snapshot(cold), day
     assert len(kept) >= 20 and max(map(len, kept)) > 3 * 4  # warm rewrites, over more than a few blocks
+    assert sum(reused) > 20  # ...which copied the stored segments of unchanged blocks
     cp = checkpoint.load(path, None)
     assert cp is not None and sum(1 for n in cp.log_counts if n < 16) <= 3 and len(cp.log_blobs) > 3
     assert cp.head == FileStore(path).head()

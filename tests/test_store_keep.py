@@ -1,5 +1,6 @@
-"""Rewriting an engine sheet while keeping the XML of rows that did not change (Change.keep) gives the
-very bytes a full rewrite gives, and a hint that no longer matches the part is ignored."""
+"""Rewriting an engine sheet while keeping the XML of rows that did not change (Change.keep), and the
+stored deflate segments of blocks of rows that did not change, gives the very bytes a full rewrite
+gives, and a hint that no longer matches the part is ignored."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from xl_ledger.template import template_path
 from xl_ledger.xlsx.cells import StyleBook
 from xl_ledger.xlsx.sheet import column_styles
 from xl_ledger.xlsx.sheet import replace_body
-from xl_ledger.xlsx.sheet import replace_body_keeping
+from xl_ledger.xlsx.sheet import block_rows
+from xl_ledger.xlsx.sheet import body_segments
+from xl_ledger.xlsx.sheet import frame
+from xl_ledger.xlsx.sheet import same_rows
 from xl_ledger.xlsx.sheet import split_sheet
 from xl_ledger.xlsx.archive import read_directory
 from xl_ledger.xlsx.archive import read_member
@@ -49,6 +53,31 @@ def _index(name: str) -> int:
 
 
 SHEET, STYLES = _parts()
+
+
+def _joined(plan, old=()) -> bytes:
+    """body_segments' plan as the part's bytes: an int k stands for segment k of the old part (`old`,
+    each segment's bytes)."""
+    return b"".join(old[k] if type(k) is int else b"".join(bytes(p) for p in k) for k in plan)
+
+
+def replace_body_keeping(written: bytes, after, styles, width, before, size) -> bytes:
+    """What a commit with the keep hint but no segments writes: rows of `before` kept from `written`."""
+    blocks = block_rows(written, -(-len(before) // size), size)
+    return _joined(body_segments(frame(written), after, styles, width, before,
+                                 lambda k: blocks[k - 1] if k <= len(blocks) else None, rows_per_segment=size))
+
+
+def replace_body_reusing(written: bytes, after, styles, width, before, size, told: bool = False) -> bytes:
+    """What a commit with the keep hint and the segments writes: blocks equal to `before`'s are the old
+    segments (here uncompressed), changed blocks keep their unchanged rows' XML from the old segment.
+    `told`: the unchanged blocks are given (as the checkpoint finds them), not compared again."""
+    old = [_joined([seg]) for seg in body_segments(frame(written), before, styles, width, rows_per_segment=size)]
+    same = {k for k, i in enumerate(range(0, len(after), size))
+            if same_rows(before[i:i + size], after[i:i + size])} if told else None
+    plan = body_segments(frame(old[0] + old[-1]), after, styles, width, before, lambda k: old[k], reuse=True,
+                         rows_per_segment=size, same=same)
+    return _joined(plan, old)
 # Dates go where the template formats dates, as the engine writes them (a date elsewhere makes the
 # store add a date style, which a test of row bytes does not need).
 _DATE_COLUMNS = {c - 1 for c, style in column_styles(split_sheet(SHEET)[0]).items() if StyleBook(STYLES).is_date(style)}
@@ -67,8 +96,11 @@ def test_keeping_rows_gives_the_bytes_of_a_full_rewrite(before, after, data):
         after = after[:i] + [data.draw(ROWS.filter(bool))[0]] + after[i + 1:]
     block = data.draw(st.integers(1, 5))  # blocks kept whole, and blocks with a changed row
     written = replace_body(SHEET, before, StyleBook(STYLES), WIDTH)
-    assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == \
-        replace_body(written, after, StyleBook(STYLES), WIDTH)
+    expected = replace_body(written, after, StyleBook(STYLES), WIDTH)
+    assert _joined(body_segments(frame(written), after, StyleBook(STYLES), WIDTH, rows_per_segment=block)) == expected
+    assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == expected
+    assert replace_body_reusing(written, after, StyleBook(STYLES), WIDTH, before, block) == expected
+    assert replace_body_reusing(written, after, StyleBook(STYLES), WIDTH, before, block, told=True) == expected
 
 
 def _allocations(path):
@@ -115,5 +147,7 @@ def test_rows_with_no_cells_are_kept_or_rewritten_alike():
                   before[:-1], before + [full, empty]):
         for block in (1, 2, 3, 4, 256):
             written = replace_body(SHEET, before, StyleBook(STYLES), WIDTH)
-            assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == \
-                replace_body(written, after, StyleBook(STYLES), WIDTH), (after, block)
+            expected = replace_body(written, after, StyleBook(STYLES), WIDTH)
+            assert replace_body_keeping(written, after, StyleBook(STYLES), WIDTH, before, block) == expected
+            assert replace_body_reusing(written, after, StyleBook(STYLES), WIDTH, before, block) == expected
+    assert replace_body_reusing(written, after, StyleBook(STYLES), WIDTH, before, block, told=True) == expected

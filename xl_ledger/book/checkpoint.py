@@ -8,6 +8,8 @@
   sheets   engine sheet -> (fingerprint of the body written, digest of the part as written)
   bodies   engine sheet -> the body written, pickled in blocks of BODY_BLOCK rows: a rewrite keeps the XML
            of rows that did not change, and the next save re-pickles only the blocks that did
+  segments engine sheet -> (digest of the part as written, rows per segment, its deflate segments): the
+           next commit copies the stored bytes of the segments whose rows did not change (xlsx/segments.py)
   recomputed  the as_of when the engine sheets are exactly `recompute`'s output for this Log, else None
   timezone the studio's time zone at the head (what `recompute` needs to know today's date)
   sessions (headers, {raw Sessions row values: parsed Session}) for rows that parsed cleanly, pickled
@@ -47,7 +49,7 @@ from typing import Sequence
 
 from xl_ledger.xlsx.sheet import same_rows
 
-MAGIC = b"xl-ledger-checkpoint/5\n"  # 5: Sessions rows have a location
+MAGIC = b"xl-ledger-checkpoint/6\n"  # 6: engine parts' deflate segments
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session"),
             ("xl_ledger.core.inputs", "session_from_values"),
@@ -66,6 +68,9 @@ class Checkpoint:
     sheets: dict[str, tuple[str, str]] = field(default_factory=dict)  # sheet -> (body fingerprint, part digest)
     bodies: dict[str, list[bytes]] = field(default_factory=dict)  # sheet -> pack_body(body as written)
     body_block: int = 0  # the BODY_BLOCK the bodies were cut with (a block is reused only at the same size)
+    # sheet -> (part digest, rows per segment, [(csize, usize, crc, crc shift)] per segment), for the part
+    # with that digest only
+    segments: dict[str, tuple[str, int, list[tuple[int, int, int, int]]]] = field(default_factory=dict)
     recomputed: Optional[dt.date] = None
     timezone: Optional[str] = None
     sessions: Optional[tuple[tuple[str, ...], list[bytes]]] = None  # headers, pack_map({raw row: Session})
@@ -274,7 +279,9 @@ def discard(workbook: Path) -> None:
         path_for(workbook).unlink()
 
 
-BODY_BLOCK = 2048  # rows per pickled block of an engine sheet's body
+# Rows per pickled block of an engine sheet's body: xlsx.sheet.SEGMENT_ROWS, so that a block found unchanged
+# here is a deflate segment the store copies without comparing its rows again (book/warm.py).
+BODY_BLOCK = 512
 
 
 def pack_body(rows: Sequence[tuple], previous: Optional[Sequence[tuple]] = None,

@@ -55,8 +55,10 @@ from xl_ledger.xlsx.sheet import edit_cells
 from xl_ledger.xlsx.sheet import extend_table
 from xl_ledger.xlsx.sheet import frame
 from xl_ledger.xlsx.sheet import set_page_header
-from xl_ledger.xlsx.sheet import framed_body_parts
-from xl_ledger.xlsx.sheet import body_parts_keeping
+from xl_ledger.xlsx import segments
+from xl_ledger.xlsx import sheet as xlsx_sheet
+from xl_ledger.xlsx.sheet import block_rows
+from xl_ledger.xlsx.sheet import body_segments
 from xl_ledger.xlsx.sheet import first_row
 from xl_ledger.xlsx.sheet import row_texts
 from xl_ledger.xlsx.sheet import iter_shared_items
@@ -437,6 +439,9 @@ class FileStore(StoreBase):
     def _commit(self, book: _Book, change: Change, restart: bool = False) -> None:
         """`restart`: the Log sheet is to hold exactly change.log_rows, a run of the chain reaching past the
         head (a desk's mirror keeping a ledger's most recent rows: pg/store.py)."""
+        # Engine sheet -> (rows per segment, the segments its new part was written as): for the checkpoint,
+        # so that the next commit copies the segments whose rows did not change.
+        self.committed_segments: dict[str, tuple[int, list]] = {}
         loaded = self._log_state(book)
         head = (loaded[0].seq, loaded[0].hash) if loaded else self._memo.get("log_head") or self._head_from_log()
 
@@ -478,28 +483,25 @@ class FileStore(StoreBase):
                 encoded = xlsx_log.encode(rows, first_row, pool)
         try:
             for sheet, body in change.sheets.items():
-                path = book.sheets[sheet]
-                width = len(schema.BY_NAME[sheet].headers)
-                hint = change.keep.get(sheet)
-                xml = book.read(path)
-                if sheet in change.relayout:  # laid out by an earlier version: this version's frame
-                    xml, hint = upgrade.relaid_part(sheet, xml, styles, change.money_format), None
-                if sheet in change.page_headers:  # after the rows: the offsets of kept rows do not move
-                    xml = set_page_header(xml, change.page_headers[sheet])
-                if hint is not None and self._digest(book, [book.archive.get(path)]) == hint[0]:
-                    parts = body_parts_keeping(xml, body, styles, width, hint[1])
-                else:
-                    parts = framed_body_parts(frame(xml), body, styles, width)
-                del xml
-                # Compressed piece by piece: the new part is never held whole beside the old one.
-                replaced[path] = pool.submit(_crc_and_deflate, parts)
-                del parts
+                replaced[book.sheets[sheet]] = self._engine_part(book, change, sheet, body, styles, pool)
             for sheet, header in change.page_headers.items():
                 if sheet in change.sheets or sheet not in book.sheets:
                     continue
                 # Only the header changed (a new as-of date over the same rows): the part is the same bytes
                 # but for it, and is rewritten only when it differs.
                 path = book.sheets[sheet]
+                member = book.archive.get(path)
+                old = self._old_segments(book, change.keep.get(sheet), member)
+                if old is not None:  # only its last segment (the tail, where the page header is) changes
+                    first = segments.read(book.f, member, old, 0)
+                    last = segments.read(book.f, member, old, len(old) - 1)
+                    edited = set_page_header(first + last, header)
+                    if edited[len(first):] != last and edited[:len(first)] == first:
+                        replaced[path] = _Segmented(sheet, [*range(len(old) - 1), pool.submit(
+                            segments.compress, [edited[len(first):]], True)], old, change.keep[sheet][2][0])
+                        continue
+                    if edited[len(first):] == last:
+                        continue
                 xml = book.read(path)
                 edited = set_page_header(xml, header)
                 if edited != xml:
@@ -539,6 +541,12 @@ class FileStore(StoreBase):
                         else:
                             state = xlsx_log.rebuild(w, m, iter_member(book.f, m), rows, *head, encoded)
                         comment = state.comment()
+                    elif isinstance(replaced.get(m.name), _Segmented):
+                        part = replaced[m.name]
+                        items = [i.result() if isinstance(i, Future) else i for i in part.items]
+                        self.committed_segments[part.sheet] = (part.size, segments.write(
+                            w, m, items, book.f, m, part.old or ()))
+                        del items
                     elif m.name in replaced:
                         data = replaced[m.name]
                         crc, packed, size = data.result() if isinstance(data, Future) else _crc_and_deflate([data])
@@ -550,6 +558,64 @@ class FileStore(StoreBase):
         except (ZipFormatError, ValueError, zlib.error) as e:
             raise BrokenFileError(f"{self.name} is damaged ({e}); nothing was written. Open it in Excel to repair "
                                   f"it, or restore a backup.") from None
+
+    def _engine_part(self, book: _Book, change: Change, sheet: str, body, styles: StyleBook,
+                     pool: ThreadPoolExecutor) -> "_Segmented":
+        """An engine sheet's new part as deflate segments of SEGMENT_ROWS rows (xlsx/segments.py), each
+        compressed on the worker thread. With the keep hint for the part as it is (its digest, the body it
+        holds, and the segments the last commit wrote it as), a block of rows equal to the body's is its
+        stored segment again, copied without being inflated, and in a block that changed only the rows
+        that changed are written. Without the segments, rows equal to the hinted body keep their XML, read
+        from the part; without a hint, every row is written."""
+        path = book.sheets[sheet]
+        member = book.archive.get(path)
+        width = len(schema.BY_NAME[sheet].headers)
+        size = xlsx_sheet.SEGMENT_ROWS
+        hint = None if sheet in change.relayout else change.keep.get(sheet)
+        previous = hint[1] if hint is not None and self._digest(book, [member]) == hint[0] else None
+        old = self._old_segments(book, hint, member, previous) if previous is not None else None
+        if old is not None:
+            # The part without its body rows: its first segment (head, header row) and last (the tail).
+            skeleton = segments.read(book.f, member, old, 0) + segments.read(book.f, member, old, len(old) - 1)
+            if sheet in change.page_headers:
+                skeleton = set_page_header(skeleton, change.page_headers[sheet])
+            plan = body_segments(frame(skeleton), body, styles, width, previous,
+                                 lambda k: segments.read(book.f, member, old, k), reuse=True, rows_per_segment=size,
+                                 same=hint[3] if len(hint) > 3 else None)
+        else:
+            xml = book.read(path)
+            if sheet in change.relayout:  # laid out by an earlier version: this version's frame
+                xml = upgrade.relaid_part(sheet, xml, styles, change.money_format)
+            if sheet in change.page_headers:  # after the rows: the offsets of kept rows do not move
+                xml = set_page_header(xml, change.page_headers[sheet])
+            blocks = block_rows(xml, -(-len(previous) // size), size) if previous is not None else []
+            plan = body_segments(frame(xml), body, styles, width, previous,
+                                 lambda k: blocks[k - 1] if k <= len(blocks) else None, rows_per_segment=size)
+        last = len(plan) - 1
+        # Compressed segment by segment: the new part is never held whole beside the old one.
+        return _Segmented(sheet, [k if type(k) is int else pool.submit(segments.compress, k, i == last)
+                                  for i, k in enumerate(plan)], old, size)
+
+    def _old_segments(self, book: _Book, hint, member, previous=None) -> list | None:
+        """The segments the part was last written as (from the keep hint), when they still describe it:
+        the part has the hint's digest (the bytes written with them), the same rows per segment, one
+        segment per block of `previous` plus head and tail, and their sizes and CRC add up to the part's."""
+        if hint is None or len(hint) < 3 or not hint[2] or member is None:
+            return None
+        size, old = hint[2]
+        if size != xlsx_sheet.SEGMENT_ROWS or len(old) < 2 or self._digest(book, [member]) != hint[0]:
+            return None
+        if previous is not None and len(old) != -(-len(previous) // size) + 2:
+            return None
+        return list(old) if segments.fits(member, old) else None
+
+
+class _Segmented:
+    """An engine part on its way to being written: (compressed bytes, segment) futures, or the index of
+    a segment of `old` (the part's segments as last written) to copy."""
+
+    def __init__(self, sheet: str, items: list, old: list | None, size: int):
+        self.sheet, self.items, self.old, self.size = sheet, items, old, size  # size: rows per segment
 
 
 

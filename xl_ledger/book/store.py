@@ -78,8 +78,10 @@ class Change:
     when the log moved on. log_rows: already sealed rows to append, in order. sheets: engine-owned
     sheet -> full body rows (no header). cells: input sheet -> {(excel_row, column_name): value}.
     keep: a hint for stores that write files: engine sheet -> (FileStore part digest, the body that part
-    holds as the store wrote it). When the part still has that digest, rows equal to that body keep their
-    bytes and only the others are written; otherwise the hint is ignored. It never changes the result.
+    holds as the store wrote it, and optionally the deflate segments it was written as: (rows per segment,
+    segments), see FileStore._engine_part). When the part still has that digest, rows equal to that body
+    keep their bytes and only the others are written; otherwise the hint is ignored. It never changes the
+    result. A sheet whose page header alone changes may have a hint with no body (None).
     """
 
     expected_seq: int
@@ -87,7 +89,7 @@ class Change:
     log_rows: tuple[tuple, ...] = ()
     sheets: Mapping[str, Sequence[Sequence[object]]] = field(default_factory=lambda: MappingProxyType({}))
     cells: Mapping[str, Mapping[tuple[int, str], object]] = field(default_factory=lambda: MappingProxyType({}))
-    keep: Mapping[str, tuple[str, Sequence[Sequence[object]]]] = field(default_factory=lambda: MappingProxyType({}))
+    keep: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
     money_format: str = ""  # the number format money cells should show (the studio's currency); "" = leave
     page_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # sheet -> header
     # Engine sheets laid out by an earlier version (book/upgrade.py) -> the headers they had: laid out again.
@@ -270,6 +272,7 @@ def cell_value(value: object) -> object:
 
 
 _CELL_TYPES = {type(None), bool, int, float, Decimal, str, dt.date, dt.datetime}
+_CELL_BASES = tuple(_CELL_TYPES)
 _TEXT_ONLY = frozenset({str})
 
 
@@ -322,6 +325,8 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet,
         # Type check up front (all-or-nothing): by the set of value types, one pass at C speed; only a
         # type cell_value does not know needs a closer look (it raises ChangeError).
         for kind in set(map(type, chain.from_iterable(body))) - _CELL_TYPES:
+            if issubclass(kind, _CELL_BASES):
+                continue  # a StrEnum status or kind: cell_value takes it as its base type, never refuses it
             for row in body:
                 for value in row:
                     if type(value) is kind:

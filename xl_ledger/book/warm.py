@@ -203,7 +203,8 @@ class CheckpointedLog(OpenLog):
         rewrite = {name: rows for name, rows in change.sheets.items()
                    if name in change.relayout
                    or not (name in same and name in packed and self.cp.sheets[name][0] == packed[name][1])}
-        change = replace(change, sheets=rewrite, keep={} if dry_run else self._keep(rewrite))
+        change = replace(change, sheets=rewrite, keep={} if dry_run else self._keep(rewrite, change.page_headers,
+                                                                                   packed))
         if dry_run:
             return change
         store = self.store
@@ -219,7 +220,14 @@ class CheckpointedLog(OpenLog):
         more, more_counts = checkpoint.pack_rows(new_rows)
         blobs, counts = checkpoint.compact(self.blobs + more, self.counts + more_counts)
         head = (new_rows[-1][chain.SEQ], new_rows[-1][chain.HASH]) if new_rows else tuple(self.head)
-        sheets = {name: (fp, digests[name]) for name, (_blocks, fp) in packed.items() if name in digests}
+        sheets = {name: (fp, digests[name]) for name, (_blocks, fp, _same) in packed.items() if name in digests}
+        # The parts' deflate segments: as this commit wrote them, or as the checkpoint has them for a part
+        # it left as it was.
+        written = getattr(store, "committed_segments", None) or {}
+        segments = {name: (digests[name], *written[name]) for name in written if name in digests}
+        for name, known in (self.cp.segments if self.cp is not None else {}).items():
+            if name not in segments and digests.get(name) == known[0]:
+                segments[name] = known
         bodies = {name: packed[name][0] for name in sheets}
         # The Sessions rows as read are still the sheet's only if its part (and what it is read through) is
         # the one read, before this commit, and still is after it.
@@ -230,7 +238,7 @@ class CheckpointedLog(OpenLog):
             timezone = self.cp.timezone
         checkpoint.save(store.path, self.key, checkpoint.Checkpoint(
             log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets,
-            body_block=checkpoint.BODY_BLOCK, bodies=bodies, recomputed=recomputed,
+            body_block=checkpoint.BODY_BLOCK, bodies=bodies, segments=segments, recomputed=recomputed,
             timezone=timezone, sessions=cache,
             sessions_rows=(digests["Sessions"], rows) if still else None,
             sessions_outcome=outcome if still else None))
@@ -244,28 +252,47 @@ class CheckpointedLog(OpenLog):
             self._previous[sheet] = self.cp.body(sheet)
         return self._previous[sheet]
 
-    def _pack(self, body) -> dict[str, tuple[list[bytes], str]]:
-        """Each sheet's body as checkpoint blocks with its fingerprint. Blocks equal to the last body's are
-        its bytes again, so an unchanged body keeps its fingerprint."""
+    def _pack(self, body) -> dict[str, tuple[list[bytes], str, frozenset[int]]]:
+        """Each sheet's body as checkpoint blocks with its fingerprint, and which blocks are the last body's.
+        Blocks equal to the last body's are its bytes again, so an unchanged body keeps its fingerprint."""
         if not self.digests:
             return {}
         out = {}
         for name, rows in body.items():
             previous = self._previous_body(name)
-            blocks = checkpoint.pack_body(rows, previous, self.cp.bodies.get(name, ()) if previous else ())
-            out[name] = (blocks, checkpoint.body_fingerprint(blocks))
+            before = self.cp.bodies.get(name, ()) if previous else ()
+            blocks = checkpoint.pack_body(rows, previous, before)
+            # pack_body gives back the very bytes object of a block it found unchanged
+            same = frozenset(k for k, (new, old) in enumerate(zip(blocks, before)) if new is old)
+            out[name] = (blocks, checkpoint.body_fingerprint(blocks), same)
         return out
 
-    def _keep(self, sheets) -> dict[str, tuple[str, list[tuple]]]:
-        """Change.keep for the sheets to rewrite: the body each untouched part holds, so that the store
-        writes only the rows that differ from it."""
+    def _keep(self, sheets, page_headers=(), packed=None) -> dict[str, tuple]:
+        """Change.keep for the sheets to rewrite: the body each untouched part holds and the deflate
+        segments it was written as, so that the store writes only the rows that differ from it and copies
+        the segments of blocks that did not change (with the blocks _pack found unchanged, when they are
+        cut as the segments are: not compared twice); and for a sheet whose page header alone changes, the
+        segments (only the last, which holds the header, is written again)."""
         same = self.untouched()
         out = {}
         for name in sheets:
             body = self._previous_body(name) if name in same else None
             if body is not None:
-                out[name] = (self.digests[name], body)
+                segments = self._segments(name)
+                unchanged = packed[name][2] if packed and name in packed and segments is not None \
+                    and segments[0] == checkpoint.BODY_BLOCK else None
+                out[name] = (self.digests[name], body, segments, unchanged)
+        for name in page_headers:
+            if name not in sheets and name in same and self._segments(name) is not None:
+                out[name] = (self.digests[name], None, self._segments(name))
         return out
+
+    def _segments(self, sheet: str) -> Optional[tuple[int, list]]:
+        """(rows per segment, segments) of the part as it is, if the checkpoint has them for its digest."""
+        known = self.cp.segments.get(sheet) if self.cp is not None else None
+        if not known or known[0] != self.digests.get(sheet):
+            return None
+        return known[1], known[2]
 
 
 def _cache_key(headers: tuple, day_first: bool) -> tuple:

@@ -166,7 +166,7 @@ class PgStore(StoreBase):
 
     # --------------------------------------------------------------------------------- writing
     def commit(self, change: Change) -> None:
-        self.committed = None
+        self.committed, self.committed_segments = None, {}
         expected = (change.expected_seq, change.expected_hash)
         with self.book._open() as opened:
             present = frozenset(opened.sheets)
@@ -204,6 +204,7 @@ class PgStore(StoreBase):
                                                 change.cells, change.keep, relayout=change.relayout), restart=True)
             with book._open() as opened:
                 self.committed = book._digests(opened)
+            self.committed_segments = book.committed_segments  # for the checkpoint, as FileStore's
 
     def _window(self, mirror: tuple[int, str], expected: tuple[int, str], adding: int) -> Optional[list[tuple]]:
         """None when the Log mirror can take `adding` more rows within Excel's row limit (book/limits.py);

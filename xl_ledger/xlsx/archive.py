@@ -258,11 +258,22 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """crc32(a + b) from crc32(a), crc32(b) and len(b)."""
     if len2 <= 0:
         return crc1
+    return crc32_extend(crc1, crc2, crc32_shift(len2))
+
+
+def crc32_shift(length: int) -> int:
+    """x^(8·length) modulo the polynomial: what crc32_extend multiplies the first CRC by. Worked out
+    once per length, it makes each later combination one multiplication (segments.py keeps it)."""
     p = 1 << 31  # x^0
-    n, k = len2, 3  # x^(8·len2): bytes to bits
+    n, k = length, 3  # x^(8·length): bytes to bits
     while n:
         if n & 1:
             p = _multmodp(_X2N[k & 31], p)
         n >>= 1
         k += 1
-    return _multmodp(p, crc1) ^ crc2
+    return p
+
+
+def crc32_extend(crc1: int, crc2: int, shift2: int) -> int:
+    """crc32(a + b) from crc32(a), crc32(b) and crc32_shift(len(b))."""
+    return (_multmodp(shift2, crc1) if crc1 else 0) ^ crc2

@@ -65,7 +65,7 @@ def number_text(value: object) -> str:
         if not value.is_finite():
             raise CellValueError(f"cannot write {value} into a cell")
         # Normalised, so equal Decimals (1.50 and 1.5) are written alike: the cell holds a number either way,
-        # and an unchanged row can keep its bytes (sheet.replace_body_keeping).
+        # and an unchanged row can keep its bytes (sheet.body_segments).
         # (Not Decimal.normalize: it rounds to the context's 28 digits.)
         if not value:
             return "0"

@@ -13,6 +13,7 @@ import re
 from itertools import chain
 from decimal import Decimal
 from typing import Callable
+from typing import Collection
 from typing import Mapping
 from typing import Sequence
 
@@ -142,80 +143,115 @@ def _frame(xml: bytes) -> tuple[bytes, memoryview, memoryview]:
     return xml[:m.end()], view[m.end():end], view[end:]
 
 
-KEEP_BLOCK = 256  # rows compared (as a slice) and kept (as one byte range) at a time
-
-
 def same_rows(a: Sequence, b: Sequence) -> bool:
     """Equal rows whose cells have the same types: those print alike (number_text prints a Decimal
     normalised), but 1 == Decimal(1) == True and True is written as text. Compared in C, slice by slice."""
     return a == b and [*map(type, chain.from_iterable(a))] == [*map(type, chain.from_iterable(b))]
 
 
-def replace_body_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-                         previous: Sequence[Sequence[object]], block: int | None = None) -> bytes:
-    """`replace_body`, for a part that holds exactly `previous` as replace_body wrote it: a row equal to
-    the previous row at the same place keeps its XML; only the others are written. The result is the
-    bytes replace_body would give. After a post, most rows of a big sheet (Allocations) are where they
-    were, so rows are compared a block at a time and an unchanged block is copied as one byte range."""
-    return b"".join(body_parts_keeping(xml, body, styles, width, previous, block))
+SEGMENT_ROWS = 512  # body rows per deflate segment of an engine sheet (segments.py): ~100-250 KB of XML
 
 
-def body_parts_keeping(xml: bytes, body: Sequence[Sequence[object]], styles: StyleBook, width: int,
-                       previous: Sequence[Sequence[object]], block: int | None = None) -> list:
-    """replace_body_keeping's result as the pieces it is made of (bytes, and views into `xml`), for a
-    writer that compresses them one by one instead of holding the whole new part as well as the old."""
-    # Offsets into `xml` rather than split copies, and one join at the end: the Allocations part of a
-    # busy studio is hundreds of MB, and each copy of it costs a tenth of a second.
-    block = block or KEEP_BLOCK
-    head, rows, tail = _frame(xml)
-    if not rows:
-        return [replace_body(xml, body, styles, width)]
-    start = len(head)  # rows is xml[start:stop]
-    stop = start + len(rows)
-    span = _header_span(rows)
-    header = bytes(rows[span[0]:span[1]]) if span else b""
-    pos = start + span[1] if span else start  # where the next old row element starts
-    view = memoryview(xml)  # row ranges as views, not copies
+def body_segments(framed: tuple[bytes, bytes, bytes], body: Sequence[Sequence[object]], styles: StyleBook,
+                  width: int, previous: Sequence[Sequence[object]] | None = None,
+                  old_rows: Callable[[int], bytes | None] | None = None, reuse: bool = False,
+                  rows_per_segment: int | None = None, same: Collection[int] | None = None) -> list:
+    """replace_body's result cut into segments: [head through the header row, body rows 0..S-1, rows
+    S..2S-1, ..., the tail], S = rows_per_segment. Each is a list of pieces (bytes-like) to compress, or,
+    with `reuse`, the int k for "segment k of the part as it is": a block of rows equal (same_rows) to the
+    same block of `previous`, the body the part holds as this function wrote it.
+
+    `old_rows(k)`: the XML of block k as the part holds it (or None), so that in a block that changed the
+    rows that did not keep their bytes and only the others are written. `same`: the blocks (from 0) whose
+    rows the caller already found same_rows with `previous`'s (every other block differs), so that they
+    are not compared again. The joined result is always the bytes replace_body gives
+    (tests/test_store_keep.py)."""
+    size = rows_per_segment or SEGMENT_ROWS
+    head, header, tail = framed
     writer = RowWriter(max(map(len, body), default=0), column_styles(head), styles)
-    parts: list = []
+    out: list = [None]
     last_col = width
-    n, n_previous = len(body), len(previous)
-    starts = xml.startswith
-    find = xml.find
-    last_end = xml.rfind(b"</row>", start, stop) + 6
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
+    n = len(body)
+    n_previous = len(previous) if previous is not None else 0
+    for k, i0 in enumerate(range(0, n, size), start=1):
+        i1 = min(i0 + size, n)
         values = body[i0:i1]
-        widest = max(map(len, values))
-        if widest <= last_col and i1 <= n_previous and starts(b'<row r="%d"' % (i0 + 2), pos) \
-                and same_rows(previous[i0:i1], values):
-            # The block's rows, as written from these very values. Its end: the next row's start, or
-            # after the last row of all.
-            end = find(b'<row r="%d"' % (i1 + 2), pos, stop) if i1 < n_previous else last_end
-            if end > pos:
-                parts.append(view[pos:end])
-                pos = end
+        if previous is not None and i0 < n_previous and max(map(len, values)) <= last_col \
+                and ((k - 1 in same) if same is not None else same_rows(previous[i0:i0 + size], values)):
+            if reuse:
+                out.append(k)
                 continue
+            old = old_rows(k) if old_rows else None
+            if old is not None:
+                out.append([old])
+                continue
+        old = old_rows(k) if old_rows and i0 < n_previous else None
+        if old is not None:
+            old = bytes(old)  # a view into the part: searched below, row by row
+            changed = _differing(previous, body, i0, i1)
+        pos = 0
+        parts: list = []
         for i in range(i0, i1):
             r = i + 2
             row = values[i - i0]
-            if i < n_previous and starts(b'<row r="%d"' % r, pos):
-                end = find(b"</row>", pos, stop) + 6
+            if old is not None and i < n_previous and old.startswith(b'<row r="%d"' % r, pos):
+                end = old.find(b"</row>", pos) + 6
                 if end < 6:
-                    return [replace_body(xml, body, styles, width)]  # not the layout replace_body writes
-                kept = same_rows((previous[i],), (row,))
-                if kept:
-                    parts.append(view[pos:end])
-                    last_col = max(last_col, len(row))
-                pos = end
-                if kept:
-                    continue
+                    old = None  # not the layout this function writes: write the rest afresh
+                else:
+                    kept = i not in changed
+                    start, pos = pos, end
+                    if kept:
+                        parts.append(old[start:end])
+                        last_col = max(last_col, len(row))
+                        continue
             text = writer.row(r, row)
             if text:
                 parts.append(text.encode())
                 last_col = max(last_col, len(row))
-    head = set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}")
-    return [head, header, *parts, tail]
+        out.append(parts)
+    out[0] = [set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}"), header]
+    out.append([tail])
+    return out
+
+
+def _differing(previous: Sequence, body: Sequence, i0: int, i1: int) -> set[int]:
+    """The rows i0 <= i < i1 of `body` that are not same_rows with `previous`'s, found by halving the
+    range while it differs: after a post a changed block holds a few changed rows, and comparing slices in
+    C is far cheaper than a call per row."""
+    out = set(range(max(i0, len(previous)), i1))
+    todo = [(i0, min(i1, len(previous)))]
+    while todo:
+        lo, hi = todo.pop()
+        if hi - lo <= 4:
+            out.update(i for i in range(lo, hi) if not same_rows(previous[i:i + 1], body[i:i + 1]))
+        elif not same_rows(previous[lo:hi], body[lo:hi]):
+            mid = (lo + hi) // 2
+            todo += ((lo, mid), (mid, hi))
+    return out
+
+
+def block_rows(xml: bytes, blocks: int, rows_per_segment: int | None = None) -> list[memoryview | None]:
+    """The XML of each of the first `blocks` blocks of body rows of a part body_segments wrote (views
+    into `xml`), for its `old_rows`: block k (from 1) is rows 2 + (k - 1)·S on. A block whose bounds
+    cannot be found (a row with no cells has no element) is None."""
+    size = rows_per_segment or SEGMENT_ROWS
+    head, rows, _tail = _frame(xml)
+    start = len(head)
+    stop = start + len(rows)
+    view = memoryview(xml)
+    starts = []
+    pos = start
+    for k in range(blocks):
+        at = xml.find(b'<row r="%d"' % (2 + k * size), pos, stop)
+        starts.append(at)
+        pos = max(pos, at)
+    starts.append(xml.rfind(b"</row>", start, stop) + 6)  # after the last row of all
+    out: list = []
+    for k in range(blocks):
+        a, b = starts[k], starts[k + 1]
+        out.append(view[a:b] if 0 <= a < b else None)
+    return out
 
 
 def _cell_col(letters: bytes) -> int:
