@@ -267,9 +267,9 @@ def test_decoding_rows_in_bulk_gives_what_row_to_entry_gives(picks, fresh):
     assert fast == slow
 
     def typed(entry):
-        ev = entry.event
-        return [(type(getattr(entry, f.name)), getattr(entry, f.name)) for f in E.fields(E.Entry) if f.name != "event"] \
-            + [type(ev)] + [(type(getattr(ev, f.name)), getattr(ev, f.name)) for f in E.fields(type(ev))]
+        cells = [getattr(entry, f.name) for f in E.fields(E.Entry) if f.name != "event"]
+        cells += [type(entry.event)] + [getattr(entry.event, f.name) for f in E.fields(type(entry.event))]
+        return [(type(v), v) for v in cells]
     assert [typed(e) for e in fast] == [typed(e) for e in slow]
 
 

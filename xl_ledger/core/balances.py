@@ -76,6 +76,10 @@ class BalanceIndex:
         """Packages a student can draw from: their own and their family's shared ones."""
         return list(self._usable.get(student_id, ()))
 
+    def has_packages(self, student_id: str) -> bool:
+        """Whether the student may draw from any package at all (usable_packages is not empty)."""
+        return student_id in self._usable
+
     def units(self, student_id: str) -> list[str]:
         """Units the student has packages in or has drawn (or owes) sessions in."""
         return sorted({p.unit for p in self._usable.get(student_id, ())} | self._alloc_units.get(student_id, set()))

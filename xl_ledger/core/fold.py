@@ -392,6 +392,8 @@ def alerts(state: State) -> list[Alert]:
     # family pool), and only while they hold a live bought package in that unit (a comp needs no renewal).
     index = balances.index(state)
     for sid in sorted(state.students):
+        if not index.has_packages(sid):
+            continue  # no package, no low balance (a command's fold, Scopes.fold_for, has every student, few packages)
         for unit in index.units(sid):
             live = [p for p in index.usable_packages(sid)
                     if p.unit == unit and unit != "months" and p.status in ("active", "frozen") and not p.comp]
