@@ -436,9 +436,10 @@ class FileStore(StoreBase):
             with self._open() as book:
                 self.committed = self._digests(book)
 
-    def _commit(self, book: _Book, change: Change, restart: bool = False) -> None:
+    def _commit(self, book: _Book, change: Change, restart: bool = False, checked: bool = False) -> None:
         """`restart`: the Log sheet is to hold exactly change.log_rows, a run of the chain reaching past the
-        head (a desk's mirror keeping a ledger's most recent rows: pg/store.py)."""
+        head (a desk's mirror keeping a ledger's most recent rows: pg/store.py). `checked`: the caller has
+        run check_change over these sheets and cells already (their values are not scanned again)."""
         # Engine sheet -> (rows per segment, the segments its new part was written as): for the checkpoint,
         # so that the next commit copies the segments whose rows did not change.
         self.committed_segments: dict[str, tuple[int, list]] = {}
@@ -455,10 +456,12 @@ class FileStore(StoreBase):
 
         if restart:
             rows = list(xlsx_log.check_window(change.log_rows, head, self.name))
-            check_change(replace(change, log_rows=()), head, self.name, headers, log_rows=len(rows))
+            check_change(replace(change, log_rows=()), head, self.name, headers, log_rows=len(rows),
+                         values=not checked)
             loaded = None
         else:  # Excel's row limit counts Excel rows: the Log part's last row when its layout says it
-            rows = list(check_change(change, head, self.name, headers, loaded[0].last_row - 1 if loaded else None))
+            rows = list(check_change(change, head, self.name, headers, loaded[0].last_row - 1 if loaded else None,
+                                     values=not checked))
         styles = StyleBook(book.read(book.styles_path) if book.styles_path else None)
         if change.money_format:
             styles.replace_format_codes(schema.is_money_format, change.money_format)

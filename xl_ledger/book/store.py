@@ -298,13 +298,15 @@ def check_log_row(row: Sequence[object], where: str) -> tuple:
 
 
 def check_change(change: Change, head: tuple[int, str], book: str, has_sheet,
-                 log_rows: int | None | bool = None) -> tuple[tuple, ...]:
+                 log_rows: int | None | bool = None, values: bool = True) -> tuple[tuple, ...]:
     """Refuse a stale or malformed Change, or one that would put a sheet past Excel's row limit
     (book/limits.py), before anything is written. Returns the checked log rows.
 
     `has_sheet(name) -> headers or None` lets each store say which sheets and columns it has.
     `log_rows`: the Log sheet's data rows before the Change (None: the head's seq; False: this store's Log
     is not a sheet, e.g. a ledger in PostgreSQL, whose workbook mirror keeps only its most recent rows).
+    `values=False`: the sheets' and cells' values are not looked at again (a desk's commit checked this very
+    Change before its append, pg/store.py; the scan is a pass over every cell of Allocations).
     """
     if (change.expected_seq, change.expected_hash) != tuple(head):
         raise StaleLogError(
@@ -324,7 +326,7 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet,
             raise BrokenFileError(f"{book} has no sheet {name!r}: restore it from the template, then post again")
         # Type check up front (all-or-nothing): by the set of value types, one pass at C speed; only a
         # type cell_value does not know needs a closer look (it raises ChangeError).
-        for kind in set(map(type, chain.from_iterable(body))) - _CELL_TYPES:
+        for kind in set(map(type, chain.from_iterable(body))) - _CELL_TYPES if values else ():
             if issubclass(kind, _CELL_BASES):
                 continue  # a StrEnum status or kind: cell_value takes it as its base type, never refuses it
             for row in body:
@@ -345,7 +347,7 @@ def check_change(change: Change, head: tuple[int, str], book: str, has_sheet,
         for excel_row in dict.fromkeys(excel_row for excel_row, _column in updates):
             if not isinstance(excel_row, int) or excel_row < 2:
                 raise ChangeError(f"{book}!{name}: cannot update row {excel_row!r} (data starts at row 2)")
-        for kind in dict.fromkeys(map(type, updates.values())).keys() - _CELL_TYPES:
+        for kind in dict.fromkeys(map(type, updates.values())).keys() - _CELL_TYPES if values else ():
             for value in updates.values():
                 if type(value) is kind:
                     cell_value(value)

@@ -198,10 +198,11 @@ class PgStore(StoreBase):
             with book._open() as opened:
                 if window is None:
                     book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
-                                                change.cells, change.keep, relayout=change.relayout))
+                                                change.cells, change.keep, relayout=change.relayout), checked=True)
                 else:  # the mirror would pass Excel's row limit: it keeps the ledger's most recent rows
                     book._commit(opened, Change(mirror[0], mirror[1], tuple(window) + tuple(rows), change.sheets,
-                                                change.cells, change.keep, relayout=change.relayout), restart=True)
+                                                change.cells, change.keep, relayout=change.relayout), restart=True,
+                                     checked=True)
             with book._open() as opened:
                 self.committed = book._digests(opened)
             self.committed_segments = book.committed_segments  # for the checkpoint, as FileStore's
