@@ -285,7 +285,25 @@ def test_bodies_cut_in_other_blocks_are_not_reused(tmp_path, monkeypatch):
                                                           bodies={"Balances": checkpoint.pack_body(body)},
                                                           body_block=block))
         cp = checkpoint.load(book, None)
-        assert cp is not None and (cp.body("Balances") == body) is kept
+        assert cp is not None and (cp.body("Balances") is not None and list(cp.body("Balances")) == body) is kept
+
+
+def test_a_body_is_unpickled_only_where_its_blocks_changed(monkeypatch):
+    """pack_body takes a block that pickles to its old bytes as unchanged without unpickling the old
+    one; the checkpoint's Body reads any row or slice across blocks as the list it was."""
+    monkeypatch.setattr(checkpoint, "BODY_BLOCK", 4)
+    body = [(f"S{i}", i, None) for i in range(18)]
+    blocks = checkpoint.pack_body(body)
+    old = checkpoint.Body(blocks, 4)
+    assert len(old) == 18 and list(old) == body and old[-1] == body[-1] and old[3:13] == body[3:13]
+    assert old[:] == body and old[17:40] == body[17:] and old[::5] == body[::5]
+    lazy = checkpoint.Body(blocks, 4)
+    assert set(lazy._rows) == {4}  # only the last block, for the length
+    changed = body[:9] + [("S9", 9.0, None)] + body[10:]  # 9.0 == 9: same value, another type
+    new = checkpoint.pack_body(changed, lazy, blocks)
+    assert set(lazy._rows) == {2, 4}  # the block whose bytes differ, looked at row by row
+    assert [n is o for n, o in zip(new, blocks)] == [True, True, False, True, True]
+    assert list(checkpoint.Body(new, 4)) == changed
 
 
 @pytest.mark.parametrize("body_block", [3, 4], ids=["blocks-are-segments", "blocks-across-segments"])

@@ -44,8 +44,8 @@ import pickle
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Optional
-from typing import Sequence
 
 from xl_ledger.xlsx.sheet import same_rows
 
@@ -83,15 +83,60 @@ class Checkpoint:
     sessions_outcome: Optional[tuple[bool, dt.date, list[tuple[str, str]]]] = None
 
 
-    def body(self, sheet: str) -> Optional[list[tuple]]:
-        """The body the engine last wrote to `sheet`, or None."""
+    def body(self, sheet: str) -> Optional["Body"]:
+        """The body the engine last wrote to `sheet`, unpickled as it is read; None if it cannot be."""
         blocks = self.bodies.get(sheet)
-        if not isinstance(blocks, list):
+        if not isinstance(blocks, list) or not all(type(b) is bytes for b in blocks):
             return None
         try:
-            return unpack_pieces(blocks)
+            return Body(blocks, self.body_block)
         except Exception:  # pickle raises many types on a blob it cannot read
             return None
+
+
+class Body(Sequence):
+    """An engine sheet's body as the checkpoint holds it (pickled blocks of `block` rows), unpickled a block
+    at a time as its rows are asked for: a post that changed a few rows of a 400k-row Allocations unpickles
+    a few blocks, not the sheet. A block that cannot be unpickled raises pickle.UnpicklingError (or
+    whatever the unpickler raises) when it is first read."""
+
+    def __init__(self, blocks: list[bytes], block: int):
+        self.blocks, self.block = blocks, block
+        self._rows: dict[int, list] = {}
+        self._len = (len(blocks) - 1) * block + len(self.rows_of(len(blocks) - 1)) if blocks else 0
+
+    def rows_of(self, k: int) -> list:
+        rows = self._rows.get(k)
+        if rows is None:
+            rows = unpack(self.blocks[k])
+            if not isinstance(rows, list) or (k < len(self.blocks) - 1 and len(rows) != self.block):
+                raise pickle.UnpicklingError(f"body block {k} is not {self.block} rows")
+            self._rows[k] = rows
+        return rows
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._len)
+            if step != 1:
+                return [self[j] for j in range(start, stop, step)]
+            out: list = []
+            while start < stop:
+                k, r = divmod(start, self.block)
+                part = self.rows_of(k)[r:r + stop - start]
+                if not part:
+                    break
+                out += part
+                start += len(part)
+            return out
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        k, r = divmod(i, self.block)
+        return self.rows_of(k)[r]
 
 
 LOG_CHUNK = 65_536  # rows per pickled piece of the Log: pickling a million rows at once briefly took 2x
@@ -287,15 +332,19 @@ BODY_BLOCK = 512
 def pack_body(rows: Sequence[tuple], previous: Optional[Sequence[tuple]] = None,
               previous_blocks: Sequence[bytes] = ()) -> list[bytes]:
     """The body as pickled blocks of BODY_BLOCK rows. A block whose rows are the same values of the same
-    types as that block of `previous` (whose blocks are `previous_blocks`) is those bytes again: after a
-    post most of a big sheet is where it was, and pickling all of it cost more than writing the sheet."""
+    types as that block of `previous` (whose blocks are `previous_blocks`) is those bytes again, so an
+    unchanged body keeps its fingerprint. A block that pickles to the very bytes it had is the same rows
+    (a pickle spells out each value and type), so `previous` (a Body) is unpickled only for blocks whose
+    bytes differ: after a post most of a big sheet is where it was and pickles as it did."""
     out = []
     for k, i in enumerate(range(0, len(rows), BODY_BLOCK)):
         block = rows[i:i + BODY_BLOCK]
-        if previous is not None and k < len(previous_blocks) and same_rows(previous[i:i + BODY_BLOCK], block):
+        data = pack(block if type(block) is list else list(block))
+        if previous is not None and k < len(previous_blocks) and (
+                data == previous_blocks[k] or same_rows(previous[i:i + BODY_BLOCK], block)):
             out.append(previous_blocks[k])
         else:
-            out.append(pack(block if type(block) is list else list(block)))
+            out.append(data)
     return out
 
 

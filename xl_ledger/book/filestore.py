@@ -496,8 +496,8 @@ class FileStore(StoreBase):
                 member = book.archive.get(path)
                 old = self._old_segments(book, change.keep.get(sheet), member)
                 if old is not None:  # only its last segment (the tail, where the page header is) changes
-                    first = segments.read(book.f, member, old, 0)
-                    last = segments.read(book.f, member, old, len(old) - 1)
+                    read = segments.reader(book.f, member, old)
+                    first, last = read(0), read(len(old) - 1)
                     edited = set_page_header(first + last, header)
                     if edited[len(first):] != last and edited[:len(first)] == first:
                         replaced[path] = _Segmented(sheet, [*range(len(old) - 1), pool.submit(
@@ -577,14 +577,16 @@ class FileStore(StoreBase):
         hint = None if sheet in change.relayout else change.keep.get(sheet)
         previous = hint[1] if hint is not None and self._digest(book, [member]) == hint[0] else None
         old = self._old_segments(book, hint, member, previous) if previous is not None else None
+        # The blocks the caller found unchanged (cut as the segments are): not compared again.
+        same = hint[3][1] if previous is not None and len(hint) > 3 and hint[3] and hint[3][0] == size else None
         if old is not None:
             # The part without its body rows: its first segment (head, header row) and last (the tail).
-            skeleton = segments.read(book.f, member, old, 0) + segments.read(book.f, member, old, len(old) - 1)
+            read = segments.reader(book.f, member, old)
+            skeleton = read(0) + read(len(old) - 1)
             if sheet in change.page_headers:
                 skeleton = set_page_header(skeleton, change.page_headers[sheet])
-            plan = body_segments(frame(skeleton), body, styles, width, previous,
-                                 lambda k: segments.read(book.f, member, old, k), reuse=True, rows_per_segment=size,
-                                 same=hint[3] if len(hint) > 3 else None)
+            plan = body_segments(frame(skeleton), body, styles, width, previous, read, reuse=True,
+                                 rows_per_segment=size, same=same)
         else:
             xml = book.read(path)
             if sheet in change.relayout:  # laid out by an earlier version: this version's frame
@@ -593,7 +595,8 @@ class FileStore(StoreBase):
                 xml = set_page_header(xml, change.page_headers[sheet])
             blocks = block_rows(xml, -(-len(previous) // size), size) if previous is not None else []
             plan = body_segments(frame(xml), body, styles, width, previous,
-                                 lambda k: blocks[k - 1] if k <= len(blocks) else None, rows_per_segment=size)
+                                 lambda k: blocks[k - 1] if k <= len(blocks) else None, rows_per_segment=size,
+                                 same=same)
         last = len(plan) - 1
         # Compressed segment by segment: the new part is never held whole beside the old one.
         return _Segmented(sheet, [k if type(k) is int else pool.submit(segments.compress, k, i == last)

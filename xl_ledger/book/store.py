@@ -79,9 +79,10 @@ class Change:
     sheet -> full body rows (no header). cells: input sheet -> {(excel_row, column_name): value}.
     keep: a hint for stores that write files: engine sheet -> (FileStore part digest, the body that part
     holds as the store wrote it, and optionally the deflate segments it was written as: (rows per segment,
-    segments), see FileStore._engine_part). When the part still has that digest, rows equal to that body
-    keep their bytes and only the others are written; otherwise the hint is ignored. It never changes the
-    result. A sheet whose page header alone changes may have a hint with no body (None).
+    segments), and the blocks of the body known to be unchanged: (rows per block, their indexes); see
+    FileStore._engine_part). When the part still has that digest, rows equal to that body keep their bytes
+    and only the others are written; otherwise the hint is ignored. It never changes the result. A sheet
+    whose page header alone changes may have a hint with no body (None).
     """
 
     expected_seq: int

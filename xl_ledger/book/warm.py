@@ -244,8 +244,8 @@ class CheckpointedLog(OpenLog):
             sessions_outcome=outcome if still else None))
         return change
 
-    def _previous_body(self, sheet: str) -> Optional[list[tuple]]:
-        """The body the engine last wrote to `sheet` (unpickled once), or None."""
+    def _previous_body(self, sheet: str) -> Optional[checkpoint.Body]:
+        """The body the engine last wrote to `sheet` (each block unpickled once, when read), or None."""
         if self.cp is None:
             return None
         if sheet not in self._previous:
@@ -260,8 +260,12 @@ class CheckpointedLog(OpenLog):
         out = {}
         for name, rows in body.items():
             previous = self._previous_body(name)
-            before = self.cp.bodies.get(name, ()) if previous else ()
-            blocks = checkpoint.pack_body(rows, previous, before)
+            before = self.cp.bodies.get(name, ()) if previous is not None else ()
+            try:
+                blocks = checkpoint.pack_body(rows, previous, before)
+            except Exception:  # a block of the last body that cannot be unpickled: that body is not used
+                self._previous[name], before = None, ()
+                blocks = checkpoint.pack_body(rows)
             # pack_body gives back the very bytes object of a block it found unchanged
             same = frozenset(k for k, (new, old) in enumerate(zip(blocks, before)) if new is old)
             out[name] = (blocks, checkpoint.body_fingerprint(blocks), same)
@@ -277,11 +281,18 @@ class CheckpointedLog(OpenLog):
         out = {}
         for name in sheets:
             body = self._previous_body(name) if name in same else None
-            if body is not None:
-                segments = self._segments(name)
-                unchanged = packed[name][2] if packed and name in packed and segments is not None \
-                    and segments[0] == checkpoint.BODY_BLOCK else None
-                out[name] = (self.digests[name], body, segments, unchanged)
+            if body is None:
+                continue
+            if packed and name in packed:
+                # The store reads only the blocks that changed, which _pack has unpickled already.
+                unchanged = (checkpoint.BODY_BLOCK, packed[name][2])
+            else:
+                unchanged = None
+                try:
+                    body = list(body)  # the store compares every block: each one unpickled here
+                except Exception:  # pickle raises many types on a blob it cannot read
+                    continue
+            out[name] = (self.digests[name], body, self._segments(name), unchanged)
         for name in page_headers:
             if name not in sheets and name in same and self._segments(name) is not None:
                 out[name] = (self.digests[name], None, self._segments(name))

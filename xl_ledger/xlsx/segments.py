@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from typing import BinaryIO
+from typing import Callable
 from typing import Iterable
 from typing import Sequence
 
@@ -65,19 +66,25 @@ def combined_crc(segments: Iterable[Segment]) -> int:
     return crc
 
 
-def read(src: BinaryIO, member: Member, segments: Sequence[Segment], index: int) -> bytes:
-    """Segment `index` of `member`, inflated (CRC checked)."""
-    start = data_offset(src, member) + sum(s[0] for s in segments[:index])
-    csize, usize, crc, _shift = segments[index]
-    src.seek(start)
-    raw = src.read(csize)
-    try:
-        data = zlib.decompressobj(-15).decompress(raw, usize + 1)
-    except zlib.error:
-        data = None
-    if data is None or len(data) != usize or zlib.crc32(data) != crc:
-        raise ZipFormatError(f"{member.name}: segment {index} does not hold the bytes recorded for it")
-    return data
+def reader(src: BinaryIO, member: Member, segments: Sequence[Segment]) -> Callable[[int], bytes]:
+    """read(k): segment k of `member`, inflated (CRC checked). Where each segment starts is worked out once."""
+    starts = [data_offset(src, member)]
+    for s in segments:
+        starts.append(starts[-1] + s[0])
+
+    def read(index: int) -> bytes:
+        csize, usize, crc, _shift = segments[index]
+        src.seek(starts[index])
+        raw = src.read(csize)
+        try:
+            data = zlib.decompressobj(-15).decompress(raw, usize + 1)
+        except zlib.error:
+            data = None
+        if data is None or len(data) != usize or zlib.crc32(data) != crc:
+            raise ZipFormatError(f"{member.name}: segment {index} does not hold the bytes recorded for it")
+        return data
+
+    return read
 
 
 def write(w: ZipWriter, like: Member, items: Sequence, src: BinaryIO | None = None, old: Member | None = None,

@@ -9,6 +9,7 @@ trip, so nothing the parser does not model is lost and large sheets stay fast.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from itertools import chain
 from decimal import Decimal
@@ -203,12 +204,14 @@ def body_segments(framed: tuple[bytes, bytes, bytes], body: Sequence[Sequence[ob
                     start, pos = pos, end
                     if kept:
                         parts.append(old[start:end])
-                        last_col = max(last_col, len(row))
+                        if len(row) > last_col:
+                            last_col = len(row)
                         continue
             text = writer.row(r, row)
             if text:
                 parts.append(text.encode())
-                last_col = max(last_col, len(row))
+                if len(row) > last_col:
+                    last_col = len(row)
         out.append(parts)
     out[0] = [set_dimension(head, f"A1:{col_letter(max(last_col, 1))}{n + 1}"), header]
     out.append([tail])
@@ -216,18 +219,20 @@ def body_segments(framed: tuple[bytes, bytes, bytes], body: Sequence[Sequence[ob
 
 
 def _differing(previous: Sequence, body: Sequence, i0: int, i1: int) -> set[int]:
-    """The rows i0 <= i < i1 of `body` that are not same_rows with `previous`'s, found by halving the
-    range while it differs: after a post a changed block holds a few changed rows, and comparing slices in
-    C is far cheaper than a call per row."""
-    out = set(range(max(i0, len(previous)), i1))
-    todo = [(i0, min(i1, len(previous)))]
-    while todo:
-        lo, hi = todo.pop()
-        if hi - lo <= 4:
-            out.update(i for i in range(lo, hi) if not same_rows(previous[i:i + 1], body[i:i + 1]))
-        elif not same_rows(previous[lo:hi], body[lo:hi]):
-            mid = (lo + hi) // 2
-            todo += ((lo, mid), (mid, hi))
+    """The rows i0 <= i < i1 of `body` that are not same_rows with `previous`'s. Rows are compared in one
+    C-level pass and the types of the equal ones in one more; only when those types differ somewhere is
+    each equal row's looked at (a changed block after a post holds a few changed rows)."""
+    hi = min(i1, len(previous))
+    out = set(range(max(i0, hi), i1))
+    before, after = previous[i0:hi], body[i0:hi]
+    equal = []
+    for j, same in enumerate(map(operator.eq, before, after)):
+        if same:
+            equal.append(j)
+        else:
+            out.add(i0 + j)
+    if equal and not same_rows([before[j] for j in equal], [after[j] for j in equal]):
+        out.update(i0 + j for j in equal if not same_rows(before[j:j + 1], after[j:j + 1]))
     return out
 
 
