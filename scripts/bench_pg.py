@@ -161,7 +161,7 @@ def main(argv: list[str]) -> None:
             for attempt in range(2):
                 alone = Path(tmp) / "alone.xlsm"  # the same workbook and checkpoint, posting without a ledger
                 shutil.copyfile(built, alone)
-                shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(alone))
+                checkpoint.copy(built, alone)
                 r = _fresh(alone, url, studio, "filepost100", as_of.isoformat())
                 if "filepost100" not in runs or r["cpu"] < runs["filepost100"]["cpu"]:
                     runs["filepost100"] = r
@@ -170,7 +170,7 @@ def main(argv: list[str]) -> None:
                     copy_in(built, url, studio)
                 copy = Path(tmp) / "desk.xlsm"
                 shutil.copyfile(built, copy)
-                shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(copy))
+                checkpoint.copy(built, copy)
                 r = _fresh(copy, url, studio, "post100", as_of.isoformat())
                 if "post100" not in runs or r["cpu"] < runs["post100"]["cpu"]:
                     runs["post100"] = r

@@ -268,7 +268,7 @@ def resave(built: Path, how: str) -> Path | None:
                             "--convert-to", "xlsm:Calc MS Excel 2007 VBA XML", "--outdir", outdir, str(built)],
                            check=True, capture_output=True, timeout=3600, env={**os.environ, "HOME": profile})
             shutil.copyfile(Path(outdir) / built.name, out)
-    shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(out))
+    checkpoint.copy(built, out)
     return out
 
 
@@ -301,7 +301,7 @@ def main(argv: list[str]) -> None:
                     shutil.copyfile(built, copy)
                     checkpoint.discard(copy)
                     if what.endswith(" warm"):  # with the checkpoint the previous post left
-                        shutil.copyfile(checkpoint.path_for(built), checkpoint.path_for(copy))
+                        checkpoint.copy(built, copy)
                     results.append(_fresh(copy, what.split()[0], as_of))
                 runs[what] = min(results, key=lambda r: r["seconds"])
             resaved = {}
@@ -317,7 +317,7 @@ def main(argv: list[str]) -> None:
                     for _ in range(repeat):
                         copy = Path(tmp) / "run.xlsm"
                         shutil.copyfile(source, copy)
-                        shutil.copyfile(checkpoint.path_for(source), checkpoint.path_for(copy))
+                        checkpoint.copy(source, copy)
                         results.append(_fresh(copy, what, as_of))
                     best = min(results, key=lambda r: r["seconds"])
                     if what == "post100":

@@ -4,6 +4,7 @@ ignored; a Log edited in place is still caught."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 
@@ -114,7 +115,7 @@ def test_a_forged_checkpoint_cannot_vouch_for_a_tampered_log(tmp_path, monkeypat
     genuine = checkpoint.load(path, None)
     _tamper_log(path)
     # The forger records the tampered Log's digest with the genuine rows, but lacks this user's secret.
-    forged = checkpoint.Checkpoint(**{**genuine.__dict__, "log": FileStore(path).part_digests()["Log"]})
+    forged = dataclasses.replace(genuine, log=FileStore(path).part_digests()["Log"])
     monkeypatch.setenv("XL_LEDGER_HOME", str(tmp_path / "forger"))
     checkpoint.save(path, None, forged)
     monkeypatch.undo()
@@ -421,7 +422,7 @@ def test_a_resaved_log_is_taken_from_the_checkpoint_only_when_it_ends_in_the_che
     other = tmp_path / "other" / "studio.xlsm"
     other.parent.mkdir()
     shutil.copyfile(path, other)
-    shutil.copyfile(checkpoint.path_for(path), checkpoint.path_for(other))
+    checkpoint.copy(path, other)
     type_rows(path, "Actions", {4: {"action": "sell", "student_id": "S1", "product_id": "P10"}})
     type_rows(other, "Actions", {4: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
     for p in (path, other):
@@ -473,3 +474,45 @@ def test_a_resaved_sessions_sheet_with_the_same_cells_is_not_diffed_and_an_edit_
         assert any("was deleted" in n for n in warm_result.notices)
         assert warm_result.new_rows == (2 if edit else 1)  # the sale, and the new lesson
         assert _snapshot(path) == _snapshot(cold)
+
+
+def test_a_post_writes_only_the_checkpoint_pieces_that_are_new(tmp_path, monkeypatch):
+    """The checkpoint's big pieces are files named by their SHA-256: a post adds the new ones, leaves the
+    others as they are, removes those it no longer names, and the checkpoint file itself stays small."""
+    monkeypatch.setattr(checkpoint, "PIECE", 64)  # a small studio's pieces are files too
+    monkeypatch.setattr(checkpoint, "BODY_BLOCK", 2)
+    path = _posted(tmp_path)
+    folder = checkpoint.pieces_for(path)
+    before = {p.name: p.stat().st_ino for p in folder.iterdir()}
+    assert len(before) > 10 and checkpoint.path_for(path).stat().st_size < sum(p.stat().st_size for p in folder.iterdir())
+    type_rows(path, "Actions", {4: {"action": "sell", "student_id": "S3", "product_id": "P10"}})
+    post.post(FileStore(path), now=NOW, operator="owner")
+    after = {p.name: p.stat().st_ino for p in folder.iterdir()}
+    kept = {name for name in before if after.get(name) == before[name]}
+    assert len(kept) > len(after) / 2 and set(after) - kept  # most pieces untouched, some new
+    cp = checkpoint.load(path, None)
+    assert cp is not None and cp.log_blobs and all(type(b) is bytes for b in cp.log_blobs)
+    named = set()
+    checkpoint._each_piece(checkpoint.load(path, None), lambda piece: named.add(checkpoint.hashlib.sha256(piece).hexdigest()))
+    assert set(after) <= named  # nothing left that the checkpoint does not name
+
+
+@pytest.mark.parametrize("damage", ["altered", "missing"])
+def test_a_checkpoint_piece_altered_or_missing_makes_it_unusable(tmp_path, monkeypatch, damage):
+    monkeypatch.setattr(checkpoint, "PIECE", 64)
+    path = _posted(tmp_path)
+    piece = max(checkpoint.pieces_for(path).iterdir(), key=lambda p: p.stat().st_size)
+    if damage == "missing":
+        piece.unlink()
+    else:
+        data = bytearray(piece.read_bytes())
+        data[len(data) // 2] ^= 1
+        piece.write_bytes(bytes(data))
+    assert checkpoint.load(path, None) is None
+    _more_input(path)
+    cold = tmp_path / "cold" / "studio.xlsm"
+    cold.parent.mkdir()
+    shutil.copyfile(path, cold)
+    post.post(FileStore(path), now=NOW, operator="owner")
+    post.post(FileStore(cold), now=NOW, operator="owner")
+    assert _snapshot(path) == _snapshot(cold) and checkpoint.load(path, None) is not None

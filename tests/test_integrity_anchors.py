@@ -257,7 +257,7 @@ def test_an_altered_checkpoint_is_named_by_verify_deep_and_undone_by_recompute_c
     from xl_ledger.book import checkpoint
 
     path = shutil.copyfile(posted, tmp_path / "studio.xlsm")
-    shutil.copyfile(posted.with_name(".studio.xlsm.xl-ledger-checkpoint"), tmp_path / ".studio.xlsm.xl-ledger-checkpoint")
+    checkpoint.copy(posted, path)
     cp = checkpoint.load(path, None)
     assert cp is not None
     rows = checkpoint.unpack_pieces(cp.log_blobs)

@@ -87,4 +87,5 @@ def test_killing_post_never_breaks_the_file_or_loses_an_action(tmp_path):
     done = cli("post", str(path), "--today", "2026-03-20")
     assert done.returncode == 0, done.stderr
     assert _check(path, typed) == typed
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith("xl-ledger-checkpoint")) == ["studio.xlsm"]
+    assert sorted(p.name for p in tmp_path.iterdir()
+                  if not p.name.endswith(("xl-ledger-checkpoint", "xl-ledger-pieces"))) == ["studio.xlsm"]

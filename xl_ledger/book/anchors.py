@@ -55,7 +55,7 @@ def of_file(path: Path, key: Optional[bytes], cp=None) -> list[Anchor]:
 
     out = []
     if cp is None:
-        cp = checkpoint.load(path, key)
+        cp = checkpoint.load(path, key, pieces=False)  # the head is in the checkpoint file itself
     if cp is not None:
         out.append(Anchor(f"the checkpoint beside it ({checkpoint.path_for(path).name})", int(cp.head[0]),
                           str(cp.head[1])))

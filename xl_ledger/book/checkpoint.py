@@ -30,6 +30,9 @@ It is a cache, never an authority (see DECISIONS.md, 2026-11-21):
   skipped only when its part is byte-for-byte what the engine wrote. Anything else → the full path.
 - It is written (atomically, temp + rename) only after the workbook commit succeeded; a stale, torn or
   foreign checkpoint is ignored, so deleting it is always safe.
+- Its big pickled pieces live in files of their own beside it (`pieces_for`), named by their SHA-256 and
+  checked against it when read; a post writes only the pieces that are new and removes those no longer
+  named. A piece missing or altered makes the checkpoint unusable, like a wrong MAC.
 """
 
 from __future__ import annotations
@@ -41,15 +44,17 @@ import hmac
 import io
 import os
 import pickle
+import shutil
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Optional
 
 from xl_ledger.xlsx.sheet import same_rows
 
-MAGIC = b"xl-ledger-checkpoint/6\n"  # 6: engine parts' deflate segments
+MAGIC = b"xl-ledger-checkpoint/7\n"  # 7: big pieces in files of their own (pieces_for)
 _ALLOWED = {("datetime", "date"), ("datetime", "time"), ("datetime", "datetime"), ("datetime", "timezone"),
             ("datetime", "timedelta"), ("decimal", "Decimal"), ("xl_ledger.core.inputs", "Session"),
             ("xl_ledger.core.inputs", "session_from_values"),
@@ -212,8 +217,10 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
-    """The checkpoint beside `workbook` if it is genuine (MAC) and readable; else None."""
+def load(workbook: Path, key: Optional[bytes], pieces: bool = True) -> Optional[Checkpoint]:
+    """The checkpoint beside `workbook` if it is genuine (MAC) and readable; else None. `pieces=False`:
+    without reading its pieces (log_blobs, bodies and sessions then hold references, not bytes): for what
+    the checkpoint file itself says, such as the head (anchors.py)."""
     mac_key = _mac_key(key)
     if mac_key is None:
         return None
@@ -233,20 +240,37 @@ def load(workbook: Path, key: Optional[bytes]) -> Optional[Checkpoint]:
         stream = io.BytesIO(data)
         stream.seek(start)
         fields = _Unpickler(stream).load()
+        del data, stream
         cp = Checkpoint(**fields)
         if len(cp.log_blobs) != len(cp.log_counts):
             return None
         if cp.body_block != BODY_BLOCK:
             cp.bodies = {}  # cut another way: pack_body must not take them for this cut's blocks
-    except Exception:  # a checkpoint from another version: ignore it
+        if pieces:
+            names: dict[int, str] = {}
+            _each_piece(cp, lambda piece: _fetch(workbook, piece, names))
+            cp.blob_names = names
+    except Exception:  # a checkpoint from another version, or a piece missing or not as named: ignore it
         return None
     return cp
 
 
-def save(workbook: Path, key: Optional[bytes], cp: Checkpoint) -> None:
-    """Write the checkpoint atomically. Best effort: a cache that cannot be written is no error."""
+def save(workbook: Path, key: Optional[bytes], cp: Checkpoint, previous: Optional[Checkpoint] = None) -> None:
+    """Write the checkpoint atomically. Best effort: a cache that cannot be written is no error.
+
+    Its big pieces (Log pieces, body blocks, the Sessions cache) go to files of their own named by their
+    SHA-256 (pieces_for), written only when new; the checkpoint file names them. `previous`: the
+    checkpoint this one was made from, whose pieces (the very bytes objects) need no hashing again."""
     mac_key = _mac_key(key)
     if mac_key is None:
+        return
+    known = getattr(previous, "blob_names", {}) if previous is not None else {}
+    folder = pieces_for(workbook)
+    named: dict[str, bytes] = {}
+    try:
+        folder.mkdir(exist_ok=True)
+        cp = replace(cp, **_each_piece(cp, lambda piece: _stash(folder, piece, known, named), rebuild=True))
+    except OSError:
         return
     target = path_for(workbook)
     # Named like the store's own temp files, so the next commit (under the lock) removes one left by a
@@ -266,6 +290,78 @@ def save(workbook: Path, key: Optional[bytes], cp: Checkpoint) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        return
+    # Pieces no checkpoint names any more (a block that changed, Log pieces merged): removed. A reader that
+    # still holds the previous checkpoint file and misses one of them only finds it unusable (cold path).
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name not in named:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+PIECE = 16_384  # bytes: a pickled piece at least this long is a file of its own (smaller ones stay inline)
+_REF = "xl-ledger-piece"  # (_REF, sha256 hex) stands for a piece kept in its own file
+
+
+def pieces_for(workbook: Path) -> Path:
+    """The folder beside the workbook holding the checkpoint's big pieces, one file per piece, named by
+    its SHA-256: a post writes only the pieces that are new (at a million Log rows, a few MB instead of the
+    200 MB checkpoint), and the checkpoint file (MACed) names them, so each is checked by its hash."""
+    return workbook.with_name(f".{workbook.name}.xl-ledger-pieces")
+
+
+def _each_piece(cp: Checkpoint, f, rebuild: bool = False) -> dict:
+    """f(piece) for every pickled piece of `cp` (Log pieces, body blocks, Sessions cache pieces), in
+    place; with `rebuild`, the fields with f's results instead, for dataclasses.replace (cp untouched)."""
+    log_blobs = [f(b) for b in cp.log_blobs]
+    bodies = {name: [f(b) for b in blocks] for name, blocks in cp.bodies.items()}
+    sessions = (cp.sessions[0], [f(b) for b in cp.sessions[1]]) if cp.sessions else cp.sessions
+    fields = {"log_blobs": log_blobs, "bodies": bodies, "sessions": sessions}
+    if not rebuild:
+        for name, value in fields.items():
+            setattr(cp, name, value)
+    return fields
+
+
+def _stash(folder: Path, piece, known: dict[int, str], named: dict[str, bytes]):
+    """A big piece written to its file (unless it is there already), and its reference."""
+    if type(piece) is not bytes or len(piece) < PIECE:
+        return piece
+    name = known.get(id(piece)) or hashlib.sha256(piece).hexdigest()
+    if name not in named:
+        named[name] = piece
+        target = folder / name
+        if not target.exists():
+            tmp = folder / f"{name}.{os.getpid()}.tmp"
+            try:
+                tmp.write_bytes(piece)
+                os.replace(tmp, target)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
+    return (_REF, name)
+
+
+def _fetch(workbook: Path, piece, names: dict[int, str]):
+    """A reference's piece, read from its file and checked against its name (its SHA-256)."""
+    if type(piece) is not tuple:
+        return piece
+    tag, name = piece
+    if tag != _REF or len(name) != 64:
+        raise pickle.UnpicklingError("not a piece reference")
+    data = (pieces_for(workbook) / name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != name:
+        raise pickle.UnpicklingError(f"piece {name} does not hold what the checkpoint names")
+    names[id(data)] = name
+    return data
+
+
+def copy(workbook: Path, to: Path) -> None:
+    """The checkpoint of `workbook` beside `to` (a copy of the workbook): its file and its pieces."""
+    shutil.copyfile(path_for(workbook), path_for(to))
+    shutil.copytree(pieces_for(workbook), pieces_for(to), dirs_exist_ok=True)
 
 
 class _Signing:
@@ -322,6 +418,7 @@ def unpack(blob: bytes) -> object:
 def discard(workbook: Path) -> None:
     with contextlib.suppress(OSError):
         path_for(workbook).unlink()
+    shutil.rmtree(pieces_for(workbook), ignore_errors=True)
 
 
 # Rows per pickled block of an engine sheet's body: xlsx.sheet.SEGMENT_ROWS, so that a block found unchanged

@@ -236,7 +236,7 @@ class CheckpointedLog(OpenLog):
             and digests.get("Sessions") == self.digests.get("Sessions")
         if timezone is None and self.current:
             timezone = self.cp.timezone
-        checkpoint.save(store.path, self.key, checkpoint.Checkpoint(
+        checkpoint.save(store.path, self.key, previous=self.cp, cp=checkpoint.Checkpoint(
             log=digests["Log"], head=head, log_blobs=blobs, log_counts=counts, sheets=sheets,
             body_block=checkpoint.BODY_BLOCK, bodies=bodies, segments=segments, recomputed=recomputed,
             timezone=timezone, sessions=cache,
