@@ -60,12 +60,13 @@ def test_a_sheet_past_90_percent_of_the_limit_is_named_in_alerts_and_the_output(
         assert run([*command, str(path), *TODAY]) == 0
         out = capsys.readouterr().out
         share = f"{rows / limit:.0%}"
-        assert re.search(rf"notice +studio\.xlsm!Log: Log holds {rows} of Excel's {limit} rows per sheet "
+        assert re.search(rf"notice +studio\.xlsm!Log: Log holds {rows} of Excel's {limit} rows "
                          rf"\({share}\); a post that would pass the limit is refused\. Move the Log to PostgreSQL",
                          out), out
         first = records(path, "Alerts")[2]
         assert (first["kind"], first["where"], first["found"]) == ("notice", "studio.xlsm!Log", str(rows))
-        assert first["message"].startswith(f"Log holds {rows} of Excel's {limit} rows")
+        assert first["message"] == f"Log holds {rows} of Excel's {limit} rows ({share}); past it a post " \
+                                   "is refused: move the Log to PostgreSQL (xl-ledger ledger-init)"
     # Below 90%: no such alert.
     monkeypatch.setattr(limits, "ROWS", rows * 2)
     assert run(["recompute", "--cold", str(path), *TODAY]) == 0

@@ -345,8 +345,7 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
     pure = not p.alerts and not drift
     relayout = upgrade.stale_sheets(log.store, body)
     p.result.notices += [upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()]
-    near = near_limit(log, body, len(p.log_rows))
-    p.result.notices += [f"{a[3]}: {a[4]}" for a in near]
+    p.result.notices += near_limit(log, body, len(p.log_rows))
     change = Change(log.head[0], log.head[1], log_rows=tuple(p.log_rows), sheets=body,
                     cells={"Actions": p.cells} if p.cells else {},
                     money_format=schema.money_format(state.settings.currency),
@@ -357,10 +356,10 @@ def commit(p: Posting, state: State, body: dict[str, list[tuple]], drift: list[t
                                  timezone=p.scopes.settings.timezone)
 
 
-def near_limit(log: OpenLog, body: dict[str, list[tuple]], new_rows: int = 0) -> list[tuple]:
-    """Alerts rows for the sheets this commit leaves past 90% of Excel's row limit (book/limits.py): the Log,
-    when it is the workbook's own, and the engine sheets. Put first in Alerts (a function of the Log and the
-    bodies only, so post and recompute write the same)."""
+def near_limit(log: OpenLog, body: dict[str, list[tuple]], new_rows: int = 0) -> list[str]:
+    """The sheets this commit leaves past 90% of Excel's row limit (book/limits.py), the Log when it is the
+    workbook's own and the engine sheets: put first in Alerts (a function of the Log and the bodies only, so
+    post and recompute write the same), and returned as the command's output lines."""
     from xl_ledger.book import limits
 
     in_sheet = getattr(log.store, "log_in_sheet", True)
@@ -368,8 +367,8 @@ def near_limit(log: OpenLog, body: dict[str, list[tuple]], new_rows: int = 0) ->
     rows.update((name, 1 + len(sheet)) for name, sheet in body.items())
     near = limits.near_alerts(log.name, rows, ledger=not in_sheet)
     if near:
-        body[schema.ALERTS.name] = near + list(body[schema.ALERTS.name])
-    return near
+        body[schema.ALERTS.name] = [alert for alert, _line in near] + list(body[schema.ALERTS.name])
+    return [line for _alert, line in near]
 
 
 def _where(sheet: SheetData, p: Problem) -> str:
@@ -418,7 +417,7 @@ def recompute(store: Store, *, now: dt.datetime, key: Optional[bytes] = None,
                             recomputed=None if drift else as_of, timezone=settings.timezone)
     return PostResult(state=state, change=change, drift=[f"{d[3]}: typed {d[5]!r}" for d in drift],
                       notices=[upgrade.notice(log.name, sheet, found) for sheet, found in relayout.items()]
-                      + [f"{a[3]}: {a[4]}" for a in near])
+                      + near)
 
 
 _KIND_OF_ACTION = {"sell": "sale", "top_up": "top_up", "comp": "comp"}

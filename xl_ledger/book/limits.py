@@ -59,14 +59,17 @@ def near(rows: Mapping[str, int]) -> list[tuple[str, int]]:
     return [(sheet, count) for sheet, count in rows.items() if count > NEAR * ROWS]
 
 
-def near_alerts(book: str, rows: Mapping[str, int], *, ledger: bool = False) -> list[tuple]:
-    """Alerts rows (notices) for the sheets past NEAR of the limit."""
+def near_alerts(book: str, rows: Mapping[str, int], *, ledger: bool = False) -> list[tuple[tuple, str]]:
+    """(Alerts row, the command's output line) for each sheet past NEAR of the limit. The Alerts message is
+    short enough for the printed column (the output line says in full what to do)."""
     out = []
     for sheet, count in near(rows):
-        share = count / ROWS
-        out.append((AlertKind.NOTICE, None, None, f"{book}!{sheet}",
-                    f"{sheet} holds {count:,} of Excel's {ROWS:,} rows per sheet ({share:.0%}); a post that "
-                    f"would pass the limit is refused. {_todo(book, sheet, ledger)}", f"{count}", f"<= {ROWS}"))
+        said = f"{sheet} holds {count:,} of Excel's {ROWS:,} rows ({count / ROWS:.0%})"
+        short = ("move the Log to PostgreSQL (xl-ledger ledger-init)" if sheet == "Log" and not ledger else
+                 "the post's output says what to do")
+        out.append(((AlertKind.NOTICE, None, None, f"{book}!{sheet}", f"{said}; past it a post is refused: {short}",
+                     f"{count}", f"<= {ROWS}"),
+                    f"{book}!{sheet}: {said}; a post that would pass the limit is refused. {_todo(book, sheet, ledger)}"))
     return out
 
 
