@@ -246,3 +246,45 @@ def test_four_desks_posting_at_once_apply_every_action_exactly_once(url, tmp_pat
     latencies = sorted(line["seconds"] for line in lines)
     print(f"4 desks x 50 posts: p50 {latencies[100]:.2f}s, p95 {latencies[190]:.2f}s, "
           f"{sum(line['attempts'] for line in lines)} attempts")
+
+
+def test_a_desk_commits_the_whole_change_money_format_page_headers_and_an_older_layout(url, tmp_path):
+    """A desk's commit writes what a workbook's own would: the studio's money format, the as-of date in the
+    printed page headers, and engine sheets laid out by an earlier xl-ledger laid out again (they were left
+    out of the desk's Change, so an older workbook's Balances got today's rows under its old headers)."""
+    import zipfile
+
+    from test_upgrade_layout import GOLDEN
+    from test_upgrade_layout import UPGRADED
+
+    from xl_ledger.book import schema
+
+    ledger = new_studio()
+    path = tmp_path / "older.xlsm"
+    shutil.copyfile(GOLDEN, path)
+    assert run(["ledger-init", "--ledger", url, "--from", str(path), "--studio", ledger]) == 0
+    result = desk_post(path, url, ledger, today=D(2026, 12, 2))
+    assert [n.split("!")[1].split(" ")[0] for n in result.notices if "laid out by an earlier" in n] == list(UPGRADED)
+    wb = openpyxl.load_workbook(path)
+    for sheet in UPGRADED:
+        assert tuple(c.value for c in wb[sheet][1]) == schema.BY_NAME[sheet].headers, sheet
+    assert desk_post(path, url, ledger, today=D(2026, 12, 2)).drift == []  # the rows are under their headers
+    with FileStore(path)._open() as book:
+        part = book.sheets["Packages"]
+    with zipfile.ZipFile(path) as z:
+        assert "as of 2026-12-02" in z.read(part).decode()  # the printed page header
+
+
+def test_a_desk_shows_money_in_the_studios_currency(url, tmp_path):
+    from xl_ledger.book import schema
+
+    ledger = new_studio()
+    path = studio(tmp_path, "eur.xlsm")
+    keys = list(schema.SETTINGS)
+    type_rows(path, "Settings", {keys.index("currency") + 2: {"value": "EUR"}})
+    type_rows(path, "Actions", {2: sell("S1")})
+    assert desk_post(path, url, ledger).rejected == []
+    wb = openpyxl.load_workbook(path)
+    headers = [c.value for c in wb["Packages"][1]]
+    cell = wb["Packages"].cell(row=2, column=headers.index("value_remaining") + 1)
+    assert cell.value == 300 and cell.number_format == schema.money_format("EUR"), cell.number_format

@@ -29,6 +29,7 @@ import datetime as dt
 import random
 import re
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Optional
@@ -410,8 +411,7 @@ class DeskStore(PgStore):
         sheets = dict(change.sheets)
         if self._alerts:
             sheets["Alerts"] = list(self._alerts) + list(sheets.get("Alerts", ()))
-        super().commit(Change(change.expected_seq, change.expected_hash, change.log_rows, sheets, cells,
-                              change.keep))
+        super().commit(replace(change, sheets=sheets, cells=cells))  # money format, page headers, relayout kept
 
 
 def _cells(sheet: str, values: dict) -> dict:

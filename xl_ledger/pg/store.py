@@ -20,6 +20,7 @@ rows past the mirror's end and marks their Actions rows applied instead of apply
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -196,13 +197,13 @@ class PgStore(StoreBase):
             self.log.unqueue()  # the next desk may post while this workbook is written
             # Committed in the database: now the workbook (mirror caught up, sheets, cells).
             with book._open() as opened:
+                # The same Change (sheets, cells, money format, page headers, relayout) over the mirror's head.
                 if window is None:
-                    book._commit(opened, Change(mirror[0], mirror[1], tuple(missing) + tuple(rows), change.sheets,
-                                                change.cells, change.keep, relayout=change.relayout), checked=True)
+                    book._commit(opened, replace(change, expected_seq=mirror[0], expected_hash=mirror[1],
+                                                 log_rows=tuple(missing) + tuple(rows)), checked=True)
                 else:  # the mirror would pass Excel's row limit: it keeps the ledger's most recent rows
-                    book._commit(opened, Change(mirror[0], mirror[1], tuple(window) + tuple(rows), change.sheets,
-                                                change.cells, change.keep, relayout=change.relayout), restart=True,
-                                     checked=True)
+                    book._commit(opened, replace(change, expected_seq=mirror[0], expected_hash=mirror[1],
+                                                 log_rows=tuple(window) + tuple(rows)), restart=True, checked=True)
             with book._open() as opened:
                 self.committed = book._digests(opened)
             self.committed_segments = book.committed_segments  # for the checkpoint, as FileStore's
