@@ -268,7 +268,6 @@ def save(workbook: Path, key: Optional[bytes], cp: Checkpoint, previous: Optiona
     folder = pieces_for(workbook)
     named: dict[str, bytes] = {}
     try:
-        folder.mkdir(exist_ok=True)
         cp = replace(cp, **_each_piece(cp, lambda piece: _stash(folder, piece, known, named), rebuild=True))
     except OSError:
         return
@@ -291,8 +290,12 @@ def save(workbook: Path, key: Optional[bytes], cp: Checkpoint, previous: Optiona
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         return
-    # Pieces no checkpoint names any more (a block that changed, Log pieces merged): removed. A reader that
+    # Pieces no checkpoint names any more (a block that changed, Log pieces merged): removed, and the folder
+    # with them when none is named (a small workbook's checkpoint has no piece big enough). A reader that
     # still holds the previous checkpoint file and misses one of them only finds it unusable (cold path).
+    if not named:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             if entry.name not in named:
@@ -333,6 +336,7 @@ def _stash(folder: Path, piece, known: dict[int, str], named: dict[str, bytes]):
         named[name] = piece
         target = folder / name
         if not target.exists():
+            folder.mkdir(exist_ok=True)
             tmp = folder / f"{name}.{os.getpid()}.tmp"
             try:
                 tmp.write_bytes(piece)
@@ -361,7 +365,8 @@ def _fetch(workbook: Path, piece, names: dict[int, str]):
 def copy(workbook: Path, to: Path) -> None:
     """The checkpoint of `workbook` beside `to` (a copy of the workbook): its file and its pieces."""
     shutil.copyfile(path_for(workbook), path_for(to))
-    shutil.copytree(pieces_for(workbook), pieces_for(to), dirs_exist_ok=True)
+    if pieces_for(workbook).is_dir():  # none when no piece was big enough
+        shutil.copytree(pieces_for(workbook), pieces_for(to), dirs_exist_ok=True)
 
 
 class _Signing:
