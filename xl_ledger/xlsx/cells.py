@@ -122,6 +122,18 @@ _XF = re.compile(r"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.S)
 _ATTR = r'\b{}="([^"]*)"'
 
 
+def _cell_formats(xml: str) -> dict[int, str]:
+    """numFmtId -> format code (as in the part) of the <numFmts> section: the cells' number formats. A
+    differential format (<dxf>, a conditional format's look) has a <numFmt> of its own whose id may be
+    any, e.g. the id the cells' date format has after openpyxl numbered the formats again."""
+    out = {}
+    for item in _items(xml, "numFmts", "numFmt"):
+        num, code = re.search(_ATTR.format("numFmtId"), item), re.search(_ATTR.format("formatCode"), item)
+        if num and code:
+            out[int(num.group(1))] = code.group(1)
+    return out
+
+
 class StyleBook:
     """The workbook's cellXfs, enough to tell date styles and to add one when a column lacks it."""
 
@@ -134,8 +146,7 @@ class StyleBook:
         self._is_date: dict[int, bool] = {}
         if self.xml is None:
             return
-        for m in re.finditer(r'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml):
-            self._formats[int(m.group(1))] = m.group(2)
+        self._formats = _cell_formats(self.xml)
         cell_xfs = re.search(r"<cellXfs\b[^>]*>(.*?)</cellXfs>", self.xml, re.S)
         if cell_xfs:
             self._xfs = _XF.findall(cell_xfs.group(1))
@@ -173,7 +184,9 @@ class StyleBook:
         base = self._xfs[style] if style < len(self._xfs) else self._xfs[0]
         xf = re.sub(r'\s(numFmtId|applyNumberFormat)="[^"]*"', "", base)
         xf = xf.replace("<xf", f'<xf numFmtId="{format_id}" applyNumberFormat="1"', 1)
-        index = self._added[key] = self._add_xf(xf)
+        # An equal xf added by an earlier write is taken again: one more per post would make rows written
+        # now differ from equal rows kept from then (and Excel caps a workbook's cell formats).
+        index = self._added[key] = self._xfs.index(xf) if xf in self._xfs else self._add_xf(xf)
         return index
 
     # ---- adopting another styles part's styles (an engine sheet laid out again from the template)
@@ -217,7 +230,8 @@ class StyleBook:
         for num, known in self._formats.items():
             if html.unescape(known) == code:
                 return num
-        num = max([163, *self._formats]) + 1
+        # Past every id in the part, differential formats' too (a reader may take them for one space).
+        num = max([163, *self._formats, *map(int, re.findall(r'<numFmt\b[^>]*?numFmtId="(\d+)"', self.xml))]) + 1
         quoted = _escape_attribute(code)
         self._append("numFmts", f'<numFmt numFmtId="{num}" formatCode="{quoted}"/>')
         self._formats[num] = quoted
@@ -269,8 +283,7 @@ class StyleBook:
         if xml == self.xml:
             return False
         self.xml, self.changed = xml, True
-        for m in re.finditer(r'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml):
-            self._formats[int(m.group(1))] = m.group(2)
+        self._formats = _cell_formats(self.xml)
         return True
 
     def to_bytes(self) -> bytes:
