@@ -288,3 +288,27 @@ def test_a_desk_shows_money_in_the_studios_currency(url, tmp_path):
     headers = [c.value for c in wb["Packages"][1]]
     cell = wb["Packages"].cell(row=2, column=headers.index("value_remaining") + 1)
     assert cell.value == 300 and cell.number_format == schema.money_format("EUR"), cell.number_format
+
+
+def test_a_conflict_found_by_remind_is_added_to_alerts_and_the_engine_alerts_stay(url, tmp_path):
+    """remind at a desk catches the workbook up with the ledger too; a row changed at two desks is reset and
+    said in Alerts, above the alerts the last post wrote (remind does not rewrite them)."""
+    ledger = new_studio()
+    on = ["--ledger", url, "--studio", ledger]
+    a = studio(tmp_path, "a.xlsm")
+    type_rows(a, "Sessions", {2: lesson("L1", "S3")})  # S3 has no pack: a lesson owed
+    assert desk_post(a, url, ledger).rejected == []
+    b = fresh(tmp_path, "b.xlsm")
+    desk_post(b, url, ledger)
+    owed = [r for r in records(b, "Alerts").values() if r["kind"] == "owed"]
+    assert owed
+    at = {r["student_id"]: n for n, r in records(a, "Students").items()}
+    type_rows(a, "Students", {at["S2"]: {"name": "Bea Rossi-Lane"}})
+    assert desk_post(a, url, ledger).rejected == []
+    at = {r["student_id"]: n for n, r in records(b, "Students").items()}
+    type_rows(b, "Students", {at["S2"]: {"name": "Beatrice Rossi"}})  # typed at b too, not posted
+    assert run(["remind", str(b), "--today", "2026-03-10", *on]) == 0
+    alerts = list(records(b, "Alerts").values())
+    assert "student S2 was changed at desk a" in alerts[0]["message"]
+    assert [r for r in alerts if r["kind"] == "owed"] == owed
+    assert records(b, "Students")[at["S2"]]["name"] == "Bea Rossi-Lane"

@@ -410,8 +410,15 @@ class DeskStore(PgStore):
             cells.setdefault(name, {}).update(updates)  # the Post's own marks win
         sheets = dict(change.sheets)
         if self._alerts:
-            sheets["Alerts"] = list(self._alerts) + list(sheets.get("Alerts", ()))
+            # Above the post's own; a command that does not rewrite Alerts (remind) keeps the rows there.
+            below = sheets["Alerts"] if "Alerts" in sheets else self._alerts_as_they_are()
+            sheets["Alerts"] = list(self._alerts) + list(below)
         super().commit(replace(change, sheets=sheets, cells=cells))  # money format, page headers, relayout kept
+
+
+    def _alerts_as_they_are(self) -> list[tuple]:
+        width = len(schema.ALERTS.headers)
+        return [tuple(values) + (None,) * (width - len(values)) for _row, values in self.book.read_sheet("Alerts").rows]
 
 
 def _cells(sheet: str, values: dict) -> dict:
