@@ -161,11 +161,15 @@ def _resave(path: Path, edits=()) -> None:
             _, r, column, value = edit
             sheet = wb[kind]
             sheet.cell(r + 2, schema.BY_NAME[kind].headers.index(column) + 1).value = value
-        elif kind == "date_order":
+        elif kind == "setting":
             sheet = wb["Settings"]
             for r in range(2, sheet.max_row + 1):
-                if sheet.cell(r, 1).value == "date_order":
-                    sheet.cell(r, 2).value = edit[1]
+                if sheet.cell(r, 1).value == edit[1]:
+                    sheet.cell(r, 2).value = edit[2]
+        elif kind == "blank":  # an empty row inserted above row i
+            rows.insert(edit[1], [None] * width)
+        elif kind == "outside":  # a value typed right of the table, on a lesson's row
+            ws.cell(edit[1] + 2, width + 2).value = edit[2]
     for r, values in enumerate(rows, start=2):
         for c, value in enumerate(values, start=1):
             ws.cell(r, c).value = value
@@ -239,7 +243,10 @@ EDIT = st.one_of(
     st.tuples(st.just("insert"), st.integers(0, LESSONS - 1)),
     st.tuples(st.just("clear"), st.integers(0, LESSONS - 1)),
     MASTER_EDIT,
-    st.tuples(st.just("date_order"), st.sampled_from(["dmy", "mdy"])),
+    st.tuples(st.just("setting"), st.just("date_order"), st.sampled_from(["dmy", "mdy"])),
+    st.tuples(st.just("setting"), st.just("currency"), st.sampled_from(["EUR", "USD", "GBP"])),
+    st.tuples(st.just("blank"), st.integers(0, LESSONS - 1)),
+    st.tuples(st.just("outside"), st.integers(0, LESSONS - 1), st.sampled_from(["x", 1, None])),
 )
 SALE = st.one_of(st.none(), st.fixed_dictionaries({
     "action": st.just("sell"), "student_id": st.sampled_from(["S1", "S2", "S3"]),
@@ -257,7 +264,10 @@ SALE = st.one_of(st.none(), st.fixed_dictionaries({
 @example(edits=[("swap", 1, 5)], sale=None, days=0)  # two rows moved
 @example(edits=[("delete", 6)], sale=None, days=0)
 @example(edits=[("insert", 3)], sale=None, days=0)
-@example(edits=[("date_order", "dmy"), ("cell", 0, "date", "04/03/2026")], sale=None, days=0)
+@example(edits=[("setting", "date_order", "dmy"), ("cell", 0, "date", "04/03/2026")], sale=None, days=0)
+@example(edits=[("setting", "currency", "EUR")], sale={"action": "sell", "student_id": "S1", "product_id": "P10"},
+         days=0)  # money cells kept in copied segments show the new currency as rewritten ones do
+@example(edits=[("blank", 0)], sale=None, days=0)  # every lesson one row lower, the same cells
 @example(edits=[("Students", 2, "active", "no")], sale=None, days=0)
 @example(edits=[("Products", 0, "price", 310)], sale={"action": "sell", "student_id": "S1", "product_id": "P10"},
          days=0)
